@@ -1,0 +1,119 @@
+//! What went wrong: a kind (one per C status code), one readable line, and
+//! whatever the server told us.
+
+use std::fmt;
+
+use zeroize::Zeroize;
+
+/// The class of a failure. Each kind maps to one stable C status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller passed something unusable.
+    InvalidArgument,
+    /// DNS, connect, reset, truncated answer, proxy failure.
+    Transport,
+    /// A configured time limit passed.
+    Timeout,
+    /// TLS handshake or certificate verification failed.
+    Tls,
+    /// A 2xx answer that is no usable token.
+    InvalidResponse,
+    /// A non-2xx answer other than 400 and 401.
+    HttpStatus,
+    /// A bug: a panic caught at the C boundary.
+    Internal,
+    /// The endpoint answered 400.
+    BadRequest,
+    /// The endpoint answered 401.
+    Unauthorized,
+}
+
+/// The OAuth error fields of an answer (RFC 6749 §5.2), each sanitised.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OAuthError {
+    pub code: Option<String>,
+    pub description: Option<String>,
+    pub uri: Option<String>,
+}
+
+/// A failure, as handed to the caller. Never holds a secret; its text is
+/// still wiped on drop because it may quote what a server sent.
+#[derive(Debug, Clone)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    http_status: Option<u16>,
+    oauth: OAuthError,
+    retry_after_secs: Option<u64>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            http_status: None,
+            oauth: OAuthError::default(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    pub fn with_http_status(mut self, status: u16) -> Self {
+        self.http_status = Some(status);
+        self
+    }
+
+    pub fn with_oauth(mut self, oauth: OAuthError) -> Self {
+        self.oauth = oauth;
+        self
+    }
+
+    pub fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
+        self.retry_after_secs = seconds;
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// One readable line.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The HTTP status of the answer, when one came.
+    pub fn http_status(&self) -> Option<u16> {
+        self.http_status
+    }
+
+    pub fn oauth(&self) -> &OAuthError {
+        &self.oauth
+    }
+
+    /// Seconds the server asked us to wait (`Retry-After`).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after_secs
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl Drop for Error {
+    fn drop(&mut self) {
+        self.message.zeroize();
+        self.oauth.code.zeroize();
+        self.oauth.description.zeroize();
+        self.oauth.uri.zeroize();
+    }
+}

@@ -1,0 +1,188 @@
+//! `criteo_client_builder` and `criteo_client`: configuration and the
+//! shared connection pool.
+
+use std::ffi::c_char;
+use std::ptr;
+
+use crate::client::{Client, ClientConfig};
+use crate::error::Error;
+use crate::ffi::error::criteo_error;
+use crate::ffi::glue::{
+    OutParam, borrow_handle_mut, borrow_str, free_handle, into_handle, run_fallible, run_infallible,
+    take_handle,
+};
+use crate::ffi::status::criteo_status;
+
+/// Collects settings for a `criteo_client`. Not thread-safe: one thread
+/// sets it up, then `criteo_client_builder_build` consumes it.
+pub struct criteo_client_builder {
+    config: ClientConfig,
+    /// The first setting refused, so that `build` cannot quietly make a
+    /// client with a default where the caller asked for something else.
+    refused: Option<Error>,
+}
+
+/// A configured client: an HTTP connection pool and its settings. Safe to
+/// use from many threads at once.
+pub struct criteo_client {
+    client: Client,
+}
+
+impl criteo_client {
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// Applies one setting, remembering a refusal for `build`.
+///
+/// # Safety
+/// `builder` is NULL or a live `criteo_client_builder` used by one thread.
+unsafe fn apply(
+    builder: *mut criteo_client_builder,
+    setting: impl FnOnce(&mut ClientConfig) -> Result<(), Error>,
+) -> criteo_status {
+    run_fallible(None, || {
+        // SAFETY: forwarded from this function's contract.
+        let builder = unsafe { borrow_handle_mut(builder, "builder") }?;
+        let result = setting(&mut builder.config);
+        if let Err(error) = &result {
+            builder.refused.get_or_insert_with(|| error.clone());
+        }
+        result
+    })
+}
+
+/// Starts a client configuration with the defaults: host
+/// `https://api.criteo.com`, 10 s to connect, 30 s in all, 2 retries.
+///
+/// Returns a builder the caller owns: pass it to
+/// `criteo_client_builder_build` (which consumes it) or
+/// `criteo_client_builder_free`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn criteo_client_builder_new() -> *mut criteo_client_builder {
+    run_infallible(ptr::null_mut(), || {
+        into_handle(criteo_client_builder {
+            config: ClientConfig::default(),
+            refused: None,
+        })
+    })
+}
+
+/// Sets the API's base URL, e.g. `"https://api.criteo.com"`. A path prefix
+/// is kept: `"http://127.0.0.1:8080/mock"` posts to
+/// `http://127.0.0.1:8080/mock/oauth2/token`. The string is copied.
+///
+/// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` for a NULL
+/// argument or a URL that is not http(s) with a host and no query,
+/// fragment or credentials. A refused setting also makes
+/// `criteo_client_builder_build` fail, with the message saying why.
+///
+/// # Safety
+/// `builder` is NULL or a live builder; `base_url` is NULL or a
+/// NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_client_builder_set_host(
+    builder: *mut criteo_client_builder,
+    base_url: *const c_char,
+) -> criteo_status {
+    // SAFETY: builder and base_url are as this function's contract says.
+    unsafe { apply(builder, |config| config.set_host(borrow_str(base_url, "base_url")?)) }
+}
+
+/// Sets the time limits, in milliseconds: `connect_ms` to establish a
+/// connection, `total_ms` for the whole call including reading the answer.
+/// 0 keeps the default (10 000 and 30 000).
+///
+/// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `builder` is
+/// NULL or `connect_ms` exceeds `total_ms`. A refused setting also makes
+/// `criteo_client_builder_build` fail.
+///
+/// # Safety
+/// `builder` is NULL or a live builder.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_client_builder_set_timeouts(
+    builder: *mut criteo_client_builder,
+    connect_ms: u32,
+    total_ms: u32,
+) -> criteo_status {
+    // SAFETY: builder is as this function's contract says.
+    unsafe { apply(builder, |config| config.set_timeouts(connect_ms, total_ms)) }
+}
+
+/// Sets how many times a failed call may be retried, from 0 to 10
+/// (default 2).
+///
+/// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `builder` is
+/// NULL or `max_retries` exceeds 10. A refused setting also makes
+/// `criteo_client_builder_build` fail.
+///
+/// # Safety
+/// `builder` is NULL or a live builder.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_client_builder_set_max_retries(
+    builder: *mut criteo_client_builder,
+    max_retries: u32,
+) -> criteo_status {
+    // SAFETY: builder is as this function's contract says.
+    unsafe { apply(builder, |config| config.set_max_retries(max_retries)) }
+}
+
+/// Makes a client from the builder. The builder is always consumed, on
+/// failure too: do not use or free it afterwards.
+///
+/// On success writes a new client to `*client_out`; the caller frees it
+/// with `criteo_client_free`. On failure writes a `criteo_error` to
+/// `*error_out` when `error_out` is not NULL.
+///
+/// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `builder` or
+/// `client_out` is NULL or a setting was refused earlier (the message
+/// says which). Thread-safe for distinct builders.
+///
+/// # Safety
+/// `builder` is NULL or a live builder; `client_out` is NULL or writable;
+/// `error_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_client_builder_build(
+    builder: *mut criteo_client_builder,
+    client_out: *mut *mut criteo_client,
+    error_out: *mut *mut criteo_error,
+) -> criteo_status {
+    // SAFETY: error_out is NULL or writable, as documented.
+    let error_out = unsafe { OutParam::optional(error_out) };
+    run_fallible(error_out, || {
+        // SAFETY: the builder is handed over here whatever happens next, as documented.
+        let builder = unsafe { take_handle(builder) };
+        // SAFETY: client_out is NULL or writable, as documented.
+        let client_out = unsafe { OutParam::required(client_out, "client_out") }?;
+        let builder = builder.ok_or_else(|| Error::invalid_argument("builder must not be NULL"))?;
+        if let Some(refused) = builder.refused {
+            return Err(refused);
+        }
+        client_out.write(criteo_client {
+            client: builder.config.build(),
+        });
+        Ok(())
+    })
+}
+
+/// Frees a builder that was not built. NULL is a no-op.
+///
+/// # Safety
+/// `builder` is NULL or a live builder, not used again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_client_builder_free(builder: *mut criteo_client_builder) {
+    // SAFETY: the caller hands over a live builder or NULL, as documented.
+    run_infallible((), || unsafe { free_handle(builder) })
+}
+
+/// Frees a client and closes its idle connections. NULL is a no-op. No
+/// call may be using the client at the time.
+///
+/// # Safety
+/// `client` is NULL or a live client, not used again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_client_free(client: *mut criteo_client) {
+    // SAFETY: the caller hands over a live client or NULL, as documented.
+    run_infallible((), || unsafe { free_handle(client) })
+}

@@ -1,0 +1,80 @@
+//! `criteo_get_token`: `OAuthApi.get_token` for C.
+
+use std::ffi::c_char;
+
+use crate::client::Client;
+use crate::ffi::client::criteo_client;
+use crate::ffi::error::criteo_error;
+use crate::ffi::glue::{OutParam, borrow_optional_str, borrow_str, run_fallible};
+use crate::ffi::status::criteo_status;
+use crate::ffi::token::criteo_token;
+use crate::request::{TokenRequest, TokenRequestFields};
+
+/// Asks the token endpoint for an access token: `POST {host}/oauth2/token`
+/// with the fields below as a form, in this order. Blocks until the answer
+/// is read or a time limit passes; redirects are never followed.
+///
+/// - `client`: a client from `criteo_client_builder_build`, or NULL for
+///   the process-wide default client for `https://api.criteo.com` (made
+///   once, on first use, and reused).
+/// - `grant_type`, `client_id`, `client_secret`: required, not empty.
+/// - `redirect_uri`, `code`, `refresh_token`: NULL when not sent. The
+///   `authorization_code` grant needs `code`; `refresh_token` needs
+///   `refresh_token`.
+///
+/// Every string is copied; none may hold a control character or exceed
+/// 64 KiB. On success writes a new token to `*token_out`, which the caller
+/// frees with `criteo_token_free`. On failure writes a `criteo_error` to
+/// `*error_out` when `error_out` is not NULL; its message never contains
+/// the secret, the code or the refresh token.
+///
+/// Returns `CRITEO_OK`; `CRITEO_ERR_INVALID_ARGUMENT` for a bad argument
+/// (the message names it); `CRITEO_ERR_BAD_REQUEST` / `CRITEO_ERR_UNAUTHORIZED`
+/// when the endpoint answered 400 / 401; `CRITEO_ERR_HTTP_STATUS` for any
+/// other non-2xx answer; `CRITEO_ERR_INVALID_RESPONSE` for a 2xx answer
+/// that is no usable token; `CRITEO_ERR_TRANSPORT`, `CRITEO_ERR_TIMEOUT`,
+/// `CRITEO_ERR_TLS` when no complete answer came.
+///
+/// Thread-safe: many threads may call it at once, on one client or on
+/// several.
+///
+/// # Safety
+/// `client` is NULL or a live client; each string is NULL or
+/// NUL-terminated; `token_out` and `error_out` are NULL or writable.
+#[allow(clippy::too_many_arguments)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_get_token(
+    client: *const criteo_client,
+    grant_type: *const c_char,
+    client_id: *const c_char,
+    client_secret: *const c_char,
+    redirect_uri: *const c_char,
+    code: *const c_char,
+    refresh_token: *const c_char,
+    token_out: *mut *mut criteo_token,
+    error_out: *mut *mut criteo_error,
+) -> criteo_status {
+    // SAFETY: error_out is NULL or writable, as documented.
+    let error_out = unsafe { OutParam::optional(error_out) };
+    run_fallible(error_out, || {
+        // SAFETY: token_out is NULL or writable, as documented.
+        let token_out = unsafe { OutParam::required(token_out, "token_out") }?;
+        // SAFETY: each string is NULL or NUL-terminated and outlives this call, as documented.
+        let fields = unsafe {
+            TokenRequestFields {
+                grant_type: borrow_str(grant_type, "grant_type")?,
+                client_id: borrow_str(client_id, "client_id")?,
+                client_secret: borrow_str(client_secret, "client_secret")?,
+                redirect_uri: borrow_optional_str(redirect_uri, "redirect_uri")?,
+                code: borrow_optional_str(code, "code")?,
+                refresh_token: borrow_optional_str(refresh_token, "refresh_token")?,
+            }
+        };
+        let request = TokenRequest::new(&fields)?;
+        // SAFETY: client is NULL or a live client, as documented.
+        let client = unsafe { client.as_ref() }.map_or_else(Client::shared_default, criteo_client::client);
+        let token = client.get_token(&request)?;
+        token_out.write(criteo_token::from(&token));
+        Ok(())
+    })
+}

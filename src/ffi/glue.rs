@@ -1,0 +1,177 @@
+//! The few helpers every exported function is built from: the panic
+//! boundary, borrowing a C string, out-parameters, and boxed handles.
+
+use std::any::Any;
+use std::ffi::{CString, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::error::{Error, ErrorKind};
+use crate::ffi::error::criteo_error;
+use crate::ffi::status::{CRITEO_OK, criteo_status, status_of};
+
+/// Longest string accepted from C; anything longer is surely a mistake.
+pub(crate) const MAX_C_STRING_BYTES: usize = 64 * 1024;
+
+/// The panic boundary: runs `body`, turning a panic into an `Internal` error.
+pub(crate) fn catch_panic<T>(body: impl FnOnce() -> T) -> Result<T, Error> {
+    catch_unwind(AssertUnwindSafe(body)).map_err(|payload| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("internal error (a bug in criteo-oauth): {}", panic_text(&*payload)),
+        )
+    })
+}
+
+/// For functions that return a status: runs `body` inside the boundary and
+/// reports any failure through `error_out`.
+pub(crate) fn run_fallible(
+    error_out: Option<OutParam<criteo_error>>,
+    body: impl FnOnce() -> Result<(), Error>,
+) -> criteo_status {
+    match catch_panic(body).and_then(|result| result) {
+        Ok(()) => CRITEO_OK,
+        Err(error) => {
+            let status = status_of(error.kind());
+            if let Some(error_out) = error_out {
+                error_out.write(criteo_error::from(&error));
+            }
+            status
+        }
+    }
+}
+
+/// For functions that cannot fail (accessors, frees): runs `body` inside
+/// the boundary, answering `on_panic` if it panics.
+pub(crate) fn run_infallible<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
+    catch_panic(body).unwrap_or(on_panic)
+}
+
+fn panic_text(payload: &(dyn Any + Send)) -> &str {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text
+    } else {
+        "panic"
+    }
+}
+
+/// Borrows a C string argument as UTF-8 text. `name` is the argument's name
+/// in the header, for the error message.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
+pub(crate) unsafe fn borrow_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Error> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { borrow_optional_str(ptr, name) }?
+        .ok_or_else(|| Error::invalid_argument(format!("{name} must not be NULL")))
+}
+
+/// As [`borrow_str`], with NULL meaning "not given".
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
+pub(crate) unsafe fn borrow_optional_str<'a>(
+    ptr: *const c_char,
+    name: &str,
+) -> Result<Option<&'a str>, Error> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: ptr is a NUL-terminated string; strnlen reads no further than
+    // its NUL or the cap, whichever comes first.
+    let length = unsafe { libc::strnlen(ptr, MAX_C_STRING_BYTES + 1) };
+    if length > MAX_C_STRING_BYTES {
+        return Err(Error::invalid_argument(format!(
+            "{name} is longer than {MAX_C_STRING_BYTES} bytes"
+        )));
+    }
+    // SAFETY: strnlen found `length` readable bytes before the NUL.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), length) };
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Error::invalid_argument(format!("{name} is not valid UTF-8 (at byte {})", e.valid_up_to()))
+    })?;
+    Ok(Some(text))
+}
+
+/// Text for C. Every string handed out is checked free of NUL bytes before
+/// it gets here; should one slip through, the caller sees "" rather than a
+/// cut-short string.
+pub(crate) fn to_c_string(text: &str) -> CString {
+    CString::new(text).unwrap_or_default()
+}
+
+/// A checked `T **` out-parameter, written once the call has succeeded.
+pub(crate) struct OutParam<T>(*mut *mut T);
+
+impl<T> OutParam<T> {
+    /// An out-parameter the caller must supply.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or points to writable storage for a `T *`.
+    pub(crate) unsafe fn required(ptr: *mut *mut T, name: &str) -> Result<Self, Error> {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { Self::optional(ptr) }
+            .ok_or_else(|| Error::invalid_argument(format!("{name} must not be NULL")))
+    }
+
+    /// An out-parameter the caller may leave NULL (`error_out`).
+    ///
+    /// # Safety
+    /// `ptr` is NULL or points to writable storage for a `T *`.
+    pub(crate) unsafe fn optional(ptr: *mut *mut T) -> Option<Self> {
+        (!ptr.is_null()).then_some(OutParam(ptr))
+    }
+
+    /// Boxes `value` into a handle and stores it for the caller.
+    pub(crate) fn write(self, value: T) {
+        // SAFETY: checked non-NULL and writable when this OutParam was made.
+        unsafe { self.0.write(into_handle(value)) }
+    }
+}
+
+/// Moves `value` to the heap; C owns it until it passes it to the free function.
+pub(crate) fn into_handle<T>(value: T) -> *mut T {
+    Box::into_raw(Box::new(value))
+}
+
+/// For accessors: reads a field of a handle inside the panic boundary,
+/// answering `on_null` when the handle is NULL.
+///
+/// # Safety
+/// `handle` is NULL or came from [`into_handle`] and has not been freed.
+pub(crate) unsafe fn read_handle<H, T: Copy>(
+    handle: *const H,
+    on_null: T,
+    field: impl FnOnce(&H) -> T,
+) -> T {
+    // SAFETY: forwarded from this function's contract.
+    run_infallible(on_null, || unsafe { handle.as_ref() }.map_or(on_null, field))
+}
+
+/// Borrows the object behind a handle argument, for changing it.
+///
+/// # Safety
+/// `handle` is NULL or came from [`into_handle`], has not been freed, and no other reference to the object is live.
+pub(crate) unsafe fn borrow_handle_mut<'a, T>(handle: *mut T, name: &str) -> Result<&'a mut T, Error> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { handle.as_mut() }.ok_or_else(|| Error::invalid_argument(format!("{name} must not be NULL")))
+}
+
+/// Takes back ownership of a handle: `None` for NULL.
+///
+/// # Safety
+/// `handle` is NULL or came from [`into_handle`] and is not used again.
+pub(crate) unsafe fn take_handle<T>(handle: *mut T) -> Option<T> {
+    // SAFETY: forwarded from this function's contract.
+    (!handle.is_null()).then(|| *unsafe { Box::from_raw(handle) })
+}
+
+/// Frees a handle; NULL is a no-op.
+///
+/// # Safety
+/// As [`take_handle`].
+pub(crate) unsafe fn free_handle<T>(handle: *mut T) {
+    // SAFETY: forwarded from this function's contract.
+    drop(unsafe { take_handle(handle) });
+}

@@ -1,0 +1,13 @@
+//! The C ABI. Each exported function is a thin wrapper: check the C inputs
+//! with the helpers in [`glue`], call the Rust core, hand back handles.
+//! Every exported function goes through [`glue::catch_panic`], so no panic
+//! crosses into C.
+#![allow(non_camel_case_types)]
+
+pub mod client;
+pub mod error;
+pub mod get_token;
+mod glue;
+pub mod status;
+pub mod token;
+pub mod version;

@@ -1,0 +1,114 @@
+//! `criteo_token`: an access token, owned by the caller.
+
+use std::ffi::{CString, c_char};
+use std::ptr;
+
+use zeroize::Zeroizing;
+
+use crate::ffi::glue::{free_handle, read_handle, run_infallible, to_c_string};
+use crate::token::Token;
+
+/// An access token (AccessTokenModel) with its strings ready for C. Freed
+/// by the caller with `criteo_token_free`, which wipes its secrets.
+pub struct criteo_token {
+    access_token: Zeroizing<CString>,
+    authorization: Zeroizing<CString>,
+    token_type: CString,
+    refresh_token: Option<Zeroizing<CString>>,
+    expires_in: i64,
+    expires_at: i64,
+}
+
+impl From<&Token> for criteo_token {
+    fn from(token: &Token) -> Self {
+        let secret = |text: &str| Zeroizing::new(to_c_string(text));
+        criteo_token {
+            access_token: secret(token.access_token().expose()),
+            authorization: secret(token.authorization().expose()),
+            token_type: to_c_string(token.token_type()),
+            refresh_token: token.refresh_token().map(|t| secret(t.expose())),
+            expires_in: token.expires_in().map_or(-1, i64::from),
+            expires_at: token.expires_at().unwrap_or(-1),
+        }
+    }
+}
+
+
+/// The access token itself. Borrowed from `token`: valid until
+/// `criteo_token_free(token)`. NULL only if `token` is NULL. A token may be
+/// read from one thread at a time.
+///
+/// # Safety
+/// `token` is NULL or a live `criteo_token`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_access_token(token: *const criteo_token) -> *const c_char {
+    // SAFETY: token is NULL or live, as documented.
+    unsafe { read_handle(token, ptr::null(), |t| t.access_token.as_ptr()) }
+}
+
+/// The token type as the server sent it (`"Bearer"`, or `"bearer"`; any
+/// other type is refused when the token arrives). Borrowed from `token`.
+/// NULL only if `token` is NULL.
+///
+/// # Safety
+/// `token` is NULL or a live `criteo_token`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_token_type(token: *const criteo_token) -> *const c_char {
+    // SAFETY: token is NULL or live, as documented.
+    unsafe { read_handle(token, ptr::null(), |t| t.token_type.as_ptr()) }
+}
+
+/// The refresh token, or NULL when the answer had none (absent or `null`,
+/// as for `client_credentials`) or `token` is NULL. Borrowed from `token`.
+///
+/// # Safety
+/// `token` is NULL or a live `criteo_token`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_refresh_token(token: *const criteo_token) -> *const c_char {
+    // SAFETY: token is NULL or live, as documented.
+    unsafe { read_handle(token, ptr::null(), |t| t.refresh_token.as_ref().map_or(ptr::null(), |r| r.as_ptr())) }
+}
+
+/// The lifetime in seconds as the server sent it (900 on Criteo's API), or
+/// -1 when it sent none (or `token` is NULL).
+///
+/// # Safety
+/// `token` is NULL or a live `criteo_token`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_expires_in(token: *const criteo_token) -> i64 {
+    // SAFETY: token is NULL or live, as documented.
+    unsafe { read_handle(token, -1, |t| t.expires_in) }
+}
+
+/// When the token expires, in Unix seconds, computed from `expires_in` on
+/// receipt; -1 when unknown (or `token` is NULL).
+///
+/// # Safety
+/// `token` is NULL or a live `criteo_token`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_expires_at(token: *const criteo_token) -> i64 {
+    // SAFETY: token is NULL or live, as documented.
+    unsafe { read_handle(token, -1, |t| t.expires_at) }
+}
+
+/// `"Bearer <access_token>"`, ready for an `Authorization` header. Borrowed
+/// from `token`. NULL only if `token` is NULL.
+///
+/// # Safety
+/// `token` is NULL or a live `criteo_token`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_authorization(token: *const criteo_token) -> *const c_char {
+    // SAFETY: token is NULL or live, as documented.
+    unsafe { read_handle(token, ptr::null(), |t| t.authorization.as_ptr()) }
+}
+
+/// Frees a token and overwrites its secrets with zeros. NULL is a no-op.
+/// Strings borrowed from it are invalid afterwards.
+///
+/// # Safety
+/// `token` is NULL or a live `criteo_token`, not used again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_free(token: *mut criteo_token) {
+    // SAFETY: the caller hands over a live token or NULL, as documented.
+    run_infallible((), || unsafe { free_handle(token) })
+}

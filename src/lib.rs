@@ -1,0 +1,20 @@
+//! criteo-oauth: OAuth2 access tokens from Criteo's API (`POST /oauth2/token`),
+//! for C and every language that can call C.
+//!
+//! The Rust core (`client`, `request`, `response`, `token`, `error`) is plain
+//! safe Rust; the C ABI lives in [`ffi`], a thin layer over it.
+
+pub mod client;
+pub mod error;
+pub mod ffi;
+pub mod request;
+mod response;
+mod sanitize;
+pub mod secret;
+pub mod token;
+
+pub use client::{Client, ClientConfig};
+pub use error::{Error, ErrorKind, OAuthError};
+pub use request::{TokenRequest, TokenRequestFields};
+pub use secret::Secret;
+pub use token::Token;

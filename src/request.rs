@@ -1,0 +1,234 @@
+//! The token request: validated fields and their exact form encoding.
+
+use zeroize::Zeroizing;
+
+use crate::error::Error;
+use crate::secret::Secret;
+
+/// The arguments of `OAuthApi.get_token`, borrowed from the caller.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenRequestFields<'a> {
+    pub grant_type: &'a str,
+    pub client_id: &'a str,
+    pub client_secret: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub code: Option<&'a str>,
+    pub refresh_token: Option<&'a str>,
+}
+
+/// A checked token request that owns its secrets.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    grant_type: String,
+    client_id: String,
+    client_secret: Secret,
+    redirect_uri: Option<String>,
+    code: Option<Secret>,
+    refresh_token: Option<Secret>,
+}
+
+impl TokenRequest {
+    /// Checks every field (present, not empty, no control character) and
+    /// that the grant has what it needs.
+    pub fn new(fields: &TokenRequestFields) -> Result<Self, Error> {
+        let request = TokenRequest {
+            grant_type: checked("grant_type", fields.grant_type)?.to_owned(),
+            client_id: checked("client_id", fields.client_id)?.to_owned(),
+            client_secret: Secret::new(checked("client_secret", fields.client_secret)?),
+            redirect_uri: checked_optional("redirect_uri", fields.redirect_uri)?.map(str::to_owned),
+            code: checked_optional("code", fields.code)?.map(Secret::new),
+            refresh_token: checked_optional("refresh_token", fields.refresh_token)?
+                .map(Secret::new),
+        };
+        request.check_grant_needs()?;
+        Ok(request)
+    }
+
+    pub fn grant_type(&self) -> &str {
+        &self.grant_type
+    }
+
+    /// The body, in the order and encoding the reference SDK uses: WHATWG
+    /// `application/x-www-form-urlencoded`.
+    pub fn form_body(&self) -> Zeroizing<String> {
+        let pairs = self.pairs();
+        // Sized for the worst case (every byte percent-encoded) so the
+        // buffer never reallocates and leaves a copy of a secret behind.
+        let capacity = pairs
+            .iter()
+            .map(|(name, value)| name.len() + 3 * value.len() + 2)
+            .sum();
+        let mut serializer = form_urlencoded::Serializer::new(String::with_capacity(capacity));
+        serializer.extend_pairs(pairs);
+        Zeroizing::new(serializer.finish())
+    }
+
+    /// Every secret of the request, so that nothing a server echoes can
+    /// carry one into an error message.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        [Some(&self.client_secret), self.code.as_ref(), self.refresh_token.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(Secret::expose)
+    }
+
+    fn pairs(&self) -> Vec<(&'static str, &str)> {
+        let optional = [
+            ("redirect_uri", self.redirect_uri.as_deref()),
+            ("code", self.code.as_ref().map(Secret::expose)),
+            ("refresh_token", self.refresh_token.as_ref().map(Secret::expose)),
+        ];
+        let mut pairs = vec![
+            ("grant_type", self.grant_type.as_str()),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose()),
+        ];
+        pairs.extend(optional.into_iter().filter_map(|(name, value)| Some((name, value?))));
+        pairs
+    }
+
+    fn check_grant_needs(&self) -> Result<(), Error> {
+        let missing = match self.grant_type.as_str() {
+            "authorization_code" if self.code.is_none() => "code",
+            "refresh_token" if self.refresh_token.is_none() => "refresh_token",
+            _ => return Ok(()),
+        };
+        Err(Error::invalid_argument(format!(
+            "{missing} is required with grant_type {}",
+            self.grant_type
+        )))
+    }
+}
+
+fn checked<'a>(name: &str, value: &'a str) -> Result<&'a str, Error> {
+    if value.is_empty() {
+        return Err(Error::invalid_argument(format!("{name} must not be empty")));
+    }
+    if let Some(position) = value.find(char::is_control) {
+        return Err(Error::invalid_argument(format!(
+            "{name} contains a control character (at byte {position})"
+        )));
+    }
+    Ok(value)
+}
+
+fn checked_optional<'a>(name: &str, value: Option<&'a str>) -> Result<Option<&'a str>, Error> {
+    value.map(|value| checked(name, value)).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn client_credentials<'a>(client_id: &'a str, client_secret: &'a str) -> TokenRequestFields<'a> {
+        TokenRequestFields {
+            grant_type: "client_credentials",
+            client_id,
+            client_secret,
+            ..Default::default()
+        }
+    }
+
+    fn body_of(fields: TokenRequestFields) -> String {
+        TokenRequest::new(&fields).unwrap().form_body().to_string()
+    }
+
+    #[test]
+    fn body_matches_the_reference_sdk_byte_for_byte() {
+        assert_eq!(
+            body_of(client_credentials("my id", "s3cr&t=x")),
+            "grant_type=client_credentials&client_id=my+id&client_secret=s3cr%26t%3Dx"
+        );
+    }
+
+    #[test]
+    fn plus_is_percent_encoded_and_safe_characters_are_kept() {
+        assert_eq!(
+            body_of(client_credentials("a*b-c.d_e", "p+q/r~é")),
+            "grant_type=client_credentials&client_id=a*b-c.d_e&client_secret=p%2Bq%2Fr%7E%C3%A9"
+        );
+    }
+
+    #[test]
+    fn optional_fields_follow_in_documented_order() {
+        let fields = TokenRequestFields {
+            grant_type: "authorization_code",
+            client_id: "id",
+            client_secret: "secret",
+            redirect_uri: Some("https://example.com/cb?x=1"),
+            code: Some("c0de"),
+            refresh_token: Some("rt"),
+        };
+        assert_eq!(
+            body_of(fields),
+            "grant_type=authorization_code&client_id=id&client_secret=secret\
+             &redirect_uri=https%3A%2F%2Fexample.com%2Fcb%3Fx%3D1&code=c0de&refresh_token=rt"
+        );
+    }
+
+    #[test]
+    fn encoding_round_trips_through_a_form_decoder() {
+        let secret = "  ?&=+%\u{7f}x".replace('\u{7f}', "\u{e9}\u{1f600}");
+        let fields = client_credentials("id with spaces", &secret);
+        let body = body_of(fields);
+        let decoded: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(decoded[1], ("client_id".into(), "id with spaces".into()));
+        assert_eq!(decoded[2], ("client_secret".into(), secret));
+    }
+
+    #[test]
+    fn empty_and_control_characters_are_refused_naming_the_field() {
+        let error = TokenRequest::new(&client_credentials("", "s")).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(error.message(), "client_id must not be empty");
+
+        let error = TokenRequest::new(&client_credentials("id", "se\ncret")).unwrap_err();
+        assert_eq!(error.message(), "client_secret contains a control character (at byte 2)");
+
+        let fields = TokenRequestFields {
+            code: Some(""),
+            ..client_credentials("id", "s")
+        };
+        assert_eq!(TokenRequest::new(&fields).unwrap_err().message(), "code must not be empty");
+    }
+
+    #[test]
+    fn grants_must_carry_what_they_need() {
+        let fields = TokenRequestFields {
+            grant_type: "authorization_code",
+            ..client_credentials("id", "s")
+        };
+        assert_eq!(
+            TokenRequest::new(&fields).unwrap_err().message(),
+            "code is required with grant_type authorization_code"
+        );
+        let fields = TokenRequestFields {
+            grant_type: "refresh_token",
+            ..client_credentials("id", "s")
+        };
+        assert_eq!(
+            TokenRequest::new(&fields).unwrap_err().message(),
+            "refresh_token is required with grant_type refresh_token"
+        );
+    }
+
+    #[test]
+    fn secrets_lists_every_secret_and_debug_hides_them() {
+        let fields = TokenRequestFields {
+            grant_type: "refresh_token",
+            refresh_token: Some("rt-value"),
+            code: Some("code-value"),
+            ..client_credentials("id", "secret-value")
+        };
+        let request = TokenRequest::new(&fields).unwrap();
+        let secrets: Vec<&str> = request.secrets().collect();
+        assert_eq!(secrets, ["secret-value", "code-value", "rt-value"]);
+        let debug = format!("{request:?}");
+        for secret in secrets {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! A string that must never be shown: wiped from memory when dropped and
+//! redacted from `Debug` output.
+
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+/// A client secret, authorization code, refresh token or access token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(Zeroizing::new(value.into()))
+    }
+
+    /// The secret itself, for the few places that must send or hand it out.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_value() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "Secret([redacted])");
+        assert_eq!(secret.expose(), "hunter2");
+    }
+}

@@ -1,0 +1,208 @@
+//! Calls the C ABI the way a C program does, and copies what comes back
+//! into plain Rust values for assertions.
+#![allow(dead_code)] // each test file uses its own part of this module
+
+use std::ffi::{CStr, CString, c_char};
+use std::ptr;
+
+use criteo_oauth::ffi::client::*;
+use criteo_oauth::ffi::error::*;
+use criteo_oauth::ffi::get_token::criteo_get_token;
+use criteo_oauth::ffi::status::*;
+use criteo_oauth::ffi::token::*;
+
+pub use criteo_test_server::TestServer;
+
+/// A token, read through every accessor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenView {
+    pub access_token: String,
+    pub token_type: String,
+    pub refresh_token: Option<String>,
+    pub expires_in: i64,
+    pub expires_at: i64,
+    pub authorization: String,
+}
+
+/// An error, read through every accessor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorView {
+    pub status: criteo_status,
+    pub http_status: u16,
+    pub code: Option<String>,
+    pub description: Option<String>,
+    pub uri: Option<String>,
+    pub message: String,
+    pub retry_after: i64,
+}
+
+/// The arguments of `criteo_get_token`, as Rust text.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub grant_type: &'a str,
+    pub client_id: &'a str,
+    pub client_secret: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub code: Option<&'a str>,
+    pub refresh_token: Option<&'a str>,
+}
+
+impl Call<'static> {
+    /// `client_credentials` with the test server's demo client.
+    pub fn demo() -> Self {
+        Call {
+            grant_type: "client_credentials",
+            client_id: criteo_test_server::DEMO_CLIENT_ID,
+            client_secret: criteo_test_server::DEMO_CLIENT_SECRET,
+            redirect_uri: None,
+            code: None,
+            refresh_token: None,
+        }
+    }
+}
+
+/// Owns a `criteo_client` and frees it on drop.
+pub struct Client(*mut criteo_client);
+
+// SAFETY: criteo_client is documented as safe to share between threads.
+unsafe impl Send for Client {}
+// SAFETY: as above.
+unsafe impl Sync for Client {}
+
+impl Client {
+    /// A client for `host` with generous time limits and no retries.
+    pub fn new(host: &str) -> Client {
+        Self::with_timeouts(host, 2_000, 10_000)
+    }
+
+    pub fn with_timeouts(host: &str, connect_ms: u32, total_ms: u32) -> Client {
+        let host = CString::new(host).unwrap();
+        let mut client = ptr::null_mut();
+        let mut error = ptr::null_mut();
+        // SAFETY: valid pointers throughout; the builder is consumed by build.
+        unsafe {
+            let builder = criteo_client_builder_new();
+            assert_eq!(criteo_client_builder_set_host(builder, host.as_ptr()), CRITEO_OK);
+            assert_eq!(criteo_client_builder_set_timeouts(builder, connect_ms, total_ms), CRITEO_OK);
+            assert_eq!(criteo_client_builder_set_max_retries(builder, 0), CRITEO_OK);
+            let status = criteo_client_builder_build(builder, &mut client, &mut error);
+            assert_eq!(status, CRITEO_OK, "{:?}", take_error(error));
+        }
+        Client(client)
+    }
+
+    pub fn as_ptr(&self) -> *const criteo_client {
+        self.0
+    }
+
+    pub fn get(&self, call: &Call) -> Result<TokenView, ErrorView> {
+        get_token(self.0, call)
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from criteo_client_builder_build and is freed once.
+        unsafe { criteo_client_free(self.0) }
+    }
+}
+
+/// `criteo_get_token` on `client` (NULL: the default client).
+pub fn get_token(client: *const criteo_client, call: &Call) -> Result<TokenView, ErrorView> {
+    let text = |s: &str| CString::new(s).unwrap();
+    let optional = |s: Option<&str>| s.map(text);
+    let (grant_type, client_id, client_secret) =
+        (text(call.grant_type), text(call.client_id), text(call.client_secret));
+    let (redirect_uri, code, refresh_token) =
+        (optional(call.redirect_uri), optional(call.code), optional(call.refresh_token));
+    let as_ptr = |s: &Option<CString>| s.as_ref().map_or(ptr::null(), |s| s.as_ptr());
+    raw_get_token(
+        client,
+        [
+            grant_type.as_ptr(),
+            client_id.as_ptr(),
+            client_secret.as_ptr(),
+            as_ptr(&redirect_uri),
+            as_ptr(&code),
+            as_ptr(&refresh_token),
+        ],
+    )
+}
+
+/// `criteo_get_token` with arbitrary pointers for the six strings.
+pub fn raw_get_token(client: *const criteo_client, fields: [*const c_char; 6]) -> Result<TokenView, ErrorView> {
+    let mut token = ptr::null_mut();
+    let mut error = ptr::null_mut();
+    let [grant_type, client_id, client_secret, redirect_uri, code, refresh_token] = fields;
+    // SAFETY: every pointer is NULL or a live NUL-terminated string.
+    let status = unsafe {
+        criteo_get_token(
+            client, grant_type, client_id, client_secret, redirect_uri, code, refresh_token, &mut token,
+            &mut error,
+        )
+    };
+    if status == CRITEO_OK {
+        assert!(error.is_null(), "error_out is written only on failure");
+        Ok(take_token(token))
+    } else {
+        assert!(token.is_null(), "token_out is written only on success");
+        let view = take_error(error);
+        assert_eq!(view.status, status, "the error carries the returned status");
+        Err(view)
+    }
+}
+
+fn owned(text: *const c_char) -> Option<String> {
+    // SAFETY: accessors return NULL or a NUL-terminated string borrowed from a live object.
+    (!text.is_null()).then(|| unsafe { CStr::from_ptr(text) }.to_str().unwrap().to_owned())
+}
+
+/// Reads every accessor of a token, then frees it.
+pub fn take_token(token: *mut criteo_token) -> TokenView {
+    assert!(!token.is_null());
+    // SAFETY: a live token from the library, freed exactly once at the end.
+    unsafe {
+        let view = TokenView {
+            access_token: owned(criteo_token_access_token(token)).unwrap(),
+            token_type: owned(criteo_token_token_type(token)).unwrap(),
+            refresh_token: owned(criteo_token_refresh_token(token)),
+            expires_in: criteo_token_expires_in(token),
+            expires_at: criteo_token_expires_at(token),
+            authorization: owned(criteo_token_authorization(token)).unwrap(),
+        };
+        criteo_token_free(token);
+        view
+    }
+}
+
+/// Reads every accessor of an error, then frees it.
+pub fn take_error(error: *mut criteo_error) -> ErrorView {
+    assert!(!error.is_null(), "a failed call writes error_out");
+    // SAFETY: a live error from the library, freed exactly once at the end.
+    unsafe {
+        let view = ErrorView {
+            status: criteo_error_status(error),
+            http_status: criteo_error_http_status(error),
+            code: owned(criteo_error_code(error)),
+            description: owned(criteo_error_description(error)),
+            uri: owned(criteo_error_uri(error)),
+            message: owned(criteo_error_message(error)).unwrap(),
+            retry_after: criteo_error_retry_after(error),
+        };
+        criteo_error_free(error);
+        view
+    }
+}
+
+/// The name of a status, for readable assertion failures.
+pub fn status_name(status: criteo_status) -> String {
+    owned(criteo_status_str(status)).unwrap()
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
