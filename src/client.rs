@@ -19,6 +19,9 @@ pub const USER_AGENT: &str = concat!("criteo-oauth/", env!("CARGO_PKG_VERSION"))
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_RETRIES_LIMIT: u32 = 10;
+/// Idle connections kept for reuse: enough for a busy multi-threaded program
+/// to stop opening new ones (ureq keeps 3 by default).
+const MAX_IDLE_CONNECTIONS: usize = 32;
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
 /// How a [`Client`] is set up. Each setter checks its input at once.
@@ -89,6 +92,8 @@ impl ClientConfig {
             .accept("application/json")
             .timeout_connect(Some(self.connect_timeout))
             .timeout_global(Some(self.total_timeout))
+            .max_idle_connections(MAX_IDLE_CONNECTIONS)
+            .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
             .build()
             .new_agent();
         Client {
@@ -135,9 +140,8 @@ impl Client {
             .send(form.as_bytes())
             .map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
-        let body = read_body(response.body_mut()).map_err(|e| {
-            self.transport_error(e).with_http_status(status)
-        })?;
+        let body = read_body(response.body_mut())
+            .map_err(|e| self.transport_error(e).with_http_status(status))?;
         let headers = response.headers();
         let answer = Answer {
             status,
@@ -150,7 +154,9 @@ impl Client {
 
     fn transport_error(&self, error: ureq::Error) -> Error {
         let (kind, detail) = match &error {
-            ureq::Error::Timeout(which) => (ErrorKind::Timeout, format!("timed out ({which} limit)")),
+            ureq::Error::Timeout(which) => {
+                (ErrorKind::Timeout, format!("timed out ({which} limit)"))
+            }
             ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired => {
                 (ErrorKind::Tls, format!("failed TLS: {error}"))
             }
@@ -159,9 +165,10 @@ impl Client {
                 "failed: the connection closed before the answer was complete".into(),
             ),
             ureq::Error::Io(io) => (ErrorKind::Transport, format!("failed: {io}")),
-            ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => {
-                (ErrorKind::Transport, format!("got a malformed HTTP answer: {error}"))
-            }
+            ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => (
+                ErrorKind::Transport,
+                format!("got a malformed HTTP answer: {error}"),
+            ),
             _ => (ErrorKind::Transport, format!("failed: {error}")),
         };
         Error::new(kind, format!("POST {} {detail}", self.token_url))
@@ -226,26 +233,59 @@ mod tests {
 
     #[test]
     fn token_url_keeps_a_path_prefix() {
-        assert_eq!(token_url_for("https://api.criteo.com").unwrap(), "https://api.criteo.com/oauth2/token");
-        assert_eq!(token_url_for("https://api.criteo.com/").unwrap(), "https://api.criteo.com/oauth2/token");
+        assert_eq!(
+            token_url_for("https://api.criteo.com").unwrap(),
+            "https://api.criteo.com/oauth2/token"
+        );
+        assert_eq!(
+            token_url_for("https://api.criteo.com/").unwrap(),
+            "https://api.criteo.com/oauth2/token"
+        );
         assert_eq!(
             token_url_for("http://127.0.0.1:8080/mock/").unwrap(),
             "http://127.0.0.1:8080/mock/oauth2/token"
         );
-        assert_eq!(token_url_for("http://[::1]:9/a/b").unwrap(), "http://[::1]:9/a/b/oauth2/token");
+        assert_eq!(
+            token_url_for("http://[::1]:9/a/b").unwrap(),
+            "http://[::1]:9/a/b/oauth2/token"
+        );
     }
 
     #[test]
     fn unusable_hosts_are_refused_with_a_reason() {
         let cases = [
-            ("", "base_url is not a valid URL (expected e.g. https://api.criteo.com)"),
-            ("api.criteo.com", "base_url must start with https:// or http://"),
-            ("ftp://api.criteo.com", "base_url must start with https:// or http://"),
-            ("https://", "base_url is not a valid URL (expected e.g. https://api.criteo.com)"),
-            ("https://user:pw@api.criteo.com", "base_url must not carry credentials"),
-            ("https://api.criteo.com/?x=1", "base_url must not have a query or fragment"),
-            ("https://api.criteo.com/#x", "base_url must not have a query or fragment"),
-            ("https://api.criteo.com/a b", "base_url contains a space or control character"),
+            (
+                "",
+                "base_url is not a valid URL (expected e.g. https://api.criteo.com)",
+            ),
+            (
+                "api.criteo.com",
+                "base_url must start with https:// or http://",
+            ),
+            (
+                "ftp://api.criteo.com",
+                "base_url must start with https:// or http://",
+            ),
+            (
+                "https://",
+                "base_url is not a valid URL (expected e.g. https://api.criteo.com)",
+            ),
+            (
+                "https://user:pw@api.criteo.com",
+                "base_url must not carry credentials",
+            ),
+            (
+                "https://api.criteo.com/?x=1",
+                "base_url must not have a query or fragment",
+            ),
+            (
+                "https://api.criteo.com/#x",
+                "base_url must not have a query or fragment",
+            ),
+            (
+                "https://api.criteo.com/a b",
+                "base_url contains a space or control character",
+            ),
         ];
         for (url, message) in cases {
             let error = token_url_for(url).unwrap_err();
@@ -258,11 +298,25 @@ mod tests {
     fn timeouts_default_on_zero_and_must_be_ordered() {
         let mut config = ClientConfig::default();
         config.set_timeouts(0, 0).unwrap();
-        assert_eq!((config.connect_timeout, config.total_timeout), (DEFAULT_CONNECT_TIMEOUT, DEFAULT_TOTAL_TIMEOUT));
+        assert_eq!(
+            (config.connect_timeout, config.total_timeout),
+            (DEFAULT_CONNECT_TIMEOUT, DEFAULT_TOTAL_TIMEOUT)
+        );
         config.set_timeouts(250, 1000).unwrap();
         assert_eq!(config.total_timeout, Duration::from_millis(1000));
         let error = config.set_timeouts(40_000, 0).unwrap_err();
-        assert_eq!(error.message(), "connect_ms (40000 ms) must not exceed total_ms (30000 ms)");
+        assert_eq!(
+            error.message(),
+            "connect_ms (40000 ms) must not exceed total_ms (30000 ms)"
+        );
+    }
+
+    #[test]
+    fn the_default_client_is_made_once_for_the_criteo_api() {
+        let first = Client::shared_default();
+        assert!(std::ptr::eq(first, Client::shared_default()));
+        assert_eq!(first.token_url(), "https://api.criteo.com/oauth2/token");
+        assert_eq!(first.max_retries(), 2);
     }
 
     #[test]

@@ -66,24 +66,35 @@ impl TokenRequest {
     /// Every secret of the request, so that nothing a server echoes can
     /// carry one into an error message.
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
-        [Some(&self.client_secret), self.code.as_ref(), self.refresh_token.as_ref()]
-            .into_iter()
-            .flatten()
-            .map(Secret::expose)
+        [
+            Some(&self.client_secret),
+            self.code.as_ref(),
+            self.refresh_token.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(Secret::expose)
     }
 
     fn pairs(&self) -> Vec<(&'static str, &str)> {
         let optional = [
             ("redirect_uri", self.redirect_uri.as_deref()),
             ("code", self.code.as_ref().map(Secret::expose)),
-            ("refresh_token", self.refresh_token.as_ref().map(Secret::expose)),
+            (
+                "refresh_token",
+                self.refresh_token.as_ref().map(Secret::expose),
+            ),
         ];
         let mut pairs = vec![
             ("grant_type", self.grant_type.as_str()),
             ("client_id", self.client_id.as_str()),
             ("client_secret", self.client_secret.expose()),
         ];
-        pairs.extend(optional.into_iter().filter_map(|(name, value)| Some((name, value?))));
+        pairs.extend(
+            optional
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?))),
+        );
         pairs
     }
 
@@ -121,7 +132,10 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
 
-    fn client_credentials<'a>(client_id: &'a str, client_secret: &'a str) -> TokenRequestFields<'a> {
+    fn client_credentials<'a>(
+        client_id: &'a str,
+        client_secret: &'a str,
+    ) -> TokenRequestFields<'a> {
         TokenRequestFields {
             grant_type: "client_credentials",
             client_id,
@@ -186,13 +200,19 @@ mod tests {
         assert_eq!(error.message(), "client_id must not be empty");
 
         let error = TokenRequest::new(&client_credentials("id", "se\ncret")).unwrap_err();
-        assert_eq!(error.message(), "client_secret contains a control character (at byte 2)");
+        assert_eq!(
+            error.message(),
+            "client_secret contains a control character (at byte 2)"
+        );
 
         let fields = TokenRequestFields {
             code: Some(""),
             ..client_credentials("id", "s")
         };
-        assert_eq!(TokenRequest::new(&fields).unwrap_err().message(), "code must not be empty");
+        assert_eq!(
+            TokenRequest::new(&fields).unwrap_err().message(),
+            "code must not be empty"
+        );
     }
 
     #[test]

@@ -36,7 +36,9 @@ pub(crate) fn interpret(answer: &Answer, redactor: &Redactor) -> Result<Token, E
         (AnswerBody::Complete(body), true) => parse_token(body, &status_line, redactor),
         (AnswerBody::TooLarge, true) => Err(Error::new(
             ErrorKind::InvalidResponse,
-            format!("{status_line} is not a usable token: the body is larger than {MAX_BODY_BYTES} bytes"),
+            format!(
+                "{status_line} is not a usable token: the body is larger than {MAX_BODY_BYTES} bytes"
+            ),
         )),
         (_, false) => Err(error_answer(answer, &status_line, redactor)),
     };
@@ -57,7 +59,10 @@ fn error_answer(answer: &Answer, status_line: &str, redactor: &Redactor) -> Erro
     };
     let retry_after = answer.retry_after.and_then(parse_retry_after);
     let mut message = status_line.to_owned();
-    if let Some(location) = answer.location.filter(|_| (300..400).contains(&answer.status)) {
+    if let Some(location) = answer
+        .location
+        .filter(|_| (300..400).contains(&answer.status))
+    {
         let location = redactor.field(location, MAX_FIELD_CHARS);
         message.push_str(&format!(": redirect to {location} not followed"));
     }
@@ -88,7 +93,10 @@ fn describe_error_body(body: &[u8], redactor: &Redactor) -> (OAuthError, String)
 
 /// "401 Unauthorized", or just "599" for a code with no standard reason.
 fn status_line(status: u16) -> String {
-    match StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()) {
+    match StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
         Some(reason) => format!("{status} {reason}"),
         None => status.to_string(),
     }
@@ -160,25 +168,42 @@ mod tests {
             let body = format!(r#"{{"access_token":"a","expires_in":{value}}}"#);
             let error = error_of(&answer(200, &body));
             assert_eq!(error.kind(), ErrorKind::InvalidResponse, "{value}");
-            assert!(error.message().contains("expires_in"), "{}", error.message());
+            assert!(
+                error.message().contains("expires_in"),
+                "{}",
+                error.message()
+            );
         }
     }
 
     #[test]
     fn lowercase_bearer_is_accepted_and_other_types_refused() {
-        let token = outcome(&answer(200, r#"{"access_token":"a","token_type":"bearer"}"#)).unwrap();
+        let token = outcome(&answer(
+            200,
+            r#"{"access_token":"a","token_type":"bearer"}"#,
+        ))
+        .unwrap();
         assert_eq!(token.token_type(), "bearer");
         let error = error_of(&answer(200, r#"{"access_token":"a","token_type":"mac"}"#));
-        assert_eq!(error.message(), "200 OK is not a usable token: token_type is \"mac\", not Bearer");
+        assert_eq!(
+            error.message(),
+            "200 OK is not a usable token: token_type is \"mac\", not Bearer"
+        );
     }
 
     #[test]
     fn unusable_2xx_bodies() {
         let cases = [
             ("", "200 OK is not a usable token: the body is empty"),
-            ("<html><p>Welcome</p></html>", "200 OK is not a usable token: not JSON: Welcome"),
+            (
+                "<html><p>Welcome</p></html>",
+                "200 OK is not a usable token: not JSON: Welcome",
+            ),
             ("{}", "200 OK is not a usable token: no access_token"),
-            (r#"{"access_token":""}"#, "200 OK is not a usable token: access_token is empty"),
+            (
+                r#"{"access_token":""}"#,
+                "200 OK is not a usable token: access_token is empty",
+            ),
             (
                 r#"{"access_token":"a b"}"#,
                 "200 OK is not a usable token: access_token has characters that cannot go in an HTTP header",
@@ -204,9 +229,16 @@ mod tests {
         let body = format!(r#"{{"access_token":"a","x":{}"#, "[".repeat(1_000_000));
         let error = error_of(&answer(200, &body));
         assert_eq!(error.kind(), ErrorKind::InvalidResponse);
-        assert!(error.message().contains("recursion limit exceeded"), "{}", error.message());
+        assert!(
+            error.message().contains("recursion limit exceeded"),
+            "{}",
+            error.message()
+        );
         let error = error_of(&answer(200, &"[".repeat(1_000_000)));
-        assert_eq!(error.message(), "200 OK is not a usable token: the body is JSON but not an object");
+        assert_eq!(
+            error.message(),
+            "200 OK is not a usable token: the body is JSON but not an object"
+        );
     }
 
     #[test]
@@ -221,10 +253,16 @@ mod tests {
 
     #[test]
     fn an_error_field_in_a_2xx_is_an_error() {
-        let error = error_of(&answer(200, r#"{"error":"invalid_grant","error_description":"expired"}"#));
+        let error = error_of(&answer(
+            200,
+            r#"{"error":"invalid_grant","error_description":"expired"}"#,
+        ));
         assert_eq!(error.kind(), ErrorKind::InvalidResponse);
         assert_eq!(error.oauth().code.as_deref(), Some("invalid_grant"));
-        assert_eq!(error.message(), "200 OK is not a usable token: invalid_grant: expired");
+        assert_eq!(
+            error.message(),
+            "200 OK is not a usable token: invalid_grant: expired"
+        );
     }
 
     #[test]
@@ -248,7 +286,10 @@ mod tests {
         assert_eq!(error.kind(), ErrorKind::BadRequest);
         assert_eq!(error.message(), "400 Bad Request: Bad request");
         assert_eq!(error.oauth(), &OAuthError::default());
-        assert_eq!(error_of(&answer(401, "")).message(), "401 Unauthorized: empty body");
+        assert_eq!(
+            error_of(&answer(401, "")).message(),
+            "401 Unauthorized: empty body"
+        );
     }
 
     #[test]
@@ -258,7 +299,10 @@ mod tests {
         let error = error_of(&limited);
         assert_eq!(error.kind(), ErrorKind::HttpStatus);
         assert_eq!(error.retry_after_secs(), Some(7));
-        assert_eq!(error.message(), "429 Too Many Requests: slow down (retry after 7 s)");
+        assert_eq!(
+            error.message(),
+            "429 Too Many Requests: slow down (retry after 7 s)"
+        );
 
         let mut moved = answer(302, "");
         moved.location = Some("https://elsewhere/oauth2/token");
@@ -275,9 +319,15 @@ mod tests {
             401,
             r#"{"error":"invalid_client","error_description":"bad secret the-secret"}"#,
         ));
-        assert_eq!(error.message(), "401 Unauthorized: invalid_client: bad secret [redacted]");
+        assert_eq!(
+            error.message(),
+            "401 Unauthorized: invalid_client: bad secret [redacted]"
+        );
         let error = error_of(&answer(500, "client_secret=the-secret"));
-        assert_eq!(error.message(), "500 Internal Server Error: client_secret=[redacted]");
+        assert_eq!(
+            error.message(),
+            "500 Internal Server Error: client_secret=[redacted]"
+        );
     }
 
     #[test]

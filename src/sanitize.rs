@@ -128,6 +128,9 @@ mod tests {
             Some("401 Authorization Required Nope")
         );
         assert_eq!(redactor.excerpt(b" \r\n", 200), None);
-        assert_eq!(redactor.excerpt(b"\xff\xfeok", 200).as_deref(), Some("\u{fffd}\u{fffd}ok"));
+        assert_eq!(
+            redactor.excerpt(b"\xff\xfeok", 200).as_deref(),
+            Some("\u{fffd}\u{fffd}ok")
+        );
     }
 }

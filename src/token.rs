@@ -101,14 +101,25 @@ impl<'de> Deserialize<'de> for Secret {
 
 /// Reads the body of a 2xx answer. `status_line` (e.g. "200 OK") starts
 /// every error message.
-pub(crate) fn parse_token(body: &[u8], status_line: &str, redactor: &Redactor) -> Result<Token, Error> {
+pub(crate) fn parse_token(
+    body: &[u8],
+    status_line: &str,
+    redactor: &Redactor,
+) -> Result<Token, Error> {
     let invalid = |what: String| {
-        Error::new(ErrorKind::InvalidResponse, format!("{status_line} is not a usable token: {what}"))
+        Error::new(
+            ErrorKind::InvalidResponse,
+            format!("{status_line} is not a usable token: {what}"),
+        )
     };
     let text = std::str::from_utf8(body).map_err(|e| {
-        invalid(format!("the body is not valid UTF-8 (at byte {})", e.valid_up_to()))
+        invalid(format!(
+            "the body is not valid UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
     })?;
-    let parsed: TokenBody = serde_json::from_str(text).map_err(|e| invalid(json_problem(&e, body, redactor)))?;
+    let parsed: TokenBody =
+        serde_json::from_str(text).map_err(|e| invalid(json_problem(&e, body, redactor)))?;
     if parsed.error.error.is_some() {
         let oauth = parsed.error.sanitised(redactor);
         return Err(invalid(describe_oauth(&oauth)).with_oauth(oauth));

@@ -33,12 +33,22 @@ fn expect_error(server: &TestServer, name: &str, status: criteo_status) -> Error
 fn demo_client_gets_a_token() {
     let server = server();
     let token = Client::new(&server.url()).get(&Call::demo()).unwrap();
-    assert_eq!(token.access_token, criteo_test_server::scenarios::access_token(1));
+    assert_eq!(
+        token.access_token,
+        criteo_test_server::scenarios::access_token(1)
+    );
     assert_eq!(token.token_type, "Bearer");
     assert_eq!(token.refresh_token, None);
     assert_eq!(token.expires_in, 900);
-    assert!((token.expires_at - (unix_now() + 900)).abs() <= 2, "{}", token.expires_at);
-    assert_eq!(token.authorization, format!("Bearer {}", token.access_token));
+    assert!(
+        (token.expires_at - (unix_now() + 900)).abs() <= 2,
+        "{}",
+        token.expires_at
+    );
+    assert_eq!(
+        token.authorization,
+        format!("Bearer {}", token.access_token)
+    );
 }
 
 #[test]
@@ -53,7 +63,12 @@ fn json_under_every_content_type() {
 #[test]
 fn refresh_token_present_absent_or_null() {
     let server = server();
-    assert_eq!(expect_token(&server, "with-refresh").refresh_token.as_deref(), Some("rt-rotated-1"));
+    assert_eq!(
+        expect_token(&server, "with-refresh")
+            .refresh_token
+            .as_deref(),
+        Some("rt-rotated-1")
+    );
     assert_eq!(expect_token(&server, "json").refresh_token, None);
     assert_eq!(expect_token(&server, "no-expires").refresh_token, None);
 }
@@ -95,7 +110,10 @@ fn a_body_of_exactly_the_limit_is_read() {
 #[test]
 fn wrong_credentials_give_401_with_the_oauth_error() {
     let server = server();
-    let call = Call { client_secret: "wrong", ..Call::demo() };
+    let call = Call {
+        client_secret: "wrong",
+        ..Call::demo()
+    };
     let error = Client::new(&server.url()).get(&call).unwrap_err();
     assert_eq!(error.status, CRITEO_ERR_UNAUTHORIZED);
     assert_eq!(error.http_status, 401);
@@ -113,9 +131,18 @@ fn oauth_400_carries_code_description_and_uri() {
     let error = expect_error(&server, "400-json", CRITEO_ERR_BAD_REQUEST);
     assert_eq!(error.http_status, 400);
     assert_eq!(error.code.as_deref(), Some("invalid_grant"));
-    assert_eq!(error.description.as_deref(), Some("The authorization code has expired"));
-    assert_eq!(error.uri.as_deref(), Some("https://developers.criteo.com/oauth"));
-    assert_eq!(error.message, "400 Bad Request: invalid_grant: The authorization code has expired");
+    assert_eq!(
+        error.description.as_deref(),
+        Some("The authorization code has expired")
+    );
+    assert_eq!(
+        error.uri.as_deref(),
+        Some("https://developers.criteo.com/oauth")
+    );
+    assert_eq!(
+        error.message,
+        "400 Bad Request: invalid_grant: The authorization code has expired"
+    );
 }
 
 #[test]
@@ -126,7 +153,10 @@ fn non_json_401_bodies_give_a_short_clean_excerpt() {
         error.message,
         "401 Unauthorized: 401 Authorization Required 401 Authorization Required nginx"
     );
-    assert_eq!((error.code, error.description, error.uri), (None, None, None));
+    assert_eq!(
+        (error.code, error.description, error.uri),
+        (None, None, None)
+    );
     let error = expect_error(&server, "401-empty", CRITEO_ERR_UNAUTHORIZED);
     assert_eq!(error.message, "401 Unauthorized: empty body");
 }
@@ -136,14 +166,23 @@ fn other_statuses_are_http_status_errors() {
     let server = server();
     let error = expect_error(&server, "429", CRITEO_ERR_HTTP_STATUS);
     assert_eq!((error.http_status, error.retry_after), (429, 7));
-    assert_eq!(error.message, "429 Too Many Requests: rate limit exceeded (retry after 7 s)");
+    assert_eq!(
+        error.message,
+        "429 Too Many Requests: rate limit exceeded (retry after 7 s)"
+    );
 
     let error = expect_error(&server, "500", CRITEO_ERR_HTTP_STATUS);
     assert_eq!((error.http_status, error.retry_after), (500, -1));
-    assert_eq!(error.message, "500 Internal Server Error: Internal Server Error");
+    assert_eq!(
+        error.message,
+        "500 Internal Server Error: Internal Server Error"
+    );
 
     let error = expect_error(&server, "503", CRITEO_ERR_HTTP_STATUS);
-    assert_eq!(error.message, r#"503 Service Unavailable: {"message":"maintenance"}"#);
+    assert_eq!(
+        error.message,
+        r#"503 Service Unavailable: {"message":"maintenance"}"#
+    );
 }
 
 #[test]
@@ -155,17 +194,30 @@ fn redirects_are_reported_not_followed() {
         error.message,
         "302 Found: redirect to https://attacker.example/oauth2/token not followed: empty body"
     );
-    assert_eq!(server.requests().len(), 1, "the redirect target was never asked");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "the redirect target was never asked"
+    );
 }
 
 #[test]
 fn unusable_2xx_answers_are_invalid_responses() {
     let server = server();
     let cases = [
-        ("not-json", "200 OK is not a usable token: not JSON: Welcome to the portal"),
-        ("invalid-utf8", "200 OK is not a usable token: the body is not valid UTF-8 (at byte 19)"),
+        (
+            "not-json",
+            "200 OK is not a usable token: not JSON: Welcome to the portal",
+        ),
+        (
+            "invalid-utf8",
+            "200 OK is not a usable token: the body is not valid UTF-8 (at byte 19)",
+        ),
         ("no-token", "200 OK is not a usable token: no access_token"),
-        ("empty-token", "200 OK is not a usable token: access_token is empty"),
+        (
+            "empty-token",
+            "200 OK is not a usable token: access_token is empty",
+        ),
         (
             "control-in-token",
             "200 OK is not a usable token: access_token has characters that cannot go in an HTTP header",
@@ -188,18 +240,30 @@ fn an_error_field_in_a_2xx_keeps_its_oauth_code() {
     let error = expect_error(&server, "error-in-200", CRITEO_ERR_INVALID_RESPONSE);
     assert_eq!(error.code.as_deref(), Some("invalid_grant"));
     assert_eq!(error.description.as_deref(), Some("code already used"));
-    assert_eq!(error.message, "200 OK is not a usable token: invalid_grant: code already used");
+    assert_eq!(
+        error.message,
+        "200 OK is not a usable token: invalid_grant: code already used"
+    );
 }
 
 #[test]
 fn bodies_over_1_mib_are_refused_without_being_read() {
     let server = server();
     let error = expect_error(&server, "over-limit", CRITEO_ERR_INVALID_RESPONSE);
-    assert_eq!(error.message, "200 OK is not a usable token: the body is larger than 1048576 bytes");
+    assert_eq!(
+        error.message,
+        "200 OK is not a usable token: the body is larger than 1048576 bytes"
+    );
     for name in ["huge", "huge-chunked"] {
         let before = server.streamed_bytes();
         let error = expect_error(&server, name, CRITEO_ERR_INVALID_RESPONSE);
-        assert!(error.message.ends_with("the body is larger than 1048576 bytes"), "{}", error.message);
+        assert!(
+            error
+                .message
+                .ends_with("the body is larger than 1048576 bytes"),
+            "{}",
+            error.message
+        );
         // The server offers 200 MiB. It can only have pushed what the
         // client read (at most 1 MiB and a byte) plus what the kernel's
         // socket buffers held when the client hung up.
@@ -215,12 +279,18 @@ fn no_complete_answer_is_a_transport_error() {
     for name in ["reset", "close-early", "truncated"] {
         let error = expect_error(&server, name, CRITEO_ERR_TRANSPORT);
         assert!(
-            error.message.starts_with(&format!("POST {}/oauth2/token failed", server.scenario_url(name)))
-                || error.message.contains("malformed HTTP answer"),
+            error.message.starts_with(&format!(
+                "POST {}/oauth2/token failed",
+                server.scenario_url(name)
+            )) || error.message.contains("malformed HTTP answer"),
             "{name}: {}",
             error.message
         );
-        assert!(!error.message.contains("eyJ"), "no token text in: {}", error.message);
+        assert!(
+            !error.message.contains("eyJ"),
+            "no token text in: {}",
+            error.message
+        );
     }
 }
 
@@ -230,10 +300,21 @@ fn a_refused_connection_is_a_transport_error() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let error = Client::new(&format!("http://127.0.0.1:{port}")).get(&Call::demo()).unwrap_err();
-    assert_eq!(status_name(error.status), "CRITEO_ERR_TRANSPORT", "{}", error.message);
+    let error = Client::new(&format!("http://127.0.0.1:{port}"))
+        .get(&Call::demo())
+        .unwrap_err();
+    assert_eq!(
+        status_name(error.status),
+        "CRITEO_ERR_TRANSPORT",
+        "{}",
+        error.message
+    );
     assert_eq!(error.http_status, 0);
-    assert!(error.message.contains("Connection refused"), "{}", error.message);
+    assert!(
+        error.message.contains("Connection refused"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
@@ -242,7 +323,12 @@ fn a_slow_server_hits_the_total_time_limit() {
     let client = Client::with_timeouts(&server.scenario_url("slow-3000"), 200, 500);
     let started = std::time::Instant::now();
     let error = client.get(&Call::demo()).unwrap_err();
-    assert_eq!(status_name(error.status), "CRITEO_ERR_TIMEOUT", "{}", error.message);
+    assert_eq!(
+        status_name(error.status),
+        "CRITEO_ERR_TIMEOUT",
+        "{}",
+        error.message
+    );
     assert!(error.message.contains("timed out"), "{}", error.message);
     // Not a timing assertion: only that the call did not wait for the answer.
     assert!(started.elapsed() < std::time::Duration::from_millis(2_900));
@@ -251,10 +337,18 @@ fn a_slow_server_hits_the_total_time_limit() {
 #[test]
 fn an_echoed_secret_is_redacted() {
     let server = server();
-    let call = Call { client_secret: "s3cr&t+VALUE", ..Call::demo() };
-    let error = Client::new(&server.scenario_url("401-echo")).get(&call).unwrap_err();
+    let call = Call {
+        client_secret: "s3cr&t+VALUE",
+        ..Call::demo()
+    };
+    let error = Client::new(&server.scenario_url("401-echo"))
+        .get(&call)
+        .unwrap_err();
     assert_eq!(error.status, CRITEO_ERR_UNAUTHORIZED);
     assert!(!error.message.contains("VALUE"), "{}", error.message);
-    assert!(error.message.contains("client_secret=[redacted]"), "{}", error.message);
+    assert!(
+        error.message.contains("client_secret=[redacted]"),
+        "{}",
+        error.message
+    );
 }
-

@@ -8,8 +8,8 @@ use crate::client::{Client, ClientConfig};
 use crate::error::Error;
 use crate::ffi::error::criteo_error;
 use crate::ffi::glue::{
-    OutParam, borrow_handle_mut, borrow_str, free_handle, into_handle, run_fallible, run_infallible,
-    take_handle,
+    OutParam, borrow_handle_mut, borrow_str, free_handle, into_handle, run_fallible,
+    run_infallible, take_handle,
 };
 use crate::ffi::status::criteo_status;
 
@@ -87,7 +87,11 @@ pub unsafe extern "C" fn criteo_client_builder_set_host(
     base_url: *const c_char,
 ) -> criteo_status {
     // SAFETY: builder and base_url are as this function's contract says.
-    unsafe { apply(builder, |config| config.set_host(borrow_str(base_url, "base_url")?)) }
+    unsafe {
+        apply(builder, |config| {
+            config.set_host(borrow_str(base_url, "base_url")?)
+        })
+    }
 }
 
 /// Sets the time limits, in milliseconds: `connect_ms` to establish a

@@ -23,7 +23,8 @@ pub struct criteo_error {
 
 impl From<&Error> for criteo_error {
     fn from(error: &Error) -> Self {
-        let optional = |text: &Option<String>| text.as_deref().map(|t| Zeroizing::new(to_c_string(t)));
+        let optional =
+            |text: &Option<String>| text.as_deref().map(|t| Zeroizing::new(to_c_string(t)));
         criteo_error {
             status: status_of(error.kind()),
             http_status: error.http_status().unwrap_or(0),
@@ -37,7 +38,6 @@ impl From<&Error> for criteo_error {
         }
     }
 }
-
 
 fn optional_ptr(text: &Option<Zeroizing<CString>>) -> *const c_char {
     text.as_ref().map_or(ptr::null(), |text| text.as_ptr())

@@ -17,7 +17,10 @@ pub(crate) fn catch_panic<T>(body: impl FnOnce() -> T) -> Result<T, Error> {
     catch_unwind(AssertUnwindSafe(body)).map_err(|payload| {
         Error::new(
             ErrorKind::Internal,
-            format!("internal error (a bug in criteo-oauth): {}", panic_text(&*payload)),
+            format!(
+                "internal error (a bug in criteo-oauth): {}",
+                panic_text(&*payload)
+            ),
         )
     })
 }
@@ -89,7 +92,10 @@ pub(crate) unsafe fn borrow_optional_str<'a>(
     // SAFETY: strnlen found `length` readable bytes before the NUL.
     let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), length) };
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        Error::invalid_argument(format!("{name} is not valid UTF-8 (at byte {})", e.valid_up_to()))
+        Error::invalid_argument(format!(
+            "{name} is not valid UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
     })?;
     Ok(Some(text))
 }
@@ -146,16 +152,22 @@ pub(crate) unsafe fn read_handle<H, T: Copy>(
     field: impl FnOnce(&H) -> T,
 ) -> T {
     // SAFETY: forwarded from this function's contract.
-    run_infallible(on_null, || unsafe { handle.as_ref() }.map_or(on_null, field))
+    run_infallible(on_null, || {
+        unsafe { handle.as_ref() }.map_or(on_null, field)
+    })
 }
 
 /// Borrows the object behind a handle argument, for changing it.
 ///
 /// # Safety
 /// `handle` is NULL or came from [`into_handle`], has not been freed, and no other reference to the object is live.
-pub(crate) unsafe fn borrow_handle_mut<'a, T>(handle: *mut T, name: &str) -> Result<&'a mut T, Error> {
+pub(crate) unsafe fn borrow_handle_mut<'a, T>(
+    handle: *mut T,
+    name: &str,
+) -> Result<&'a mut T, Error> {
     // SAFETY: forwarded from this function's contract.
-    unsafe { handle.as_mut() }.ok_or_else(|| Error::invalid_argument(format!("{name} must not be NULL")))
+    unsafe { handle.as_mut() }
+        .ok_or_else(|| Error::invalid_argument(format!("{name} must not be NULL")))
 }
 
 /// Takes back ownership of a handle: `None` for NULL.

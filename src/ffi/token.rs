@@ -33,7 +33,6 @@ impl From<&Token> for criteo_token {
     }
 }
 
-
 /// The access token itself. Borrowed from `token`: valid until
 /// `criteo_token_free(token)`. NULL only if `token` is NULL. A token may be
 /// read from one thread at a time.
@@ -66,7 +65,11 @@ pub unsafe extern "C" fn criteo_token_token_type(token: *const criteo_token) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_refresh_token(token: *const criteo_token) -> *const c_char {
     // SAFETY: token is NULL or live, as documented.
-    unsafe { read_handle(token, ptr::null(), |t| t.refresh_token.as_ref().map_or(ptr::null(), |r| r.as_ptr())) }
+    unsafe {
+        read_handle(token, ptr::null(), |t| {
+            t.refresh_token.as_ref().map_or(ptr::null(), |r| r.as_ptr())
+        })
+    }
 }
 
 /// The lifetime in seconds as the server sent it (900 on Criteo's API), or

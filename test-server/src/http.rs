@@ -42,11 +42,15 @@ impl RecordedRequest {
 
     /// A form field's value.
     pub fn field(&self, name: &str) -> Option<String> {
-        self.form().into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.form()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     pub(crate) fn wants_close(&self) -> bool {
-        self.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
     }
 }
 
@@ -103,7 +107,10 @@ pub enum Action {
     /// Promises a body of 100 bytes, sends 20, closes.
     Truncated,
     /// A 200 whose body of `total` bytes is generated as it is sent.
-    Stream { total: u64, chunked: bool },
+    Stream {
+        total: u64,
+        chunked: bool,
+    },
 }
 
 /// Whether the connection may carry another request.
@@ -195,7 +202,9 @@ fn write_reply(stream: &mut TcpStream, reply: &Reply) -> io::Result<After> {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     match reply.framing {
-        Framing::ContentLength => head.push_str(&format!("Content-Length: {}\r\n", reply.body.len())),
+        Framing::ContentLength => {
+            head.push_str(&format!("Content-Length: {}\r\n", reply.body.len()))
+        }
         Framing::Chunked => head.push_str("Transfer-Encoding: chunked\r\n"),
         Framing::CloseDelimited => head.push_str("Connection: close\r\n"),
     }
@@ -226,13 +235,21 @@ fn write_reply(stream: &mut TcpStream, reply: &Reply) -> io::Result<After> {
     Ok(After::KeepAlive)
 }
 
-fn stream_body(stream: &mut TcpStream, total: u64, chunked: bool, streamed: &AtomicU64) -> io::Result<()> {
+fn stream_body(
+    stream: &mut TcpStream,
+    total: u64,
+    chunked: bool,
+    streamed: &AtomicU64,
+) -> io::Result<()> {
     let framing = if chunked {
         "Transfer-Encoding: chunked".to_owned()
     } else {
         format!("Content-Length: {total}")
     };
-    write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{framing}\r\n\r\n")?;
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+    )?;
     let block = [b' '; 64 * 1024];
     let mut sent = 0;
     while sent < total {

@@ -6,7 +6,9 @@
 use std::io::Write;
 
 fn main() {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
+    let address = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:0".into());
     let server = match criteo_test_server::TestServer::start_on(&address) {
         Ok(server) => server,
         Err(error) => {

@@ -23,7 +23,10 @@ pub(crate) fn respond(request: &RecordedRequest, sequence: usize) -> Action {
         return json(404, r#"{"error":"not_found"}"#);
     };
     if request.method != "POST" {
-        return json(405, r#"{"error":"invalid_request","error_description":"POST only"}"#);
+        return json(
+            405,
+            r#"{"error":"invalid_request","error_description":"POST only"}"#,
+        );
     }
     match prefix.strip_prefix("/scenario/") {
         Some(name) => scenario(name, request, sequence),
@@ -46,7 +49,9 @@ fn demo_endpoint(request: &RecordedRequest, sequence: usize) -> Action {
     let granted = match field("grant_type").as_deref() {
         Some("client_credentials") => Ok(false),
         Some("authorization_code") if field("code").as_deref() == Some(DEMO_CODE) => Ok(true),
-        Some("refresh_token") if field("refresh_token").as_deref() == Some(DEMO_REFRESH_TOKEN) => Ok(true),
+        Some("refresh_token") if field("refresh_token").as_deref() == Some(DEMO_REFRESH_TOKEN) => {
+            Ok(true)
+        }
         Some("authorization_code" | "refresh_token") => Err("invalid_grant"),
         _ => Err("unsupported_grant_type"),
     };
@@ -65,7 +70,10 @@ fn demo_endpoint(request: &RecordedRequest, sequence: usize) -> Action {
                 ),
             )
         }
-        Err(code) => json(400, &format!(r#"{{"error":"{code}","error_description":"the grant was refused"}}"#)),
+        Err(code) => json(
+            400,
+            &format!(r#"{{"error":"{code}","error_description":"the grant was refused"}}"#),
+        ),
     }
 }
 
@@ -76,53 +84,131 @@ pub fn access_token(sequence: usize) -> String {
 
 fn scenario(name: &str, request: &RecordedRequest, sequence: usize) -> Action {
     let token = access_token(sequence);
-    let token_json = |extra: &str| format!(r#"{{"access_token":"{token}","token_type":"Bearer"{extra}}}"#);
+    let token_json =
+        |extra: &str| format!(r#"{{"access_token":"{token}","token_type":"Bearer"{extra}}}"#);
     if let Some(millis) = name.strip_prefix("slow-").and_then(|ms| ms.parse().ok()) {
-        return Action::Slow(Duration::from_millis(millis), reply(200, "application/json", token_json(r#","expires_in":900"#)));
+        return Action::Slow(
+            Duration::from_millis(millis),
+            reply(200, "application/json", token_json(r#","expires_in":900"#)),
+        );
     }
     match name {
         // Good answers, in every shape the endpoint may use.
-        "json" => json(200, &token_json(r#","refresh_token":null,"expires_in":900"#)),
+        "json" => json(
+            200,
+            &token_json(r#","refresh_token":null,"expires_in":900"#),
+        ),
         "text-json" => typed(200, "text/json", &token_json(r#","expires_in":900"#)),
-        "text-plain" => typed(200, "text/plain; charset=utf-8", &token_json(r#","expires_in":900"#)),
-        "no-content-type" => Action::Reply(Reply { headers: vec![], ..reply(200, "", token_json("")) }),
-        "with-refresh" => json(200, &token_json(r#","refresh_token":"rt-rotated-1","expires_in":900"#)),
+        "text-plain" => typed(
+            200,
+            "text/plain; charset=utf-8",
+            &token_json(r#","expires_in":900"#),
+        ),
+        "no-content-type" => Action::Reply(Reply {
+            headers: vec![],
+            ..reply(200, "", token_json(""))
+        }),
+        "with-refresh" => json(
+            200,
+            &token_json(r#","refresh_token":"rt-rotated-1","expires_in":900"#),
+        ),
         "expires-string" => json(200, &token_json(r#","expires_in":"299""#)),
         "no-expires" => json(200, &token_json("")),
-        "lowercase-bearer" => json(200, &format!(r#"{{"access_token":"{token}","token_type":"bearer","expires_in":900}}"#)),
-        "extra-fields" => json(200, &token_json(r#","expires_in":900,"scope":"all","nested":{"a":[1,2,{"b":null}]},"x":1.5e3"#)),
+        "lowercase-bearer" => json(
+            200,
+            &format!(r#"{{"access_token":"{token}","token_type":"bearer","expires_in":900}}"#),
+        ),
+        "extra-fields" => json(
+            200,
+            &token_json(
+                r#","expires_in":900,"scope":"all","nested":{"a":[1,2,{"b":null}]},"x":1.5e3"#,
+            ),
+        ),
         "chunked" => framed(token_json(r#","expires_in":900"#), Framing::Chunked, vec![]),
-        "close" => framed(token_json(r#","expires_in":900"#), Framing::ContentLength, vec![("Connection", "close")]),
-        "close-delimited" => framed(token_json(r#","expires_in":900"#), Framing::CloseDelimited, vec![]),
+        "close" => framed(
+            token_json(r#","expires_in":900"#),
+            Framing::ContentLength,
+            vec![("Connection", "close")],
+        ),
+        "close-delimited" => framed(
+            token_json(r#","expires_in":900"#),
+            Framing::CloseDelimited,
+            vec![],
+        ),
         "exact-limit" => json(200, &pad_to(&token_json(""), ONE_MIB)),
         // OAuth errors.
-        "400-json" => json(400, r#"{"error":"invalid_grant","error_description":"The authorization code has expired","error_uri":"https://developers.criteo.com/oauth"}"#),
-        "401-json" => json(401, r#"{"error":"invalid_client","error_description":"client_id doesn't exist or the client_secret is invalid"}"#),
-        "401-html" => typed(401, "text/html", "<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body><center><h1>401 Authorization Required</h1></center><hr><center>nginx</center></body>\r\n</html>\r\n"),
+        "400-json" => json(
+            400,
+            r#"{"error":"invalid_grant","error_description":"The authorization code has expired","error_uri":"https://developers.criteo.com/oauth"}"#,
+        ),
+        "401-json" => json(
+            401,
+            r#"{"error":"invalid_client","error_description":"client_id doesn't exist or the client_secret is invalid"}"#,
+        ),
+        "401-html" => typed(
+            401,
+            "text/html",
+            "<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body><center><h1>401 Authorization Required</h1></center><hr><center>nginx</center></body>\r\n</html>\r\n",
+        ),
         "401-empty" => typed(401, "text/plain", ""),
-        "401-echo" => typed(401, "text/html", &format!("<p>Rejected: {}</p>", String::from_utf8_lossy(&request.body))),
+        "401-echo" => typed(
+            401,
+            "text/html",
+            &format!(
+                "<p>Rejected: {}</p>",
+                String::from_utf8_lossy(&request.body)
+            ),
+        ),
         // Other statuses.
         "302" => Action::Reply(Reply {
-            headers: vec![("Location".into(), "https://attacker.example/oauth2/token".into())],
+            headers: vec![(
+                "Location".into(),
+                "https://attacker.example/oauth2/token".into(),
+            )],
             ..reply(302, "", String::new())
         }),
         "429" => Action::Reply(Reply {
-            headers: vec![("Retry-After".into(), "7".into()), ("Content-Type".into(), "text/plain".into())],
+            headers: vec![
+                ("Retry-After".into(), "7".into()),
+                ("Content-Type".into(), "text/plain".into()),
+            ],
             ..reply(429, "", "rate limit exceeded".into())
         }),
         "500" => typed(500, "text/html", "<h1>Internal Server Error</h1>"),
         "503" => typed(503, "application/json", r#"{"message":"maintenance"}"#),
         // 2xx that is no usable token.
-        "not-json" => typed(200, "text/html", "<html><body>Welcome to the portal</body></html>"),
-        "invalid-utf8" => Action::Reply(reply_bytes(200, b"{\"access_token\":\"ab\xff\xfe\"}".to_vec())),
-        "deep-nesting" => json(200, &format!(r#"{{"access_token":"a","padding":{}"#, "[".repeat(200_000))),
+        "not-json" => typed(
+            200,
+            "text/html",
+            "<html><body>Welcome to the portal</body></html>",
+        ),
+        "invalid-utf8" => Action::Reply(reply_bytes(
+            200,
+            b"{\"access_token\":\"ab\xff\xfe\"}".to_vec(),
+        )),
+        "deep-nesting" => json(
+            200,
+            &format!(r#"{{"access_token":"a","padding":{}"#, "[".repeat(200_000)),
+        ),
         "no-token" => json(200, r#"{"token_type":"Bearer","expires_in":900}"#),
         "empty-token" => json(200, r#"{"access_token":"","token_type":"Bearer"}"#),
-        "error-in-200" => json(200, r#"{"error":"invalid_grant","error_description":"code already used"}"#),
-        "control-in-token" => json(200, r#"{"access_token":"abc\r\nX-Injected: 1","token_type":"Bearer"}"#),
+        "error-in-200" => json(
+            200,
+            r#"{"error":"invalid_grant","error_description":"code already used"}"#,
+        ),
+        "control-in-token" => json(
+            200,
+            r#"{"access_token":"abc\r\nX-Injected: 1","token_type":"Bearer"}"#,
+        ),
         "over-limit" => json(200, &pad_to(&token_json(""), ONE_MIB + 1)),
-        "huge" => Action::Stream { total: 200 << 20, chunked: false },
-        "huge-chunked" => Action::Stream { total: 200 << 20, chunked: true },
+        "huge" => Action::Stream {
+            total: 200 << 20,
+            chunked: false,
+        },
+        "huge-chunked" => Action::Stream {
+            total: 200 << 20,
+            chunked: true,
+        },
         // No complete answer.
         "reset" => Action::Reset,
         "close-early" => Action::CloseSilently,
@@ -163,6 +249,8 @@ fn json(status: u16, body: &str) -> Action {
 fn framed(body: String, framing: Framing, extra: Vec<(&str, &str)>) -> Action {
     let mut reply = reply(200, "application/json", body);
     reply.framing = framing;
-    reply.headers.extend(extra.into_iter().map(|(n, v)| (n.into(), v.into())));
+    reply
+        .headers
+        .extend(extra.into_iter().map(|(n, v)| (n.into(), v.into())));
     Action::Reply(reply)
 }

@@ -82,8 +82,14 @@ impl Client {
         // SAFETY: valid pointers throughout; the builder is consumed by build.
         unsafe {
             let builder = criteo_client_builder_new();
-            assert_eq!(criteo_client_builder_set_host(builder, host.as_ptr()), CRITEO_OK);
-            assert_eq!(criteo_client_builder_set_timeouts(builder, connect_ms, total_ms), CRITEO_OK);
+            assert_eq!(
+                criteo_client_builder_set_host(builder, host.as_ptr()),
+                CRITEO_OK
+            );
+            assert_eq!(
+                criteo_client_builder_set_timeouts(builder, connect_ms, total_ms),
+                CRITEO_OK
+            );
             assert_eq!(criteo_client_builder_set_max_retries(builder, 0), CRITEO_OK);
             let status = criteo_client_builder_build(builder, &mut client, &mut error);
             assert_eq!(status, CRITEO_OK, "{:?}", take_error(error));
@@ -111,10 +117,16 @@ impl Drop for Client {
 pub fn get_token(client: *const criteo_client, call: &Call) -> Result<TokenView, ErrorView> {
     let text = |s: &str| CString::new(s).unwrap();
     let optional = |s: Option<&str>| s.map(text);
-    let (grant_type, client_id, client_secret) =
-        (text(call.grant_type), text(call.client_id), text(call.client_secret));
-    let (redirect_uri, code, refresh_token) =
-        (optional(call.redirect_uri), optional(call.code), optional(call.refresh_token));
+    let (grant_type, client_id, client_secret) = (
+        text(call.grant_type),
+        text(call.client_id),
+        text(call.client_secret),
+    );
+    let (redirect_uri, code, refresh_token) = (
+        optional(call.redirect_uri),
+        optional(call.code),
+        optional(call.refresh_token),
+    );
     let as_ptr = |s: &Option<CString>| s.as_ref().map_or(ptr::null(), |s| s.as_ptr());
     raw_get_token(
         client,
@@ -130,14 +142,31 @@ pub fn get_token(client: *const criteo_client, call: &Call) -> Result<TokenView,
 }
 
 /// `criteo_get_token` with arbitrary pointers for the six strings.
-pub fn raw_get_token(client: *const criteo_client, fields: [*const c_char; 6]) -> Result<TokenView, ErrorView> {
+pub fn raw_get_token(
+    client: *const criteo_client,
+    fields: [*const c_char; 6],
+) -> Result<TokenView, ErrorView> {
     let mut token = ptr::null_mut();
     let mut error = ptr::null_mut();
-    let [grant_type, client_id, client_secret, redirect_uri, code, refresh_token] = fields;
+    let [
+        grant_type,
+        client_id,
+        client_secret,
+        redirect_uri,
+        code,
+        refresh_token,
+    ] = fields;
     // SAFETY: every pointer is NULL or a live NUL-terminated string.
     let status = unsafe {
         criteo_get_token(
-            client, grant_type, client_id, client_secret, redirect_uri, code, refresh_token, &mut token,
+            client,
+            grant_type,
+            client_id,
+            client_secret,
+            redirect_uri,
+            code,
+            refresh_token,
+            &mut token,
             &mut error,
         )
     };
