@@ -1,0 +1,121 @@
+/*
+ * criteo-token: prints a Criteo access token, for shell scripts.
+ *
+ *   criteo-token           prints the access token
+ *   criteo-token --json    prints the whole token as one JSON object
+ *
+ * Credentials come only from the environment, never from argv (which other
+ * users can see in the process list):
+ *   CRITEO_CLIENT_ID, CRITEO_CLIENT_SECRET   required
+ *   CRITEO_HOST                              optional, default https://api.criteo.com
+ *
+ * Exit status: 0 on success, 1 when the call failed (the reason on stderr),
+ * 2 for a usage or setup mistake.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "criteo_oauth.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: criteo-token [--json]\n"
+            "Prints a Criteo access token. Reads CRITEO_CLIENT_ID, CRITEO_CLIENT_SECRET\n"
+            "and optionally CRITEO_HOST from the environment.\n");
+}
+
+/* Writes `text` as a JSON string. */
+static void print_json_string(const char *text) {
+    putchar('"');
+    for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
+        if (*c == '"' || *c == '\\') {
+            printf("\\%c", *c);
+        } else if (*c < 0x20) {
+            printf("\\u%04x", *c);
+        } else {
+            putchar(*c);
+        }
+    }
+    putchar('"');
+}
+
+static void print_json(const criteo_token *token) {
+    const char *refresh_token = criteo_token_refresh_token(token);
+    printf("{\"access_token\":");
+    print_json_string(criteo_token_access_token(token));
+    printf(",\"token_type\":");
+    print_json_string(criteo_token_token_type(token));
+    printf(",\"refresh_token\":");
+    if (refresh_token != NULL) {
+        print_json_string(refresh_token);
+    } else {
+        printf("null");
+    }
+    long long expires_in = (long long)criteo_token_expires_in(token);
+    long long expires_at = (long long)criteo_token_expires_at(token);
+    if (expires_in < 0) {
+        printf(",\"expires_in\":null,\"expires_at\":null}\n");
+    } else {
+        printf(",\"expires_in\":%lld,\"expires_at\":%lld}\n", expires_in, expires_at);
+    }
+}
+
+/* A client for CRITEO_HOST, NULL for the default; exits on a bad host. */
+static criteo_client *client_from_environment(void) {
+    const char *host = getenv("CRITEO_HOST");
+    if (host == NULL || host[0] == '\0') {
+        return NULL;
+    }
+    criteo_client_builder *builder = criteo_client_builder_new();
+    criteo_client_builder_set_host(builder, host);
+    criteo_client *client = NULL;
+    criteo_error *error = NULL;
+    if (criteo_client_builder_build(builder, &client, &error) != CRITEO_OK) {
+        fprintf(stderr, "criteo-token: CRITEO_HOST: %s\n", criteo_error_message(error));
+        criteo_error_free(error);
+        exit(2);
+    }
+    return client;
+}
+
+int main(int argc, char **argv) {
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "criteo-token: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    const char *client_id = getenv("CRITEO_CLIENT_ID");
+    const char *client_secret = getenv("CRITEO_CLIENT_SECRET");
+    if (client_id == NULL || client_secret == NULL) {
+        fprintf(stderr, "criteo-token: set CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET in the environment\n");
+        return 2;
+    }
+
+    criteo_client *client = client_from_environment();
+    criteo_token *token = NULL;
+    criteo_error *error = NULL;
+    criteo_status status = criteo_get_token(client, "client_credentials", client_id, client_secret,
+                                            NULL, NULL, NULL, &token, &error);
+    int exit_code = 0;
+    if (status != CRITEO_OK) {
+        fprintf(stderr, "criteo-token: %s\n", criteo_error_message(error));
+        exit_code = status == CRITEO_ERR_INVALID_ARGUMENT ? 2 : 1;
+    } else if (json) {
+        print_json(token);
+    } else {
+        printf("%s\n", criteo_token_access_token(token));
+    }
+    criteo_token_free(token);
+    criteo_error_free(error);
+    criteo_client_free(client);
+    return exit_code;
+}
