@@ -26,6 +26,13 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Read straight from a JSON answer into wiped memory.
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

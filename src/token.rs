@@ -93,12 +93,6 @@ impl OAuthErrorBody {
     }
 }
 
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret::new)
-    }
-}
-
 /// Reads the body of a 2xx answer. `status_line` (e.g. "200 OK") starts
 /// every error message.
 pub(crate) fn parse_token(

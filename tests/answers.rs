@@ -4,14 +4,14 @@
 mod support;
 
 use criteo_oauth::ffi::status::*;
-use support::{Call, Client, ErrorView, TestServer, TokenView, status_name, unix_now};
+use support::{Call, Client, ErrorView, TestServer, TokenView, demo_call, status_name, unix_now};
 
 fn server() -> TestServer {
     TestServer::start().expect("the test server starts")
 }
 
 fn scenario(server: &TestServer, name: &str) -> Result<TokenView, ErrorView> {
-    Client::new(&server.scenario_url(name)).get(&Call::demo())
+    Client::new(&server.scenario_url(name)).get(&demo_call())
 }
 
 fn expect_token(server: &TestServer, name: &str) -> TokenView {
@@ -32,7 +32,7 @@ fn expect_error(server: &TestServer, name: &str, status: criteo_status) -> Error
 #[test]
 fn demo_client_gets_a_token() {
     let server = server();
-    let token = Client::new(&server.url()).get(&Call::demo()).unwrap();
+    let token = Client::new(&server.url()).get(&demo_call()).unwrap();
     assert_eq!(
         token.access_token,
         criteo_test_server::scenarios::access_token(1)
@@ -112,7 +112,7 @@ fn wrong_credentials_give_401_with_the_oauth_error() {
     let server = server();
     let call = Call {
         client_secret: "wrong",
-        ..Call::demo()
+        ..demo_call()
     };
     let error = Client::new(&server.url()).get(&call).unwrap_err();
     assert_eq!(error.status, CRITEO_ERR_UNAUTHORIZED);
@@ -301,7 +301,7 @@ fn a_refused_connection_is_a_transport_error() {
         listener.local_addr().unwrap().port()
     };
     let error = Client::new(&format!("http://127.0.0.1:{port}"))
-        .get(&Call::demo())
+        .get(&demo_call())
         .unwrap_err();
     assert_eq!(
         status_name(error.status),
@@ -322,7 +322,7 @@ fn a_slow_server_hits_the_total_time_limit() {
     let server = server();
     let client = Client::with_timeouts(&server.scenario_url("slow-3000"), 200, 500);
     let started = std::time::Instant::now();
-    let error = client.get(&Call::demo()).unwrap_err();
+    let error = client.get(&demo_call()).unwrap_err();
     assert_eq!(
         status_name(error.status),
         "CRITEO_ERR_TIMEOUT",
@@ -339,7 +339,7 @@ fn an_echoed_secret_is_redacted() {
     let server = server();
     let call = Call {
         client_secret: "s3cr&t+VALUE",
-        ..Call::demo()
+        ..demo_call()
     };
     let error = Client::new(&server.scenario_url("401-echo"))
         .get(&call)

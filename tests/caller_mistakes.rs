@@ -12,7 +12,9 @@ use criteo_oauth::ffi::get_token::criteo_get_token;
 use criteo_oauth::ffi::status::*;
 use criteo_oauth::ffi::token::*;
 use criteo_oauth::ffi::version::criteo_version;
-use support::{Call, Client, ErrorView, TestServer, TokenView, raw_get_token, take_error};
+use support::{
+    Call, Client, ErrorView, TestServer, TokenView, demo_call, raw_get_token, take_error,
+};
 
 const NAMES: [&str; 6] = [
     "grant_type",
@@ -131,7 +133,7 @@ fn empty_strings_and_incomplete_grants() {
     }
     let call = Call {
         grant_type: "authorization_code",
-        ..Call::demo()
+        ..demo_call()
     };
     assert_invalid(
         &client.get(&call).unwrap_err(),
@@ -139,7 +141,7 @@ fn empty_strings_and_incomplete_grants() {
     );
     let call = Call {
         grant_type: "refresh_token",
-        ..Call::demo()
+        ..demo_call()
     };
     assert_invalid(
         &client.get(&call).unwrap_err(),
@@ -198,7 +200,7 @@ fn the_default_client_checks_arguments_before_going_anywhere() {
         ptr::null(),
         &Call {
             client_id: "",
-            ..Call::demo()
+            ..demo_call()
         },
     )
     .unwrap_err();

@@ -4,7 +4,7 @@
 mod support;
 
 use criteo_oauth::ffi::status::*;
-use support::{Call, Client, TestServer};
+use support::{Call, Client, TestServer, demo_call};
 
 #[test]
 fn the_request_matches_the_reference_sdk_byte_for_byte() {
@@ -12,7 +12,7 @@ fn the_request_matches_the_reference_sdk_byte_for_byte() {
     let call = Call {
         client_id: "my id",
         client_secret: "s3cr&t=x",
-        ..Call::demo()
+        ..demo_call()
     };
     Client::new(&server.scenario_url("json"))
         .get(&call)
@@ -50,7 +50,7 @@ fn a_plus_in_the_secret_arrives_as_percent_2b() {
     let server = TestServer::start().unwrap();
     let call = Call {
         client_secret: "a+b c",
-        ..Call::demo()
+        ..demo_call()
     };
     Client::new(&server.scenario_url("json"))
         .get(&call)
@@ -71,7 +71,7 @@ fn optional_fields_are_sent_in_order_only_when_given() {
         grant_type: "authorization_code",
         redirect_uri: Some("https://app.example/callback"),
         code: Some(criteo_test_server::DEMO_CODE),
-        ..Call::demo()
+        ..demo_call()
     };
     let token = client.get(&call).unwrap();
     assert_eq!(
@@ -97,7 +97,7 @@ fn optional_fields_are_sent_in_order_only_when_given() {
     let call = Call {
         grant_type: "refresh_token",
         refresh_token: Some(criteo_test_server::DEMO_REFRESH_TOKEN),
-        ..Call::demo()
+        ..demo_call()
     };
     client.get(&call).unwrap();
     let names: Vec<String> = server.requests()[1]
@@ -117,7 +117,7 @@ fn a_wrong_code_is_a_bad_request() {
     let call = Call {
         grant_type: "authorization_code",
         code: Some("stale"),
-        ..Call::demo()
+        ..demo_call()
     };
     let error = Client::new(&server.url()).get(&call).unwrap_err();
     assert_eq!(error.status, CRITEO_ERR_BAD_REQUEST);
@@ -128,7 +128,7 @@ fn a_wrong_code_is_a_bad_request() {
 fn a_host_with_a_path_prefix_keeps_it() {
     let server = TestServer::start().unwrap();
     Client::new(&format!("{}/", server.scenario_url("json")))
-        .get(&Call::demo())
+        .get(&demo_call())
         .unwrap();
     assert_eq!(server.requests()[0].target, "/scenario/json/oauth2/token");
 }
@@ -138,7 +138,7 @@ fn one_client_reuses_its_connection() {
     let server = TestServer::start().unwrap();
     let client = Client::new(&server.url());
     for _ in 0..5 {
-        client.get(&Call::demo()).unwrap();
+        client.get(&demo_call()).unwrap();
     }
     assert_eq!(server.requests().len(), 5);
     assert_eq!(server.connections(), 1);
@@ -149,7 +149,7 @@ fn a_connection_the_server_closes_is_replaced() {
     let server = TestServer::start().unwrap();
     let client = Client::new(&server.scenario_url("close"));
     for _ in 0..3 {
-        client.get(&Call::demo()).unwrap();
+        client.get(&demo_call()).unwrap();
     }
     assert_eq!(server.connections(), 3);
 }
@@ -162,7 +162,7 @@ fn many_threads_share_one_client() {
         for _ in 0..8 {
             scope.spawn(|| {
                 for _ in 0..25 {
-                    let token = client.get(&Call::demo()).unwrap();
+                    let token = client.get(&demo_call()).unwrap();
                     assert_eq!(token.expires_in, 900);
                 }
             });

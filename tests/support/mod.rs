@@ -37,27 +37,15 @@ pub struct ErrorView {
 }
 
 /// The arguments of `criteo_get_token`, as Rust text.
-#[derive(Debug, Clone, Copy)]
-pub struct Call<'a> {
-    pub grant_type: &'a str,
-    pub client_id: &'a str,
-    pub client_secret: &'a str,
-    pub redirect_uri: Option<&'a str>,
-    pub code: Option<&'a str>,
-    pub refresh_token: Option<&'a str>,
-}
+pub type Call<'a> = criteo_oauth::TokenRequestFields<'a>;
 
-impl Call<'static> {
-    /// `client_credentials` with the test server's demo client.
-    pub fn demo() -> Self {
-        Call {
-            grant_type: "client_credentials",
-            client_id: criteo_test_server::DEMO_CLIENT_ID,
-            client_secret: criteo_test_server::DEMO_CLIENT_SECRET,
-            redirect_uri: None,
-            code: None,
-            refresh_token: None,
-        }
+/// `client_credentials` with the test server's demo client.
+pub fn demo_call() -> Call<'static> {
+    Call {
+        grant_type: "client_credentials",
+        client_id: criteo_test_server::DEMO_CLIENT_ID,
+        client_secret: criteo_test_server::DEMO_CLIENT_SECRET,
+        ..Call::default()
     }
 }
 
