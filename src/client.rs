@@ -1,24 +1,33 @@
 //! The client: validated configuration, one HTTP agent (so connections are
-//! reused), and the token call itself.
+//! reused), and the token call with its retries.
 
 use std::io::Read;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
 
-use ureq::http::{HeaderMap, Uri, header};
+use ureq::http::{HeaderMap, header};
+use ureq::tls::{RootCerts, TlsConfig};
 use zeroize::Zeroizing;
 
+use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind};
+use crate::proxy::Proxy;
 use crate::request::TokenRequest;
 use crate::response::{Answer, AnswerBody, MAX_BODY_BYTES, interpret};
+use crate::retry::{Failure, Next, next_step};
 use crate::sanitize::Redactor;
+use crate::tls::{Roots, read_ca_file, system_roots, tls_failure};
 use crate::token::Token;
 
 pub const DEFAULT_HOST: &str = "https://api.criteo.com";
+/// Our product token, last in every `User-Agent`.
 pub const USER_AGENT: &str = concat!("criteo-oauth/", env!("CARGO_PKG_VERSION"));
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_MAX_RETRIES: u32 = 2;
 const MAX_RETRIES_LIMIT: u32 = 10;
+const MAX_USER_AGENT_BYTES: usize = 256;
 /// Idle connections kept for reuse: enough for a busy multi-threaded program
 /// to stop opening new ones (ureq keeps 3 by default).
 const MAX_IDLE_CONNECTIONS: usize = 32;
@@ -27,33 +36,40 @@ const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 /// How a [`Client`] is set up. Each setter checks its input at once.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    token_url: String,
+    endpoint: Endpoint,
     connect_timeout: Duration,
     total_timeout: Duration,
     max_retries: u32,
+    /// `None`: the system's trust store, read when the client is built.
+    ca_roots: Option<Roots>,
+    /// `None`: whatever the environment says, read when the client is built.
+    proxy: Option<Proxy>,
+    user_agent: String,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
-            token_url: token_url_for(DEFAULT_HOST).expect("the default host is valid"),
+            endpoint: Endpoint::parse(DEFAULT_HOST).expect("the default host is valid"),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             total_timeout: DEFAULT_TOTAL_TIMEOUT,
-            max_retries: 2,
+            max_retries: DEFAULT_MAX_RETRIES,
+            ca_roots: None,
+            proxy: None,
+            user_agent: USER_AGENT.into(),
         }
     }
 }
 
 impl ClientConfig {
-    /// The API's base URL, e.g. `https://api.criteo.com`; a path prefix is
-    /// kept (`http://127.0.0.1:8080/mock` posts to `/mock/oauth2/token`).
+    /// The API's base URL, e.g. `https://api.criteo.com`; see [`Endpoint::parse`].
     pub fn set_host(&mut self, base_url: &str) -> Result<(), Error> {
-        self.token_url = token_url_for(base_url)?;
+        self.endpoint = Endpoint::parse(base_url)?;
         Ok(())
     }
 
-    /// Time limits in milliseconds for connecting and for the whole call;
-    /// 0 keeps the default (10 s and 30 s).
+    /// Time limits in milliseconds for connecting and for the whole call,
+    /// retries and their waits included; 0 keeps the default (10 s, 30 s).
     pub fn set_timeouts(&mut self, connect_ms: u32, total_ms: u32) -> Result<(), Error> {
         let or_default = |ms: u32, default| match ms {
             0 => default,
@@ -84,23 +100,72 @@ impl ClientConfig {
         Ok(())
     }
 
-    pub fn build(&self) -> Client {
+    /// Trust exactly the certificates of this PEM bundle (read now).
+    pub fn set_ca_file(&mut self, path: &str) -> Result<(), Error> {
+        self.ca_roots = Some(read_ca_file(path)?);
+        Ok(())
+    }
+
+    /// Go through this `http://` CONNECT proxy, whatever the environment says.
+    pub fn set_proxy(&mut self, proxy_url: &str) -> Result<(), Error> {
+        self.proxy = Some(Proxy::parse(proxy_url, "proxy_url")?);
+        Ok(())
+    }
+
+    /// Puts the caller's product token (e.g. `my-app/1.2`) before ours.
+    pub fn set_user_agent(&mut self, product: &str) -> Result<(), Error> {
+        let invalid = |why: &str| Error::invalid_argument(format!("user_agent {why}"));
+        if product.trim().is_empty() {
+            return Err(invalid("must not be empty"));
+        }
+        if product.len() > MAX_USER_AGENT_BYTES {
+            return Err(invalid(&format!(
+                "is longer than {MAX_USER_AGENT_BYTES} bytes"
+            )));
+        }
+        if !product.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+            return Err(invalid("may hold only printable ASCII"));
+        }
+        self.user_agent = format!("{} {USER_AGENT}", product.trim());
+        Ok(())
+    }
+
+    /// Makes the client: reads the system trust store (for https, unless a
+    /// CA file was given) and the proxy environment (unless a proxy was set).
+    pub fn build(&self) -> Result<Client, Error> {
+        let proxy = match &self.proxy {
+            Some(proxy) => Some(proxy.clone()),
+            None => Proxy::from_environment(&self.endpoint, |name| std::env::var(name).ok())?,
+        };
+        let roots = match (&self.ca_roots, self.endpoint.is_https()) {
+            (Some(roots), _) => roots.clone(),
+            (None, true) => system_roots()?,
+            (None, false) => Roots::new(),
+        };
+        let tls = TlsConfig::builder()
+            .root_certs(RootCerts::new_with_certs(&roots))
+            .build();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
-            .user_agent(USER_AGENT)
+            .user_agent(&self.user_agent)
             .accept("application/json")
             .timeout_connect(Some(self.connect_timeout))
             .timeout_global(Some(self.total_timeout))
             .max_idle_connections(MAX_IDLE_CONNECTIONS)
             .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
+            .tls_config(tls)
+            .proxy(proxy.as_ref().map(Proxy::to_ureq).transpose()?)
             .build()
             .new_agent();
-        Client {
+        Ok(Client {
             agent,
-            token_url: self.token_url.as_str().into(),
+            token_url: self.endpoint.token_url().into(),
+            connect_timeout: self.connect_timeout,
+            total_timeout: self.total_timeout,
             max_retries: self.max_retries,
-        }
+            proxy,
+        })
     }
 }
 
@@ -109,15 +174,24 @@ impl ClientConfig {
 #[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
-    token_url: Arc<str>,
+    token_url: std::sync::Arc<str>,
+    connect_timeout: Duration,
+    total_timeout: Duration,
     max_retries: u32,
+    proxy: Option<Proxy>,
 }
 
 impl Client {
-    /// The process-wide client for `https://api.criteo.com`, made on first use.
-    pub fn shared_default() -> &'static Client {
-        static DEFAULT: OnceLock<Client> = OnceLock::new();
-        DEFAULT.get_or_init(|| ClientConfig::default().build())
+    /// The process-wide client for `https://api.criteo.com`, made on first
+    /// use. Making it fails only when the environment is unusable (no
+    /// system certificates, a malformed proxy variable); that failure is
+    /// kept and reported to every caller.
+    pub fn shared_default() -> Result<&'static Client, Error> {
+        static DEFAULT: OnceLock<Result<Client, Error>> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| ClientConfig::default().build())
+            .as_ref()
+            .map_err(Error::clone)
     }
 
     /// The full URL requests are posted to.
@@ -129,19 +203,59 @@ impl Client {
         self.max_retries
     }
 
-    /// `POST {host}/oauth2/token` with the request as a form; redirects are
-    /// never followed.
+    /// `POST {host}/oauth2/token` with the request as a form, retried as
+    /// [`crate::retry::next_step`] allows, all within the total time limit.
+    /// Redirects are never followed.
     pub fn get_token(&self, request: &TokenRequest) -> Result<Token, Error> {
+        let deadline = Instant::now() + self.total_timeout;
+        let single_use = request.is_single_use();
+        let mut retries_done = 0;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let failure = match self.attempt(request, (retries_done > 0).then_some(remaining)) {
+                Ok(token) => return Ok(token),
+                Err(failure) => failure,
+            };
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match next_step(
+                &failure,
+                retries_done,
+                self.max_retries,
+                single_use,
+                remaining,
+            ) {
+                Next::GiveUp => return Err(failure.error),
+                Next::RetryAfter(wait) => thread::sleep(wait),
+            }
+            retries_done += 1;
+        }
+    }
+
+    /// One request and its answer. `time_left` shortens the agent's limits
+    /// for a retry, so the whole call stays within the total.
+    fn attempt(
+        &self,
+        request: &TokenRequest,
+        time_left: Option<Duration>,
+    ) -> Result<Token, Failure> {
         let form = request.form_body();
-        let mut response = self
-            .agent
-            .post(&*self.token_url)
+        let mut post = self.agent.post(&*self.token_url);
+        if let Some(time_left) = time_left {
+            post = post
+                .config()
+                .timeout_global(Some(time_left))
+                .timeout_connect(Some(self.connect_timeout.min(time_left)))
+                .build();
+        }
+        let mut response = post
             .header(header::CONTENT_TYPE, FORM_CONTENT_TYPE)
             .send(form.as_bytes())
-            .map_err(|e| self.transport_error(e))?;
+            .map_err(|e| self.transport_failure(e))?;
         let status = response.status().as_u16();
-        let body = read_body(response.body_mut())
-            .map_err(|e| self.transport_error(e).with_http_status(status))?;
+        let body = read_body(response.body_mut()).map_err(|e| {
+            let failure = self.transport_failure(e);
+            Failure::from(failure.error.with_http_status(status))
+        })?;
         let headers = response.headers();
         let answer = Answer {
             status,
@@ -149,29 +263,50 @@ impl Client {
             location: header_text(headers, header::LOCATION),
             body,
         };
-        interpret(&answer, &Redactor::new(request.secrets()))
+        interpret(&answer, &Redactor::new(request.secrets())).map_err(Failure::from)
     }
 
-    fn transport_error(&self, error: ureq::Error) -> Error {
-        let (kind, detail) = match &error {
-            ureq::Error::Timeout(which) => {
+    fn transport_failure(&self, error: ureq::Error) -> Failure {
+        let nothing_sent = never_left(&error);
+        let (kind, detail) = match (&error, tls_failure(&error)) {
+            (_, Some(reason)) => (ErrorKind::Tls, format!("failed TLS: {reason}")),
+            (ureq::Error::Timeout(which), _) => {
                 (ErrorKind::Timeout, format!("timed out ({which} limit)"))
             }
-            ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired => {
-                (ErrorKind::Tls, format!("failed TLS: {error}"))
-            }
-            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => (
+            (ureq::Error::Io(io), _) if io.kind() == std::io::ErrorKind::UnexpectedEof => (
                 ErrorKind::Transport,
                 "failed: the connection closed before the answer was complete".into(),
             ),
-            ureq::Error::Io(io) => (ErrorKind::Transport, format!("failed: {io}")),
-            ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => (
+            (ureq::Error::Io(io), _) => (ErrorKind::Transport, format!("failed: {io}")),
+            (ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..), _) => (
                 ErrorKind::Transport,
                 format!("got a malformed HTTP answer: {error}"),
             ),
             _ => (ErrorKind::Transport, format!("failed: {error}")),
         };
-        Error::new(kind, format!("POST {} {detail}", self.token_url))
+        let via = match &self.proxy {
+            Some(proxy) => format!(" (via proxy {})", proxy.shown()),
+            None => String::new(),
+        };
+        Failure {
+            error: Error::new(kind, format!("POST {} {detail}{via}", self.token_url)),
+            nothing_sent,
+        }
+    }
+}
+
+/// True for failures that happen before any byte of the request is sent:
+/// no address, no connection. Such a request can be sent again safely.
+fn never_left(error: &ureq::Error) -> bool {
+    use std::io::ErrorKind::*;
+    match error {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
+        ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => true,
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
+        ),
+        _ => false,
     }
 }
 
@@ -199,100 +334,9 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
-/// `{base_url}/oauth2/token`, for an http(s) URL with a host and nothing
-/// after the path.
-fn token_url_for(base_url: &str) -> Result<String, Error> {
-    let invalid = |why: &str| Error::invalid_argument(format!("base_url {why}"));
-    if base_url.contains(|c: char| c.is_control() || c == ' ') {
-        return Err(invalid("contains a space or control character"));
-    }
-    let uri: Uri = base_url
-        .parse()
-        .map_err(|_| invalid("is not a valid URL (expected e.g. https://api.criteo.com)"))?;
-    let scheme = uri.scheme_str().unwrap_or_default();
-    if !matches!(scheme, "http" | "https") {
-        return Err(invalid("must start with https:// or http://"));
-    }
-    let authority = uri
-        .authority()
-        .filter(|authority| !authority.host().is_empty())
-        .ok_or_else(|| invalid("has no host"))?;
-    if authority.as_str().contains('@') {
-        return Err(invalid("must not carry credentials"));
-    }
-    if uri.query().is_some() || base_url.contains('#') {
-        return Err(invalid("must not have a query or fragment"));
-    }
-    let prefix = uri.path().trim_end_matches('/');
-    Ok(format!("{scheme}://{authority}{prefix}/oauth2/token"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn token_url_keeps_a_path_prefix() {
-        assert_eq!(
-            token_url_for("https://api.criteo.com").unwrap(),
-            "https://api.criteo.com/oauth2/token"
-        );
-        assert_eq!(
-            token_url_for("https://api.criteo.com/").unwrap(),
-            "https://api.criteo.com/oauth2/token"
-        );
-        assert_eq!(
-            token_url_for("http://127.0.0.1:8080/mock/").unwrap(),
-            "http://127.0.0.1:8080/mock/oauth2/token"
-        );
-        assert_eq!(
-            token_url_for("http://[::1]:9/a/b").unwrap(),
-            "http://[::1]:9/a/b/oauth2/token"
-        );
-    }
-
-    #[test]
-    fn unusable_hosts_are_refused_with_a_reason() {
-        let cases = [
-            (
-                "",
-                "base_url is not a valid URL (expected e.g. https://api.criteo.com)",
-            ),
-            (
-                "api.criteo.com",
-                "base_url must start with https:// or http://",
-            ),
-            (
-                "ftp://api.criteo.com",
-                "base_url must start with https:// or http://",
-            ),
-            (
-                "https://",
-                "base_url is not a valid URL (expected e.g. https://api.criteo.com)",
-            ),
-            (
-                "https://user:pw@api.criteo.com",
-                "base_url must not carry credentials",
-            ),
-            (
-                "https://api.criteo.com/?x=1",
-                "base_url must not have a query or fragment",
-            ),
-            (
-                "https://api.criteo.com/#x",
-                "base_url must not have a query or fragment",
-            ),
-            (
-                "https://api.criteo.com/a b",
-                "base_url contains a space or control character",
-            ),
-        ];
-        for (url, message) in cases {
-            let error = token_url_for(url).unwrap_err();
-            assert_eq!(error.kind(), ErrorKind::InvalidArgument);
-            assert_eq!(error.message(), message, "{url}");
-        }
-    }
 
     #[test]
     fn timeouts_default_on_zero_and_must_be_ordered() {
@@ -313,20 +357,72 @@ mod tests {
 
     #[test]
     fn the_default_client_is_made_once_for_the_criteo_api() {
-        let first = Client::shared_default();
-        assert!(std::ptr::eq(first, Client::shared_default()));
+        let first = Client::shared_default().unwrap();
+        assert!(std::ptr::eq(first, Client::shared_default().unwrap()));
         assert_eq!(first.token_url(), "https://api.criteo.com/oauth2/token");
-        assert_eq!(first.max_retries(), 2);
+        assert_eq!(first.max_retries(), DEFAULT_MAX_RETRIES);
     }
 
     #[test]
     fn max_retries_is_bounded() {
         let mut config = ClientConfig::default();
         config.set_max_retries(0).unwrap();
-        assert_eq!(config.build().max_retries(), 0);
+        assert_eq!(config.build().unwrap().max_retries(), 0);
         assert_eq!(
             config.set_max_retries(11).unwrap_err().message(),
             "max_retries (11) must be at most 10"
         );
+    }
+
+    #[test]
+    fn user_agent_puts_the_product_first() {
+        let mut config = ClientConfig::default();
+        config
+            .set_user_agent("my-app/1.2 (ops@example.com)")
+            .unwrap();
+        assert_eq!(
+            config.user_agent,
+            format!("my-app/1.2 (ops@example.com) {USER_AGENT}")
+        );
+        let message = |ua: &str| {
+            config
+                .clone()
+                .set_user_agent(ua)
+                .unwrap_err()
+                .message()
+                .to_owned()
+        };
+        assert_eq!(message(" "), "user_agent must not be empty");
+        assert_eq!(
+            message("app\u{e9}"),
+            "user_agent may hold only printable ASCII"
+        );
+        assert_eq!(
+            message(&"a".repeat(257)),
+            "user_agent is longer than 256 bytes"
+        );
+    }
+
+    #[test]
+    fn a_missing_or_empty_ca_file_is_named() {
+        let mut config = ClientConfig::default();
+        let error = config.set_ca_file("/nonexistent/ca.pem").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+        assert!(
+            error
+                .message()
+                .starts_with("ca_file /nonexistent/ca.pem: cannot read it: "),
+            "{}",
+            error.message()
+        );
+        let empty =
+            std::env::temp_dir().join(format!("criteo-oauth-empty-{}.pem", std::process::id()));
+        std::fs::write(&empty, "no certificates here\n").unwrap();
+        let error = config.set_ca_file(empty.to_str().unwrap()).unwrap_err();
+        assert_eq!(
+            error.message(),
+            format!("ca_file {}: holds no PEM certificate", empty.display())
+        );
+        std::fs::remove_file(empty).unwrap();
     }
 }

@@ -43,9 +43,16 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     http_status: Option<u16>,
-    oauth: OAuthError,
+    /// Boxed: most errors have none, and errors travel in `Result`s.
+    oauth: Option<Box<OAuthError>>,
     retry_after_secs: Option<u64>,
 }
+
+const NO_OAUTH_ERROR: OAuthError = OAuthError {
+    code: None,
+    description: None,
+    uri: None,
+};
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
@@ -53,7 +60,7 @@ impl Error {
             kind,
             message: message.into(),
             http_status: None,
-            oauth: OAuthError::default(),
+            oauth: None,
             retry_after_secs: None,
         }
     }
@@ -68,7 +75,7 @@ impl Error {
     }
 
     pub fn with_oauth(mut self, oauth: OAuthError) -> Self {
-        self.oauth = oauth;
+        self.oauth = (oauth != NO_OAUTH_ERROR).then(|| Box::new(oauth));
         self
     }
 
@@ -92,7 +99,7 @@ impl Error {
     }
 
     pub fn oauth(&self) -> &OAuthError {
-        &self.oauth
+        self.oauth.as_deref().unwrap_or(&NO_OAUTH_ERROR)
     }
 
     /// Seconds the server asked us to wait (`Retry-After`).
@@ -112,8 +119,10 @@ impl std::error::Error for Error {}
 impl Drop for Error {
     fn drop(&mut self) {
         self.message.zeroize();
-        self.oauth.code.zeroize();
-        self.oauth.description.zeroize();
-        self.oauth.uri.zeroize();
+        if let Some(oauth) = &mut self.oauth {
+            oauth.code.zeroize();
+            oauth.description.zeroize();
+            oauth.uri.zeroize();
+        }
     }
 }

@@ -5,12 +5,16 @@
 //! safe Rust; the C ABI lives in [`ffi`], a thin layer over it.
 
 pub mod client;
+pub mod endpoint;
 pub mod error;
 pub mod ffi;
+pub mod proxy;
 pub mod request;
 mod response;
+mod retry;
 mod sanitize;
 pub mod secret;
+mod tls;
 pub mod token;
 
 pub use client::{Client, ClientConfig};

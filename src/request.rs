@@ -44,8 +44,10 @@ impl TokenRequest {
         Ok(request)
     }
 
-    pub fn grant_type(&self) -> &str {
-        &self.grant_type
+    /// True for a grant whose request must never reach the server twice:
+    /// an authorization code is single-use.
+    pub fn is_single_use(&self) -> bool {
+        self.grant_type == "authorization_code"
     }
 
     /// The body, in the order and encoding the reference SDK uses: WHATWG

@@ -1,10 +1,13 @@
 //! What an answer from the token endpoint means: a token, or an error that
 //! says why in one line.
 
+use std::time::SystemTime;
+
 use ureq::http::StatusCode;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, OAuthError};
+use crate::retry::parse_retry_after;
 use crate::sanitize::Redactor;
 use crate::token::{MAX_FIELD_CHARS, OAuthErrorBody, Token, describe_oauth, parse_token};
 
@@ -57,7 +60,9 @@ fn error_answer(answer: &Answer, status_line: &str, redactor: &Redactor) -> Erro
         AnswerBody::Complete(body) => describe_error_body(body, redactor),
         AnswerBody::TooLarge => (OAuthError::default(), "a body too large to read".into()),
     };
-    let retry_after = answer.retry_after.and_then(parse_retry_after);
+    let retry_after = answer
+        .retry_after
+        .and_then(|value| parse_retry_after(value, SystemTime::now()));
     let mut message = status_line.to_owned();
     if let Some(location) = answer
         .location
@@ -100,11 +105,6 @@ fn status_line(status: u16) -> String {
         Some(reason) => format!("{status} {reason}"),
         None => status.to_string(),
     }
-}
-
-/// `Retry-After` in delta-seconds.
-fn parse_retry_after(value: &str) -> Option<u64> {
-    value.trim().parse().ok()
 }
 
 #[cfg(test)]

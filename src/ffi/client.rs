@@ -54,7 +54,8 @@ unsafe fn apply(
 }
 
 /// Starts a client configuration with the defaults: host
-/// `https://api.criteo.com`, 10 s to connect, 30 s in all, 2 retries.
+/// `https://api.criteo.com`, the system's trust store, the proxy from the
+/// environment, 10 s to connect, 30 s in all, 2 retries.
 ///
 /// Returns a builder the caller owns: pass it to
 /// `criteo_client_builder_build` (which consumes it) or
@@ -71,11 +72,13 @@ pub extern "C" fn criteo_client_builder_new() -> *mut criteo_client_builder {
 
 /// Sets the API's base URL, e.g. `"https://api.criteo.com"`. A path prefix
 /// is kept: `"http://127.0.0.1:8080/mock"` posts to
-/// `http://127.0.0.1:8080/mock/oauth2/token`. The string is copied.
+/// `http://127.0.0.1:8080/mock/oauth2/token`. Plain `http://` is accepted
+/// only for loopback hosts (127.0.0.0/8, ::1, localhost), so the secret
+/// never crosses a network in clear. The string is copied.
 ///
 /// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` for a NULL
-/// argument or a URL that is not http(s) with a host and no query,
-/// fragment or credentials. A refused setting also makes
+/// argument or a URL that is not https (or http to loopback) with a host
+/// and no query, fragment or credentials. A refused setting also makes
 /// `criteo_client_builder_build` fail, with the message saying why.
 ///
 /// # Safety
@@ -95,8 +98,9 @@ pub unsafe extern "C" fn criteo_client_builder_set_host(
 }
 
 /// Sets the time limits, in milliseconds: `connect_ms` to establish a
-/// connection, `total_ms` for the whole call including reading the answer.
-/// 0 keeps the default (10 000 and 30 000).
+/// connection, `total_ms` for the whole call: every attempt, the waits
+/// between retries, and reading the answer (a server that sends one byte a
+/// second is cut off). 0 keeps the default (10 000 and 30 000).
 ///
 /// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `builder` is
 /// NULL or `connect_ms` exceeds `total_ms`. A refused setting also makes
@@ -115,7 +119,13 @@ pub unsafe extern "C" fn criteo_client_builder_set_timeouts(
 }
 
 /// Sets how many times a failed call may be retried, from 0 to 10
-/// (default 2).
+/// (default 2). Retried: connections that could not be made, and answers
+/// 429, 502, 503 and 504, waiting for `Retry-After` when the server sends
+/// it and it fits in the total time limit (else the call returns at once,
+/// with `criteo_error_retry_after` set), or else an exponential backoff
+/// with full jitter. Never retried: 400, 401, other answers, a request
+/// whose answer was lost after it was sent, and an `authorization_code`
+/// request that reached the server (the code is single-use).
 ///
 /// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `builder` is
 /// NULL or `max_retries` exceeds 10. A refused setting also makes
@@ -132,6 +142,80 @@ pub unsafe extern "C" fn criteo_client_builder_set_max_retries(
     unsafe { apply(builder, |config| config.set_max_retries(max_retries)) }
 }
 
+/// Trusts exactly the certificates in the PEM bundle at `pem_path` (a
+/// private CA, say), instead of the system's trust store. The file is read
+/// now; the path is copied.
+///
+/// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` for a NULL
+/// argument or a file that is missing, unreadable, or holds no certificate
+/// (the message gives the path and the reason). A refused setting also
+/// makes `criteo_client_builder_build` fail.
+///
+/// # Safety
+/// `builder` is NULL or a live builder; `pem_path` is NULL or a
+/// NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_client_builder_set_ca_file(
+    builder: *mut criteo_client_builder,
+    pem_path: *const c_char,
+) -> criteo_status {
+    // SAFETY: builder and pem_path are as this function's contract says.
+    unsafe {
+        apply(builder, |config| {
+            config.set_ca_file(borrow_str(pem_path, "pem_path")?)
+        })
+    }
+}
+
+/// Sends every request through an HTTP proxy with CONNECT:
+/// `"http://[user:password@]host[:port]"` (no scheme means http, no port
+/// 80). Overrides the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`).
+/// The password never appears in a message. The string is copied.
+///
+/// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` for a NULL
+/// argument or a URL that is not an http:// proxy. A refused setting also
+/// makes `criteo_client_builder_build` fail.
+///
+/// # Safety
+/// `builder` is NULL or a live builder; `proxy_url` is NULL or a
+/// NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_client_builder_set_proxy(
+    builder: *mut criteo_client_builder,
+    proxy_url: *const c_char,
+) -> criteo_status {
+    // SAFETY: builder and proxy_url are as this function's contract says.
+    unsafe {
+        apply(builder, |config| {
+            config.set_proxy(borrow_str(proxy_url, "proxy_url")?)
+        })
+    }
+}
+
+/// Names the calling program in the `User-Agent` header: `user_agent`
+/// (e.g. `"my-app/1.2"`) comes first, followed by `criteo-oauth/<version>`.
+/// The string is copied.
+///
+/// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` for a NULL, empty
+/// or non-printable-ASCII value or one over 256 bytes. A refused setting
+/// also makes `criteo_client_builder_build` fail.
+///
+/// # Safety
+/// `builder` is NULL or a live builder; `user_agent` is NULL or a
+/// NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_client_builder_set_user_agent(
+    builder: *mut criteo_client_builder,
+    user_agent: *const c_char,
+) -> criteo_status {
+    // SAFETY: builder and user_agent are as this function's contract says.
+    unsafe {
+        apply(builder, |config| {
+            config.set_user_agent(borrow_str(user_agent, "user_agent")?)
+        })
+    }
+}
+
 /// Makes a client from the builder. The builder is always consumed, on
 /// failure too: do not use or free it afterwards.
 ///
@@ -139,9 +223,16 @@ pub unsafe extern "C" fn criteo_client_builder_set_max_retries(
 /// with `criteo_client_free`. On failure writes a `criteo_error` to
 /// `*error_out` when `error_out` is not NULL.
 ///
-/// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `builder` or
-/// `client_out` is NULL or a setting was refused earlier (the message
-/// says which). Thread-safe for distinct builders.
+/// Unless a CA file was set, an https client reads the system's trust
+/// store now (honouring `SSL_CERT_FILE` and `SSL_CERT_DIR`). Unless a proxy
+/// was set, the client reads `https_proxy` / `HTTPS_PROXY` (`http_proxy`
+/// for an http host), `all_proxy` / `ALL_PROXY` and `no_proxy` / `NO_PROXY`
+/// now, as curl does.
+///
+/// Returns `CRITEO_OK`; `CRITEO_ERR_INVALID_ARGUMENT` when `builder` or
+/// `client_out` is NULL, a setting was refused earlier (the message says
+/// which), or a proxy variable is malformed; `CRITEO_ERR_TLS` when the
+/// system has no trusted certificates. Thread-safe for distinct builders.
 ///
 /// # Safety
 /// `builder` is NULL or a live builder; `client_out` is NULL or writable;
@@ -164,7 +255,7 @@ pub unsafe extern "C" fn criteo_client_builder_build(
             return Err(refused);
         }
         client_out.write(criteo_client {
-            client: builder.config.build(),
+            client: builder.config.build()?,
         });
         Ok(())
     })

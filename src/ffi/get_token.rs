@@ -72,8 +72,10 @@ pub unsafe extern "C" fn criteo_get_token(
         };
         let request = TokenRequest::new(&fields)?;
         // SAFETY: client is NULL or a live client, as documented.
-        let client =
-            unsafe { client.as_ref() }.map_or_else(Client::shared_default, criteo_client::client);
+        let client = match unsafe { client.as_ref() } {
+            Some(client) => client.client(),
+            None => Client::shared_default()?,
+        };
         let token = client.get_token(&request)?;
         token_out.write(criteo_token::from(&token));
         Ok(())

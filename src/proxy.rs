@@ -1,0 +1,286 @@
+//! HTTP CONNECT proxies: set explicitly, or read from the environment the
+//! way curl reads it.
+
+use std::fmt;
+
+use ureq::http::Uri;
+
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+
+/// An `http://` proxy that tunnels with CONNECT, possibly with credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Proxy {
+    url: String,
+    shown: String,
+}
+
+impl Proxy {
+    /// `http://[user:password@]host[:port]`; a missing scheme means
+    /// `http://`, a missing port 80. `name` names the setting in messages.
+    pub fn parse(url: &str, name: &str) -> Result<Self, Error> {
+        let invalid = |why: &str| Error::invalid_argument(format!("{name} {why}"));
+        if url.contains(|c: char| c.is_control() || c == ' ') {
+            return Err(invalid("contains a space or control character"));
+        }
+        let with_scheme = if url.contains("://") {
+            url.to_owned()
+        } else {
+            format!("http://{url}")
+        };
+        let uri: Uri = with_scheme.parse().map_err(|_| {
+            invalid("is not a valid proxy URL (expected e.g. http://proxy.example:3128)")
+        })?;
+        if uri.scheme_str() != Some("http") {
+            return Err(invalid(
+                "must be an http:// proxy (CONNECT); other kinds are not supported",
+            ));
+        }
+        let authority = uri
+            .authority()
+            .filter(|authority| !authority.host().is_empty())
+            .ok_or_else(|| invalid("has no host"))?;
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(invalid("must not have a path or query"));
+        }
+        let (user, host_port) = match authority.as_str().rsplit_once('@') {
+            Some((userinfo, host_port)) => (userinfo.split(':').next(), host_port),
+            None => (None, authority.as_str()),
+        };
+        let shown = match user {
+            Some(user) => format!("http://{user}@{host_port}"),
+            None => format!("http://{host_port}"),
+        };
+        Ok(Proxy {
+            url: with_scheme,
+            shown,
+        })
+    }
+
+    /// The proxy's URL without its password, for messages.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    pub(crate) fn to_ureq(&self) -> Result<ureq::Proxy, Error> {
+        ureq::Proxy::new(&self.url)
+            .map_err(|e| Error::invalid_argument(format!("proxy {}: {e}", self.shown)))
+    }
+
+    /// The proxy the environment asks for `endpoint`, as curl reads it:
+    /// `https_proxy` / `HTTPS_PROXY` for https (`http_proxy` for http),
+    /// then `all_proxy` / `ALL_PROXY`; none when `no_proxy` / `NO_PROXY`
+    /// covers the host. `env` looks a variable up.
+    pub fn from_environment(
+        endpoint: &Endpoint,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, Error> {
+        let names: &[&str] = if endpoint.is_https() {
+            &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+        } else {
+            // Like curl, not HTTP_PROXY: CGI servers set it from a request header.
+            &["http_proxy", "all_proxy", "ALL_PROXY"]
+        };
+        let Some((name, url)) = names.iter().find_map(|name| {
+            env(name)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (*name, v))
+        }) else {
+            return Ok(None);
+        };
+        let no_proxy = env("no_proxy")
+            .or_else(|| env("NO_PROXY"))
+            .unwrap_or_default();
+        if no_proxy_covers(&no_proxy, endpoint.host()) {
+            return Ok(None);
+        }
+        Proxy::parse(url.trim(), name).map(Some)
+    }
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Proxy({})", self.shown)
+    }
+}
+
+/// Whether a `NO_PROXY` list covers `host`: `*`, the host itself, or a
+/// domain it is under (`example.com` and `.example.com` both cover
+/// `api.example.com`). Ports in the list are ignored.
+fn no_proxy_covers(list: &str, host: &str) -> bool {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let entry = strip_port(entry)
+                .trim_start_matches('.')
+                .to_ascii_lowercase();
+            host == entry
+                || host
+                    .strip_suffix(entry.as_str())
+                    .is_some_and(|rest| rest.ends_with('.'))
+        })
+}
+
+fn strip_port(entry: &str) -> &str {
+    if let Some(bracketed) = entry.strip_prefix('[') {
+        return bracketed.split(']').next().unwrap_or_default();
+    }
+    match entry.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            host
+        }
+        _ => entry,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn chosen(base_url: &str, pairs: &[(&str, &str)]) -> Option<String> {
+        let endpoint = Endpoint::parse(base_url).unwrap();
+        Proxy::from_environment(&endpoint, env_of(pairs))
+            .unwrap()
+            .map(|p| p.shown().to_owned())
+    }
+
+    #[test]
+    fn password_never_shown() {
+        let proxy = Proxy::parse("http://alice:s3cret@proxy.example:3128", "proxy_url").unwrap();
+        assert_eq!(proxy.shown(), "http://alice@proxy.example:3128");
+        assert_eq!(
+            format!("{proxy:?}"),
+            "Proxy(http://alice@proxy.example:3128)"
+        );
+        assert_eq!(
+            Proxy::parse("proxy:8080", "proxy_url").unwrap().shown(),
+            "http://proxy:8080"
+        );
+    }
+
+    #[test]
+    fn unusable_proxy_urls() {
+        let message = |url| {
+            Proxy::parse(url, "proxy_url")
+                .unwrap_err()
+                .message()
+                .to_owned()
+        };
+        assert_eq!(
+            message("socks5://p:1080"),
+            "proxy_url must be an http:// proxy (CONNECT); other kinds are not supported"
+        );
+        assert_eq!(
+            message("http://p:1/path"),
+            "proxy_url must not have a path or query"
+        );
+        assert_eq!(
+            message("http://"),
+            "proxy_url is not a valid proxy URL (expected e.g. http://proxy.example:3128)"
+        );
+        assert_eq!(
+            message("http://p\n"),
+            "proxy_url contains a space or control character"
+        );
+    }
+
+    #[test]
+    fn environment_is_read_as_curl_reads_it() {
+        let https = "https://api.criteo.com";
+        assert_eq!(chosen(https, &[]), None);
+        assert_eq!(
+            chosen(https, &[("HTTPS_PROXY", "http://a:1")]).as_deref(),
+            Some("http://a:1")
+        );
+        assert_eq!(
+            chosen(
+                https,
+                &[("HTTPS_PROXY", "http://a:1"), ("https_proxy", "http://b:1")]
+            )
+            .as_deref(),
+            Some("http://b:1")
+        );
+        assert_eq!(
+            chosen(
+                https,
+                &[("ALL_PROXY", "http://c:1"), ("HTTPS_PROXY", "http://a:1")]
+            )
+            .as_deref(),
+            Some("http://a:1"),
+            "the scheme's own variable wins over ALL_PROXY"
+        );
+        assert_eq!(
+            chosen(https, &[("ALL_PROXY", "http://c:1")]).as_deref(),
+            Some("http://c:1")
+        );
+        assert_eq!(chosen(https, &[("HTTP_PROXY", "http://d:1")]), None);
+        assert_eq!(chosen(https, &[("HTTPS_PROXY", "  ")]), None);
+        let http = "http://127.0.0.1:8080";
+        assert_eq!(
+            chosen(http, &[("HTTP_PROXY", "http://d:1")]),
+            None,
+            "never HTTP_PROXY"
+        );
+        assert_eq!(
+            chosen(http, &[("http_proxy", "http://d:1")]).as_deref(),
+            Some("http://d:1")
+        );
+    }
+
+    #[test]
+    fn no_proxy_bypasses() {
+        let proxy = ("HTTPS_PROXY", "http://a:1");
+        let https = "https://api.criteo.com";
+        for list in [
+            "*",
+            "api.criteo.com",
+            "criteo.com",
+            ".criteo.com",
+            "x.org, criteo.com:443",
+            "API.CRITEO.COM",
+        ] {
+            assert_eq!(chosen(https, &[proxy, ("NO_PROXY", list)]), None, "{list}");
+        }
+        for list in ["", "riteo.com", "x.org", "api.criteo.com.evil"] {
+            assert!(
+                chosen(https, &[proxy, ("no_proxy", list)]).is_some(),
+                "{list}"
+            );
+        }
+        assert_eq!(
+            chosen("https://[::1]:8443", &[proxy, ("NO_PROXY", "[::1]")]),
+            None
+        );
+        assert_eq!(
+            chosen(
+                "https://127.0.0.1:8443",
+                &[proxy, ("NO_PROXY", "127.0.0.1")]
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_bad_proxy_variable_is_named() {
+        let endpoint = Endpoint::parse("https://api.criteo.com").unwrap();
+        let error = Proxy::from_environment(&endpoint, env_of(&[("HTTPS_PROXY", "socks5://p")]))
+            .unwrap_err();
+        assert_eq!(
+            error.message(),
+            "HTTPS_PROXY must be an http:// proxy (CONNECT); other kinds are not supported"
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! Which certificates a client trusts, and what a TLS failure means.
+
+use std::io;
+
+use ureq::tls::{Certificate, PemItem, parse_pem};
+
+use crate::error::{Error, ErrorKind};
+
+/// Root certificates to verify the server against.
+pub(crate) type Roots = Vec<Certificate<'static>>;
+
+/// Every certificate in a PEM bundle. The path appears in every message.
+pub(crate) fn read_ca_file(path: &str) -> Result<Roots, Error> {
+    let invalid = |why: String| Error::invalid_argument(format!("ca_file {path}: {why}"));
+    let pem = std::fs::read(path).map_err(|e| invalid(format!("cannot read it: {e}")))?;
+    let mut roots = Roots::new();
+    for item in parse_pem(&pem) {
+        match item.map_err(|e| invalid(format!("not a valid PEM file: {e}")))? {
+            PemItem::Certificate(certificate) => roots.push(certificate),
+            _ => continue,
+        }
+    }
+    if roots.is_empty() {
+        return Err(invalid("holds no PEM certificate".into()));
+    }
+    Ok(roots)
+}
+
+/// The system's trust store, honouring `SSL_CERT_FILE` and `SSL_CERT_DIR`.
+pub(crate) fn system_roots() -> Result<Roots, Error> {
+    let found = rustls_native_certs::load_native_certs();
+    if found.certs.is_empty() {
+        let why = found
+            .errors
+            .first()
+            .map_or("none found".into(), |e| e.to_string());
+        return Err(Error::new(
+            ErrorKind::Tls,
+            format!(
+                "no trusted root certificates in the system store ({why}): install \
+                 ca-certificates, set SSL_CERT_FILE, or call criteo_client_builder_set_ca_file"
+            ),
+        ));
+    }
+    Ok(found
+        .certs
+        .iter()
+        .map(|der| Certificate::from_der(der).to_owned())
+        .collect())
+}
+
+/// Why TLS failed, when `error` is a TLS failure: an unknown CA, a name
+/// mismatch, an expired certificate, a refused handshake.
+pub(crate) fn tls_failure(error: &ureq::Error) -> Option<String> {
+    let rustls_error = match error {
+        ureq::Error::Rustls(e) => Some(e),
+        ureq::Error::Io(io) => rustls_error_in(io),
+        _ => None,
+    };
+    match (rustls_error, error) {
+        (Some(e), _) => Some(e.to_string()),
+        (None, ureq::Error::Tls(reason)) => Some((*reason).to_owned()),
+        _ => None,
+    }
+}
+
+fn rustls_error_in(io: &io::Error) -> Option<&rustls::Error> {
+    io.get_ref()?.downcast_ref::<rustls::Error>()
+}
