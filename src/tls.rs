@@ -58,6 +58,13 @@ pub(crate) fn tls_failure(error: &ureq::Error) -> Option<String> {
         _ => None,
     };
     match (rustls_error, error) {
+        (
+            Some(e @ rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)),
+            _,
+        ) => Some(format!(
+            "{e} (no trusted CA signed the server's certificate: install the CA system-wide \
+             or pass it to criteo_client_builder_set_ca_file)"
+        )),
         (Some(e), _) => Some(e.to_string()),
         (None, ureq::Error::Tls(reason)) => Some((*reason).to_owned()),
         _ => None,

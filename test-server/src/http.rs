@@ -6,7 +6,7 @@ use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A request exactly as it arrived.
 #[derive(Debug, Clone)]
@@ -17,6 +17,8 @@ pub struct RecordedRequest {
     /// In arrival order, names as sent.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the request line arrived.
+    pub arrived: Instant,
 }
 
 impl RecordedRequest {
@@ -111,6 +113,8 @@ pub enum Action {
         total: u64,
         chunked: bool,
     },
+    /// A 200 whose body comes one byte a second.
+    Dribble,
 }
 
 /// Whether the connection may carry another request.
@@ -119,12 +123,29 @@ pub(crate) enum After {
     Closed,
 }
 
-pub(crate) struct Connection {
-    reader: BufReader<TcpStream>,
+/// A connection the server answers on: plain TCP, or TLS over it.
+pub(crate) trait Wire: Read + Write {
+    fn tcp(&self) -> &TcpStream;
 }
 
-impl Connection {
-    pub(crate) fn new(stream: TcpStream) -> Self {
+impl Wire for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Wire for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+}
+
+pub(crate) struct Connection<W: Wire> {
+    reader: BufReader<W>,
+}
+
+impl<W: Wire> Connection<W> {
+    pub(crate) fn new(stream: W) -> Self {
         Connection {
             reader: BufReader::new(stream),
         }
@@ -136,6 +157,7 @@ impl Connection {
         if self.reader.read_line(&mut line)? == 0 {
             return Ok(None);
         }
+        let arrived = Instant::now();
         let mut parts = line.trim_end().splitn(3, ' ');
         let mut next = || parts.next().unwrap_or_default().to_owned();
         let (method, target, version) = (next(), next(), next());
@@ -156,6 +178,7 @@ impl Connection {
             version,
             headers,
             body: Vec::new(),
+            arrived,
         };
         let length: usize = request
             .header("content-length")
@@ -175,16 +198,17 @@ impl Connection {
                 write_reply(stream, &reply)
             }
             Action::CloseSilently => {
-                stream.shutdown(Shutdown::Both)?;
+                stream.tcp().shutdown(Shutdown::Both)?;
                 Ok(After::Closed)
             }
             Action::Reset => {
-                reset(stream);
+                reset(stream.tcp());
                 Ok(After::Closed)
             }
             Action::Truncated => {
                 stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"access_token\":\"trunc")?;
-                stream.shutdown(Shutdown::Both)?;
+                stream.flush()?;
+                stream.tcp().shutdown(Shutdown::Both)?;
                 Ok(After::Closed)
             }
             Action::Stream { total, chunked } => {
@@ -192,11 +216,15 @@ impl Connection {
                 let _ = stream_body(stream, total, chunked, streamed);
                 Ok(After::Closed)
             }
+            Action::Dribble => {
+                let _ = dribble(stream);
+                Ok(After::Closed)
+            }
         }
     }
 }
 
-fn write_reply(stream: &mut TcpStream, reply: &Reply) -> io::Result<After> {
+fn write_reply(stream: &mut impl Wire, reply: &Reply) -> io::Result<After> {
     let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
     for (name, value) in &reply.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -223,20 +251,21 @@ fn write_reply(stream: &mut TcpStream, reply: &Reply) -> io::Result<After> {
         _ => out.extend_from_slice(&reply.body),
     }
     stream.write_all(&out)?;
+    stream.flush()?;
     let closes = reply.framing == Framing::CloseDelimited
         || reply
             .headers
             .iter()
             .any(|(n, v)| n.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close"));
     if closes {
-        stream.shutdown(Shutdown::Both)?;
+        stream.tcp().shutdown(Shutdown::Both)?;
         return Ok(After::Closed);
     }
     Ok(After::KeepAlive)
 }
 
 fn stream_body(
-    stream: &mut TcpStream,
+    stream: &mut impl Wire,
     total: u64,
     chunked: bool,
     streamed: &AtomicU64,
@@ -263,6 +292,22 @@ fn stream_body(
         }
         sent += size as u64;
         streamed.fetch_add(size as u64, Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+/// A valid token, one byte a second, for a client to give up on.
+fn dribble(stream: &mut impl Wire) -> io::Result<()> {
+    let body = br#"{"access_token":"slow-token","token_type":"Bearer","expires_in":900}"#;
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )?;
+    for byte in body {
+        stream.write_all(&[*byte])?;
+        stream.flush()?;
+        thread::sleep(Duration::from_secs(1));
     }
     Ok(())
 }

@@ -7,21 +7,30 @@
 //! with host `<url>/scenario/<name>` meets exactly that answer.
 
 mod http;
+mod proxy;
 pub mod scenarios;
+mod tls;
 
+use std::collections::HashMap;
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use http::Wire;
+
 pub use http::RecordedRequest;
+pub use proxy::{ConnectProxy, Tunnel};
 pub use scenarios::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CODE, DEMO_REFRESH_TOKEN};
+pub use tls::{TestCa, Validity};
 
 /// What the server has seen, shared with the tests.
 #[derive(Default)]
 pub(crate) struct Observed {
     requests: Mutex<Vec<RecordedRequest>>,
+    /// Requests per target, so a scenario can change its answer ("503, then 200").
+    hits: Mutex<HashMap<String, usize>>,
     connections: AtomicUsize,
     streamed_bytes: AtomicU64,
 }
@@ -29,6 +38,7 @@ pub(crate) struct Observed {
 /// A running server. It serves until the process ends.
 pub struct TestServer {
     address: SocketAddr,
+    scheme: &'static str,
     observed: Arc<Observed>,
 }
 
@@ -40,19 +50,34 @@ impl TestServer {
 
     /// Starts a server on the given address (e.g. `[::1]:0`).
     pub fn start_on(address: &str) -> io::Result<TestServer> {
+        Self::listen(address, None)
+    }
+
+    /// Starts an https server on 127.0.0.1 with the given TLS setup (see
+    /// [`TestCa::server_config`]).
+    pub fn start_tls(config: Arc<rustls::ServerConfig>) -> io::Result<TestServer> {
+        Self::listen("127.0.0.1:0", Some(config))
+    }
+
+    fn listen(address: &str, tls: Option<Arc<rustls::ServerConfig>>) -> io::Result<TestServer> {
         let listener = TcpListener::bind(address)?;
         let server = TestServer {
             address: listener.local_addr()?,
+            scheme: if tls.is_some() { "https" } else { "http" },
             observed: Arc::default(),
         };
         let observed = Arc::clone(&server.observed);
-        thread::spawn(move || accept_forever(listener, observed));
+        thread::spawn(move || accept_forever(listener, tls, observed));
         Ok(server)
     }
 
-    /// `http://127.0.0.1:<port>`: the host to configure for the demo client.
+    /// `http://127.0.0.1:<port>` (or https): the host for the demo client.
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("{}://{}", self.scheme, self.address)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
     }
 
     /// The host that makes every request meet the named scenario.
@@ -76,16 +101,28 @@ impl TestServer {
     }
 }
 
-fn accept_forever(listener: TcpListener, observed: Arc<Observed>) {
+fn accept_forever(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    observed: Arc<Observed>,
+) {
     for stream in listener.incoming().flatten() {
         observed.connections.fetch_add(1, Ordering::SeqCst);
         let observed = Arc::clone(&observed);
-        thread::spawn(move || serve_connection(stream, &observed));
+        let tls = tls.clone();
+        thread::spawn(move || match tls {
+            None => serve_connection(stream, &observed),
+            Some(config) => {
+                if let Ok(session) = rustls::ServerConnection::new(config) {
+                    serve_connection(rustls::StreamOwned::new(session, stream), &observed);
+                }
+            }
+        });
     }
 }
 
 /// Answers requests on one connection until either side closes it.
-fn serve_connection(stream: TcpStream, observed: &Observed) {
+fn serve_connection(stream: impl Wire, observed: &Observed) {
     let mut connection = http::Connection::new(stream);
     while let Ok(Some(request)) = connection.read_request() {
         let sequence = {
@@ -93,7 +130,13 @@ fn serve_connection(stream: TcpStream, observed: &Observed) {
             requests.push(request.clone());
             requests.len()
         };
-        let action = scenarios::respond(&request, sequence);
+        let hit = {
+            let mut hits = observed.hits.lock().unwrap();
+            let count = hits.entry(request.target.clone()).or_default();
+            *count += 1;
+            *count
+        };
+        let action = scenarios::respond(&request, sequence, hit);
         match connection.perform(action, &observed.streamed_bytes) {
             Ok(http::After::KeepAlive) if !request.wants_close() => {}
             _ => return,

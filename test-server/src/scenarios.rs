@@ -16,9 +16,10 @@ pub const DEMO_REFRESH_TOKEN: &str = "demo-refresh";
 /// The body cap of the client: scenarios test both sides of it.
 const ONE_MIB: usize = 1 << 20;
 
-/// The answer to a request; `sequence` numbers requests from 1, so each
-/// token differs.
-pub(crate) fn respond(request: &RecordedRequest, sequence: usize) -> Action {
+/// The answer to a request. `sequence` numbers all requests from 1, so
+/// each token differs; `hit` numbers the requests to this same target, so
+/// a scenario can answer differently the second time.
+pub(crate) fn respond(request: &RecordedRequest, sequence: usize, hit: usize) -> Action {
     let Some(prefix) = request.target.strip_suffix("/oauth2/token") else {
         return json(404, r#"{"error":"not_found"}"#);
     };
@@ -29,7 +30,7 @@ pub(crate) fn respond(request: &RecordedRequest, sequence: usize) -> Action {
         );
     }
     match prefix.strip_prefix("/scenario/") {
-        Some(name) => scenario(name, request, sequence),
+        Some(name) => scenario(name, request, sequence, hit),
         None if prefix.is_empty() => demo_endpoint(request, sequence),
         None => json(404, r#"{"error":"not_found"}"#),
     }
@@ -82,7 +83,7 @@ pub fn access_token(sequence: usize) -> String {
     format!("eyJhbGciOiJIUzI1NiJ9.eyJzZXEiOiJ{sequence}In0.c2lnbmF0dXJl-_{sequence}")
 }
 
-fn scenario(name: &str, request: &RecordedRequest, sequence: usize) -> Action {
+fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) -> Action {
     let token = access_token(sequence);
     let token_json =
         |extra: &str| format!(r#"{{"access_token":"{token}","token_type":"Bearer"{extra}}}"#);
@@ -136,6 +137,13 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize) -> Action {
             vec![],
         ),
         "exact-limit" => json(200, &pad_to(&token_json(""), ONE_MIB)),
+        // Answers to retry: first "not now", then a token.
+        "503-then-200" if hit == 1 => typed(503, "text/plain", "try again"),
+        "429-after-1-then-200" if hit == 1 => with_retry_after(429, "1"),
+        "503-then-200" | "429-after-1-then-200" => json(200, &token_json(r#","expires_in":900"#)),
+        "503-always" => typed(503, "text/plain", "try again"),
+        "429-after-100" => with_retry_after(429, "100"),
+        "dribble" => Action::Dribble,
         // OAuth errors.
         "400-json" => json(
             400,
@@ -215,6 +223,16 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize) -> Action {
         "truncated" => Action::Truncated,
         _ => json(404, r#"{"error":"unknown_scenario"}"#),
     }
+}
+
+fn with_retry_after(status: u16, seconds: &str) -> Action {
+    Action::Reply(Reply {
+        headers: vec![
+            ("Retry-After".into(), seconds.into()),
+            ("Content-Type".into(), "text/plain".into()),
+        ],
+        ..reply(status, "", "rate limit exceeded".into())
+    })
 }
 
 /// `json_text` followed by spaces, `size` bytes in all.

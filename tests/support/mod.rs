@@ -57,32 +57,73 @@ unsafe impl Send for Client {}
 // SAFETY: as above.
 unsafe impl Sync for Client {}
 
-impl Client {
-    /// A client for `host` with generous time limits and no retries.
-    pub fn new(host: &str) -> Client {
-        Self::with_timeouts(host, 2_000, 10_000)
+/// Client settings for a test; `build` goes through every builder call.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup<'a> {
+    pub host: &'a str,
+    pub connect_ms: u32,
+    pub total_ms: u32,
+    pub max_retries: u32,
+    pub ca_file: Option<&'a str>,
+    pub proxy: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+impl<'a> Setup<'a> {
+    /// Generous time limits and no retries, so each test sees one attempt.
+    pub fn new(host: &'a str) -> Self {
+        Setup {
+            host,
+            connect_ms: 2_000,
+            total_ms: 10_000,
+            max_retries: 0,
+            ca_file: None,
+            proxy: None,
+            user_agent: None,
+        }
     }
 
-    pub fn with_timeouts(host: &str, connect_ms: u32, total_ms: u32) -> Client {
-        let host = CString::new(host).unwrap();
+    pub fn build(&self) -> Result<Client, ErrorView> {
+        let text = |s: &str| CString::new(s).unwrap();
         let mut client = ptr::null_mut();
         let mut error = ptr::null_mut();
         // SAFETY: valid pointers throughout; the builder is consumed by build.
         unsafe {
             let builder = criteo_client_builder_new();
-            assert_eq!(
-                criteo_client_builder_set_host(builder, host.as_ptr()),
-                CRITEO_OK
-            );
-            assert_eq!(
-                criteo_client_builder_set_timeouts(builder, connect_ms, total_ms),
-                CRITEO_OK
-            );
-            assert_eq!(criteo_client_builder_set_max_retries(builder, 0), CRITEO_OK);
-            let status = criteo_client_builder_build(builder, &mut client, &mut error);
-            assert_eq!(status, CRITEO_OK, "{:?}", take_error(error));
+            criteo_client_builder_set_host(builder, text(self.host).as_ptr());
+            criteo_client_builder_set_timeouts(builder, self.connect_ms, self.total_ms);
+            criteo_client_builder_set_max_retries(builder, self.max_retries);
+            if let Some(path) = self.ca_file {
+                criteo_client_builder_set_ca_file(builder, text(path).as_ptr());
+            }
+            if let Some(proxy) = self.proxy {
+                criteo_client_builder_set_proxy(builder, text(proxy).as_ptr());
+            }
+            if let Some(user_agent) = self.user_agent {
+                criteo_client_builder_set_user_agent(builder, text(user_agent).as_ptr());
+            }
+            match criteo_client_builder_build(builder, &mut client, &mut error) {
+                CRITEO_OK => Ok(Client(client)),
+                _ => Err(take_error(error)),
+            }
         }
-        Client(client)
+    }
+}
+
+impl Client {
+    /// A client for `host` with [`Setup::new`]'s settings.
+    pub fn new(host: &str) -> Client {
+        Setup::new(host).build().unwrap()
+    }
+
+    pub fn with_timeouts(host: &str, connect_ms: u32, total_ms: u32) -> Client {
+        Setup {
+            connect_ms,
+            total_ms,
+            ..Setup::new(host)
+        }
+        .build()
+        .unwrap()
     }
 
     pub fn as_ptr(&self) -> *const criteo_client {
