@@ -15,6 +15,8 @@ server_out=$(mktemp)
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null; rm -f "$server_out"' EXIT
 for _ in $(seq 50); do [[ -s $server_out ]] && break; sleep 0.1; done
+# criteo-token reads proxy variables as curl does; the demo server is local.
+unset http_proxy all_proxy ALL_PROXY
 export CRITEO_HOST
 CRITEO_HOST=$(head -n1 "$server_out")
 echo "test token server listening at $CRITEO_HOST"

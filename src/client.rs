@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind};
-use crate::proxy::Proxy;
+use crate::proxy::{Proxy, ProxySetting};
 use crate::request::TokenRequest;
 use crate::response::{Answer, AnswerBody, MAX_BODY_BYTES, interpret};
 use crate::retry::{Failure, Next, next_step};
@@ -42,8 +42,7 @@ pub struct ClientConfig {
     max_retries: u32,
     /// `None`: the system's trust store, read when the client is built.
     ca_roots: Option<Roots>,
-    /// `None`: whatever the environment says, read when the client is built.
-    proxy: Option<Proxy>,
+    proxy: ProxySetting,
     user_agent: String,
 }
 
@@ -55,7 +54,7 @@ impl Default for ClientConfig {
             total_timeout: DEFAULT_TOTAL_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             ca_roots: None,
-            proxy: None,
+            proxy: ProxySetting::FromEnvironment,
             user_agent: USER_AGENT.into(),
         }
     }
@@ -106,9 +105,13 @@ impl ClientConfig {
         Ok(())
     }
 
-    /// Go through this `http://` CONNECT proxy, whatever the environment says.
+    /// Go through this `http://` CONNECT proxy, whatever the environment
+    /// says; `""` means no proxy at all (as with curl).
     pub fn set_proxy(&mut self, proxy_url: &str) -> Result<(), Error> {
-        self.proxy = Some(Proxy::parse(proxy_url, "proxy_url")?);
+        self.proxy = match proxy_url {
+            "" => ProxySetting::Direct,
+            url => ProxySetting::Through(Proxy::parse(url, "proxy_url")?),
+        };
         Ok(())
     }
 
@@ -123,6 +126,9 @@ impl ClientConfig {
                 "is longer than {MAX_USER_AGENT_BYTES} bytes"
             )));
         }
+        if product.contains(char::is_control) {
+            return Err(invalid("contains a control character"));
+        }
         if !product.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
             return Err(invalid("may hold only printable ASCII"));
         }
@@ -134,8 +140,11 @@ impl ClientConfig {
     /// CA file was given) and the proxy environment (unless a proxy was set).
     pub fn build(&self) -> Result<Client, Error> {
         let proxy = match &self.proxy {
-            Some(proxy) => Some(proxy.clone()),
-            None => Proxy::from_environment(&self.endpoint, |name| std::env::var(name).ok())?,
+            ProxySetting::FromEnvironment => {
+                Proxy::from_environment(&self.endpoint, |name| std::env::var(name).ok())?
+            }
+            ProxySetting::Direct => None,
+            ProxySetting::Through(proxy) => Some(proxy.clone()),
         };
         let roots = match (&self.ca_roots, self.endpoint.is_https()) {
             (Some(roots), _) => roots.clone(),

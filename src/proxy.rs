@@ -8,6 +8,16 @@ use ureq::http::Uri;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
 
+/// Which proxy a client uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxySetting {
+    /// Whatever the environment says when the client is built.
+    FromEnvironment,
+    /// No proxy, whatever the environment says.
+    Direct,
+    Through(Proxy),
+}
+
 /// An `http://` proxy that tunnels with CONNECT, possibly with credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {

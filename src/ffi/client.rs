@@ -169,8 +169,9 @@ pub unsafe extern "C" fn criteo_client_builder_set_ca_file(
 
 /// Sends every request through an HTTP proxy with CONNECT:
 /// `"http://[user:password@]host[:port]"` (no scheme means http, no port
-/// 80). Overrides the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`).
-/// The password never appears in a message. The string is copied.
+/// 80). Overrides the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`);
+/// `""` means a direct connection whatever the environment says. The
+/// password never appears in a message. The string is copied.
 ///
 /// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` for a NULL
 /// argument or a URL that is not an http:// proxy. A refused setting also

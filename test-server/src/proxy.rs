@@ -63,10 +63,10 @@ fn serve(client: TcpStream, tunnels: &Mutex<Vec<Tunnel>>) -> io::Result<()> {
         if line.is_empty() {
             break;
         }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("proxy-authorization") {
-                authorization = Some(value.trim().to_owned());
-            }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("proxy-authorization")
+        {
+            authorization = Some(value.trim().to_owned());
         }
     }
     let mut parts = request_line.split_whitespace();

@@ -61,6 +61,8 @@ for _ in $(seq 50); do [[ -s $server_out ]] && break; sleep 0.1; done
 URL=$(head -n1 "$server_out")
 [[ $URL == http://127.0.0.1:* ]] || { echo "the test server did not start"; exit 1; }
 
+# The examples read proxy variables as curl does; the test server is local.
+unset http_proxy all_proxy ALL_PROXY
 good=(env CRITEO_HOST="$URL" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret)
 bad=(env CRITEO_HOST="$URL" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=wrong)
 unauthorized="CRITEO_ERR_UNAUTHORIZED: 401 Unauthorized: invalid_client: client_id doesn't exist or the client_secret is invalid"

@@ -65,12 +65,14 @@ pub struct Setup<'a> {
     pub total_ms: u32,
     pub max_retries: u32,
     pub ca_file: Option<&'a str>,
+    /// `None`: from the environment.
     pub proxy: Option<&'a str>,
     pub user_agent: Option<&'a str>,
 }
 
 impl<'a> Setup<'a> {
-    /// Generous time limits and no retries, so each test sees one attempt.
+    /// Generous time limits, no retries (so each test sees one attempt),
+    /// and no proxy whatever the environment of the test run says.
     pub fn new(host: &'a str) -> Self {
         Setup {
             host,
@@ -78,7 +80,7 @@ impl<'a> Setup<'a> {
             total_ms: 10_000,
             max_retries: 0,
             ca_file: None,
-            proxy: None,
+            proxy: Some(""),
             user_agent: None,
         }
     }

@@ -1,0 +1,144 @@
+//! What the client reads from the environment: proxy variables (as curl
+//! reads them) and the trust store's SSL_CERT_FILE. The environment is
+//! shared by the whole process, so this file holds one test that sets and
+//! clears variables step by step.
+
+mod support;
+
+use criteo_test_server::{ConnectProxy, TestCa, Validity};
+use support::{Setup, TestServer, demo_call};
+
+const PROXY_VARIABLES: [&str; 7] = [
+    "http_proxy",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+fn set_only(variables: &[(&str, &str)]) {
+    for name in PROXY_VARIABLES {
+        // SAFETY: this test binary runs a single test, so no other thread reads the environment.
+        unsafe { std::env::remove_var(name) };
+    }
+    for (name, value) in variables {
+        // SAFETY: as above.
+        unsafe { std::env::set_var(name, value) };
+    }
+}
+
+#[test]
+fn proxy_variables_and_ssl_cert_file_are_honoured() {
+    let plain = TestServer::start().unwrap();
+    let ca = TestCa::new();
+    let tls = TestServer::start_tls(ca.server_config(&["127.0.0.1"], Validity::Current)).unwrap();
+    let proxy = ConnectProxy::start().unwrap();
+    let tunnels_after = |setup: Setup| {
+        let before = proxy.tunnels().len();
+        setup.build().unwrap().get(&demo_call()).unwrap();
+        proxy.tunnels().len() - before
+    };
+    let from_env = |host| Setup {
+        proxy: None,
+        ..Setup::new(host)
+    };
+    let with_ca = |host| Setup {
+        ca_file: ca.pem_path().to_str(),
+        ..from_env(host)
+    };
+    let (plain_url, tls_url) = (plain.url(), tls.url());
+
+    set_only(&[]);
+    assert_eq!(
+        tunnels_after(from_env(&plain_url)),
+        0,
+        "no variable, no proxy"
+    );
+
+    set_only(&[("https_proxy", &proxy.url())]);
+    assert_eq!(
+        tunnels_after(with_ca(&tls_url)),
+        1,
+        "https_proxy for an https host"
+    );
+    assert_eq!(
+        tunnels_after(from_env(&plain_url)),
+        0,
+        "https_proxy is not for http hosts"
+    );
+
+    set_only(&[("HTTPS_PROXY", &proxy.url())]);
+    assert_eq!(tunnels_after(with_ca(&tls_url)), 1, "HTTPS_PROXY");
+
+    set_only(&[("ALL_PROXY", &proxy.url())]);
+    assert_eq!(tunnels_after(with_ca(&tls_url)), 1, "ALL_PROXY for https");
+    assert_eq!(tunnels_after(from_env(&plain_url)), 1, "ALL_PROXY for http");
+
+    set_only(&[("http_proxy", &proxy.url())]);
+    assert_eq!(
+        tunnels_after(from_env(&plain_url)),
+        1,
+        "http_proxy for an http host"
+    );
+
+    set_only(&[
+        ("HTTPS_PROXY", &proxy.url()),
+        ("NO_PROXY", "example.com, 127.0.0.1"),
+    ]);
+    assert_eq!(tunnels_after(with_ca(&tls_url)), 0, "NO_PROXY bypasses");
+    set_only(&[("ALL_PROXY", &proxy.url()), ("no_proxy", "*")]);
+    assert_eq!(
+        tunnels_after(from_env(&plain_url)),
+        0,
+        "no_proxy=* bypasses"
+    );
+
+    set_only(&[("HTTPS_PROXY", "http://127.0.0.1:9"), ("NO_PROXY", "")]);
+    let proxy_url = proxy.url();
+    let explicit = Setup {
+        proxy: Some(&proxy_url),
+        ..with_ca(&tls_url)
+    };
+    assert_eq!(
+        tunnels_after(explicit),
+        1,
+        "set_proxy wins over the environment"
+    );
+    set_only(&[("HTTPS_PROXY", &proxy.url())]);
+    let direct = Setup {
+        proxy: Some(""),
+        ..with_ca(&tls_url)
+    };
+    assert_eq!(
+        tunnels_after(direct),
+        0,
+        "set_proxy(\"\") ignores the environment"
+    );
+
+    set_only(&[("HTTPS_PROXY", "socks5://127.0.0.1:1080")]);
+    let error = with_ca(&tls_url).build().err().unwrap();
+    assert_eq!(
+        error.message,
+        "HTTPS_PROXY must be an http:// proxy (CONNECT); other kinds are not supported"
+    );
+
+    // The system trust store, pointed at the test CA, trusts the server
+    // without set_ca_file.
+    set_only(&[]);
+    assert!(
+        from_env(&tls_url)
+            .build()
+            .unwrap()
+            .get(&demo_call())
+            .is_err(),
+        "the test CA is not trusted by default"
+    );
+    // SAFETY: as above.
+    unsafe { std::env::set_var("SSL_CERT_FILE", ca.pem_path()) };
+    let token = from_env(&tls_url).build().unwrap().get(&demo_call());
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("SSL_CERT_FILE") };
+    assert!(token.is_ok(), "SSL_CERT_FILE is honoured: {token:?}");
+}

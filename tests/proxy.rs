@@ -1,0 +1,100 @@
+//! An explicitly set CONNECT proxy.
+
+mod support;
+
+use criteo_oauth::ffi::status::*;
+use criteo_test_server::{ConnectProxy, TestCa, Validity};
+use support::{Setup, TestServer, demo_call};
+
+#[test]
+fn requests_go_through_the_proxy_with_its_credentials() {
+    let server = TestServer::start().unwrap();
+    let proxy = ConnectProxy::start().unwrap();
+    let proxy_url = proxy.url().replace("http://", "http://alice:s3cret@");
+    let client = Setup {
+        proxy: Some(&proxy_url),
+        ..Setup::new(&server.url())
+    }
+    .build()
+    .unwrap();
+    client.get(&demo_call()).unwrap();
+    client.get(&demo_call()).unwrap();
+    let tunnels = proxy.tunnels();
+    assert_eq!(tunnels.len(), 1, "one tunnel, reused: {tunnels:?}");
+    assert_eq!(
+        tunnels[0].target,
+        server.url().trim_start_matches("http://")
+    );
+    assert_eq!(
+        tunnels[0].authorization.as_deref(),
+        Some("Basic YWxpY2U6czNjcmV0")
+    );
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[test]
+fn tls_goes_through_the_tunnel() {
+    let ca = TestCa::new();
+    let server =
+        TestServer::start_tls(ca.server_config(&["127.0.0.1"], Validity::Current)).unwrap();
+    let proxy = ConnectProxy::start().unwrap();
+    let (proxy_url, server_url) = (proxy.url(), server.url());
+    let setup = Setup {
+        proxy: Some(&proxy_url),
+        ca_file: ca.pem_path().to_str(),
+        ..Setup::new(&server_url)
+    };
+    setup.build().unwrap().get(&demo_call()).unwrap();
+    assert_eq!(proxy.tunnels().len(), 1);
+}
+
+#[test]
+fn an_unreachable_proxy_is_a_transport_error_naming_it_without_its_password() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let server = TestServer::start().unwrap();
+    let proxy_url = format!("http://bob:hunter2@127.0.0.1:{port}");
+    let client = Setup {
+        proxy: Some(&proxy_url),
+        ..Setup::new(&server.url())
+    }
+    .build()
+    .unwrap();
+    let error = client.get(&demo_call()).unwrap_err();
+    assert_eq!(error.status, CRITEO_ERR_TRANSPORT);
+    assert!(
+        error
+            .message
+            .ends_with(&format!("(via proxy http://bob@127.0.0.1:{port})")),
+        "{}",
+        error.message
+    );
+    assert!(!error.message.contains("hunter2"), "{}", error.message);
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn unusable_proxy_urls_are_refused() {
+    for (url, message) in [
+        (
+            "socks5://127.0.0.1:1080",
+            "proxy_url must be an http:// proxy (CONNECT); other kinds are not supported",
+        ),
+        (
+            "http://proxy:3128/path",
+            "proxy_url must not have a path or query",
+        ),
+    ] {
+        let error = Setup {
+            proxy: Some(url),
+            ..Setup::new("https://api.criteo.com")
+        }
+        .build()
+        .err()
+        .unwrap();
+        assert_eq!(error.status, CRITEO_ERR_INVALID_ARGUMENT);
+        assert_eq!(error.message, message);
+    }
+}
