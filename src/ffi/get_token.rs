@@ -12,7 +12,8 @@ use crate::request::{TokenRequest, TokenRequestFields};
 
 /// Asks the token endpoint for an access token: `POST {host}/oauth2/token`
 /// with the fields below as a form, in this order. Blocks until the answer
-/// is read or a time limit passes; redirects are never followed.
+/// is read, retrying as the client's `max_retries` allows, all within the
+/// client's total time limit; redirects are never followed.
 ///
 /// - `client`: a client from `criteo_client_builder_build`, or NULL for
 ///   the process-wide default client for `https://api.criteo.com` (made
