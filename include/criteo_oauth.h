@@ -43,16 +43,30 @@ typedef struct criteo_client_builder criteo_client_builder;
 typedef struct criteo_error criteo_error;
 
 /**
- * An access token (AccessTokenModel) with its strings ready for C. Freed
- * by the caller with `criteo_token_free`, which wipes its secrets.
+ * An access token (AccessTokenModel). Freed by the caller with
+ * `criteo_token_free`.
  */
 typedef struct criteo_token criteo_token;
+
+/**
+ * A source of valid tokens for one set of credentials: caches the token,
+ * refreshes it before expiry, one fetch at a time. Safe to use from many
+ * threads at once.
+ */
+typedef struct criteo_token_source criteo_token_source;
 
 /**
  * The result of every fallible call: `CRITEO_OK` or one of the
  * `CRITEO_ERR_*` values below. The numbers never change.
  */
 typedef uint32_t criteo_status;
+
+/**
+ * Called after each successful fetch with the new token, which is
+ * borrowed for the duration of the call (copy what you keep).
+ */
+typedef void (*criteo_refresh_callback)(void *user_data,
+                                        const criteo_token *token);
 
 /**
  * Success.
@@ -393,6 +407,117 @@ criteo_status criteo_get_token(const criteo_client *client,
                                criteo_error **error_out);
 
 /**
+ * Makes a token source for one set of credentials. Nothing is fetched
+ * until the first `criteo_token_source_get`.
+ *
+ * - `client`: the client to fetch with, or NULL for the default client.
+ *   The source keeps its own reference: the client may be freed first.
+ * - The six strings are those of `criteo_get_token`, checked the same way
+ *   and copied. `client_credentials` fetches again each time;
+ *   `authorization_code` sends the code exactly once, then renews with the
+ *   latest refresh token; `refresh_token` starts from the one given.
+ *
+ * On success writes a new source to `*source_out`; free it with
+ * `criteo_token_source_free`. On failure writes a `criteo_error` to
+ * `*error_out` when it is not NULL.
+ *
+ * Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` for a bad argument
+ * (the message names it). Thread-safe.
+ *
+ * # Safety
+ * `client` is NULL or a live client; each string is NULL or
+ * NUL-terminated; `source_out` and `error_out` are NULL or writable.
+ */
+criteo_status criteo_token_source_new(const criteo_client *client,
+                                      const char *grant_type,
+                                      const char *client_id,
+                                      const char *client_secret,
+                                      const char *redirect_uri,
+                                      const char *code,
+                                      const char *refresh_token,
+                                      criteo_token_source **source_out,
+                                      criteo_error **error_out);
+
+/**
+ * Sets how long before expiry the token is refreshed, in seconds (0 to
+ * 86400). The default is the smaller of 60 s and half the token's
+ * lifetime; a token without `expires_in` is taken to live 900 s.
+ *
+ * Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `source` is
+ * NULL or `seconds` exceeds 86400. Thread-safe.
+ *
+ * # Safety
+ * `source` is NULL or a live source.
+ */
+criteo_status criteo_token_source_set_refresh_margin(criteo_token_source *source,
+                                                     uint32_t seconds);
+
+/**
+ * Registers `on_refresh`, called after every successful fetch with the
+ * new token (borrowed for the call), e.g. to persist a rotated refresh
+ * token. It runs on the thread whose `criteo_token_source_get` fetched,
+ * outside any lock of the source: it may call `criteo_token_source_get`.
+ * `user_data` is passed through; it must be usable from any thread. NULL
+ * `on_refresh` removes the callback.
+ *
+ * Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `source` is
+ * NULL. Thread-safe.
+ *
+ * # Safety
+ * `source` is NULL or a live source; `on_refresh` is NULL or a function
+ * safe to call with `user_data` from any thread while the source lives.
+ */
+criteo_status criteo_token_source_set_refresh_callback(criteo_token_source *source,
+                                                       criteo_refresh_callback on_refresh,
+                                                       void *user_data);
+
+/**
+ * Writes a valid token to `*token_out`: the cached one, or a new one when
+ * there is none or it is within the refresh margin of expiry. Only one
+ * fetch runs at a time: while it runs, callers whose cached token is
+ * still valid get it at once; the others wait for that fetch and share
+ * its result. If a refresh fails while the cached token is valid, that
+ * token is still served and the refresh is tried again later (after 1 s,
+ * doubling to 30 s, or the server's `Retry-After`). With no valid token,
+ * the error is returned, and the same error is returned at once, without
+ * asking the server, until that wait has passed.
+ *
+ * The token is the caller's to free with `criteo_token_free`; it stays
+ * valid after the source is freed. On failure writes a `criteo_error` to
+ * `*error_out` when it is not NULL.
+ *
+ * Returns `CRITEO_OK`, `CRITEO_ERR_INVALID_ARGUMENT` when `source` or
+ * `token_out` is NULL, or any status of `criteo_get_token`. Thread-safe.
+ *
+ * # Safety
+ * `source` is NULL or a live source; `token_out` and `error_out` are NULL
+ * or writable.
+ */
+criteo_status criteo_token_source_get(const criteo_token_source *source,
+                                      criteo_token **token_out,
+                                      criteo_error **error_out);
+
+/**
+ * Drops the cached token, for when the API answered 401 to it: the next
+ * `criteo_token_source_get` fetches a new one (one fetch for all threads).
+ * NULL is a no-op. Thread-safe.
+ *
+ * # Safety
+ * `source` is NULL or a live source.
+ */
+void criteo_token_source_invalidate(const criteo_token_source *source);
+
+/**
+ * Frees a source: its cached token, its copy of the credentials (wiped
+ * with zeros) and its reference to the client. NULL is a no-op. No call
+ * may be using the source at the time; tokens it handed out stay valid.
+ *
+ * # Safety
+ * `source` is NULL or a live source, not used again.
+ */
+void criteo_token_source_free(criteo_token_source *source);
+
+/**
  * The name of a status code, e.g. `"CRITEO_ERR_TIMEOUT"`, or
  * `"CRITEO_ERR_UNKNOWN"` for a value that is none of them.
  *
@@ -457,8 +582,9 @@ int64_t criteo_token_expires_at(const criteo_token *token);
 const char *criteo_token_authorization(const criteo_token *token);
 
 /**
- * Frees a token and overwrites its secrets with zeros. NULL is a no-op.
- * Strings borrowed from it are invalid afterwards.
+ * Frees a token. NULL is a no-op. Strings borrowed from it are invalid
+ * afterwards. Its secrets are overwritten with zeros, at once or, for a
+ * copy from a token source, when the source no longer holds the token.
  *
  * # Safety
  * `token` is NULL or a live `criteo_token`, not used again.

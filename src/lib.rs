@@ -14,6 +14,7 @@ mod response;
 mod retry;
 mod sanitize;
 pub mod secret;
+pub mod source;
 mod tls;
 pub mod token;
 

@@ -50,6 +50,27 @@ impl TokenRequest {
         self.grant_type == "authorization_code"
     }
 
+    /// True for grants renewed with a refresh token: `authorization_code`
+    /// and `refresh_token` itself.
+    pub fn renews_with_refresh_token(&self) -> bool {
+        matches!(
+            self.grant_type.as_str(),
+            "authorization_code" | "refresh_token"
+        )
+    }
+
+    /// The `refresh_token` grant for the same client, with `refresh_token`.
+    pub fn refresh_with(&self, refresh_token: &Secret) -> TokenRequest {
+        TokenRequest {
+            grant_type: "refresh_token".into(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            redirect_uri: None,
+            code: None,
+            refresh_token: Some(refresh_token.clone()),
+        }
+    }
+
     /// The body, in the order and encoding the reference SDK uses: WHATWG
     /// `application/x-www-form-urlencoded`.
     pub fn form_body(&self) -> Zeroizing<String> {
@@ -234,6 +255,29 @@ mod tests {
         assert_eq!(
             TokenRequest::new(&fields).unwrap_err().message(),
             "refresh_token is required with grant_type refresh_token"
+        );
+    }
+
+    #[test]
+    fn a_refresh_keeps_the_client_and_drops_the_code() {
+        let fields = TokenRequestFields {
+            grant_type: "authorization_code",
+            redirect_uri: Some("https://app/cb"),
+            code: Some("c0de"),
+            ..client_credentials("id", "secret")
+        };
+        let request = TokenRequest::new(&fields).unwrap();
+        assert!(request.is_single_use() && request.renews_with_refresh_token());
+        let refresh = request.refresh_with(&Secret::new("rt-2"));
+        assert!(!refresh.is_single_use() && refresh.renews_with_refresh_token());
+        assert_eq!(
+            refresh.form_body().as_str(),
+            "grant_type=refresh_token&client_id=id&client_secret=secret&refresh_token=rt-2"
+        );
+        assert!(
+            !TokenRequest::new(&client_credentials("id", "s"))
+                .unwrap()
+                .renews_with_refresh_token()
         );
     }
 

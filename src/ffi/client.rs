@@ -28,9 +28,18 @@ pub struct criteo_client {
     client: Client,
 }
 
-impl criteo_client {
-    pub(crate) fn client(&self) -> &Client {
-        &self.client
+/// The client behind a `criteo_client *` argument, or the process-wide
+/// default client for NULL.
+///
+/// # Safety
+/// `client` is NULL or a live `criteo_client`.
+pub(crate) unsafe fn client_or_default<'a>(
+    client: *const criteo_client,
+) -> Result<&'a Client, Error> {
+    // SAFETY: forwarded from this function's contract.
+    match unsafe { client.as_ref() } {
+        Some(client) => Ok(&client.client),
+        None => Client::shared_default(),
     }
 }
 

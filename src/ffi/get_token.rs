@@ -2,13 +2,16 @@
 
 use std::ffi::c_char;
 
-use crate::client::Client;
-use crate::ffi::client::criteo_client;
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::ffi::client::{client_or_default, criteo_client};
 use crate::ffi::error::criteo_error;
 use crate::ffi::glue::{OutParam, borrow_optional_str, borrow_str, run_fallible};
 use crate::ffi::status::criteo_status;
-use crate::ffi::token::criteo_token;
+use crate::ffi::token::{TokenStrings, criteo_token};
 use crate::request::{TokenRequest, TokenRequestFields};
+use crate::source::CachedToken;
 
 /// Asks the token endpoint for an access token: `POST {host}/oauth2/token`
 /// with the fields below as a form, in this order. Blocks until the answer
@@ -60,25 +63,49 @@ pub unsafe extern "C" fn criteo_get_token(
     run_fallible(error_out, || {
         // SAFETY: token_out is NULL or writable, as documented.
         let token_out = unsafe { OutParam::required(token_out, "token_out") }?;
-        // SAFETY: each string is NULL or NUL-terminated and outlives this call, as documented.
-        let fields = unsafe {
-            TokenRequestFields {
-                grant_type: borrow_str(grant_type, "grant_type")?,
-                client_id: borrow_str(client_id, "client_id")?,
-                client_secret: borrow_str(client_secret, "client_secret")?,
-                redirect_uri: borrow_optional_str(redirect_uri, "redirect_uri")?,
-                code: borrow_optional_str(code, "code")?,
-                refresh_token: borrow_optional_str(refresh_token, "refresh_token")?,
-            }
-        };
-        let request = TokenRequest::new(&fields)?;
+        // SAFETY: each string is NULL or NUL-terminated, as documented.
+        let request = unsafe {
+            borrow_request([
+                grant_type,
+                client_id,
+                client_secret,
+                redirect_uri,
+                code,
+                refresh_token,
+            ])
+        }?;
         // SAFETY: client is NULL or a live client, as documented.
-        let client = match unsafe { client.as_ref() } {
-            Some(client) => client.client(),
-            None => Client::shared_default()?,
-        };
+        let client = unsafe { client_or_default(client) }?;
         let token = client.get_token(&request)?;
-        token_out.write(criteo_token::from(&token));
+        token_out.write(criteo_token(Arc::new(TokenStrings::from_token(&token))));
         Ok(())
     })
+}
+
+/// The six request strings of `criteo_get_token` and
+/// `criteo_token_source_new`, in that order, checked into a request.
+///
+/// # Safety
+/// Each pointer is NULL or a NUL-terminated string.
+pub(crate) unsafe fn borrow_request(fields: [*const c_char; 6]) -> Result<TokenRequest, Error> {
+    let [
+        grant_type,
+        client_id,
+        client_secret,
+        redirect_uri,
+        code,
+        refresh_token,
+    ] = fields;
+    // SAFETY: forwarded from this function's contract.
+    let fields = unsafe {
+        TokenRequestFields {
+            grant_type: borrow_str(grant_type, "grant_type")?,
+            client_id: borrow_str(client_id, "client_id")?,
+            client_secret: borrow_str(client_secret, "client_secret")?,
+            redirect_uri: borrow_optional_str(redirect_uri, "redirect_uri")?,
+            code: borrow_optional_str(code, "code")?,
+            refresh_token: borrow_optional_str(refresh_token, "refresh_token")?,
+        }
+    };
+    TokenRequest::new(&fields)
 }

@@ -157,6 +157,16 @@ pub(crate) unsafe fn read_handle<H, T: Copy>(
     })
 }
 
+/// Borrows the object behind a handle argument.
+///
+/// # Safety
+/// `handle` is NULL or came from [`into_handle`] and has not been freed.
+pub(crate) unsafe fn borrow_handle<'a, T>(handle: *const T, name: &str) -> Result<&'a T, Error> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { handle.as_ref() }
+        .ok_or_else(|| Error::invalid_argument(format!("{name} must not be NULL")))
+}
+
 /// Borrows the object behind a handle argument, for changing it.
 ///
 /// # Safety

@@ -8,6 +8,7 @@ pub mod client;
 pub mod error;
 pub mod get_token;
 mod glue;
+pub mod source;
 pub mod status;
 pub mod token;
 pub mod version;

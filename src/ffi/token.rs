@@ -2,15 +2,21 @@
 
 use std::ffi::{CString, c_char};
 use std::ptr;
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
 use crate::ffi::glue::{free_handle, read_handle, run_infallible, to_c_string};
+use crate::source::CachedToken;
 use crate::token::Token;
 
-/// An access token (AccessTokenModel) with its strings ready for C. Freed
-/// by the caller with `criteo_token_free`, which wipes its secrets.
-pub struct criteo_token {
+/// An access token (AccessTokenModel). Freed by the caller with
+/// `criteo_token_free`.
+pub struct criteo_token(pub(crate) Arc<TokenStrings>);
+
+/// A token's fields made ready for C once, then shared by every copy a
+/// token source hands out. Its secrets are wiped when the last copy goes.
+pub(crate) struct TokenStrings {
     access_token: Zeroizing<CString>,
     authorization: Zeroizing<CString>,
     token_type: CString,
@@ -19,10 +25,10 @@ pub struct criteo_token {
     expires_at: i64,
 }
 
-impl From<&Token> for criteo_token {
-    fn from(token: &Token) -> Self {
+impl CachedToken for TokenStrings {
+    fn from_token(token: &Token) -> Self {
         let secret = |text: &str| Zeroizing::new(to_c_string(text));
-        criteo_token {
+        TokenStrings {
             access_token: secret(token.access_token().expose()),
             authorization: secret(token.authorization().expose()),
             token_type: to_c_string(token.token_type()),
@@ -42,7 +48,7 @@ impl From<&Token> for criteo_token {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_access_token(token: *const criteo_token) -> *const c_char {
     // SAFETY: token is NULL or live, as documented.
-    unsafe { read_handle(token, ptr::null(), |t| t.access_token.as_ptr()) }
+    unsafe { read_handle(token, ptr::null(), |t| t.0.access_token.as_ptr()) }
 }
 
 /// The token type as the server sent it (`"Bearer"`, or `"bearer"`; any
@@ -54,7 +60,7 @@ pub unsafe extern "C" fn criteo_token_access_token(token: *const criteo_token) -
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_token_type(token: *const criteo_token) -> *const c_char {
     // SAFETY: token is NULL or live, as documented.
-    unsafe { read_handle(token, ptr::null(), |t| t.token_type.as_ptr()) }
+    unsafe { read_handle(token, ptr::null(), |t| t.0.token_type.as_ptr()) }
 }
 
 /// The refresh token, or NULL when the answer had none (absent or `null`,
@@ -67,7 +73,9 @@ pub unsafe extern "C" fn criteo_token_refresh_token(token: *const criteo_token) 
     // SAFETY: token is NULL or live, as documented.
     unsafe {
         read_handle(token, ptr::null(), |t| {
-            t.refresh_token.as_ref().map_or(ptr::null(), |r| r.as_ptr())
+            t.0.refresh_token
+                .as_ref()
+                .map_or(ptr::null(), |r| r.as_ptr())
         })
     }
 }
@@ -80,7 +88,7 @@ pub unsafe extern "C" fn criteo_token_refresh_token(token: *const criteo_token) 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_expires_in(token: *const criteo_token) -> i64 {
     // SAFETY: token is NULL or live, as documented.
-    unsafe { read_handle(token, -1, |t| t.expires_in) }
+    unsafe { read_handle(token, -1, |t| t.0.expires_in) }
 }
 
 /// When the token expires, in Unix seconds, computed from `expires_in` on
@@ -91,7 +99,7 @@ pub unsafe extern "C" fn criteo_token_expires_in(token: *const criteo_token) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_expires_at(token: *const criteo_token) -> i64 {
     // SAFETY: token is NULL or live, as documented.
-    unsafe { read_handle(token, -1, |t| t.expires_at) }
+    unsafe { read_handle(token, -1, |t| t.0.expires_at) }
 }
 
 /// `"Bearer <access_token>"`, ready for an `Authorization` header. Borrowed
@@ -102,11 +110,12 @@ pub unsafe extern "C" fn criteo_token_expires_at(token: *const criteo_token) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_authorization(token: *const criteo_token) -> *const c_char {
     // SAFETY: token is NULL or live, as documented.
-    unsafe { read_handle(token, ptr::null(), |t| t.authorization.as_ptr()) }
+    unsafe { read_handle(token, ptr::null(), |t| t.0.authorization.as_ptr()) }
 }
 
-/// Frees a token and overwrites its secrets with zeros. NULL is a no-op.
-/// Strings borrowed from it are invalid afterwards.
+/// Frees a token. NULL is a no-op. Strings borrowed from it are invalid
+/// afterwards. Its secrets are overwritten with zeros, at once or, for a
+/// copy from a token source, when the source no longer holds the token.
 ///
 /// # Safety
 /// `token` is NULL or a live `criteo_token`, not used again.

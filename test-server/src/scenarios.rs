@@ -87,6 +87,9 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
     let token = access_token(sequence);
     let token_json =
         |extra: &str| format!(r#"{{"access_token":"{token}","token_type":"Bearer"{extra}}}"#);
+    if let Some(action) = parameterised(name, request, hit, &token) {
+        return action;
+    }
     if let Some(millis) = name.strip_prefix("slow-").and_then(|ms| ms.parse().ok()) {
         return Action::Slow(
             Duration::from_millis(millis),
@@ -223,6 +226,65 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
         "truncated" => Action::Truncated,
         _ => json(404, r#"{"error":"unknown_scenario"}"#),
     }
+}
+
+/// Scenarios with numbers or state in them, for token sources:
+/// - `expires-<s>`: a token living `s` seconds;
+/// - `slow-refresh-<ms>-expires-<s>`: the same, every answer after the first `ms` late;
+/// - `200-then-503-expires-<s>`: one such token, then 503s;
+/// - `503-retry-after-<s>`: always 503 with `Retry-After: s`;
+/// - `rotate`: a new refresh token each time: `rt-1` for a code, `rt-<n+1>` for `rt-<n>`;
+/// - `keep-refresh`: `rt-1` for a code, no refresh token for a refresh.
+fn parameterised(name: &str, request: &RecordedRequest, hit: usize, token: &str) -> Option<Action> {
+    let expiring = |seconds: &str| {
+        json(
+            200,
+            &format!(
+                r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":{seconds}}}"#
+            ),
+        )
+    };
+    if let Some(seconds) = name.strip_prefix("expires-") {
+        return Some(expiring(seconds));
+    }
+    if let Some(rest) = name.strip_prefix("slow-refresh-") {
+        let (millis, seconds) = rest.split_once("-expires-")?;
+        let Action::Reply(reply) = expiring(seconds) else {
+            return None;
+        };
+        return Some(match hit {
+            1 => Action::Reply(reply),
+            _ => Action::Slow(Duration::from_millis(millis.parse().ok()?), reply),
+        });
+    }
+    if let Some(seconds) = name.strip_prefix("200-then-503-expires-") {
+        return Some(if hit == 1 {
+            expiring(seconds)
+        } else {
+            typed(503, "text/plain", "down")
+        });
+    }
+    if let Some(seconds) = name.strip_prefix("503-retry-after-") {
+        return Some(with_retry_after(503, seconds));
+    }
+    let next_refresh = match (name, request.field("grant_type").as_deref()) {
+        ("rotate" | "keep-refresh", Some("authorization_code")) => Some("rt-1".to_owned()),
+        ("rotate", Some("refresh_token")) => {
+            let n: usize = request
+                .field("refresh_token")?
+                .strip_prefix("rt-")?
+                .parse()
+                .ok()?;
+            Some(format!("rt-{}", n + 1))
+        }
+        ("keep-refresh", Some("refresh_token")) => None,
+        _ => return None,
+    };
+    let refresh = next_refresh.map_or(String::new(), |rt| format!(r#","refresh_token":"{rt}""#));
+    Some(json(
+        200,
+        &format!(r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":900{refresh}}}"#),
+    ))
 }
 
 fn with_retry_after(status: u16, seconds: &str) -> Action {

@@ -8,6 +8,7 @@ use std::ptr;
 use criteo_oauth::ffi::client::*;
 use criteo_oauth::ffi::error::*;
 use criteo_oauth::ffi::get_token::criteo_get_token;
+use criteo_oauth::ffi::source::*;
 use criteo_oauth::ffi::status::*;
 use criteo_oauth::ffi::token::*;
 
@@ -144,8 +145,8 @@ impl Drop for Client {
     }
 }
 
-/// `criteo_get_token` on `client` (NULL: the default client).
-pub fn get_token(client: *const criteo_client, call: &Call) -> Result<TokenView, ErrorView> {
+/// Runs `body` with the six strings of `call` as C pointers.
+fn with_c_fields<R>(call: &Call, body: impl FnOnce([*const c_char; 6]) -> R) -> R {
     let text = |s: &str| CString::new(s).unwrap();
     let optional = |s: Option<&str>| s.map(text);
     let (grant_type, client_id, client_secret) = (
@@ -159,17 +160,19 @@ pub fn get_token(client: *const criteo_client, call: &Call) -> Result<TokenView,
         optional(call.refresh_token),
     );
     let as_ptr = |s: &Option<CString>| s.as_ref().map_or(ptr::null(), |s| s.as_ptr());
-    raw_get_token(
-        client,
-        [
-            grant_type.as_ptr(),
-            client_id.as_ptr(),
-            client_secret.as_ptr(),
-            as_ptr(&redirect_uri),
-            as_ptr(&code),
-            as_ptr(&refresh_token),
-        ],
-    )
+    body([
+        grant_type.as_ptr(),
+        client_id.as_ptr(),
+        client_secret.as_ptr(),
+        as_ptr(&redirect_uri),
+        as_ptr(&code),
+        as_ptr(&refresh_token),
+    ])
+}
+
+/// `criteo_get_token` on `client` (NULL: the default client).
+pub fn get_token(client: *const criteo_client, call: &Call) -> Result<TokenView, ErrorView> {
+    with_c_fields(call, |fields| raw_get_token(client, fields))
 }
 
 /// `criteo_get_token` with arbitrary pointers for the six strings.
@@ -201,6 +204,15 @@ pub fn raw_get_token(
             &mut error,
         )
     };
+    outcome(status, token, error)
+}
+
+/// Checks the conventions of a call that makes a token, and reads what came back.
+pub fn outcome(
+    status: criteo_status,
+    token: *mut criteo_token,
+    error: *mut criteo_error,
+) -> Result<TokenView, ErrorView> {
     if status == CRITEO_OK {
         assert!(error.is_null(), "error_out is written only on failure");
         Ok(take_token(token))
@@ -209,6 +221,63 @@ pub fn raw_get_token(
         let view = take_error(error);
         assert_eq!(view.status, status, "the error carries the returned status");
         Err(view)
+    }
+}
+
+/// Owns a `criteo_token_source` and frees it on drop.
+pub struct Source(*mut criteo_token_source);
+
+// SAFETY: criteo_token_source is documented as safe to share between threads.
+unsafe impl Send for Source {}
+// SAFETY: as above.
+unsafe impl Sync for Source {}
+
+impl Source {
+    pub fn new(client: &Client, call: &Call) -> Result<Source, ErrorView> {
+        let mut source = ptr::null_mut();
+        let mut error = ptr::null_mut();
+        let status = with_c_fields(call, |[g, i, s, r, c, t]| {
+            // SAFETY: live strings, a live client, writable out-parameters.
+            unsafe {
+                criteo_token_source_new(client.as_ptr(), g, i, s, r, c, t, &mut source, &mut error)
+            }
+        });
+        match status {
+            CRITEO_OK => Ok(Source(source)),
+            _ => Err(take_error(error)),
+        }
+    }
+
+    pub fn as_ptr(&self) -> *mut criteo_token_source {
+        self.0
+    }
+
+    pub fn get(&self) -> Result<TokenView, ErrorView> {
+        let mut token = ptr::null_mut();
+        let mut error = ptr::null_mut();
+        // SAFETY: a live source and writable out-parameters.
+        let status = unsafe { criteo_token_source_get(self.0, &mut token, &mut error) };
+        outcome(status, token, error)
+    }
+
+    pub fn invalidate(&self) {
+        // SAFETY: a live source.
+        unsafe { criteo_token_source_invalidate(self.0) }
+    }
+
+    pub fn set_refresh_margin(&self, seconds: u32) {
+        // SAFETY: a live source.
+        assert_eq!(
+            unsafe { criteo_token_source_set_refresh_margin(self.0, seconds) },
+            CRITEO_OK
+        );
+    }
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from criteo_token_source_new and is freed once.
+        unsafe { criteo_token_source_free(self.0) }
     }
 }
 

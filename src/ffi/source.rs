@@ -1,0 +1,246 @@
+//! `criteo_token_source`: a cached token shared by threads.
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::ffi::client::{client_or_default, criteo_client};
+use crate::ffi::error::criteo_error;
+use crate::ffi::get_token::borrow_request;
+use crate::ffi::glue::{OutParam, borrow_handle, free_handle, run_fallible, run_infallible};
+use crate::ffi::status::criteo_status;
+use crate::ffi::token::{TokenStrings, criteo_token};
+use crate::source::TokenSource;
+
+/// The longest refresh margin accepted, in seconds (a day).
+const MAX_REFRESH_MARGIN_SECS: u32 = 86_400;
+
+/// A source of valid tokens for one set of credentials: caches the token,
+/// refreshes it before expiry, one fetch at a time. Safe to use from many
+/// threads at once.
+pub struct criteo_token_source {
+    source: TokenSource<TokenStrings>,
+}
+
+/// Called after each successful fetch with the new token, which is
+/// borrowed for the duration of the call (copy what you keep).
+pub type criteo_refresh_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, token: *const criteo_token)>;
+
+/// A C callback and its pointer, callable from whichever thread fetched.
+struct CallbackFromC {
+    function: unsafe extern "C" fn(*mut c_void, *const criteo_token),
+    user_data: *mut c_void,
+}
+
+// SAFETY: the header tells the caller the callback may run on any thread
+// that calls criteo_token_source_get, with this user_data.
+unsafe impl Send for CallbackFromC {}
+// SAFETY: as above.
+unsafe impl Sync for CallbackFromC {}
+
+impl CallbackFromC {
+    fn call(&self, token: &Arc<TokenStrings>) {
+        let token = criteo_token(Arc::clone(token));
+        // SAFETY: the caller registered a function that takes this user_data
+        // and a token valid for the duration of the call.
+        unsafe { (self.function)(self.user_data, &token) }
+    }
+}
+
+/// Borrows a source argument.
+///
+/// # Safety
+/// `source` is NULL or a live `criteo_token_source`.
+unsafe fn borrow_source<'a>(
+    source: *const criteo_token_source,
+) -> Result<&'a TokenSource<TokenStrings>, Error> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { borrow_handle(source, "source") }.map(|s| &s.source)
+}
+
+/// Makes a token source for one set of credentials. Nothing is fetched
+/// until the first `criteo_token_source_get`.
+///
+/// - `client`: the client to fetch with, or NULL for the default client.
+///   The source keeps its own reference: the client may be freed first.
+/// - The six strings are those of `criteo_get_token`, checked the same way
+///   and copied. `client_credentials` fetches again each time;
+///   `authorization_code` sends the code exactly once, then renews with the
+///   latest refresh token; `refresh_token` starts from the one given.
+///
+/// On success writes a new source to `*source_out`; free it with
+/// `criteo_token_source_free`. On failure writes a `criteo_error` to
+/// `*error_out` when it is not NULL.
+///
+/// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` for a bad argument
+/// (the message names it). Thread-safe.
+///
+/// # Safety
+/// `client` is NULL or a live client; each string is NULL or
+/// NUL-terminated; `source_out` and `error_out` are NULL or writable.
+#[allow(clippy::too_many_arguments)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_source_new(
+    client: *const criteo_client,
+    grant_type: *const c_char,
+    client_id: *const c_char,
+    client_secret: *const c_char,
+    redirect_uri: *const c_char,
+    code: *const c_char,
+    refresh_token: *const c_char,
+    source_out: *mut *mut criteo_token_source,
+    error_out: *mut *mut criteo_error,
+) -> criteo_status {
+    // SAFETY: error_out is NULL or writable, as documented.
+    let error_out = unsafe { OutParam::optional(error_out) };
+    run_fallible(error_out, || {
+        // SAFETY: source_out is NULL or writable, as documented.
+        let source_out = unsafe { OutParam::required(source_out, "source_out") }?;
+        // SAFETY: each string is NULL or NUL-terminated, as documented.
+        let request = unsafe {
+            borrow_request([
+                grant_type,
+                client_id,
+                client_secret,
+                redirect_uri,
+                code,
+                refresh_token,
+            ])
+        }?;
+        // SAFETY: client is NULL or a live client, as documented.
+        let client = unsafe { client_or_default(client) }?.clone();
+        source_out.write(criteo_token_source {
+            source: TokenSource::new(client, request),
+        });
+        Ok(())
+    })
+}
+
+/// Sets how long before expiry the token is refreshed, in seconds (0 to
+/// 86400). The default is the smaller of 60 s and half the token's
+/// lifetime; a token without `expires_in` is taken to live 900 s.
+///
+/// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `source` is
+/// NULL or `seconds` exceeds 86400. Thread-safe.
+///
+/// # Safety
+/// `source` is NULL or a live source.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_source_set_refresh_margin(
+    source: *mut criteo_token_source,
+    seconds: u32,
+) -> criteo_status {
+    run_fallible(None, || {
+        // SAFETY: source is NULL or a live source, as documented.
+        let source = unsafe { borrow_source(source) }?;
+        if seconds > MAX_REFRESH_MARGIN_SECS {
+            return Err(Error::invalid_argument(format!(
+                "seconds ({seconds}) must be at most {MAX_REFRESH_MARGIN_SECS}"
+            )));
+        }
+        source.set_refresh_margin(Duration::from_secs(seconds.into()));
+        Ok(())
+    })
+}
+
+/// Registers `on_refresh`, called after every successful fetch with the
+/// new token (borrowed for the call), e.g. to persist a rotated refresh
+/// token. It runs on the thread whose `criteo_token_source_get` fetched,
+/// outside any lock of the source: it may call `criteo_token_source_get`.
+/// `user_data` is passed through; it must be usable from any thread. NULL
+/// `on_refresh` removes the callback.
+///
+/// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `source` is
+/// NULL. Thread-safe.
+///
+/// # Safety
+/// `source` is NULL or a live source; `on_refresh` is NULL or a function
+/// safe to call with `user_data` from any thread while the source lives.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_source_set_refresh_callback(
+    source: *mut criteo_token_source,
+    on_refresh: criteo_refresh_callback,
+    user_data: *mut c_void,
+) -> criteo_status {
+    run_fallible(None, || {
+        // SAFETY: source is NULL or a live source, as documented.
+        let source = unsafe { borrow_source(source) }?;
+        let callback = on_refresh.map(|function| {
+            let from_c = CallbackFromC {
+                function,
+                user_data,
+            };
+            Arc::new(move |token: &Arc<TokenStrings>| from_c.call(token)) as Arc<_>
+        });
+        source.set_refresh_callback(callback);
+        Ok(())
+    })
+}
+
+/// Writes a valid token to `*token_out`: the cached one, or a new one when
+/// there is none or it is within the refresh margin of expiry. Only one
+/// fetch runs at a time: while it runs, callers whose cached token is
+/// still valid get it at once; the others wait for that fetch and share
+/// its result. If a refresh fails while the cached token is valid, that
+/// token is still served and the refresh is tried again later (after 1 s,
+/// doubling to 30 s, or the server's `Retry-After`). With no valid token,
+/// the error is returned, and the same error is returned at once, without
+/// asking the server, until that wait has passed.
+///
+/// The token is the caller's to free with `criteo_token_free`; it stays
+/// valid after the source is freed. On failure writes a `criteo_error` to
+/// `*error_out` when it is not NULL.
+///
+/// Returns `CRITEO_OK`, `CRITEO_ERR_INVALID_ARGUMENT` when `source` or
+/// `token_out` is NULL, or any status of `criteo_get_token`. Thread-safe.
+///
+/// # Safety
+/// `source` is NULL or a live source; `token_out` and `error_out` are NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_source_get(
+    source: *const criteo_token_source,
+    token_out: *mut *mut criteo_token,
+    error_out: *mut *mut criteo_error,
+) -> criteo_status {
+    // SAFETY: error_out is NULL or writable, as documented.
+    let error_out = unsafe { OutParam::optional(error_out) };
+    run_fallible(error_out, || {
+        // SAFETY: token_out is NULL or writable, as documented.
+        let token_out = unsafe { OutParam::required(token_out, "token_out") }?;
+        // SAFETY: source is NULL or a live source, as documented.
+        let source = unsafe { borrow_source(source) }?;
+        token_out.write(criteo_token(source.get()?));
+        Ok(())
+    })
+}
+
+/// Drops the cached token, for when the API answered 401 to it: the next
+/// `criteo_token_source_get` fetches a new one (one fetch for all threads).
+/// NULL is a no-op. Thread-safe.
+///
+/// # Safety
+/// `source` is NULL or a live source.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_source_invalidate(source: *const criteo_token_source) {
+    run_infallible((), || {
+        // SAFETY: source is NULL or a live source, as documented.
+        if let Ok(source) = unsafe { borrow_source(source) } {
+            source.invalidate();
+        }
+    })
+}
+
+/// Frees a source: its cached token, its copy of the credentials (wiped
+/// with zeros) and its reference to the client. NULL is a no-op. No call
+/// may be using the source at the time; tokens it handed out stay valid.
+///
+/// # Safety
+/// `source` is NULL or a live source, not used again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_source_free(source: *mut criteo_token_source) {
+    // SAFETY: the caller hands over a live source or NULL, as documented.
+    run_infallible((), || unsafe { free_handle(source) })
+}

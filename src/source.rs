@@ -1,0 +1,307 @@
+//! A token source: one cached token shared by threads, refreshed before it
+//! expires, one fetch at a time.
+//!
+//! The state lives behind one mutex that is never held during network I/O:
+//! a fetch marks the state "fetching", drops the lock, talks to the server,
+//! then takes the lock again to install the result. Readers with a valid
+//! token never wait for a fetch; readers without one wait on a condition
+//! variable for the fetch under way and share its result.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::client::Client;
+use crate::error::{Error, ErrorKind};
+use crate::request::TokenRequest;
+use crate::token::Token;
+
+/// A token that comes without `expires_in` is taken to live this long (the
+/// lifetime Criteo documents).
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(900);
+/// The default refresh margin is the smaller of this and half the lifetime.
+const MAX_DEFAULT_MARGIN: Duration = Duration::from_secs(60);
+/// After a failed fetch, wait this long before the next, doubling up to
+/// [`MAX_FAILURE_BACKOFF`], unless the server said `Retry-After`.
+const FIRST_FAILURE_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What a source caches and hands out, made once per fetched token and
+/// shared by every get (the C layer caches its C strings this way).
+pub trait CachedToken: Send + Sync + 'static {
+    fn from_token(token: &Token) -> Self;
+}
+
+impl CachedToken for Token {
+    fn from_token(token: &Token) -> Self {
+        token.clone()
+    }
+}
+
+/// Called after each successful fetch, outside any lock.
+pub type RefreshCallback<T> = dyn Fn(&Arc<T>) + Send + Sync;
+
+/// A valid token whenever asked, from any number of threads.
+pub struct TokenSource<T: CachedToken = Token> {
+    client: Client,
+    state: Mutex<State<T>>,
+    fetch_done: Condvar,
+    on_refresh: RwLock<Option<Arc<RefreshCallback<T>>>>,
+}
+
+struct State<T> {
+    current: Option<Current<T>>,
+    next_request: NextRequest,
+    margin: Option<Duration>,
+    fetching: bool,
+    failure: Option<Failure>,
+}
+
+/// The cached token and when it arrived (on the monotonic clock).
+struct Current<T> {
+    token: Arc<T>,
+    received: Instant,
+    lifetime: Duration,
+}
+
+/// What the next fetch sends.
+enum NextRequest {
+    /// May be sent again and again (client credentials, a refresh token).
+    Reusable(TokenRequest),
+    /// May be sent once (an authorization code).
+    SingleUse(TokenRequest),
+    /// Nothing left to send: the code was used and no refresh token came.
+    Spent(Error),
+}
+
+/// The last failed fetch, and when the next may start.
+struct Failure {
+    error: Error,
+    not_before: Instant,
+    backoff: Duration,
+}
+
+/// What a `get` does, decided under the lock.
+enum Plan<T> {
+    Serve(Arc<T>),
+    Fail(Error),
+    Wait,
+    Fetch(TokenRequest),
+}
+
+impl<T: CachedToken> TokenSource<T> {
+    /// A source that fetches with `client`, starting from `request`. Nothing
+    /// is fetched until the first [`get`](Self::get).
+    pub fn new(client: Client, request: TokenRequest) -> Self {
+        let next_request = if request.is_single_use() {
+            NextRequest::SingleUse(request)
+        } else {
+            NextRequest::Reusable(request)
+        };
+        TokenSource {
+            client,
+            state: Mutex::new(State {
+                current: None,
+                next_request,
+                margin: None,
+                fetching: false,
+                failure: None,
+            }),
+            fetch_done: Condvar::new(),
+            on_refresh: RwLock::new(None),
+        }
+    }
+
+    /// Refresh this long before expiry, instead of the default (the smaller
+    /// of 60 s and half the token's lifetime).
+    pub fn set_refresh_margin(&self, margin: Duration) {
+        self.lock().margin = Some(margin);
+    }
+
+    /// Called after every successful fetch, outside any lock, so it may
+    /// persist a rotated refresh token or even call [`get`](Self::get).
+    pub fn set_refresh_callback(&self, callback: Option<Arc<RefreshCallback<T>>>) {
+        *self
+            .on_refresh
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = callback;
+    }
+
+    /// Forgets the cached token (the API said 401): the next get fetches.
+    pub fn invalidate(&self) {
+        self.lock().current = None;
+    }
+
+    /// A valid token: the cached one, or a new one when it is due.
+    pub fn get(&self) -> Result<Arc<T>, Error> {
+        let mut state = self.lock();
+        loop {
+            match state.plan(Instant::now()) {
+                Plan::Serve(token) => return Ok(token),
+                Plan::Fail(error) => return Err(error),
+                Plan::Wait => {
+                    state = self
+                        .fetch_done
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                Plan::Fetch(request) => {
+                    state.fetching = true;
+                    drop(state);
+                    return self.fetch(request);
+                }
+            }
+        }
+    }
+
+    /// One fetch, with the lock released while it talks to the server.
+    fn fetch(&self, request: TokenRequest) -> Result<Arc<T>, Error> {
+        let started = Instant::now();
+        let outcome = self.client.get_token(&request);
+        let mut state = self.lock();
+        state.fetching = false;
+        let result = match outcome {
+            Ok(token) => Ok(state.install(&token, started)),
+            Err(error) => state.record_failure(error, Instant::now()),
+        };
+        drop(state);
+        self.fetch_done.notify_all();
+        if let Ok(token) = &result {
+            self.announce(token);
+        }
+        result
+    }
+
+    fn announce(&self, token: &Arc<T>) {
+        let callback = self
+            .on_refresh
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(callback) = callback {
+            callback(token);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panic elsewhere cannot leave the state half-changed: every
+        // change is a plain assignment made under the lock.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<T> State<T> {
+    fn plan(&self, now: Instant) -> Plan<T> {
+        if let Some(current) = self.current.as_ref().filter(|c| now < c.expires_at()) {
+            let due = now >= current.refresh_at(self.margin);
+            return match &self.next_request {
+                NextRequest::Reusable(request) | NextRequest::SingleUse(request)
+                    if due && !self.fetching && !self.backing_off(now) =>
+                {
+                    Plan::Fetch(request.clone())
+                }
+                _ => Plan::Serve(Arc::clone(&current.token)),
+            };
+        }
+        if let Some(failure) = self.failure.as_ref().filter(|f| now < f.not_before) {
+            return Plan::Fail(failure.error.clone());
+        }
+        if self.fetching {
+            return Plan::Wait;
+        }
+        match &self.next_request {
+            NextRequest::Reusable(request) | NextRequest::SingleUse(request) => {
+                Plan::Fetch(request.clone())
+            }
+            NextRequest::Spent(error) => Plan::Fail(error.clone()),
+        }
+    }
+
+    fn backing_off(&self, now: Instant) -> bool {
+        self.failure
+            .as_ref()
+            .is_some_and(|failure| now < failure.not_before)
+    }
+
+    /// Caches a new token, and moves on to its refresh token when the grant
+    /// is renewed that way (keeping the old one when none came).
+    fn install(&mut self, token: &Token, requested_at: Instant) -> Arc<T>
+    where
+        T: CachedToken,
+    {
+        let renewal = match &self.next_request {
+            NextRequest::Reusable(request) | NextRequest::SingleUse(request)
+                if request.renews_with_refresh_token() =>
+            {
+                match token.refresh_token() {
+                    Some(refresh_token) => {
+                        Some(NextRequest::Reusable(request.refresh_with(refresh_token)))
+                    }
+                    None if request.is_single_use() => Some(NextRequest::Spent(Error::new(
+                        ErrorKind::InvalidResponse,
+                        "the authorization_code grant gave no refresh_token, so the token cannot be \
+                         renewed: a new authorization code is needed",
+                    ))),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(renewal) = renewal {
+            self.next_request = renewal;
+        }
+        let cached = Arc::new(T::from_token(token));
+        self.current = Some(Current {
+            token: Arc::clone(&cached),
+            received: requested_at,
+            lifetime: token
+                .expires_in()
+                .map_or(DEFAULT_LIFETIME, |s| Duration::from_secs(s.into())),
+        });
+        self.failure = None;
+        cached
+    }
+
+    /// Remembers a failed fetch and when to try again. A valid cached token
+    /// is still served; without one the caller gets the error.
+    fn record_failure(&mut self, error: Error, now: Instant) -> Result<Arc<T>, Error> {
+        let backoff = match &self.failure {
+            Some(previous) => (previous.backoff * 2).min(MAX_FAILURE_BACKOFF),
+            None => FIRST_FAILURE_BACKOFF,
+        };
+        let wait = error
+            .retry_after_secs()
+            .map_or(backoff, Duration::from_secs);
+        if let NextRequest::SingleUse(_) = self.next_request {
+            self.next_request = NextRequest::Spent(Error::new(
+                error.kind(),
+                format!(
+                    "the authorization code was already sent and is single-use; its request failed: {error}"
+                ),
+            ));
+        }
+        self.failure = Some(Failure {
+            error: error.clone(),
+            not_before: now + wait,
+            backoff,
+        });
+        match self
+            .current
+            .as_ref()
+            .filter(|current| now < current.expires_at())
+        {
+            Some(current) => Ok(Arc::clone(&current.token)),
+            None => Err(error),
+        }
+    }
+}
+
+impl<T> Current<T> {
+    fn expires_at(&self) -> Instant {
+        self.received + self.lifetime
+    }
+
+    fn refresh_at(&self, margin: Option<Duration>) -> Instant {
+        let margin = margin.unwrap_or_else(|| MAX_DEFAULT_MARGIN.min(self.lifetime / 2));
+        self.received + self.lifetime.saturating_sub(margin)
+    }
+}

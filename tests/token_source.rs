@@ -1,0 +1,385 @@
+//! The token source: one cached token shared by threads, refreshed early,
+//! one fetch at a time; against the test server, which counts requests.
+
+mod support;
+
+use std::ffi::c_void;
+use std::sync::{Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use criteo_oauth::ffi::source::*;
+use criteo_oauth::ffi::status::*;
+use criteo_oauth::ffi::token::*;
+use support::{Call, Client, Setup, Source, TestServer, demo_call, unix_now};
+
+fn source_for(server: &TestServer, scenario: &str, call: &Call) -> Source {
+    let client = Client::new(&server.scenario_url(scenario));
+    // The source keeps its own reference: the client handle may go first.
+    Source::new(&client, call).unwrap()
+}
+
+#[test]
+fn many_threads_share_one_fetch_per_expiry_window() {
+    let server = TestServer::start().unwrap();
+    let source = source_for(&server, "expires-3", &demo_call());
+    source.set_refresh_margin(1);
+    let started = Instant::now();
+    let run_for = Duration::from_secs(5);
+    let gets = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..32 {
+            scope.spawn(|| {
+                let mut mine = 0;
+                while mine < 10_000 || started.elapsed() < run_for {
+                    let token = source.get().expect("every get succeeds");
+                    assert!(
+                        token.expires_at >= unix_now() - 1,
+                        "an expired token was served"
+                    );
+                    mine += 1;
+                }
+                gets.fetch_add(mine, std::sync::atomic::Ordering::Relaxed);
+            });
+        }
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let fetches = server.requests().len();
+    // The token is due 2 s after each fetch: one fetch per 2 s window.
+    let windows = (elapsed / 2.0).ceil() as usize;
+    println!(
+        "{} gets in {elapsed:.1} s, {fetches} fetches",
+        gets.into_inner()
+    );
+    assert!(fetches >= 2, "the token was never refreshed");
+    assert!(
+        fetches <= windows + 1,
+        "{fetches} fetches for {windows} windows"
+    );
+}
+
+#[test]
+fn a_slow_refresh_does_not_hold_up_readers_with_a_valid_token() {
+    let server = TestServer::start().unwrap();
+    let source = source_for(&server, "slow-refresh-2000-expires-4", &demo_call());
+    source.set_refresh_margin(3);
+    let first = source.get().unwrap();
+    std::thread::sleep(Duration::from_millis(1_100));
+    std::thread::scope(|scope| {
+        let refresher = scope.spawn(|| source.get().unwrap());
+        std::thread::sleep(Duration::from_millis(200));
+        let slowest = Mutex::new(Duration::ZERO);
+        std::thread::scope(|readers| {
+            for _ in 0..8 {
+                readers.spawn(|| {
+                    for _ in 0..100 {
+                        let asked = Instant::now();
+                        let token = source.get().unwrap();
+                        let waited = asked.elapsed();
+                        assert_eq!(
+                            token.access_token, first.access_token,
+                            "the old token is served"
+                        );
+                        let mut slowest = slowest.lock().unwrap();
+                        *slowest = (*slowest).max(waited);
+                    }
+                });
+            }
+        });
+        let slowest = slowest.into_inner().unwrap();
+        // Waiting for the refresh would take about 1.8 s more.
+        assert!(
+            slowest < Duration::from_millis(1_000),
+            "a reader waited {slowest:?}"
+        );
+        let refreshed = refresher.join().unwrap();
+        assert_ne!(refreshed.access_token, first.access_token);
+    });
+    assert_eq!(server.requests().len(), 2);
+}
+
+static SEEN_REFRESH_TOKENS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+unsafe extern "C" fn remember_refresh_token(user_data: *mut c_void, token: *const criteo_token) {
+    assert_eq!(user_data as usize, 42, "user_data is passed through");
+    // SAFETY: the token is live for the duration of the callback.
+    let refresh = unsafe { std::ffi::CStr::from_ptr(criteo_token_refresh_token(token)) };
+    SEEN_REFRESH_TOKENS
+        .lock()
+        .unwrap()
+        .push(refresh.to_str().unwrap().to_owned());
+}
+
+#[test]
+fn an_authorization_code_is_used_once_then_refresh_tokens_rotate() {
+    let server = TestServer::start().unwrap();
+    let call = Call {
+        grant_type: "authorization_code",
+        code: Some("the-code"),
+        redirect_uri: Some("https://app.example/cb"),
+        ..demo_call()
+    };
+    let source = source_for(&server, "rotate", &call);
+    // SAFETY: a live source and a callback that is safe from any thread.
+    let status = unsafe {
+        criteo_token_source_set_refresh_callback(
+            source.as_ptr(),
+            Some(remember_refresh_token),
+            42 as *mut c_void,
+        )
+    };
+    assert_eq!(status, CRITEO_OK);
+    assert_eq!(source.get().unwrap().refresh_token.as_deref(), Some("rt-1"));
+    for _ in 0..3 {
+        source.invalidate();
+        source.get().unwrap();
+    }
+    let requests = server.requests();
+    let fields = |i: usize, name: &str| requests[i].field(name);
+    assert_eq!(requests.len(), 4);
+    assert_eq!(
+        fields(0, "grant_type").as_deref(),
+        Some("authorization_code")
+    );
+    assert_eq!(fields(0, "code").as_deref(), Some("the-code"));
+    for (i, used) in ["rt-1", "rt-2", "rt-3"].iter().enumerate() {
+        assert_eq!(
+            fields(i + 1, "grant_type").as_deref(),
+            Some("refresh_token")
+        );
+        assert_eq!(fields(i + 1, "refresh_token").as_deref(), Some(*used));
+        assert_eq!(fields(i + 1, "code"), None, "the code is sent exactly once");
+    }
+    assert_eq!(
+        *SEEN_REFRESH_TOKENS.lock().unwrap(),
+        ["rt-1", "rt-2", "rt-3", "rt-4"]
+    );
+}
+
+#[test]
+fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
+    let server = TestServer::start().unwrap();
+    let call = Call {
+        grant_type: "refresh_token",
+        refresh_token: Some("rt-start"),
+        ..demo_call()
+    };
+    let source = source_for(&server, "keep-refresh", &call);
+    for _ in 0..3 {
+        source.get().unwrap();
+        source.invalidate();
+    }
+    let used: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| r.field("refresh_token").unwrap())
+        .collect();
+    assert_eq!(used, ["rt-start", "rt-start", "rt-start"]);
+}
+
+#[test]
+fn a_failing_endpoint_is_not_stormed() {
+    let server = TestServer::start().unwrap();
+    let source = source_for(&server, "503-always", &demo_call());
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..32 {
+            scope.spawn(|| {
+                while started.elapsed() < Duration::from_secs(2) {
+                    let error = source.get().unwrap_err();
+                    assert_eq!(error.http_status, 503);
+                }
+            });
+        }
+    });
+    // A fetch at 0 s, the next after 1 s, the one after that not before 3 s.
+    let requests = server.requests().len();
+    assert!((1..=3).contains(&requests), "{requests} requests in 2 s");
+}
+
+#[test]
+fn retry_after_holds_back_the_next_fetch() {
+    let server = TestServer::start().unwrap();
+    let source = source_for(&server, "503-retry-after-2", &demo_call());
+    let first = source.get().unwrap_err();
+    assert_eq!((first.http_status, first.retry_after), (503, 2));
+    for _ in 0..100 {
+        assert_eq!(source.get().unwrap_err(), first, "the same error, at once");
+    }
+    assert_eq!(server.requests().len(), 1);
+    std::thread::sleep(Duration::from_millis(2_100));
+    source.get().unwrap_err();
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[test]
+fn a_failed_refresh_keeps_serving_the_valid_token() {
+    let server = TestServer::start().unwrap();
+    let source = source_for(&server, "200-then-503-expires-3", &demo_call());
+    source.set_refresh_margin(2);
+    let first = source.get().unwrap();
+    std::thread::sleep(Duration::from_millis(1_200));
+    assert_eq!(
+        source.get().unwrap(),
+        first,
+        "the refresh failed; the valid token is served"
+    );
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(source.get().unwrap(), first);
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "no new attempt before the backoff has passed"
+    );
+    std::thread::sleep(Duration::from_millis(2_000));
+    let error = source.get().unwrap_err();
+    assert_eq!(
+        error.status, CRITEO_ERR_HTTP_STATUS,
+        "expired now, and the refresh failed: {}",
+        error.message
+    );
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[test]
+fn invalidate_under_concurrency_causes_one_fetch() {
+    let server = TestServer::start().unwrap();
+    let source = source_for(&server, "json", &demo_call());
+    let first = source.get().unwrap();
+    let barrier = Barrier::new(32);
+    std::thread::scope(|scope| {
+        for _ in 0..32 {
+            scope.spawn(|| {
+                barrier.wait();
+                source.invalidate();
+                barrier.wait();
+                assert_ne!(source.get().unwrap().access_token, first.access_token);
+            });
+        }
+    });
+    assert_eq!(server.requests().len(), 2);
+}
+
+struct Reentrant {
+    source: *const criteo_token_source,
+    inner_status: Mutex<Option<criteo_status>>,
+}
+
+unsafe extern "C" fn get_again(user_data: *mut c_void, _token: *const criteo_token) {
+    // SAFETY: user_data is the Reentrant the test registered, alive for the test.
+    let reentrant = unsafe { &*(user_data as *const Reentrant) };
+    let mut token = std::ptr::null_mut();
+    // SAFETY: a live source and a writable out-parameter.
+    let status =
+        unsafe { criteo_token_source_get(reentrant.source, &mut token, std::ptr::null_mut()) };
+    // SAFETY: the token came from the library; NULL is allowed.
+    unsafe { criteo_token_free(token) };
+    *reentrant.inner_status.lock().unwrap() = Some(status);
+}
+
+#[test]
+fn the_callback_may_call_get_without_deadlock() {
+    let server = TestServer::start().unwrap();
+    let source = source_for(&server, "json", &demo_call());
+    let reentrant = Reentrant {
+        source: source.as_ptr(),
+        inner_status: Mutex::new(None),
+    };
+    // SAFETY: reentrant outlives every get below.
+    unsafe {
+        criteo_token_source_set_refresh_callback(
+            source.as_ptr(),
+            Some(get_again),
+            &reentrant as *const _ as *mut c_void,
+        );
+    }
+    source.get().unwrap();
+    assert_eq!(*reentrant.inner_status.lock().unwrap(), Some(CRITEO_OK));
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "the inner get was served from the cache"
+    );
+    // SAFETY: a live source; NULL removes the callback.
+    unsafe {
+        criteo_token_source_set_refresh_callback(source.as_ptr(), None, std::ptr::null_mut())
+    };
+}
+
+#[test]
+fn a_token_outlives_its_source_and_the_source_outlives_its_client() {
+    let server = TestServer::start().unwrap();
+    let client = Setup::new(&server.url()).build().unwrap();
+    let source = Source::new(&client, &demo_call()).unwrap();
+    drop(client);
+    let mut token = std::ptr::null_mut();
+    // SAFETY: a live source and a writable out-parameter.
+    assert_eq!(
+        unsafe { criteo_token_source_get(source.as_ptr(), &mut token, std::ptr::null_mut()) },
+        CRITEO_OK
+    );
+    drop(source);
+    let view = support::take_token(token);
+    assert_eq!(view.expires_in, 900);
+}
+
+#[test]
+fn source_mistakes_are_invalid_arguments() {
+    let client = Client::new("http://127.0.0.1:9");
+    let error = Source::new(
+        &client,
+        &Call {
+            client_secret: "",
+            ..demo_call()
+        },
+    )
+    .err()
+    .unwrap();
+    assert_eq!(error.status, CRITEO_ERR_INVALID_ARGUMENT);
+    assert_eq!(error.message, "client_secret must not be empty");
+    let error = Source::new(
+        &client,
+        &Call {
+            grant_type: "authorization_code",
+            ..demo_call()
+        },
+    )
+    .err()
+    .unwrap();
+    assert_eq!(
+        error.message,
+        "code is required with grant_type authorization_code"
+    );
+
+    let source = Source::new(&client, &demo_call()).unwrap();
+    let mut token = std::ptr::null_mut();
+    let mut error = std::ptr::null_mut();
+    // SAFETY: deliberately NULL arguments; everything else is live.
+    unsafe {
+        assert_eq!(
+            criteo_token_source_set_refresh_margin(source.as_ptr(), 86_401),
+            CRITEO_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            criteo_token_source_set_refresh_margin(std::ptr::null_mut(), 1),
+            CRITEO_ERR_INVALID_ARGUMENT
+        );
+        let status = criteo_token_source_set_refresh_callback(
+            std::ptr::null_mut(),
+            None,
+            std::ptr::null_mut(),
+        );
+        assert_eq!(status, CRITEO_ERR_INVALID_ARGUMENT);
+        let status = criteo_token_source_get(std::ptr::null(), &mut token, &mut error);
+        assert_eq!(status, CRITEO_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            support::take_error(error).message,
+            "source must not be NULL"
+        );
+        let status =
+            criteo_token_source_get(source.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut());
+        assert_eq!(status, CRITEO_ERR_INVALID_ARGUMENT);
+        criteo_token_source_invalidate(std::ptr::null());
+        criteo_token_source_free(std::ptr::null_mut());
+    }
+    assert!(token.is_null());
+}
