@@ -305,3 +305,188 @@ impl<T> Current<T> {
         self.received + self.lifetime.saturating_sub(margin)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::TokenRequestFields;
+    use crate::sanitize::Redactor;
+    use crate::token::parse_token;
+
+    fn request(grant_type: &str) -> TokenRequest {
+        TokenRequest::new(&TokenRequestFields {
+            grant_type,
+            client_id: "id",
+            client_secret: "secret",
+            code: Some("code"),
+            refresh_token: Some("rt-0"),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn token(json: &str) -> Token {
+        parse_token(json.as_bytes(), "200 OK", &Redactor::new([])).unwrap()
+    }
+
+    fn state(grant_type: &str) -> State<Token> {
+        let request = request(grant_type);
+        State {
+            next_request: if request.is_single_use() {
+                NextRequest::SingleUse(request)
+            } else {
+                NextRequest::Reusable(request)
+            },
+            current: None,
+            margin: None,
+            fetching: false,
+            failure: None,
+        }
+    }
+
+    fn next_body(state: &State<Token>) -> String {
+        match &state.next_request {
+            NextRequest::Reusable(r) | NextRequest::SingleUse(r) => r.form_body().to_string(),
+            NextRequest::Spent(e) => format!("spent: {}", e.message()),
+        }
+    }
+
+    fn plan_name<T>(plan: Plan<T>) -> &'static str {
+        match plan {
+            Plan::Serve(_) => "serve",
+            Plan::Fail(_) => "fail",
+            Plan::Wait => "wait",
+            Plan::Fetch(_) => "fetch",
+        }
+    }
+
+    #[test]
+    fn default_margin_is_the_smaller_of_60_s_and_half_the_lifetime() {
+        let now = Instant::now();
+        let current = |seconds| Current {
+            token: Arc::new(()),
+            received: now,
+            lifetime: Duration::from_secs(seconds),
+        };
+        assert_eq!(
+            current(900).refresh_at(None),
+            now + Duration::from_secs(840)
+        );
+        assert_eq!(current(10).refresh_at(None), now + Duration::from_secs(5));
+        assert_eq!(
+            current(10).refresh_at(Some(Duration::from_secs(1))),
+            now + Duration::from_secs(9)
+        );
+        assert_eq!(current(10).refresh_at(Some(Duration::from_secs(99))), now);
+    }
+
+    #[test]
+    fn plans_over_a_token_lifetime() {
+        let mut state = state("client_credentials");
+        let start = Instant::now();
+        assert_eq!(plan_name(state.plan(start)), "fetch", "nothing cached");
+        state.fetching = true;
+        assert_eq!(
+            plan_name(state.plan(start)),
+            "wait",
+            "nothing cached, a fetch under way"
+        );
+        state.fetching = false;
+        state.install(&token(r#"{"access_token":"a","expires_in":100}"#), start);
+        let at = |seconds| start + Duration::from_secs(seconds);
+        assert_eq!(plan_name(state.plan(at(10))), "serve", "fresh");
+        assert_eq!(
+            plan_name(state.plan(at(60))),
+            "fetch",
+            "within the margin (50 s)"
+        );
+        state.fetching = true;
+        assert_eq!(
+            plan_name(state.plan(at(60))),
+            "serve",
+            "due, but someone is fetching"
+        );
+        state.fetching = false;
+        let served = state.record_failure(Error::new(ErrorKind::HttpStatus, "503"), at(60));
+        assert!(
+            served.is_ok(),
+            "a failed refresh still serves the valid token"
+        );
+        assert_eq!(plan_name(state.plan(at(60))), "serve", "backing off");
+        assert_eq!(plan_name(state.plan(at(61))), "fetch", "backoff (1 s) over");
+        assert_eq!(plan_name(state.plan(at(100))), "fetch", "expired");
+        state.record_failure(Error::new(ErrorKind::HttpStatus, "503"), at(100));
+        assert_eq!(
+            plan_name(state.plan(at(101))),
+            "fail",
+            "no valid token, backing off (2 s)"
+        );
+        assert_eq!(plan_name(state.plan(at(102))), "fetch");
+    }
+
+    #[test]
+    fn failure_backoff_doubles_to_30_s_or_follows_retry_after() {
+        let mut state = state("client_credentials");
+        let now = Instant::now();
+        let mut waits = Vec::new();
+        for _ in 0..7 {
+            let _ = state.record_failure(Error::new(ErrorKind::Transport, "down"), now);
+            waits.push(state.failure.as_ref().unwrap().not_before - now);
+        }
+        let seconds: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
+        assert_eq!(seconds, [1, 2, 4, 8, 16, 30, 30]);
+        let limited = Error::new(ErrorKind::HttpStatus, "429").with_retry_after(Some(7));
+        let _ = state.record_failure(limited, now);
+        assert_eq!(
+            state.failure.as_ref().unwrap().not_before - now,
+            Duration::from_secs(7)
+        );
+        state.install(&token(r#"{"access_token":"a"}"#), now);
+        assert!(state.failure.is_none(), "a success clears the backoff");
+    }
+
+    #[test]
+    fn grants_move_to_the_latest_refresh_token() {
+        let now = Instant::now();
+        let mut code = state("authorization_code");
+        code.install(
+            &token(r#"{"access_token":"a","refresh_token":"rt-1"}"#),
+            now,
+        );
+        assert_eq!(
+            next_body(&code),
+            "grant_type=refresh_token&client_id=id&client_secret=secret&refresh_token=rt-1"
+        );
+        code.install(&token(r#"{"access_token":"b"}"#), now);
+        assert!(
+            next_body(&code).ends_with("refresh_token=rt-1"),
+            "kept when none came"
+        );
+
+        let mut no_refresh = state("authorization_code");
+        no_refresh.install(&token(r#"{"access_token":"a"}"#), now);
+        assert!(
+            next_body(&no_refresh)
+                .starts_with("spent: the authorization_code grant gave no refresh_token")
+        );
+
+        let mut failed = state("authorization_code");
+        let _ = failed.record_failure(
+            Error::new(ErrorKind::BadRequest, "400 Bad Request: invalid_grant"),
+            now,
+        );
+        assert!(next_body(&failed).starts_with("spent: the authorization code was already sent"));
+
+        let mut credentials = state("client_credentials");
+        let before = next_body(&credentials);
+        credentials.install(
+            &token(r#"{"access_token":"a","refresh_token":"rt-1"}"#),
+            now,
+        );
+        assert_eq!(
+            next_body(&credentials),
+            before,
+            "client credentials are simply sent again"
+        );
+    }
+}

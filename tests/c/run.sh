@@ -51,6 +51,8 @@ check "get_token.cpp builds" 0 "" \
     "$CXX" -std=c++17 "${WARNINGS[@]}" -o "$BUILD_DIR/get_token_cpp" examples-c/get_token.cpp "${LINK[@]}"
 check "criteo-token.c builds" 0 "" \
     "$CC" -std=c11 "${WARNINGS[@]}" -o "$BUILD_DIR/criteo-token" examples-c/criteo-token.c "${LINK[@]}"
+check "token_source.c builds" 0 "" \
+    "$CC" -std=c11 -pthread "${WARNINGS[@]}" -o "$BUILD_DIR/token_source" examples-c/token_source.c "${LINK[@]}"
 
 echo "== examples against the test server"
 server_out=$(mktemp)
@@ -91,6 +93,10 @@ print(token["token_type"], "null" if token["refresh_token"] is None else "?", to
       abs(token["expires_at"] - time.time() - 900) < 5 and token["access_token"].startswith("eyJ"))
 ' "$json"
 
+check "token_source: threads share one fetched token" 0 "^fetched a token, expires in 900 s
+8 threads x 1000 gets: 0 failed, all threads shared one token\$" "${good[@]}" "$BUILD_DIR/token_source"
+check "token_source: 401" 1 "8 threads x 1000 gets: 8000 failed" "${bad[@]}" "$BUILD_DIR/token_source"
+
 echo "== valgrind memcheck"
 if ! command -v valgrind >/dev/null; then
     if [[ ${CI:-} == true ]]; then fail "valgrind is not installed"; else echo "SKIP valgrind is not installed (CI installs it)"; fi
@@ -99,6 +105,10 @@ else
     check "get_token under valgrind: token" 0 "^got a Bearer token" "${good[@]}" "${memcheck[@]}" "$BUILD_DIR/get_token"
     check "get_token under valgrind: 401" 1 "CRITEO_ERR_UNAUTHORIZED" "${bad[@]}" "${memcheck[@]}" "$BUILD_DIR/get_token"
     check "criteo-token under valgrind: --json" 0 '"access_token":"eyJ' "${good[@]}" "${memcheck[@]}" "$tool" --json
+    # Every fetch runs on a worker thread here, so even "possibly lost" must
+    # be zero: a source that is not freed shows up as definitely lost.
+    check "token_source under valgrind: freed source leaks nothing" 0 "0 failed, all threads shared one token" \
+        "${good[@]}" "${memcheck[@]}" --errors-for-leak-kinds=definite,indirect,possible "$BUILD_DIR/token_source"
 fi
 
 echo
