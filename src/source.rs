@@ -415,7 +415,8 @@ mod tests {
         assert_eq!(plan_name(state.plan(at(60))), "serve", "backing off");
         assert_eq!(plan_name(state.plan(at(61))), "fetch", "backoff (1 s) over");
         assert_eq!(plan_name(state.plan(at(100))), "fetch", "expired");
-        state.record_failure(Error::new(ErrorKind::HttpStatus, "503"), at(100));
+        let served = state.record_failure(Error::new(ErrorKind::HttpStatus, "503"), at(100));
+        assert!(served.is_err(), "expired: the error is returned");
         assert_eq!(
             plan_name(state.plan(at(101))),
             "fail",
