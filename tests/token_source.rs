@@ -21,7 +21,7 @@ fn source_for(server: &TestServer, scenario: &str, call: &Call) -> Source {
 #[test]
 fn many_threads_share_one_fetch_per_expiry_window() {
     let server = TestServer::start().unwrap();
-    let source = source_for(&server, "expires-3", &demo_call());
+    let source = source_for(&server, "lives-3", &demo_call());
     source.set_refresh_margin(1);
     let started = Instant::now();
     let run_for = Duration::from_secs(5);

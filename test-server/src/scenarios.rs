@@ -229,7 +229,7 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
 }
 
 /// Scenarios with numbers or state in them, for token sources:
-/// - `expires-<s>`: a token living `s` seconds;
+/// - `lives-<s>`: a token living `s` seconds;
 /// - `slow-refresh-<ms>-expires-<s>`: the same, every answer after the first `ms` late;
 /// - `200-then-503-expires-<s>`: one such token, then 503s;
 /// - `503-retry-after-<s>`: always 503 with `Retry-After: s`;
@@ -244,7 +244,7 @@ fn parameterised(name: &str, request: &RecordedRequest, hit: usize, token: &str)
             ),
         )
     };
-    if let Some(seconds) = name.strip_prefix("expires-") {
+    if let Some(seconds) = name.strip_prefix("lives-") {
         return Some(expiring(seconds));
     }
     if let Some(rest) = name.strip_prefix("slow-refresh-") {
