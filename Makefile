@@ -1,18 +1,40 @@
-# A thin wrapper over cargo and the C test scripts.
-#   make test   everything CI runs: format, lints, Rust tests, C tests
-#   make demo   a token and a 401 from the bundled test server
-#   make build  the release libraries in target/release
+# A thin wrapper over cargo and the test scripts.
+#   make test       everything CI runs: format, lints, Rust tests, C tests, packaging tests
+#   make demo       a token and a 401 from the bundled test server
+#   make build      the release libraries in target/release
+#   make install    PREFIX=/usr/local LIBDIR=lib DESTDIR= (and make uninstall)
+#   make deb        libcriteo-oauth0 and libcriteo-oauth-dev packages in build/deb
 
 CARGO ?= cargo
+PREFIX ?= /usr/local
+LIBDIR ?= lib
+DESTDIR ?=
 
-.PHONY: all build test lint test-rust test-c demo clean
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+MINOR := $(word 2,$(subst ., ,$(VERSION)))
+RELEASE := target/release
+NATIVE_STATIC_LIBS = $(shell scripts/native-static-libs.sh)
+# From a CMake package directory ($(LIBDIR)/cmake/criteo-oauth) back up to PREFIX.
+TO_PREFIX := $(shell echo "$(LIBDIR)/cmake/criteo-oauth" | sed 's|[^/][^/]*|..|g')
+
+lib_dir = $(DESTDIR)$(PREFIX)/$(LIBDIR)
+include_dir = $(DESTDIR)$(PREFIX)/include
+cmake_dir = $(lib_dir)/cmake/criteo-oauth
+substitute = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' -e 's|@MINOR@|$(MINOR)|g' \
+	-e 's|@TO_PREFIX@|$(TO_PREFIX)|g' \
+	-e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|g' \
+	-e 's|@STATIC_LINK_LIBRARIES@|$(subst $() ,;,$(patsubst -l%,%,$(NATIVE_STATIC_LIBS)))|g'
+
+.PHONY: all build test lint test-rust test-c test-packaging demo install uninstall deb clean
 
 all: build
 
 build:
-	$(CARGO) build --release
+	$(CARGO) build --release --lib
 
-test: lint test-rust test-c
+test: lint test-rust test-c test-packaging
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -25,9 +47,35 @@ test-c:
 	$(CARGO) build --workspace
 	tests/c/run.sh
 
+test-packaging: build
+	$(CARGO) build --workspace
+	tests/packaging/run.sh
+
 demo:
 	$(CARGO) build --workspace
 	scripts/demo.sh
+
+install:
+	test -f $(RELEASE)/libcriteo_oauth.so || { echo "run 'make build' first"; exit 1; }
+	install -d $(lib_dir)/pkgconfig $(cmake_dir) $(include_dir)
+	install -m 0644 $(RELEASE)/libcriteo_oauth.so $(lib_dir)/libcriteo_oauth.so.$(VERSION)
+	ln -sf libcriteo_oauth.so.$(VERSION) $(lib_dir)/libcriteo_oauth.so.$(MAJOR)
+	ln -sf libcriteo_oauth.so.$(MAJOR) $(lib_dir)/libcriteo_oauth.so
+	install -m 0644 $(RELEASE)/libcriteo_oauth.a $(lib_dir)/libcriteo_oauth.a
+	install -m 0644 include/criteo_oauth.h $(include_dir)/criteo_oauth.h
+	$(substitute) packaging/criteo-oauth.pc.in >$(lib_dir)/pkgconfig/criteo-oauth.pc
+	$(substitute) packaging/criteo-oauthConfig.cmake.in >$(cmake_dir)/criteo-oauthConfig.cmake
+	$(substitute) packaging/criteo-oauthConfigVersion.cmake.in >$(cmake_dir)/criteo-oauthConfigVersion.cmake
+
+uninstall:
+	rm -f $(lib_dir)/libcriteo_oauth.so.$(VERSION) $(lib_dir)/libcriteo_oauth.so.$(MAJOR) \
+		$(lib_dir)/libcriteo_oauth.so $(lib_dir)/libcriteo_oauth.a \
+		$(include_dir)/criteo_oauth.h $(lib_dir)/pkgconfig/criteo-oauth.pc \
+		$(cmake_dir)/criteo-oauthConfig.cmake $(cmake_dir)/criteo-oauthConfigVersion.cmake
+	-rmdir $(cmake_dir) 2>/dev/null
+
+deb: build
+	scripts/make-deb.sh $(VERSION) $(MAJOR)
 
 clean:
 	$(CARGO) clean

@@ -1,7 +1,7 @@
-//! Generates the C header with cbindgen and fails the build when the
-//! checked-in `include/criteo_oauth.h` differs from it, so the header can
-//! never drift from the code. `CRITEO_OAUTH_UPDATE_HEADER=1 cargo build`
-//! writes the new header instead.
+//! Sets the shared library's soname, and generates the C header with
+//! cbindgen, failing the build when the checked-in `include/criteo_oauth.h`
+//! differs from it, so the header can never drift from the code.
+//! `CRITEO_OAUTH_UPDATE_HEADER=1 cargo build` writes the new header instead.
 
 use std::env;
 use std::fs;
@@ -11,6 +11,11 @@ const HEADER: &str = "include/criteo_oauth.h";
 const UPDATE_VARIABLE: &str = "CRITEO_OAUTH_UPDATE_HEADER";
 
 fn main() {
+    // The soname carries the major version: libcriteo_oauth.so.0.
+    println!(
+        "cargo:rustc-cdylib-link-arg=-Wl,-soname,libcriteo_oauth.so.{}",
+        env::var("CARGO_PKG_VERSION_MAJOR").unwrap()
+    );
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed={HEADER}");
