@@ -33,6 +33,7 @@ all: build
 
 build:
 	$(CARGO) build --release --lib
+	scripts/link-soname.sh $(RELEASE)
 
 test: lint test-rust test-c test-packaging
 

@@ -35,6 +35,7 @@ check() {
 }
 
 mkdir -p "$BUILD_DIR"
+scripts/link-soname.sh "$LIB_DIR"
 
 echo "== header"
 check "header is strict C11" 0 "" \
