@@ -4,6 +4,9 @@
 use std::borrow::Cow;
 
 const REDACTED: &str = "[redacted]";
+/// Shorter secrets are not looked for: replacing every "a" or "id" in a
+/// message would garble it, and such a value is no secret anyway.
+const MIN_REDACTED_BYTES: usize = 4;
 
 /// Replaces every secret of a request, raw or form-encoded, wherever a
 /// server may have echoed it.
@@ -14,7 +17,7 @@ pub struct Redactor<'a> {
 impl<'a> Redactor<'a> {
     pub fn new(secrets: impl IntoIterator<Item = &'a str>) -> Self {
         let mut forms: Vec<Cow<'a, str>> = Vec::new();
-        for secret in secrets.into_iter().filter(|secret| !secret.is_empty()) {
+        for secret in secrets.into_iter().filter(|secret| secret.len() >= MIN_REDACTED_BYTES) {
             let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
             if encoded != secret {
                 forms.push(Cow::Owned(encoded));
@@ -117,6 +120,12 @@ mod tests {
             redactor.field("got s3cr&t x and s3cr%26t+x and code", 200),
             "got [redacted] and [redacted] and [redacted]"
         );
+    }
+
+    #[test]
+    fn very_short_secrets_are_not_looked_for() {
+        let redactor = Redactor::new(["a", "xyz"]);
+        assert_eq!(redactor.field("invalid_client xyz", 100), "invalid_client xyz");
     }
 
     #[test]

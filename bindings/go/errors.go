@@ -1,0 +1,43 @@
+package criteo
+
+import (
+	"fmt"
+	"time"
+)
+
+// Error is a failed call: the status, the HTTP answer if one came, the
+// OAuth error fields, and one readable message (never holding a secret).
+type Error struct {
+	Status      Status
+	HTTPStatus  int    // 0 when no answer came
+	Code        string // OAuth "error", e.g. "invalid_client"; "" when none
+	Description string // OAuth "error_description"
+	URI         string // OAuth "error_uri"
+	Message     string
+	// RetryAfter is the server's Retry-After, or -1 when it sent none.
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("criteo: %s", e.Message)
+}
+
+// Is makes errors.Is(err, criteo.ErrUnauthorized) and the like work: two
+// errors match when their statuses do.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Status == e.Status
+}
+
+// Sentinels for errors.Is, one per status.
+var (
+	ErrInvalidArgument = &Error{Status: StatusInvalidArgument, Message: "invalid argument"}
+	ErrTransport       = &Error{Status: StatusTransport, Message: "transport failure"}
+	ErrTimeout         = &Error{Status: StatusTimeout, Message: "timed out"}
+	ErrTLS             = &Error{Status: StatusTLS, Message: "TLS failure"}
+	ErrInvalidResponse = &Error{Status: StatusInvalidResponse, Message: "invalid response"}
+	ErrHTTPStatus      = &Error{Status: StatusHTTPStatus, Message: "HTTP status"}
+	ErrInternal        = &Error{Status: StatusInternal, Message: "internal error"}
+	ErrBadRequest      = &Error{Status: StatusBadRequest, Message: "400 Bad Request"}
+	ErrUnauthorized    = &Error{Status: StatusUnauthorized, Message: "401 Unauthorized"}
+)

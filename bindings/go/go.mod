@@ -1,0 +1,3 @@
+module criteo-oauth/bindings/go
+
+go 1.19
