@@ -1,5 +1,5 @@
 # A thin wrapper over cargo and the test scripts.
-#   make test       everything CI runs: format, lints, Rust tests, C tests, packaging tests
+#   make test       everything CI runs: format, lints, Rust, C, packaging and binding tests
 #   make demo       a token and a 401 from the bundled test server
 #   make build      the release libraries in target/release
 #   make install    PREFIX=/usr/local LIBDIR=lib DESTDIR= (and make uninstall)
@@ -27,7 +27,7 @@ substitute = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|g' \
 	-e 's|@STATIC_LINK_LIBRARIES@|$(subst $() ,;,$(patsubst -l%,%,$(NATIVE_STATIC_LIBS)))|g'
 
-.PHONY: all build test lint test-rust test-c test-packaging demo install uninstall deb clean
+.PHONY: all build test lint test-rust test-c test-packaging test-bindings demo install uninstall deb clean
 
 all: build
 
@@ -35,7 +35,7 @@ build:
 	$(CARGO) build --release --lib
 	scripts/link-soname.sh $(RELEASE)
 
-test: lint test-rust test-c test-packaging
+test: lint test-rust test-c test-packaging test-bindings
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -47,6 +47,10 @@ test-rust:
 test-c:
 	$(CARGO) build --workspace
 	tests/c/run.sh
+
+test-bindings:
+	$(CARGO) build --workspace
+	bindings/test.sh
 
 test-packaging: build
 	$(CARGO) build --workspace

@@ -1,0 +1,18 @@
+# frozen_string_literal: true
+
+# OAuth2 access tokens from Criteo's API, through libcriteo_oauth.
+#
+#   client = CriteoOAuth::Client.new(timeout: 10)
+#   token = client.get_token(grant_type: "client_credentials", client_id: id, client_secret: secret)
+#   request["Authorization"] = token.authorization
+#
+# The library is found by CRITEO_OAUTH_LIB, then as libcriteo_oauth.so.0 or
+# libcriteo_oauth.so on the loader's path.
+module CriteoOAuth
+end
+
+require_relative "criteo_oauth/native"
+require_relative "criteo_oauth/errors"
+require_relative "criteo_oauth/token"
+require_relative "criteo_oauth/client"
+require_relative "criteo_oauth/token_source"

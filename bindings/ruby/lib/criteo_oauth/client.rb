@@ -1,0 +1,54 @@
+# frozen_string_literal: true
+
+module CriteoOAuth
+  # A configured connection pool to the token endpoint; safe to share
+  # between threads. Freed when garbage-collected.
+  class Client
+    # host: the API's base URL (default https://api.criteo.com).
+    # timeout / connect_timeout: seconds for the whole call (retries
+    #   included) and for connecting; nil keeps the defaults (30 s, 10 s).
+    # ca_file: trust exactly this PEM bundle. proxy: an http:// proxy, or
+    #   "" for none whatever the environment says. user_agent: your product
+    #   token, sent first. max_retries: 0 to 10 (default 2).
+    def initialize(host: nil, timeout: nil, connect_timeout: nil, ca_file: nil, proxy: nil, user_agent: nil,
+                   max_retries: nil)
+      builder = Native.criteo_client_builder_new
+      settings = { "base_url" => [:criteo_client_builder_set_host, host],
+                   "pem_path" => [:criteo_client_builder_set_ca_file, ca_file],
+                   "proxy_url" => [:criteo_client_builder_set_proxy, proxy],
+                   "user_agent" => [:criteo_client_builder_set_user_agent, user_agent] }
+      begin
+        settings.each do |name, (setter, value)|
+          Native.public_send(setter, builder, Native.c_string(name, value)) unless value.nil?
+        end
+      rescue InvalidArgument
+        Native.criteo_client_builder_free(builder)
+        raise
+      end
+      Native.criteo_client_builder_set_timeouts(builder, milliseconds(connect_timeout), milliseconds(timeout))
+      Native.criteo_client_builder_set_max_retries(builder, max_retries) unless max_retries.nil?
+      pointer = Native.call_with_out(:criteo_client_builder_build, builder)
+      @handle = FFI::AutoPointer.new(pointer, Native.method(:criteo_client_free))
+    end
+
+    # Asks the endpoint for a token; returns a frozen Token or raises a
+    # CriteoOAuth::Error. Other Ruby threads run while it waits.
+    def get_token(grant_type:, client_id:, client_secret:, redirect_uri: nil, code: nil, refresh_token: nil)
+      strings = Request.strings(grant_type: grant_type, client_id: client_id, client_secret: client_secret,
+                                redirect_uri: redirect_uri, code: code, refresh_token: refresh_token)
+      Token.take(Native.call_with_out(:criteo_get_token, @handle, *strings))
+    end
+
+    # The C handle, for TokenSource.
+    attr_reader :handle
+
+    private
+
+    def milliseconds(seconds)
+      return 0 if seconds.nil?
+      raise InvalidArgument.new("timeouts must be positive seconds", status: 1) unless seconds.positive?
+
+      [(seconds * 1000).ceil, 0xFFFF_FFFF].min
+    end
+  end
+end

@@ -1,0 +1,82 @@
+# frozen_string_literal: true
+
+require "ffi"
+
+module CriteoOAuth
+  # The C functions of libcriteo_oauth. Calls that may wait on the network
+  # are attached with blocking: true, so other Ruby threads run meanwhile.
+  module Native
+    extend FFI::Library
+
+    LIBRARY_NAMES = [ENV["CRITEO_OAUTH_LIB"], "libcriteo_oauth.so.0", "criteo_oauth"].compact.freeze
+    ffi_lib LIBRARY_NAMES
+
+    typedef :uint32, :status
+    typedef :pointer, :out
+
+    attach_function :criteo_status_str, [:uint32], :string
+    attach_function :criteo_version, [], :string
+
+    attach_function :criteo_get_token,
+                    %i[pointer string string string string string string out out], :status, blocking: true
+
+    attach_function :criteo_token_access_token, [:pointer], :string
+    attach_function :criteo_token_token_type, [:pointer], :string
+    attach_function :criteo_token_refresh_token, [:pointer], :string
+    attach_function :criteo_token_expires_in, [:pointer], :int64
+    attach_function :criteo_token_expires_at, [:pointer], :int64
+    attach_function :criteo_token_free, [:pointer], :void
+
+    attach_function :criteo_error_status, [:pointer], :status
+    attach_function :criteo_error_http_status, [:pointer], :uint16
+    attach_function :criteo_error_code, [:pointer], :string
+    attach_function :criteo_error_description, [:pointer], :string
+    attach_function :criteo_error_uri, [:pointer], :string
+    attach_function :criteo_error_message, [:pointer], :string
+    attach_function :criteo_error_retry_after, [:pointer], :int64
+    attach_function :criteo_error_free, [:pointer], :void
+
+    attach_function :criteo_client_builder_new, [], :pointer
+    attach_function :criteo_client_builder_set_host, %i[pointer string], :status
+    attach_function :criteo_client_builder_set_timeouts, %i[pointer uint32 uint32], :status
+    attach_function :criteo_client_builder_set_max_retries, %i[pointer uint32], :status
+    attach_function :criteo_client_builder_set_ca_file, %i[pointer string], :status
+    attach_function :criteo_client_builder_set_proxy, %i[pointer string], :status
+    attach_function :criteo_client_builder_set_user_agent, %i[pointer string], :status
+    attach_function :criteo_client_builder_build, %i[pointer out out], :status, blocking: true
+    attach_function :criteo_client_free, [:pointer], :void
+
+    attach_function :criteo_token_source_new,
+                    %i[pointer string string string string string string out out], :status
+    attach_function :criteo_token_source_set_refresh_margin, %i[pointer uint32], :status
+    attach_function :criteo_token_source_get, %i[pointer out out], :status, blocking: true
+    attach_function :criteo_token_source_invalidate, [:pointer], :void
+    attach_function :criteo_token_source_free, [:pointer], :void
+
+    OK = 0
+
+    module_function
+
+    # Calls a function whose last two arguments are a result and an error
+    # out-parameter; returns the result pointer or raises the error.
+    def call_with_out(function, *args)
+      result = FFI::MemoryPointer.new(:pointer)
+      error = FFI::MemoryPointer.new(:pointer)
+      status = public_send(function, *args, result, error)
+      raise CriteoOAuth::Error.take(error.read_pointer) unless status == OK
+
+      result.read_pointer
+    end
+
+    # A Ruby string ready for C: nil stays nil (NULL); a NUL byte, which C
+    # would cut the string at, is refused naming the argument.
+    def c_string(name, value)
+      return nil if value.nil?
+
+      value = value.to_s
+      raise InvalidArgument.new("#{name} contains a NUL byte", status: 1) if value.include?("\0")
+
+      value
+    end
+  end
+end

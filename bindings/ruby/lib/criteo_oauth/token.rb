@@ -1,0 +1,42 @@
+# frozen_string_literal: true
+
+module CriteoOAuth
+  # An access token, copied into Ruby and frozen.
+  Token = Struct.new(:access_token, :token_type, :refresh_token, :expires_in, :expires_at, keyword_init: true) do
+    # The value for an Authorization header: "Bearer <access_token>".
+    def authorization
+      "Bearer #{access_token}"
+    end
+
+    def inspect
+      "#<CriteoOAuth::Token #{token_type} expires_at=#{expires_at.inspect} access_token=[redacted]>"
+    end
+    alias_method :to_s, :inspect
+
+    # Copies a criteo_token into Ruby and frees it.
+    def self.take(pointer)
+      expires_in = Native.criteo_token_expires_in(pointer)
+      new(
+        access_token: Native.criteo_token_access_token(pointer).freeze,
+        token_type: Native.criteo_token_token_type(pointer).freeze,
+        refresh_token: Native.criteo_token_refresh_token(pointer)&.freeze,
+        expires_in: expires_in.negative? ? nil : expires_in,
+        expires_at: expires_in.negative? ? nil : Time.at(Native.criteo_token_expires_at(pointer)).freeze
+      ).freeze
+    ensure
+      Native.criteo_token_free(pointer)
+    end
+  end
+
+  # The six strings of a token request, checked for Ruby-side mistakes.
+  module Request
+    module_function
+
+    def strings(grant_type:, client_id:, client_secret:, redirect_uri: nil, code: nil, refresh_token: nil)
+      {
+        "grant_type" => grant_type, "client_id" => client_id, "client_secret" => client_secret,
+        "redirect_uri" => redirect_uri, "code" => code, "refresh_token" => refresh_token
+      }.map { |name, value| Native.c_string(name, value) }
+    end
+  end
+end
