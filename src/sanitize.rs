@@ -17,7 +17,10 @@ pub struct Redactor<'a> {
 impl<'a> Redactor<'a> {
     pub fn new(secrets: impl IntoIterator<Item = &'a str>) -> Self {
         let mut forms: Vec<Cow<'a, str>> = Vec::new();
-        for secret in secrets.into_iter().filter(|secret| secret.len() >= MIN_REDACTED_BYTES) {
+        for secret in secrets
+            .into_iter()
+            .filter(|secret| secret.len() >= MIN_REDACTED_BYTES)
+        {
             let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
             if encoded != secret {
                 forms.push(Cow::Owned(encoded));
@@ -125,7 +128,10 @@ mod tests {
     #[test]
     fn very_short_secrets_are_not_looked_for() {
         let redactor = Redactor::new(["a", "xyz"]);
-        assert_eq!(redactor.field("invalid_client xyz", 100), "invalid_client xyz");
+        assert_eq!(
+            redactor.field("invalid_client xyz", 100),
+            "invalid_client xyz"
+        );
     }
 
     #[test]
