@@ -261,7 +261,7 @@ impl Client {
             .send(form.as_bytes())
             .map_err(|e| self.transport_failure(e))?;
         let status = response.status().as_u16();
-        let body = read_body(response.body_mut()).map_err(|e| {
+        let body = read_body(&mut response).map_err(|e| {
             let failure = self.transport_failure(e);
             Failure::from(failure.error.with_http_status(status))
         })?;
@@ -319,11 +319,22 @@ fn never_left(error: &ureq::Error) -> bool {
     }
 }
 
-/// Reads at most [`MAX_BODY_BYTES`]; a longer body is left unread.
-fn read_body(body: &mut ureq::Body) -> Result<AnswerBody, ureq::Error> {
+/// Reads at most [`MAX_BODY_BYTES`]; a longer body is left unread, and so
+/// is a compressed one (we never ask for compression, so never decode it).
+fn read_body(response: &mut ureq::http::Response<ureq::Body>) -> Result<AnswerBody, ureq::Error> {
+    let too_large = || AnswerBody::Unreadable(format!("larger than {MAX_BODY_BYTES} bytes"));
+    if let Some(encoding) = header_text(response.headers(), header::CONTENT_ENCODING)
+        .filter(|encoding| !encoding.trim().eq_ignore_ascii_case("identity"))
+    {
+        let encoding = crate::sanitize::one_line(encoding, 40);
+        return Ok(AnswerBody::Unreadable(format!(
+            "encoded with {encoding} (Content-Encoding), which was not asked for"
+        )));
+    }
+    let body = response.body_mut();
     let declared = body.content_length();
     if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return Ok(AnswerBody::TooLarge);
+        return Ok(too_large());
     }
     // Sized up front where possible: growing the buffer would leave copies
     // of the token in freed memory.
@@ -333,7 +344,7 @@ fn read_body(body: &mut ureq::Body) -> Result<AnswerBody, ureq::Error> {
     match reader.read_to_end(&mut bytes) {
         Ok(_) => Ok(AnswerBody::Complete(bytes)),
         Err(io) => match ureq::Error::from(io) {
-            ureq::Error::BodyExceedsLimit(_) => Ok(AnswerBody::TooLarge),
+            ureq::Error::BodyExceedsLimit(_) => Ok(too_large()),
             other => Err(other),
         },
     }

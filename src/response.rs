@@ -19,8 +19,8 @@ const EXCERPT_CHARS: usize = 160;
 /// The body of an answer, read up to [`MAX_BODY_BYTES`].
 pub(crate) enum AnswerBody {
     Complete(Zeroizing<Vec<u8>>),
-    /// Longer than the limit; the rest was never read.
-    TooLarge,
+    /// Not read, and why: "larger than 1048576 bytes", say.
+    Unreadable(String),
 }
 
 /// An HTTP answer, with the headers that matter to us.
@@ -37,11 +37,9 @@ pub(crate) fn interpret(answer: &Answer, redactor: &Redactor) -> Result<Token, E
     let status_line = status_line(answer.status);
     let outcome = match (&answer.body, (200..300).contains(&answer.status)) {
         (AnswerBody::Complete(body), true) => parse_token(body, &status_line, redactor),
-        (AnswerBody::TooLarge, true) => Err(Error::new(
+        (AnswerBody::Unreadable(why), true) => Err(Error::new(
             ErrorKind::InvalidResponse,
-            format!(
-                "{status_line} is not a usable token: the body is larger than {MAX_BODY_BYTES} bytes"
-            ),
+            format!("{status_line} is not a usable token: the body is {why}"),
         )),
         (_, false) => Err(error_answer(answer, &status_line, redactor)),
     };
@@ -58,7 +56,7 @@ fn error_answer(answer: &Answer, status_line: &str, redactor: &Redactor) -> Erro
     };
     let (oauth, body_detail) = match &answer.body {
         AnswerBody::Complete(body) => describe_error_body(body, redactor),
-        AnswerBody::TooLarge => (OAuthError::default(), "a body too large to read".into()),
+        AnswerBody::Unreadable(why) => (OAuthError::default(), format!("the body is {why}")),
     };
     let retry_after = answer
         .retry_after
@@ -333,7 +331,7 @@ mod tests {
     #[test]
     fn too_large_bodies() {
         let mut huge = answer(200, "");
-        huge.body = AnswerBody::TooLarge;
+        huge.body = AnswerBody::Unreadable(format!("larger than {MAX_BODY_BYTES} bytes"));
         assert_eq!(
             error_of(&huge).message(),
             "200 OK is not a usable token: the body is larger than 1048576 bytes"
@@ -341,7 +339,7 @@ mod tests {
         huge.status = 503;
         assert_eq!(
             error_of(&huge).message(),
-            "503 Service Unavailable: a body too large to read"
+            "503 Service Unavailable: the body is larger than 1048576 bytes"
         );
     }
 }

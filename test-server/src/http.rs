@@ -115,6 +115,12 @@ pub enum Action {
     },
     /// A 200 whose body comes one byte a second.
     Dribble,
+    /// These bytes exactly, whatever they are; the connection stays open
+    /// for more requests unless `close`.
+    Raw {
+        bytes: Vec<u8>,
+        close: bool,
+    },
 }
 
 /// Whether the connection may carry another request.
@@ -219,6 +225,15 @@ impl<W: Wire> Connection<W> {
             Action::Dribble => {
                 let _ = dribble(stream);
                 Ok(After::Closed)
+            }
+            Action::Raw { bytes, close } => {
+                stream.write_all(&bytes)?;
+                stream.flush()?;
+                if close {
+                    stream.tcp().shutdown(Shutdown::Both)?;
+                    return Ok(After::Closed);
+                }
+                Ok(After::KeepAlive)
             }
         }
     }

@@ -220,6 +220,57 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
             total: 200 << 20,
             chunked: true,
         },
+        // Hostile answers, byte for byte.
+        "huge-header-line" => raw(
+            format!(
+                "HTTP/1.1 200 OK\r\nX-Big: {}\r\nContent-Length: 2\r\n\r\n{{}}",
+                "a".repeat(1 << 20)
+            ),
+            true,
+        ),
+        "many-headers" => raw(
+            format!(
+                "HTTP/1.1 200 OK\r\n{}Content-Length: 2\r\n\r\n{{}}",
+                "X-H: v\r\n".repeat(100_000)
+            ),
+            true,
+        ),
+        "100-continue" => {
+            let body = token_json(r#","expires_in":900"#);
+            raw(
+                format!(
+                    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                ),
+                false,
+            )
+        }
+        "http10-close" => raw(
+            format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{}",
+                token_json(r#","expires_in":900"#)
+            ),
+            true,
+        ),
+        "gzip" => Action::Raw {
+            bytes: gzip_answer(),
+            close: false,
+        },
+        "garbage-status" => raw("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n\r\n".into(), true),
+        "two-answers" => {
+            let body = token_json(r#","expires_in":900"#);
+            let stale =
+                r#"{"access_token":"STALE-second-answer","token_type":"Bearer","expires_in":900}"#;
+            raw(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}\
+                 HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{stale}",
+                    body.len(),
+                    stale.len()
+                ),
+                false,
+            )
+        }
         // No complete answer.
         "reset" => Action::Reset,
         "close-early" => Action::CloseSilently,
@@ -285,6 +336,28 @@ fn parameterised(name: &str, request: &RecordedRequest, hit: usize, token: &str)
         200,
         &format!(r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":900{refresh}}}"#),
     ))
+}
+
+fn raw(text: String, close: bool) -> Action {
+    Action::Raw {
+        bytes: text.into_bytes(),
+        close,
+    }
+}
+
+/// A 200 whose body is `{"access_token":"gz","token_type":"Bearer"}`
+/// compressed with gzip, which the client never asked for.
+fn gzip_answer() -> Vec<u8> {
+    const GZIPPED: [u8; 58] = [
+        31, 139, 8, 0, 0, 0, 0, 0, 2, 3, 171, 86, 74, 76, 78, 78, 45, 46, 142, 47, 201, 207, 78,
+        205, 83, 178, 82, 74, 175, 82, 210, 81, 2, 115, 226, 75, 42, 11, 82, 129, 34, 78, 169, 137,
+        69, 169, 69, 74, 181, 0, 101, 152, 104, 220, 43, 0, 0, 0,
+    ];
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        GZIPPED.len()
+    );
+    [head.as_bytes(), &GZIPPED].concat()
 }
 
 fn with_retry_after(status: u16, seconds: &str) -> Action {
