@@ -4,6 +4,7 @@
 #   make build      the release libraries in target/release
 #   make install    PREFIX=/usr/local LIBDIR=lib DESTDIR= (and make uninstall)
 #   make deb        libcriteo-oauth0 and libcriteo-oauth-dev packages in build/deb
+#   make fuzz       every fuzz target for FUZZ_SECONDS (default 60); needs cargo-fuzz
 
 CARGO ?= cargo
 PREFIX ?= /usr/local
@@ -27,7 +28,7 @@ substitute = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|g' \
 	-e 's|@STATIC_LINK_LIBRARIES@|$(subst $() ,;,$(patsubst -l%,%,$(NATIVE_STATIC_LIBS)))|g'
 
-.PHONY: all build test lint test-rust test-c test-packaging test-bindings demo install uninstall deb clean
+.PHONY: all build test lint test-rust test-c test-packaging test-bindings demo install uninstall deb fuzz clean
 
 all: build
 
@@ -39,6 +40,7 @@ test: lint test-rust test-c test-packaging test-bindings
 
 lint:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-rust:
@@ -78,6 +80,9 @@ uninstall:
 		$(include_dir)/criteo_oauth.h $(lib_dir)/pkgconfig/criteo-oauth.pc \
 		$(cmake_dir)/criteo-oauthConfig.cmake $(cmake_dir)/criteo-oauthConfigVersion.cmake
 	-rmdir $(cmake_dir) 2>/dev/null
+
+fuzz:
+	scripts/fuzz.sh
 
 deb: build
 	scripts/make-deb.sh $(VERSION) $(MAJOR)

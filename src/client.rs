@@ -326,7 +326,6 @@ fn read_body(response: &mut ureq::http::Response<ureq::Body>) -> Result<AnswerBo
     if let Some(encoding) = header_text(response.headers(), header::CONTENT_ENCODING)
         .filter(|encoding| !encoding.trim().eq_ignore_ascii_case("identity"))
     {
-        let encoding = crate::sanitize::one_line(encoding, 40);
         return Ok(AnswerBody::Unreadable(format!(
             "encoded with {encoding} (Content-Encoding), which was not asked for"
         )));

@@ -8,6 +8,8 @@ pub mod client;
 pub mod endpoint;
 pub mod error;
 pub mod ffi;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod proxy;
 pub mod request;
 mod response;

@@ -19,7 +19,8 @@ const EXCERPT_CHARS: usize = 160;
 /// The body of an answer, read up to [`MAX_BODY_BYTES`].
 pub(crate) enum AnswerBody {
     Complete(Zeroizing<Vec<u8>>),
-    /// Not read, and why: "larger than 1048576 bytes", say.
+    /// Not read, and why: "larger than 1048576 bytes", say. May quote a
+    /// header, so it is redacted like any server text.
     Unreadable(String),
 }
 
@@ -39,7 +40,10 @@ pub(crate) fn interpret(answer: &Answer, redactor: &Redactor) -> Result<Token, E
         (AnswerBody::Complete(body), true) => parse_token(body, &status_line, redactor),
         (AnswerBody::Unreadable(why), true) => Err(Error::new(
             ErrorKind::InvalidResponse,
-            format!("{status_line} is not a usable token: the body is {why}"),
+            format!(
+                "{status_line} is not a usable token: the body is {}",
+                redactor.field(why, MAX_FIELD_CHARS)
+            ),
         )),
         (_, false) => Err(error_answer(answer, &status_line, redactor)),
     };
@@ -56,7 +60,10 @@ fn error_answer(answer: &Answer, status_line: &str, redactor: &Redactor) -> Erro
     };
     let (oauth, body_detail) = match &answer.body {
         AnswerBody::Complete(body) => describe_error_body(body, redactor),
-        AnswerBody::Unreadable(why) => (OAuthError::default(), format!("the body is {why}")),
+        AnswerBody::Unreadable(why) => (
+            OAuthError::default(),
+            format!("the body is {}", redactor.field(why, MAX_FIELD_CHARS)),
+        ),
     };
     let retry_after = answer
         .retry_after
@@ -325,6 +332,19 @@ mod tests {
         assert_eq!(
             error.message(),
             "500 Internal Server Error: client_secret=[redacted]"
+        );
+    }
+
+    #[test]
+    fn a_secret_in_an_unusable_token_type_is_redacted() {
+        // Found by the `answer` fuzz target.
+        let error = error_of(&answer(
+            200,
+            r#"{"access_token":"a","token_type":"bethe-secret"}"#,
+        ));
+        assert_eq!(
+            error.message(),
+            "200 OK is not a usable token: token_type is \"be[redacted]\", not Bearer"
         );
     }
 

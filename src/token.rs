@@ -122,7 +122,7 @@ pub(crate) fn parse_token(
         .access_token
         .ok_or_else(|| invalid("no access_token".into()))?;
     check_access_token(access_token.expose()).map_err(invalid)?;
-    let token_type = check_token_type(parsed.token_type).map_err(invalid)?;
+    let token_type = check_token_type(parsed.token_type, redactor).map_err(invalid)?;
     let refresh_token = check_refresh_token(parsed.refresh_token).map_err(invalid)?;
     let expires_in = parse_expires_in(parsed.expires_in.as_ref()).map_err(invalid)?;
     Ok(Token {
@@ -178,10 +178,10 @@ fn check_access_token(token: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_token_type(token_type: Option<String>) -> Result<String, String> {
+fn check_token_type(token_type: Option<String>, redactor: &Redactor) -> Result<String, String> {
     let token_type = token_type.unwrap_or_else(|| DEFAULT_TOKEN_TYPE.into());
     if !token_type.eq_ignore_ascii_case(DEFAULT_TOKEN_TYPE) {
-        let shown = crate::sanitize::one_line(&token_type, 40);
+        let shown = redactor.field(&token_type, 40);
         return Err(format!("token_type is \"{shown}\", not Bearer"));
     }
     Ok(token_type)

@@ -1,0 +1,25 @@
+//! Entry points for the fuzz targets in `fuzz/`, built only with
+//! `--cfg fuzzing` (which cargo fuzz sets); not part of the library.
+
+use crate::error::Error;
+use crate::response::{Answer, AnswerBody, interpret};
+use crate::sanitize::Redactor;
+use crate::token::Token;
+
+/// What the client makes of a complete answer, as `Client::get_token` does
+/// once the body is read.
+pub fn interpret_answer(
+    status: u16,
+    retry_after: Option<&str>,
+    location: Option<&str>,
+    body: &[u8],
+    secrets: &[&str],
+) -> Result<Token, Error> {
+    let answer = Answer {
+        status,
+        retry_after,
+        location,
+        body: AnswerBody::Complete(body.to_vec().into()),
+    };
+    interpret(&answer, &Redactor::new(secrets.iter().copied()))
+}
