@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The C side of the test suite: the header compiles as strict C11 and C++17,
-# the three examples build with -Wall -Wextra -Werror and behave against the
-# test server, and the C example runs clean under valgrind memcheck.
+# The C side of the test suite. The header compiles as strict C11 and C++17;
+# every C/C++ test program (the header tests and the four examples) is built
+# with -Wall -Wextra -Werror twice, plainly and with
+# -fsanitize=address,undefined; and every run below happens three times: the
+# plain build, the sanitizer build, and the plain build under valgrind
+# memcheck. Any sanitizer or valgrind report fails the run.
 #
 # Usage: tests/c/run.sh   (from the top of the tree, after `cargo build --workspace`)
 set -euo pipefail
@@ -12,14 +15,19 @@ SERVER=${SERVER:-$LIB_DIR/criteo-test-server}
 CC=${CC:-cc}
 CXX=${CXX:-c++}
 WARNINGS=(-Wall -Wextra -Werror)
+SANITIZE=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
 LINK=(-Iinclude -L"$LIB_DIR" -lcriteo_oauth -Wl,-rpath,"$PWD/$LIB_DIR")
+# Distinct exit codes, so a report is never mistaken for the program's own
+# failure exit; leak checks cover what the program allocated.
+export ASAN_OPTIONS=exitcode=86:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=exitcode=86
+MEMCHECK=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
 
 failures=0
 pass() { echo "ok   $1"; }
 fail() { echo "FAIL $1"; failures=$((failures + 1)); }
 
-# check NAME EXPECTED_EXIT PATTERN_IN_OUTPUT COMMAND...: runs COMMAND, and
-# checks its exit status and that stdout+stderr matches PATTERN (grep -E).
+# check NAME EXPECTED_EXIT PATTERN COMMAND...: runs COMMAND, and checks its
+# exit status and that stdout+stderr matches PATTERN (grep -E).
 check() {
     local name=$1 expected_exit=$2 pattern=$3
     shift 3
@@ -34,28 +42,47 @@ check() {
     fi
 }
 
+# build NAME COMPILER STANDARD SOURCE [FLAGS...]: builds NAME and NAME-asan.
+build() {
+    local name=$1 compiler=$2 standard=$3 source=$4
+    shift 4
+    check "$name builds" 0 "" "$compiler" "-std=$standard" "${WARNINGS[@]}" "$@" -o "$BUILD_DIR/$name" "$source" "${LINK[@]}"
+    check "$name builds with sanitizers" 0 "" "$compiler" "-std=$standard" "${WARNINGS[@]}" "${SANITIZE[@]}" "$@" \
+        -o "$BUILD_DIR/$name-asan" "$source" "${LINK[@]}"
+}
+
+# run NAME EXPECTED_EXIT PATTERN [ENV=VALUE...] PROGRAM [ARGS...]: runs the
+# plain build, the sanitizer build and the plain build under valgrind.
+run() {
+    local name=$1 expected_exit=$2 pattern=$3
+    shift 3
+    local environment=()
+    while [[ $1 == *=* ]]; do environment+=("$1"); shift; done
+    local program=$1
+    shift
+    check "$name" "$expected_exit" "$pattern" env "${environment[@]}" "$BUILD_DIR/$program" "$@"
+    check "$name [asan+ubsan]" "$expected_exit" "$pattern" env "${environment[@]}" "$BUILD_DIR/$program-asan" "$@"
+    if command -v valgrind >/dev/null; then
+        check "$name [valgrind]" "$expected_exit" "$pattern" env "${environment[@]}" "${MEMCHECK[@]}" "$BUILD_DIR/$program" "$@"
+    elif [[ ${CI:-} == true ]]; then
+        fail "$name [valgrind]: valgrind is not installed"
+    else
+        echo "SKIP $name [valgrind]: valgrind is not installed (CI installs it)"
+    fi
+}
+
 mkdir -p "$BUILD_DIR"
 scripts/link-soname.sh "$LIB_DIR"
 
-echo "== header"
-check "header is strict C11" 0 "" \
-    "$CC" -std=c11 "${WARNINGS[@]}" -Wpedantic -Iinclude -o "$BUILD_DIR/header_c11" tests/c/header_c11.c "${LINK[@]}"
-check "header is strict C++17" 0 "" \
-    "$CXX" -std=c++17 "${WARNINGS[@]}" -Wpedantic -Iinclude -o "$BUILD_DIR/header_cxx17" tests/c/header_cxx17.cpp "${LINK[@]}"
-check "C11 header test runs" 0 "" "$BUILD_DIR/header_c11"
-check "C++17 header test runs" 0 "" "$BUILD_DIR/header_cxx17"
+echo "== build"
+build header_c11 "$CC" c11 tests/c/header_c11.c -Wpedantic
+build header_cxx17 "$CXX" c++17 tests/c/header_cxx17.cpp -Wpedantic
+build get_token "$CC" c11 examples-c/get_token.c
+build get_token_cpp "$CXX" c++17 examples-c/get_token.cpp
+build criteo-token "$CC" c11 examples-c/criteo-token.c
+build token_source "$CC" c11 examples-c/token_source.c -pthread
 
-echo "== examples build"
-check "get_token.c builds" 0 "" \
-    "$CC" -std=c11 "${WARNINGS[@]}" -o "$BUILD_DIR/get_token" examples-c/get_token.c "${LINK[@]}"
-check "get_token.cpp builds" 0 "" \
-    "$CXX" -std=c++17 "${WARNINGS[@]}" -o "$BUILD_DIR/get_token_cpp" examples-c/get_token.cpp "${LINK[@]}"
-check "criteo-token.c builds" 0 "" \
-    "$CC" -std=c11 "${WARNINGS[@]}" -o "$BUILD_DIR/criteo-token" examples-c/criteo-token.c "${LINK[@]}"
-check "token_source.c builds" 0 "" \
-    "$CC" -std=c11 -pthread "${WARNINGS[@]}" -o "$BUILD_DIR/token_source" examples-c/token_source.c "${LINK[@]}"
-
-echo "== examples against the test server"
+echo "== run against the test server"
 server_out=$(mktemp)
 "$SERVER" >"$server_out" &
 server_pid=$!
@@ -66,50 +93,47 @@ URL=$(head -n1 "$server_out")
 
 # The examples read proxy variables as curl does; the test server is local.
 unset http_proxy all_proxy ALL_PROXY
-good=(env CRITEO_HOST="$URL" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret)
-bad=(env CRITEO_HOST="$URL" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=wrong)
+good=(CRITEO_HOST="$URL" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret)
+bad=(CRITEO_HOST="$URL" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=wrong)
+unset_credentials=(CRITEO_CLIENT_ID= CRITEO_CLIENT_SECRET=)
 unauthorized="CRITEO_ERR_UNAUTHORIZED: 401 Unauthorized: invalid_client: client_id doesn't exist or the client_secret is invalid"
 
-for example in get_token get_token_cpp; do
-    check "$example: token" 0 "^got a Bearer token, expires in 900 s
-Authorization: Bearer eyJ" "${good[@]}" "$BUILD_DIR/$example"
-    check "$example: 401" 1 "^$unauthorized\$" "${bad[@]}" "$BUILD_DIR/$example"
-    check "$example: bad host" 2 "base_url must start with https:// or http://" \
-        env CRITEO_HOST=ftp://x CRITEO_CLIENT_ID=a CRITEO_CLIENT_SECRET=b "$BUILD_DIR/$example"
-    check "$example: no credentials" 2 "set CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET" \
-        env -u CRITEO_CLIENT_ID "$BUILD_DIR/$example"
-done
+run "C11 header test" 0 "" header_c11
+run "C++17 header test" 0 "" header_cxx17
 
-tool="$BUILD_DIR/criteo-token"
-check "criteo-token: prints the token alone" 0 '^eyJ[A-Za-z0-9._-]+$' "${good[@]}" "$tool"
-check "criteo-token: 401" 1 "^criteo-token: 401 Unauthorized: invalid_client" "${bad[@]}" "$tool"
-check "criteo-token: no credentials" 2 "set CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET" env -u CRITEO_CLIENT_SECRET "$tool"
-check "criteo-token: unknown argument" 2 "unknown argument '--secret'" "$tool" --secret
-check "criteo-token: --help" 0 "^usage: criteo-token" "$tool" --help
-json=$("${good[@]}" "$tool" --json)
-check "criteo-token: --json is JSON with every field" 0 "Bearer null 900 True" python3 -c '
+for example in get_token get_token_cpp; do
+    run "$example: token" 0 "^got a Bearer token, expires in 900 s
+Authorization: Bearer eyJ" "${good[@]}" "$example"
+    run "$example: 401" 1 "^$unauthorized\$" "${bad[@]}" "$example"
+    run "$example: bad host" 2 "base_url must start with https:// or http://" \
+        CRITEO_HOST=ftp://x CRITEO_CLIENT_ID=a CRITEO_CLIENT_SECRET=b "$example"
+done
+check "get_token: no credentials" 2 "set CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET" env -u CRITEO_CLIENT_ID "$BUILD_DIR/get_token"
+
+run "criteo-token: prints the token alone" 0 '^eyJ[A-Za-z0-9._-]+$' "${good[@]}" criteo-token
+run "criteo-token: 401" 1 "^criteo-token: 401 Unauthorized: invalid_client" "${bad[@]}" criteo-token
+run "criteo-token: empty credentials" 2 "client_id must not be empty" "${unset_credentials[@]}" criteo-token
+run "criteo-token: unknown argument" 2 "unknown argument '--secret'" criteo-token --secret
+run "criteo-token: --help" 0 "^usage: criteo-token" criteo-token --help
+run "criteo-token: --json" 0 '^\{"access_token":"eyJ[^"]+","token_type":"Bearer","refresh_token":null,"expires_in":900,"expires_at":[0-9]+\}$' \
+    "${good[@]}" criteo-token --json
+check "criteo-token: no credentials" 2 "set CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET" env -u CRITEO_CLIENT_SECRET "$BUILD_DIR/criteo-token"
+json=$(env "${good[@]}" "$BUILD_DIR/criteo-token" --json)
+check "criteo-token: --json parses as JSON with every field" 0 "Bearer null 900 True" python3 -c '
 import json, sys, time
 token = json.loads(sys.argv[1])
 print(token["token_type"], "null" if token["refresh_token"] is None else "?", token["expires_in"],
       abs(token["expires_at"] - time.time() - 900) < 5 and token["access_token"].startswith("eyJ"))
 ' "$json"
 
-check "token_source: threads share one fetched token" 0 "^fetched a token, expires in 900 s
-8 threads x 1000 gets: 0 failed, all threads shared one token\$" "${good[@]}" "$BUILD_DIR/token_source"
-check "token_source: 401" 1 "8 threads x 1000 gets: 8000 failed" "${bad[@]}" "$BUILD_DIR/token_source"
-
-echo "== valgrind memcheck"
-if ! command -v valgrind >/dev/null; then
-    if [[ ${CI:-} == true ]]; then fail "valgrind is not installed"; else echo "SKIP valgrind is not installed (CI installs it)"; fi
-else
-    memcheck=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
-    check "get_token under valgrind: token" 0 "^got a Bearer token" "${good[@]}" "${memcheck[@]}" "$BUILD_DIR/get_token"
-    check "get_token under valgrind: 401" 1 "CRITEO_ERR_UNAUTHORIZED" "${bad[@]}" "${memcheck[@]}" "$BUILD_DIR/get_token"
-    check "criteo-token under valgrind: --json" 0 '"access_token":"eyJ' "${good[@]}" "${memcheck[@]}" "$tool" --json
-    # Every fetch runs on a worker thread here, so even "possibly lost" must
-    # be zero: a source that is not freed shows up as definitely lost.
-    check "token_source under valgrind: freed source leaks nothing" 0 "0 failed, all threads shared one token" \
-        "${good[@]}" "${memcheck[@]}" --errors-for-leak-kinds=definite,indirect,possible "$BUILD_DIR/token_source"
+run "token_source: threads share one fetched token" 0 "^fetched a token, expires in 900 s
+8 threads x 1000 gets: 0 failed, all threads shared one token\$" "${good[@]}" token_source
+run "token_source: 401" 1 "8 threads x 1000 gets: 8000 failed" "${bad[@]}" token_source
+# Every fetch runs on a worker thread here, so even "possibly lost" must be
+# zero: a source that is not freed shows up as definitely lost.
+if command -v valgrind >/dev/null; then
+    check "token_source: a freed source leaks nothing [valgrind]" 0 "0 failed, all threads shared one token" \
+        env "${good[@]}" "${MEMCHECK[@]}" --errors-for-leak-kinds=definite,indirect,possible "$BUILD_DIR/token_source"
 fi
 
 echo
