@@ -44,6 +44,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-rust:
+	$(CARGO) build --workspace
 	$(CARGO) test --workspace
 
 test-c:

@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use ureq::http::{HeaderMap, header};
 use ureq::tls::{RootCerts, TlsConfig};
+use ureq::unversioned::transport::DefaultConnector;
 use zeroize::Zeroizing;
 
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind};
 use crate::proxy::{Proxy, ProxySetting};
 use crate::request::TokenRequest;
+use crate::resolver::CachingResolver;
 use crate::response::{Answer, AnswerBody, MAX_BODY_BYTES, interpret};
 use crate::retry::{Failure, Next, next_step};
 use crate::sanitize::Redactor;
@@ -32,6 +34,11 @@ const MAX_USER_AGENT_BYTES: usize = 256;
 /// to stop opening new ones (ureq keeps 3 by default).
 const MAX_IDLE_CONNECTIONS: usize = 32;
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+/// A token answer's header is a few hundred bytes; 16 KiB is generous, and
+/// lets each connection's buffers stay small (ureq keeps 128 KiB each way).
+const MAX_ANSWER_HEADER_BYTES: usize = 16 * 1024;
+const INPUT_BUFFER_BYTES: usize = 32 * 1024;
+const OUTPUT_BUFFER_BYTES: usize = 16 * 1024;
 
 /// How a [`Client`] is set up. Each setter checks its input at once.
 #[derive(Debug, Clone)]
@@ -154,19 +161,23 @@ impl ClientConfig {
         let tls = TlsConfig::builder()
             .root_certs(RootCerts::new_with_certs(&roots))
             .build();
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(&self.user_agent)
             .accept("application/json")
             .timeout_connect(Some(self.connect_timeout))
             .timeout_global(Some(self.total_timeout))
+            .max_response_header_size(MAX_ANSWER_HEADER_BYTES)
+            .input_buffer_size(INPUT_BUFFER_BYTES)
+            .output_buffer_size(OUTPUT_BUFFER_BYTES)
             .max_idle_connections(MAX_IDLE_CONNECTIONS)
             .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
             .tls_config(tls)
             .proxy(proxy.as_ref().map(Proxy::to_ureq).transpose()?)
-            .build()
-            .new_agent();
+            .build();
+        let agent =
+            ureq::Agent::with_parts(config, DefaultConnector::new(), CachingResolver::default());
         Ok(Client {
             agent,
             token_url: self.endpoint.token_url().into(),

@@ -12,6 +12,7 @@ pub mod ffi;
 pub mod fuzzing;
 pub mod proxy;
 pub mod request;
+mod resolver;
 mod response;
 mod retry;
 mod sanitize;

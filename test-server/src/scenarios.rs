@@ -220,6 +220,19 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
             total: 200 << 20,
             chunked: true,
         },
+        // For stress: the answer the client_id asks for.
+        "mixed" => match request.field("client_id").as_deref() {
+            Some("unauthorized") => json(
+                401,
+                r#"{"error":"invalid_client","error_description":"no such client"}"#,
+            ),
+            Some("error") => typed(500, "text/plain", "internal error"),
+            Some("slow") => Action::Slow(
+                Duration::from_secs(3),
+                reply(200, "application/json", token_json("")),
+            ),
+            _ => json(200, &token_json(r#","expires_in":900"#)),
+        },
         // Hostile answers, byte for byte.
         "huge-header-line" => raw(
             format!(

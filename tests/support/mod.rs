@@ -328,6 +328,46 @@ pub fn status_name(status: criteo_status) -> String {
     owned(criteo_status_str(status)).unwrap()
 }
 
+/// The test server as a separate process (`criteo-test-server`, built by
+/// `cargo build --workspace`), for tests that measure this process alone.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl ServerProcess {
+    pub fn start() -> ServerProcess {
+        use std::io::BufRead;
+        let path = std::env::var("CRITEO_TEST_SERVER").unwrap_or_else(|_| {
+            format!(
+                "{}/target/debug/criteo-test-server",
+                env!("CARGO_MANIFEST_DIR")
+            )
+        });
+        let mut child = std::process::Command::new(&path)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {path} (run `cargo build --workspace` first): {e}")
+            });
+        let mut url = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut url)
+            .unwrap();
+        ServerProcess {
+            child,
+            url: url.trim().to_owned(),
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
