@@ -12,6 +12,7 @@ use criteo_oauth::ffi::source::*;
 use criteo_oauth::ffi::status::*;
 use criteo_oauth::ffi::token::*;
 
+#[allow(unused_imports)] // not every test file starts an in-process server
 pub use criteo_test_server::TestServer;
 
 /// A token, read through every accessor.
