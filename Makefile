@@ -41,11 +41,11 @@ test: lint test-rust test-c test-packaging test-bindings
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features criteo-oauth/test-panic -- -D warnings
 
 test-rust:
 	$(CARGO) build --workspace
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --features criteo-oauth/test-panic
 
 test-c:
 	$(CARGO) build --workspace

@@ -7,6 +7,7 @@ use ureq::http::Uri;
 
 use crate::endpoint::Endpoint;
 use crate::error::Error;
+use crate::secret::Secret;
 
 /// Which proxy a client uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +22,8 @@ pub enum ProxySetting {
 /// An `http://` proxy that tunnels with CONNECT, possibly with credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
-    url: String,
+    /// The whole URL, password included.
+    url: Secret,
     shown: String,
 }
 
@@ -73,7 +75,7 @@ impl Proxy {
     }
 
     pub(crate) fn to_ureq(&self) -> Result<ureq::Proxy, Error> {
-        ureq::Proxy::new(&self.url)
+        ureq::Proxy::new(self.url.expose())
             .map_err(|e| Error::invalid_argument(format!("proxy {}: {e}", self.shown)))
     }
 

@@ -31,6 +31,11 @@ impl TokenRequest {
     /// Checks every field (present, not empty, no control character) and
     /// that the grant has what it needs.
     pub fn new(fields: &TokenRequestFields) -> Result<Self, Error> {
+        #[cfg(feature = "test-panic")]
+        assert!(
+            fields.grant_type != "test-panic",
+            "forced by the test-panic feature"
+        );
         let request = TokenRequest {
             grant_type: checked("grant_type", fields.grant_type)?.to_owned(),
             client_id: checked("client_id", fields.client_id)?.to_owned(),

@@ -147,6 +147,11 @@ mod tests {
         let expected_at = unix_now_for_test() + 900;
         assert!((expected_at - token.expires_at().unwrap()).abs() <= 2);
         assert_eq!(token.authorization().expose(), "Bearer abc.def");
+        let debug = format!("{token:?}");
+        assert!(
+            !debug.contains("abc.def") && !debug.contains("\"rt\""),
+            "{debug}"
+        );
     }
 
     fn unix_now_for_test() -> i64 {

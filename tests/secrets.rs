@@ -1,0 +1,185 @@
+//! Secrets never appear in a message: every failure path, run with a
+//! recognisable secret, authorization code and refresh token, and every
+//! field of every error checked for them; and Debug output of the Rust
+//! types redacts them.
+
+mod support;
+
+use criteo_oauth::{ClientConfig, Error, ErrorKind, Secret, TokenRequest, TokenRequestFields};
+use support::{Call, ErrorView, ServerProcess, Setup, Source, TestServer};
+
+const SECRET: &str = "SECRET-7f3a9c1e";
+const CODE: &str = "CODE-4b2d8e6f";
+const REFRESH: &str = "REFRESH-9a1c3e5b";
+
+/// Every scenario that ends in an error, good ones too (a wrong grant
+/// makes some of them fail).
+const SCENARIOS: &[&str] = &[
+    "json",
+    "400-json",
+    "401-json",
+    "401-html",
+    "401-empty",
+    "401-echo",
+    "302",
+    "429",
+    "500",
+    "503",
+    "not-json",
+    "invalid-utf8",
+    "deep-nesting",
+    "no-token",
+    "empty-token",
+    "error-in-200",
+    "control-in-token",
+    "over-limit",
+    "huge",
+    "huge-chunked",
+    "reset",
+    "close-early",
+    "truncated",
+    "slow-3000",
+    "dribble",
+    "huge-header-line",
+    "many-headers",
+    "gzip",
+    "garbage-status",
+    "503-retry-after-1",
+    "keep-refresh",
+    "unknown-scenario",
+];
+
+fn assert_clean(error: &ErrorView, context: &str) {
+    let fields = [
+        Some(&error.message),
+        error.code.as_ref(),
+        error.description.as_ref(),
+        error.uri.as_ref(),
+    ];
+    for text in fields.into_iter().flatten() {
+        for secret in [SECRET, CODE, REFRESH] {
+            assert!(
+                !text.contains(secret),
+                "{context}: {secret} leaked into {text:?}"
+            );
+        }
+    }
+}
+
+/// The three grants, each carrying secrets in every field that can hold one.
+fn calls() -> [Call<'static>; 3] {
+    let base = Call {
+        client_id: "id",
+        client_secret: SECRET,
+        ..Call::default()
+    };
+    [
+        Call {
+            grant_type: "client_credentials",
+            ..base
+        },
+        Call {
+            grant_type: "authorization_code",
+            code: Some(CODE),
+            redirect_uri: Some("https://app/cb"),
+            ..base
+        },
+        Call {
+            grant_type: "refresh_token",
+            refresh_token: Some(REFRESH),
+            ..base
+        },
+    ]
+}
+
+#[test]
+fn no_failure_path_quotes_a_secret() {
+    let server = ServerProcess::start();
+    let mut failures = 0;
+    for name in SCENARIOS {
+        let host = format!("{}/scenario/{name}", server.url);
+        let client = Setup {
+            connect_ms: 500,
+            total_ms: 1_000,
+            max_retries: 1,
+            ..Setup::new(&host)
+        }
+        .build()
+        .unwrap();
+        for call in calls() {
+            if let Err(error) = client.get(&call) {
+                assert_clean(&error, name);
+                failures += 1;
+            }
+            let source = Source::new(&client, &call).unwrap();
+            for _ in 0..2 {
+                if let Err(error) = source.get() {
+                    assert_clean(&error, name);
+                }
+                source.invalidate();
+            }
+        }
+    }
+    assert!(
+        failures > 80,
+        "the paths were exercised: {failures} failures"
+    );
+}
+
+#[test]
+fn an_echoing_server_and_a_proxy_password_are_redacted() {
+    let server = TestServer::start().unwrap();
+    for call in calls() {
+        let host = server.scenario_url("401-echo");
+        let error = Setup::new(&host).build().unwrap().get(&call).unwrap_err();
+        assert_clean(&error, "401-echo");
+        assert!(error.message.contains("[redacted]"), "{}", error.message);
+    }
+    let proxy = "http://user:PROXY-PASSWORD-1234@127.0.0.1:9";
+    let error = Setup {
+        proxy: Some(proxy),
+        ..Setup::new(&server.url())
+    }
+    .build()
+    .unwrap()
+    .get(&calls()[0])
+    .unwrap_err();
+    assert!(
+        !error.message.contains("PROXY-PASSWORD-1234"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn debug_output_redacts_secrets() {
+    let fields = TokenRequestFields {
+        grant_type: "authorization_code",
+        client_id: "id",
+        client_secret: SECRET,
+        code: Some(CODE),
+        refresh_token: Some(REFRESH),
+        ..Default::default()
+    };
+    let request = TokenRequest::new(&fields).unwrap();
+    let mut config = ClientConfig::default();
+    config
+        .set_proxy("http://user:PROXY-PASSWORD-1234@proxy:3128")
+        .unwrap();
+    let debug = [
+        format!("{request:?}"),
+        format!("{:?}", request.refresh_with(&Secret::new(REFRESH))),
+        format!("{:?}", Secret::new(SECRET)),
+        format!("{config:?}"),
+        format!(
+            "{:?}",
+            Error::new(ErrorKind::Unauthorized, "401 Unauthorized")
+        ),
+    ];
+    for text in &debug {
+        for secret in [SECRET, CODE, REFRESH, "PROXY-PASSWORD-1234"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+    assert!(debug[0].contains("[redacted]"), "{}", debug[0]);
+}
