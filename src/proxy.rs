@@ -64,7 +64,7 @@ impl Proxy {
             None => format!("http://{host_port}"),
         };
         Ok(Proxy {
-            url: with_scheme,
+            url: Secret::new(with_scheme),
             shown,
         })
     }
