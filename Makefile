@@ -5,6 +5,7 @@
 #   make install    PREFIX=/usr/local LIBDIR=lib DESTDIR= (and make uninstall)
 #   make deb        libcriteo-oauth0 and libcriteo-oauth-dev packages in build/deb
 #   make fuzz       every fuzz target for FUZZ_SECONDS (default 60); needs cargo-fuzz
+#   make bench      criteo-oauth against libcurl on loopback nginx (see BENCHMARKS.md)
 
 CARGO ?= cargo
 PREFIX ?= /usr/local
@@ -28,7 +29,7 @@ substitute = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|g' \
 	-e 's|@STATIC_LINK_LIBRARIES@|$(subst $() ,;,$(patsubst -l%,%,$(NATIVE_STATIC_LIBS)))|g'
 
-.PHONY: all build test lint test-rust test-c test-packaging test-bindings demo install uninstall deb fuzz clean
+.PHONY: all build test lint test-rust test-c test-packaging test-bindings demo install uninstall deb fuzz bench clean
 
 all: build
 
@@ -84,6 +85,10 @@ uninstall:
 
 fuzz:
 	scripts/fuzz.sh
+
+bench:
+	mkdir -p build
+	bench/run.sh
 
 deb: build
 	scripts/make-deb.sh $(VERSION) $(MAJOR)
