@@ -6,9 +6,15 @@
 //! then takes the lock again to install the result. Readers with a valid
 //! token never wait for a fetch; readers without one wait on a condition
 //! variable for the fetch under way and share its result.
+//!
+//! The common case, a token that is not yet due for refresh, takes no lock
+//! at all: it is published in an `ArcSwap` that readers load lock-free.
+//! Every change to it is made under the mutex, with the state it mirrors.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
@@ -43,6 +49,8 @@ pub type RefreshCallback<T> = dyn Fn(&Arc<T>) + Send + Sync;
 /// A valid token whenever asked, from any number of threads.
 pub struct TokenSource<T: CachedToken = Token> {
     client: Client,
+    /// The cached token while it needs no refresh; `None` otherwise.
+    fresh: ArcSwapOption<Fresh<T>>,
     state: Mutex<State<T>>,
     fetch_done: Condvar,
     on_refresh: RwLock<Option<Arc<RefreshCallback<T>>>>,
@@ -54,6 +62,12 @@ struct State<T> {
     margin: Option<Duration>,
     fetching: bool,
     failure: Option<Failure>,
+}
+
+/// A token that needs no refresh before `until`.
+struct Fresh<T> {
+    token: Arc<T>,
+    until: Instant,
 }
 
 /// The cached token and when it arrived (on the monotonic clock).
@@ -99,6 +113,7 @@ impl<T: CachedToken> TokenSource<T> {
         };
         TokenSource {
             client,
+            fresh: ArcSwapOption::empty(),
             state: Mutex::new(State {
                 current: None,
                 next_request,
@@ -114,7 +129,9 @@ impl<T: CachedToken> TokenSource<T> {
     /// Refresh this long before expiry, instead of the default (the smaller
     /// of 60 s and half the token's lifetime).
     pub fn set_refresh_margin(&self, margin: Duration) {
-        self.lock().margin = Some(margin);
+        let mut state = self.lock();
+        state.margin = Some(margin);
+        self.publish(&state);
     }
 
     /// Called after every successful fetch, outside any lock, so it may
@@ -128,11 +145,18 @@ impl<T: CachedToken> TokenSource<T> {
 
     /// Forgets the cached token (the API said 401): the next get fetches.
     pub fn invalidate(&self) {
-        self.lock().current = None;
+        let mut state = self.lock();
+        state.current = None;
+        self.publish(&state);
     }
 
     /// A valid token: the cached one, or a new one when it is due.
     pub fn get(&self) -> Result<Arc<T>, Error> {
+        if let Some(fresh) = &*self.fresh.load()
+            && Instant::now() < fresh.until
+        {
+            return Ok(Arc::clone(&fresh.token));
+        }
         let mut state = self.lock();
         loop {
             match state.plan(Instant::now()) {
@@ -163,6 +187,7 @@ impl<T: CachedToken> TokenSource<T> {
             Ok(token) => Ok(state.install(&token, started)),
             Err(error) => state.record_failure(error, Instant::now()),
         };
+        self.publish(&state);
         drop(state);
         self.fetch_done.notify_all();
         if let Ok(token) = &result {
@@ -180,6 +205,18 @@ impl<T: CachedToken> TokenSource<T> {
         if let Some(callback) = callback {
             callback(token);
         }
+    }
+
+    /// Mirrors the state's cached token into `fresh`, for lock-free reads.
+    /// Called with the state locked, after every change to it.
+    fn publish(&self, state: &State<T>) {
+        let fresh = state.current.as_ref().map(|current| {
+            Arc::new(Fresh {
+                token: Arc::clone(&current.token),
+                until: current.refresh_at(state.margin),
+            })
+        });
+        self.fresh.store(fresh);
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
