@@ -43,8 +43,10 @@ typedef struct criteo_client_builder criteo_client_builder;
 typedef struct criteo_error criteo_error;
 
 /**
- * An access token (AccessTokenModel). Freed by the caller with
- * `criteo_token_free`.
+ * An access token (AccessTokenModel), its fields made ready for C once.
+ * A `criteo_token *` is a shared handle (an `Arc`): the copies a token
+ * source hands out share one token, whose secrets are wiped when the last
+ * copy is freed with `criteo_token_free`.
  */
 typedef struct criteo_token criteo_token;
 

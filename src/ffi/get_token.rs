@@ -9,7 +9,7 @@ use crate::ffi::client::{client_or_default, criteo_client};
 use crate::ffi::error::criteo_error;
 use crate::ffi::glue::{OutParam, borrow_optional_str, borrow_str, run_fallible};
 use crate::ffi::status::criteo_status;
-use crate::ffi::token::{TokenStrings, criteo_token};
+use crate::ffi::token::criteo_token;
 use crate::request::{TokenRequest, TokenRequestFields};
 use crate::source::CachedToken;
 
@@ -77,7 +77,7 @@ pub unsafe extern "C" fn criteo_get_token(
         // SAFETY: client is NULL or a live client, as documented.
         let client = unsafe { client_or_default(client) }?;
         let token = client.get_token(&request)?;
-        token_out.write(criteo_token(Arc::new(TokenStrings::from_token(&token))));
+        token_out.write_shared(Arc::new(criteo_token::from_token(&token)));
         Ok(())
     })
 }

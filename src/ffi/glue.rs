@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::ffi::{CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
 use crate::ffi::error::criteo_error;
@@ -134,6 +135,12 @@ impl<T> OutParam<T> {
         // SAFETY: checked non-NULL and writable when this OutParam was made.
         unsafe { self.0.write(into_handle(value)) }
     }
+
+    /// Stores a shared handle (see [`free_shared_handle`]) for the caller.
+    pub(crate) fn write_shared(self, value: Arc<T>) {
+        // SAFETY: checked non-NULL and writable when this OutParam was made.
+        unsafe { self.0.write(Arc::into_raw(value).cast_mut()) }
+    }
 }
 
 /// Moves `value` to the heap; C owns it until it passes it to the free function.
@@ -187,6 +194,18 @@ pub(crate) unsafe fn borrow_handle_mut<'a, T>(
 pub(crate) unsafe fn take_handle<T>(handle: *mut T) -> Option<T> {
     // SAFETY: forwarded from this function's contract.
     (!handle.is_null()).then(|| *unsafe { Box::from_raw(handle) })
+}
+
+/// Releases a shared handle, made from an `Arc` so that copies handed out
+/// cost a reference count, not an allocation; NULL is a no-op.
+///
+/// # Safety
+/// `handle` is NULL or came from [`OutParam::write_shared`] and is not used again.
+pub(crate) unsafe fn free_shared_handle<T>(handle: *mut T) {
+    if !handle.is_null() {
+        // SAFETY: forwarded from this function's contract.
+        drop(unsafe { Arc::from_raw(handle.cast_const()) });
+    }
 }
 
 /// Frees a handle; NULL is a no-op.

@@ -10,7 +10,7 @@ use crate::ffi::error::criteo_error;
 use crate::ffi::get_token::borrow_request;
 use crate::ffi::glue::{OutParam, borrow_handle, free_handle, run_fallible, run_infallible};
 use crate::ffi::status::criteo_status;
-use crate::ffi::token::{TokenStrings, criteo_token};
+use crate::ffi::token::criteo_token;
 use crate::source::TokenSource;
 
 /// The longest refresh margin accepted, in seconds (a day).
@@ -20,7 +20,7 @@ const MAX_REFRESH_MARGIN_SECS: u32 = 86_400;
 /// refreshes it before expiry, one fetch at a time. Safe to use from many
 /// threads at once.
 pub struct criteo_token_source {
-    source: TokenSource<TokenStrings>,
+    source: TokenSource<criteo_token>,
 }
 
 /// Called after each successful fetch with the new token, which is
@@ -41,11 +41,10 @@ unsafe impl Send for CallbackFromC {}
 unsafe impl Sync for CallbackFromC {}
 
 impl CallbackFromC {
-    fn call(&self, token: &Arc<TokenStrings>) {
-        let token = criteo_token(Arc::clone(token));
+    fn call(&self, token: &Arc<criteo_token>) {
         // SAFETY: the caller registered a function that takes this user_data
         // and a token valid for the duration of the call.
-        unsafe { (self.function)(self.user_data, &token) }
+        unsafe { (self.function)(self.user_data, Arc::as_ptr(token)) }
     }
 }
 
@@ -55,7 +54,7 @@ impl CallbackFromC {
 /// `source` is NULL or a live `criteo_token_source`.
 unsafe fn borrow_source<'a>(
     source: *const criteo_token_source,
-) -> Result<&'a TokenSource<TokenStrings>, Error> {
+) -> Result<&'a TokenSource<criteo_token>, Error> {
     // SAFETY: forwarded from this function's contract.
     unsafe { borrow_handle(source, "source") }.map(|s| &s.source)
 }
@@ -172,7 +171,7 @@ pub unsafe extern "C" fn criteo_token_source_set_refresh_callback(
                 function,
                 user_data,
             };
-            Arc::new(move |token: &Arc<TokenStrings>| from_c.call(token)) as Arc<_>
+            Arc::new(move |token: &Arc<criteo_token>| from_c.call(token)) as Arc<_>
         });
         source.set_refresh_callback(callback);
         Ok(())
@@ -212,7 +211,7 @@ pub unsafe extern "C" fn criteo_token_source_get(
         let token_out = unsafe { OutParam::required(token_out, "token_out") }?;
         // SAFETY: source is NULL or a live source, as documented.
         let source = unsafe { borrow_source(source) }?;
-        token_out.write(criteo_token(source.get()?));
+        token_out.write_shared(source.get()?);
         Ok(())
     })
 }

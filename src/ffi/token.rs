@@ -2,21 +2,18 @@
 
 use std::ffi::{CString, c_char};
 use std::ptr;
-use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use crate::ffi::glue::{free_handle, read_handle, run_infallible, to_c_string};
+use crate::ffi::glue::{free_shared_handle, read_handle, run_infallible, to_c_string};
 use crate::source::CachedToken;
 use crate::token::Token;
 
-/// An access token (AccessTokenModel). Freed by the caller with
-/// `criteo_token_free`.
-pub struct criteo_token(pub(crate) Arc<TokenStrings>);
-
-/// A token's fields made ready for C once, then shared by every copy a
-/// token source hands out. Its secrets are wiped when the last copy goes.
-pub(crate) struct TokenStrings {
+/// An access token (AccessTokenModel), its fields made ready for C once.
+/// A `criteo_token *` is a shared handle (an `Arc`): the copies a token
+/// source hands out share one token, whose secrets are wiped when the last
+/// copy is freed with `criteo_token_free`.
+pub struct criteo_token {
     access_token: Zeroizing<CString>,
     authorization: Zeroizing<CString>,
     token_type: CString,
@@ -25,10 +22,10 @@ pub(crate) struct TokenStrings {
     expires_at: i64,
 }
 
-impl CachedToken for TokenStrings {
+impl CachedToken for criteo_token {
     fn from_token(token: &Token) -> Self {
         let secret = |text: &str| Zeroizing::new(to_c_string(text));
-        TokenStrings {
+        criteo_token {
             access_token: secret(token.access_token().expose()),
             authorization: secret(token.authorization().expose()),
             token_type: to_c_string(token.token_type()),
@@ -48,7 +45,7 @@ impl CachedToken for TokenStrings {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_access_token(token: *const criteo_token) -> *const c_char {
     // SAFETY: token is NULL or live, as documented.
-    unsafe { read_handle(token, ptr::null(), |t| t.0.access_token.as_ptr()) }
+    unsafe { read_handle(token, ptr::null(), |t| t.access_token.as_ptr()) }
 }
 
 /// The token type as the server sent it (`"Bearer"`, or `"bearer"`; any
@@ -60,7 +57,7 @@ pub unsafe extern "C" fn criteo_token_access_token(token: *const criteo_token) -
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_token_type(token: *const criteo_token) -> *const c_char {
     // SAFETY: token is NULL or live, as documented.
-    unsafe { read_handle(token, ptr::null(), |t| t.0.token_type.as_ptr()) }
+    unsafe { read_handle(token, ptr::null(), |t| t.token_type.as_ptr()) }
 }
 
 /// The refresh token, or NULL when the answer had none (absent or `null`,
@@ -73,9 +70,7 @@ pub unsafe extern "C" fn criteo_token_refresh_token(token: *const criteo_token) 
     // SAFETY: token is NULL or live, as documented.
     unsafe {
         read_handle(token, ptr::null(), |t| {
-            t.0.refresh_token
-                .as_ref()
-                .map_or(ptr::null(), |r| r.as_ptr())
+            t.refresh_token.as_ref().map_or(ptr::null(), |r| r.as_ptr())
         })
     }
 }
@@ -88,7 +83,7 @@ pub unsafe extern "C" fn criteo_token_refresh_token(token: *const criteo_token) 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_expires_in(token: *const criteo_token) -> i64 {
     // SAFETY: token is NULL or live, as documented.
-    unsafe { read_handle(token, -1, |t| t.0.expires_in) }
+    unsafe { read_handle(token, -1, |t| t.expires_in) }
 }
 
 /// When the token expires, in Unix seconds, computed from `expires_in` on
@@ -99,7 +94,7 @@ pub unsafe extern "C" fn criteo_token_expires_in(token: *const criteo_token) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_expires_at(token: *const criteo_token) -> i64 {
     // SAFETY: token is NULL or live, as documented.
-    unsafe { read_handle(token, -1, |t| t.0.expires_at) }
+    unsafe { read_handle(token, -1, |t| t.expires_at) }
 }
 
 /// `"Bearer <access_token>"`, ready for an `Authorization` header. Borrowed
@@ -110,7 +105,7 @@ pub unsafe extern "C" fn criteo_token_expires_at(token: *const criteo_token) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_authorization(token: *const criteo_token) -> *const c_char {
     // SAFETY: token is NULL or live, as documented.
-    unsafe { read_handle(token, ptr::null(), |t| t.0.authorization.as_ptr()) }
+    unsafe { read_handle(token, ptr::null(), |t| t.authorization.as_ptr()) }
 }
 
 /// Frees a token. NULL is a no-op. Strings borrowed from it are invalid
@@ -122,5 +117,5 @@ pub unsafe extern "C" fn criteo_token_authorization(token: *const criteo_token) 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_free(token: *mut criteo_token) {
     // SAFETY: the caller hands over a live token or NULL, as documented.
-    run_infallible((), || unsafe { free_handle(token) })
+    run_infallible((), || unsafe { free_shared_handle(token) })
 }
