@@ -4,29 +4,16 @@
 mod support;
 
 use criteo_oauth::ffi::status::*;
-use support::{Call, Client, ErrorView, TestServer, TokenView, demo_call, status_name, unix_now};
+use support::{
+    Call, Client, TestServer, TokenView, demo_call, expect_error, scenario, status_name, unix_now,
+};
 
 fn server() -> TestServer {
     TestServer::start().expect("the test server starts")
 }
 
-fn scenario(server: &TestServer, name: &str) -> Result<TokenView, ErrorView> {
-    Client::new(&server.scenario_url(name)).get(&demo_call())
-}
-
 fn expect_token(server: &TestServer, name: &str) -> TokenView {
     scenario(server, name).unwrap_or_else(|e| panic!("{name}: {e:?}"))
-}
-
-fn expect_error(server: &TestServer, name: &str, status: criteo_status) -> ErrorView {
-    let error = scenario(server, name).expect_err(name);
-    assert_eq!(
-        status_name(error.status),
-        status_name(status),
-        "{name}: {}",
-        error.message
-    );
-    error
 }
 
 #[test]

@@ -10,22 +10,7 @@ use std::time::{Duration, Instant};
 
 use criteo_oauth::ffi::status::*;
 use criteo_test_server::TestCa;
-use support::{Client, ErrorView, Setup, TestServer, TokenView, demo_call, status_name};
-
-fn scenario(server: &TestServer, name: &str) -> Result<TokenView, ErrorView> {
-    Client::new(&server.scenario_url(name)).get(&demo_call())
-}
-
-fn expect_status(server: &TestServer, name: &str, status: criteo_status) -> ErrorView {
-    let error = scenario(server, name).expect_err(name);
-    assert_eq!(
-        status_name(error.status),
-        status_name(status),
-        "{name}: {}",
-        error.message
-    );
-    error
-}
+use support::{Client, Setup, TestServer, demo_call, expect_error, scenario, status_name};
 
 #[test]
 fn a_server_that_dribbles_one_byte_a_second_hits_the_total_limit() {
@@ -50,7 +35,7 @@ fn a_server_that_dribbles_one_byte_a_second_hits_the_total_limit() {
 #[test]
 fn absurd_headers_are_refused() {
     let server = TestServer::start().unwrap();
-    let error = expect_status(&server, "huge-header-line", CRITEO_ERR_TRANSPORT);
+    let error = expect_error(&server, "huge-header-line", CRITEO_ERR_TRANSPORT);
     assert!(
         error
             .message
@@ -58,7 +43,7 @@ fn absurd_headers_are_refused() {
         "{}",
         error.message
     );
-    let error = expect_status(&server, "many-headers", CRITEO_ERR_TRANSPORT);
+    let error = expect_error(&server, "many-headers", CRITEO_ERR_TRANSPORT);
     assert!(
         error.message.contains("malformed HTTP answer"),
         "{}",
@@ -81,7 +66,7 @@ fn an_http_1_0_answer_ended_by_closing_is_read() {
 #[test]
 fn a_gzip_body_nobody_asked_for_is_refused_unread() {
     let server = TestServer::start().unwrap();
-    let error = expect_status(&server, "gzip", CRITEO_ERR_INVALID_RESPONSE);
+    let error = expect_error(&server, "gzip", CRITEO_ERR_INVALID_RESPONSE);
     assert_eq!(
         error.message,
         "200 OK is not a usable token: the body is encoded with gzip (Content-Encoding), which was not asked for"
@@ -95,7 +80,7 @@ fn a_gzip_body_nobody_asked_for_is_refused_unread() {
 #[test]
 fn a_garbage_status_line_is_a_transport_error() {
     let server = TestServer::start().unwrap();
-    let error = expect_status(&server, "garbage-status", CRITEO_ERR_TRANSPORT);
+    let error = expect_error(&server, "garbage-status", CRITEO_ERR_TRANSPORT);
     assert!(
         error.message.contains("malformed HTTP answer"),
         "{}",
@@ -123,7 +108,7 @@ fn a_second_unasked_answer_is_never_taken_for_the_next_one() {
 #[test]
 fn a_body_over_the_cap_sent_chunked_is_refused() {
     let server = TestServer::start().unwrap();
-    let error = expect_status(&server, "huge-chunked", CRITEO_ERR_INVALID_RESPONSE);
+    let error = expect_error(&server, "huge-chunked", CRITEO_ERR_INVALID_RESPONSE);
     assert!(
         error
             .message

@@ -207,31 +207,6 @@ fn a_slow_answer_times_out_near_the_total_limit() {
 }
 
 #[test]
-fn a_server_that_dribbles_one_byte_a_second_is_cut_off() {
-    let server = server();
-    let client = Setup {
-        total_ms: 1_500,
-        connect_ms: 500,
-        ..Setup::new(&server.scenario_url("dribble"))
-    }
-    .build()
-    .unwrap();
-    let started = Instant::now();
-    let error = client.get(&demo_call()).unwrap_err();
-    assert_eq!(
-        status_name(error.status),
-        "CRITEO_ERR_TIMEOUT",
-        "{}",
-        error.message
-    );
-    assert_eq!(error.http_status, 200, "the status line had arrived");
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "the whole body would take over a minute"
-    );
-}
-
-#[test]
 fn the_user_agent_names_the_program_first() {
     let server = server();
     let client = Setup {

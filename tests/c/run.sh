@@ -22,25 +22,8 @@ LINK=(-Iinclude -L"$LIB_DIR" -lcriteo_oauth -Wl,-rpath,"$PWD/$LIB_DIR")
 export ASAN_OPTIONS=exitcode=86:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=exitcode=86
 MEMCHECK=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
 
-failures=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; failures=$((failures + 1)); }
-
-# check NAME EXPECTED_EXIT PATTERN COMMAND...: runs COMMAND, and checks its
-# exit status and that stdout+stderr matches PATTERN (grep -E).
-check() {
-    local name=$1 expected_exit=$2 pattern=$3
-    shift 3
-    local output exit_code=0
-    output=$("$@" 2>&1) || exit_code=$?
-    if [[ $exit_code -ne $expected_exit ]]; then
-        fail "$name: exit $exit_code, expected $expected_exit; output: $output"
-    elif ! grep -Eq -- "$pattern" <<<"$output"; then
-        fail "$name: output does not match /$pattern/: $output"
-    else
-        pass "$name"
-    fi
-}
+# shellcheck source=tests/check.sh
+source tests/check.sh
 
 # build NAME COMPILER STANDARD SOURCE [FLAGS...]: builds NAME and NAME-asan.
 build() {
@@ -136,9 +119,4 @@ if command -v valgrind >/dev/null; then
         env "${good[@]}" "${MEMCHECK[@]}" --errors-for-leak-kinds=definite,indirect,possible "$BUILD_DIR/token_source"
 fi
 
-echo
-if [[ $failures -gt 0 ]]; then
-    echo "$failures C test(s) failed"
-    exit 1
-fi
-echo "all C tests passed"
+finish C

@@ -10,24 +10,8 @@ set -euo pipefail
 SERVER=${SERVER:-target/debug/criteo-test-server}
 CC=${CC:-cc}
 work=$(mktemp -d)
-failures=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; failures=$((failures + 1)); }
-
-# check NAME EXPECTED_EXIT PATTERN COMMAND...: as in tests/c/run.sh.
-check() {
-    local name=$1 expected_exit=$2 pattern=$3
-    shift 3
-    local output exit_code=0
-    output=$("$@" 2>&1) || exit_code=$?
-    if [[ $exit_code -ne $expected_exit ]]; then
-        fail "$name: exit $exit_code, expected $expected_exit; output: $output"
-    elif ! grep -Eq -- "$pattern" <<<"$output"; then
-        fail "$name: output does not match /$pattern/: $output"
-    else
-        pass "$name"
-    fi
-}
+# shellcheck source=tests/check.sh
+source tests/check.sh
 
 server_out=$work/server-url
 "$SERVER" >"$server_out" &
@@ -125,9 +109,4 @@ check "build against the unpacked -dev package" 0 "" \
 check "runs against the unpacked runtime package" 0 "$token_line" \
     env LD_LIBRARY_PATH="$unpacked/usr/lib/$multiarch" "$work/get_token_deb"
 
-echo
-if [[ $failures -gt 0 ]]; then
-    echo "$failures packaging test(s) failed"
-    exit 1
-fi
-echo "all packaging tests passed"
+finish packaging

@@ -324,6 +324,23 @@ pub fn take_error(error: *mut criteo_error) -> ErrorView {
     }
 }
 
+/// One demo call through a fresh client for the named scenario.
+pub fn scenario(server: &TestServer, name: &str) -> Result<TokenView, ErrorView> {
+    Client::new(&server.scenario_url(name)).get(&demo_call())
+}
+
+/// The error the named scenario must give, checked to have `status`.
+pub fn expect_error(server: &TestServer, name: &str, status: criteo_status) -> ErrorView {
+    let error = scenario(server, name).expect_err(name);
+    assert_eq!(
+        status_name(error.status),
+        status_name(status),
+        "{name}: {}",
+        error.message
+    );
+    error
+}
+
 /// The name of a status, for readable assertion failures.
 pub fn status_name(status: criteo_status) -> String {
     owned(criteo_status_str(status)).unwrap()
