@@ -9,7 +9,6 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::sync::atomic::{AtomicIsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Mutex, OnceLock};
 
 use criteo_oauth::{Client, ClientConfig, TokenRequest, TokenRequestFields};
@@ -41,19 +40,19 @@ static ALLOCATOR: Counting = Counting;
 /// own bookkeeping.
 const MAX_EXTRA_BYTES: isize = 4 << 20;
 
-/// A server thread that answers each connection with the next fuzz input.
-struct Replay {
-    client: Client,
-    answers: SyncSender<Vec<u8>>,
-}
+/// The answer the server thread gives the next connection. A slot, not a
+/// channel: should the client not connect for an input (a connection it
+/// believed reusable turned out dead), nothing waits on anything.
+static NEXT_ANSWER: Mutex<Option<Vec<u8>>> = Mutex::new(None);
 
-fn replay() -> &'static Mutex<Replay> {
-    static REPLAY: OnceLock<Mutex<Replay>> = OnceLock::new();
-    REPLAY.get_or_init(|| {
+/// A client for a server thread that answers each connection with the
+/// current fuzz input, then closes it.
+fn client() -> &'static Client {
+    static CLIENT: OnceLock<Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let (answers, inputs) = sync_channel(0);
-        std::thread::spawn(move || serve(listener, inputs));
+        std::thread::spawn(move || serve(listener));
         let mut config = ClientConfig::default();
         config
             .set_host(&format!("http://127.0.0.1:{port}"))
@@ -61,26 +60,24 @@ fn replay() -> &'static Mutex<Replay> {
         config.set_timeouts(1_000, 2_000).unwrap();
         config.set_max_retries(0).unwrap();
         config.set_proxy("").unwrap();
-        Mutex::new(Replay {
-            client: config.build().unwrap(),
-            answers,
-        })
+        config.build().unwrap()
     })
 }
 
-fn serve(listener: TcpListener, inputs: Receiver<Vec<u8>>) {
+fn serve(listener: TcpListener) {
     for mut stream in listener.incoming().flatten() {
-        let Ok(answer) = inputs.recv() else { return };
         // Read the request (headers and a small form body) before answering.
         let mut request = [0u8; 4096];
         let _ = stream.read(&mut request);
-        let _ = stream.write_all(&answer);
+        if let Some(answer) = NEXT_ANSWER.lock().unwrap().take() {
+            let _ = stream.write_all(&answer);
+        }
         let _ = stream.shutdown(Shutdown::Both);
     }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let replay = replay().lock().unwrap();
+    let client = client();
     let request = TokenRequest::new(&TokenRequestFields {
         grant_type: "client_credentials",
         client_id: "fuzz",
@@ -88,15 +85,11 @@ fuzz_target!(|data: &[u8]| {
         ..Default::default()
     })
     .unwrap();
-    // Every call opens a new connection: the server closes after answering.
-    let sender = replay.answers.clone();
-    let answer = data.to_vec();
-    let feeder = std::thread::spawn(move || sender.send(answer));
+    *NEXT_ANSWER.lock().unwrap() = Some(data.to_vec());
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
-    let outcome = replay.client.get_token(&request);
+    let outcome = client.get_token(&request);
     let peak = PEAK.load(Ordering::Relaxed) - before;
-    let _ = feeder.join();
     assert!(peak < MAX_EXTRA_BYTES, "held {peak} bytes for one answer");
     if let Err(error) = outcome {
         let message = error.message();
