@@ -2,6 +2,7 @@
 //! secrets, no control characters, no markup, a bounded length.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 const REDACTED: &str = "[redacted]";
 /// Shorter secrets are not looked for: replacing every "a" or "id" in a
@@ -9,32 +10,45 @@ const REDACTED: &str = "[redacted]";
 const MIN_REDACTED_BYTES: usize = 4;
 
 /// Replaces every secret of a request, raw or form-encoded, wherever a
-/// server may have echoed it.
+/// server may have echoed it. Made for every answer, used only for errors:
+/// the encoded forms are worked out on first use.
 pub struct Redactor<'a> {
-    secrets: Vec<Cow<'a, str>>,
+    secrets: Vec<&'a str>,
+    forms: OnceCell<Vec<Cow<'a, str>>>,
 }
 
 impl<'a> Redactor<'a> {
     pub fn new(secrets: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut forms: Vec<Cow<'a, str>> = Vec::new();
-        for secret in secrets
+        let secrets = secrets
             .into_iter()
             .filter(|secret| secret.len() >= MIN_REDACTED_BYTES)
-        {
-            let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-            if encoded != secret {
-                forms.push(Cow::Owned(encoded));
-            }
-            forms.push(Cow::Borrowed(secret));
+            .collect();
+        Redactor {
+            secrets,
+            forms: OnceCell::new(),
         }
-        // Longest first, so a secret that contains another is replaced whole.
-        forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
-        Redactor { secrets: forms }
+    }
+
+    /// Each secret as sent and as form-encoded, longest first, so a secret
+    /// that contains another is replaced whole.
+    fn forms(&self) -> &[Cow<'a, str>] {
+        self.forms.get_or_init(|| {
+            let mut forms: Vec<Cow<'a, str>> = Vec::new();
+            for &secret in &self.secrets {
+                let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+                if encoded != secret {
+                    forms.push(Cow::Owned(encoded));
+                }
+                forms.push(Cow::Borrowed(secret));
+            }
+            forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+            forms
+        })
     }
 
     pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let mut text = Cow::Borrowed(text);
-        for secret in &self.secrets {
+        for secret in self.forms() {
             if text.contains(secret.as_ref()) {
                 text = Cow::Owned(text.replace(secret.as_ref(), REDACTED));
             }

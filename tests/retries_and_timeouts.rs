@@ -160,8 +160,11 @@ fn a_failed_connection_is_retried_until_the_server_is_up() {
     );
 }
 
+/// That refused connections are retried is shown by
+/// `a_failed_connection_is_retried_until_the_server_is_up`; here, that
+/// running out of retries still gives the transport error.
 #[test]
-fn a_refused_connection_gives_up_after_the_retries() {
+fn a_connection_refused_to_the_end_is_a_transport_error() {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
