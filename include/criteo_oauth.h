@@ -141,12 +141,19 @@ criteo_client_builder *criteo_client_builder_new(void);
  * Sets the API's base URL, e.g. `"https://api.criteo.com"`. A path prefix
  * is kept: `"http://127.0.0.1:8080/mock"` posts to
  * `http://127.0.0.1:8080/mock/oauth2/token`. Plain `http://` is accepted
- * only for loopback hosts (127.0.0.0/8, ::1, localhost), so the secret
- * never crosses a network in clear. The string is copied.
+ * only for loopback hosts (127.0.0.0/8, ::1, `localhost` and names under
+ * `.localhost`), so the secret never crosses a network in clear; the
+ * `localhost` names always mean 127.0.0.1 and ::1, whatever the system's
+ * resolver says. The string is copied.
+ *
+ * The URL is read strictly: a port is 1 to 65535 in plain decimal digits
+ * (no sign, no leading zero, not empty); a host is a name, a dotted-quad
+ * IPv4 address or a bracketed IPv6 address (no zone ID), never
+ * percent-encoded or in a shorthand such as `127.1`.
  *
  * Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` for a NULL
- * argument or a URL that is not https (or http to loopback) with a host
- * and no query, fragment or credentials. A refused setting also makes
+ * argument or a URL that is not https (or http to loopback) with such a
+ * host and no query, fragment or credentials. A refused setting also makes
  * `criteo_client_builder_build` fail, with the message saying why.
  *
  * # Safety
@@ -215,7 +222,8 @@ criteo_status criteo_client_builder_set_ca_file(criteo_client_builder *builder,
  * `"http://[user:password@]host[:port]"` (no scheme means http, no port
  * 80). Overrides the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`);
  * `""` means a direct connection whatever the environment says. The
- * password never appears in a message. The string is copied.
+ * password never appears in a message. The string is copied. Host and
+ * port are read as strictly as `criteo_client_builder_set_host` reads them.
  *
  * Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` for a NULL
  * argument or a URL that is not an http:// proxy. A refused setting also

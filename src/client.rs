@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use ureq::http::{HeaderMap, header};
 use ureq::tls::{RootCerts, TlsConfig};
+use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::DefaultConnector;
 use zeroize::Zeroizing;
 
@@ -176,8 +177,11 @@ impl ClientConfig {
             .tls_config(tls)
             .proxy(proxy.as_ref().map(Proxy::to_ureq).transpose()?)
             .build();
-        let agent =
-            ureq::Agent::with_parts(config, DefaultConnector::new(), CachingResolver::default());
+        let agent = ureq::Agent::with_parts(
+            config,
+            DefaultConnector::new(),
+            CachingResolver::<DefaultResolver>::default(),
+        );
         Ok(Client {
             agent,
             token_url: self.endpoint.token_url().into(),

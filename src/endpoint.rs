@@ -1,10 +1,9 @@
 //! Where token requests go: `{base_url}/oauth2/token`, checked so that a
 //! secret never crosses a network in clear.
 
-use std::net::IpAddr;
-
 use ureq::http::Uri;
 
+use crate::authority::parse_host_port;
 use crate::error::Error;
 
 /// A checked token endpoint.
@@ -41,21 +40,18 @@ impl Endpoint {
         if uri.query().is_some() || base_url.contains('#') {
             return Err(invalid("must not have a query or fragment"));
         }
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
+        let host = parse_host_port(authority.as_str(), "base_url")?;
         let https = scheme == "https";
-        if !https && !is_loopback(host) {
+        if !https && !host.is_loopback() {
             return Err(invalid(
-                "uses http:// for a host that is not loopback (127.0.0.0/8, ::1, localhost): \
+                "uses http:// for a host that is not loopback (127.0.0.0/8, ::1, localhost, *.localhost): \
                  the client secret would cross the network in clear; use https://",
             ));
         }
         let prefix = uri.path().trim_end_matches('/');
         Ok(Endpoint {
             token_url: format!("{scheme}://{authority}{prefix}/oauth2/token"),
-            host: host.to_ascii_lowercase(),
+            host: host.host.to_ascii_lowercase(),
             https,
         })
     }
@@ -73,11 +69,6 @@ impl Endpoint {
     pub fn is_https(&self) -> bool {
         self.https
     }
-}
-
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::fmt;
 
 use ureq::http::Uri;
 
+use crate::authority::parse_host_port;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::secret::Secret;
@@ -59,6 +60,7 @@ impl Proxy {
             Some((userinfo, host_port)) => (userinfo.split(':').next(), host_port),
             None => (None, authority.as_str()),
         };
+        parse_host_port(host_port, name)?;
         let shown = match user {
             Some(user) => format!("http://{user}@{host_port}"),
             None => format!("http://{host_port}"),

@@ -6,9 +6,13 @@
 //! thread costs a clone and a stack that glibc keeps cached afterwards.
 //! Here an IP address needs no lookup at all, and a name is looked up (by
 //! ureq, with its time limit) at most once every [`CACHE_FOR`].
+//!
+//! `localhost` and the names under it are never looked up: they are the
+//! loopback addresses (RFC 6761, as curl does), so a hosts file or DNS
+//! server that says otherwise cannot send a plain-HTTP request elsewhere.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -17,18 +21,21 @@ use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::NextTimeout;
 
+use crate::authority::{is_localhost_name, parse_host_port};
+
 /// How long looked-up addresses are reused. getaddrinfo gives no TTL; this
 /// is short enough to follow a DNS change soon, long enough that a busy
 /// program looks up once in a while instead of on every call.
 const CACHE_FOR: Duration = Duration::from_secs(30);
 
+/// Caches what `lookup` (the system's resolver, but for tests) finds.
 #[derive(Debug, Default)]
-pub(crate) struct CachingResolver {
-    lookup: DefaultResolver,
+pub(crate) struct CachingResolver<L = DefaultResolver> {
+    lookup: L,
     cache: Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>,
 }
 
-impl Resolver for CachingResolver {
+impl<L: Resolver> Resolver for CachingResolver<L> {
     fn resolve(
         &self,
         uri: &Uri,
@@ -43,15 +50,23 @@ impl Resolver for CachingResolver {
         } else {
             80
         };
-        let port = authority.port_u16().unwrap_or(default_port);
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            let mut addresses = self.empty();
-            addresses.push(SocketAddr::new(ip, port));
-            return Ok(addresses);
+        let host_port = authority
+            .as_str()
+            .rsplit_once('@')
+            .map_or(authority.as_str(), |(_, host_port)| host_port);
+        // The same strict reading as the client's settings: never the
+        // default port in place of one that cannot be read.
+        let checked =
+            parse_host_port(host_port, "url").map_err(|_| ureq::Error::BadUri(uri.to_string()))?;
+        let (host, port) = (checked.host.as_str(), checked.port.unwrap_or(default_port));
+        if let Some(ip) = checked.ip() {
+            return Ok(self.these(&[ip], port));
+        }
+        if is_localhost_name(host) {
+            return Ok(self.these(
+                &[Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()],
+                port,
+            ));
         }
         let key = format!("{host}:{port}");
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
@@ -70,13 +85,45 @@ impl Resolver for CachingResolver {
     }
 }
 
+impl<L> CachingResolver<L> {
+    fn these(&self, ips: &[IpAddr], port: u16) -> ResolvedSocketAddrs
+    where
+        Self: Resolver,
+    {
+        let mut addresses = self.empty();
+        for &ip in ips {
+            addresses.push(SocketAddr::new(ip, port));
+        }
+        addresses
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use ureq::Timeout;
     use ureq::unversioned::transport::time::Duration as UreqDuration;
 
-    fn resolve(resolver: &CachingResolver, url: &str) -> Vec<SocketAddr> {
+    /// Answers every lookup with 192.0.2.1 and counts the lookups.
+    #[derive(Debug, Default)]
+    struct CountingLookup(std::sync::atomic::AtomicUsize);
+
+    impl Resolver for CountingLookup {
+        fn resolve(
+            &self,
+            uri: &Uri,
+            _: &Config,
+            _: NextTimeout,
+        ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let port = uri.port_u16().unwrap_or(80);
+            let mut addresses = self.empty();
+            addresses.push(SocketAddr::new([192, 0, 2, 1].into(), port));
+            Ok(addresses)
+        }
+    }
+
+    fn resolve<L: Resolver>(resolver: &CachingResolver<L>, url: &str) -> Vec<SocketAddr> {
         let timeout = NextTimeout {
             after: UreqDuration::from_secs(5),
             reason: Timeout::Resolve,
@@ -90,7 +137,7 @@ mod tests {
 
     #[test]
     fn ip_addresses_need_no_lookup() {
-        let resolver = CachingResolver::default();
+        let resolver = CachingResolver::<CountingLookup>::default();
         assert_eq!(
             resolve(&resolver, "http://127.0.0.1:8080/x"),
             ["127.0.0.1:8080".parse().unwrap()]
@@ -103,14 +150,41 @@ mod tests {
     }
 
     #[test]
+    fn localhost_names_are_the_loopback_addresses_without_a_lookup() {
+        let resolver = CachingResolver::<CountingLookup>::default();
+        let loopback: Vec<SocketAddr> =
+            vec!["127.0.0.1:9".parse().unwrap(), "[::1]:9".parse().unwrap()];
+        assert_eq!(resolve(&resolver, "http://localhost:9/"), loopback);
+        assert_eq!(resolve(&resolver, "http://API.LOCALHOST:9/"), loopback);
+        assert!(resolver.cache.lock().unwrap().is_empty());
+    }
+
+    #[test]
     fn names_are_looked_up_once_then_cached() {
-        let resolver = CachingResolver::default();
-        let first = resolve(&resolver, "http://localhost:9/");
-        assert!(
-            first.iter().all(|a| a.ip().is_loopback() && a.port() == 9),
-            "{first:?}"
+        let resolver = CachingResolver::<CountingLookup>::default();
+        let first = resolve(&resolver, "http://api.example:9/");
+        assert_eq!(first, ["192.0.2.1:9".parse().unwrap()]);
+        assert_eq!(resolve(&resolver, "http://api.example:9/"), first);
+        assert_eq!(
+            resolver.lookup.0.load(std::sync::atomic::Ordering::SeqCst),
+            1
         );
-        assert_eq!(resolver.cache.lock().unwrap().len(), 1);
-        assert_eq!(resolve(&resolver, "http://localhost:9/"), first);
+        resolve(&resolver, "http://localhost:9/");
+        resolve(&resolver, "http://127.0.0.1:9/");
+        assert_eq!(
+            resolver.lookup.0.load(std::sync::atomic::Ordering::SeqCst),
+            1
+        );
+    }
+
+    #[test]
+    fn an_unreadable_port_is_an_error_not_the_default() {
+        let resolver = CachingResolver::<CountingLookup>::default();
+        let uri = "http://127.0.0.1:65616/".parse().unwrap();
+        let timeout = NextTimeout::default();
+        assert!(matches!(
+            resolver.resolve(&uri, &Config::default(), timeout),
+            Err(ureq::Error::BadUri(_))
+        ));
     }
 }

@@ -119,4 +119,8 @@ if command -v valgrind >/dev/null; then
         env "${good[@]}" "${MEMCHECK[@]}" --errors-for-leak-kinds=definite,indirect,possible "$BUILD_DIR/token_source"
 fi
 
+echo "== plain HTTP reaches loopback only, whatever /etc/hosts says"
+check "localhost is 127.0.0.1 and ::1 in a namespace whose /etc/hosts says otherwise" 0 "^(ok|SKIP) " \
+    tests/c/localhost_namespace.sh "$BUILD_DIR" "$SERVER"
+
 finish C
