@@ -4,6 +4,7 @@
 //! crosses into C.
 #![allow(non_camel_case_types)]
 
+mod allocator;
 pub mod client;
 pub mod error;
 pub mod get_token;
@@ -12,3 +13,8 @@ pub mod source;
 pub mod status;
 pub mod token;
 pub mod version;
+
+/// The fuzz targets count allocations with an allocator of their own.
+#[cfg(not(fuzzing))]
+#[global_allocator]
+static WIPING_ALLOCATOR: allocator::WipingAllocator = allocator::WipingAllocator;

@@ -1,24 +1,56 @@
 //! Runs the test token server until killed. Prints its URL on the first
 //! line of standard output, so scripts can read it.
 //!
-//! Usage: criteo-test-server [ADDRESS]   (default 127.0.0.1:0)
+//! Usage: criteo-test-server [--tls CA_FILE] [--proxy] [ADDRESS]
+//!   ADDRESS          where to listen (default 127.0.0.1:0)
+//!   --tls CA_FILE    serve https on 127.0.0.1 with a certificate for it and
+//!                    localhost, from a CA made now and written to CA_FILE
+//!   --proxy          also run a CONNECT proxy; its URL is the second line
 
 use std::io::Write;
 
+use criteo_test_server::{ConnectProxy, TestCa, TestServer, Validity};
+
 fn main() {
-    let address = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:0".into());
-    let server = match criteo_test_server::TestServer::start_on(&address) {
-        Ok(server) => server,
-        Err(error) => {
-            eprintln!("criteo-test-server: cannot listen on {address}: {error}");
-            std::process::exit(1);
+    let mut args = std::env::args().skip(1);
+    let (mut ca_file, mut proxy, mut address) = (None, false, "127.0.0.1:0".to_owned());
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--tls" => ca_file = Some(args.next().unwrap_or_else(|| usage())),
+            "--proxy" => proxy = true,
+            _ if arg.starts_with('-') => usage(),
+            _ => address = arg,
         }
-    };
+    }
+    let ca = ca_file.map(|path| {
+        let ca = TestCa::new();
+        std::fs::copy(ca.pem_path(), &path)
+            .unwrap_or_else(|e| die(&format!("cannot write {path}: {e}")));
+        ca
+    });
+    let server = match &ca {
+        Some(ca) => {
+            TestServer::start_tls(ca.server_config(&["127.0.0.1", "localhost"], Validity::Current))
+        }
+        None => TestServer::start_on(&address),
+    }
+    .unwrap_or_else(|e| die(&format!("cannot listen on {address}: {e}")));
     println!("{}", server.url());
+    let proxy = proxy.then(|| ConnectProxy::start().unwrap_or_else(|e| die(&e.to_string())));
+    if let Some(proxy) = &proxy {
+        println!("{}", proxy.url());
+    }
     std::io::stdout().flush().expect("stdout is writable");
     loop {
         std::thread::park();
     }
+}
+
+fn usage() -> ! {
+    die("usage: criteo-test-server [--tls CA_FILE] [--proxy] [ADDRESS]")
+}
+
+fn die(message: &str) -> ! {
+    eprintln!("criteo-test-server: {message}");
+    std::process::exit(1);
 }

@@ -119,6 +119,23 @@ if command -v valgrind >/dev/null; then
         env "${good[@]}" "${MEMCHECK[@]}" --errors-for-leak-kinds=definite,indirect,possible "$BUILD_DIR/token_source"
 fi
 
+echo "== no secret left in memory the library frees"
+# Plain build only: the program defines free() itself, which the sanitizers
+# and valgrind replace.
+check "freed_memory builds" 0 "" "$CC" -std=c11 "${WARNINGS[@]}" -o "$BUILD_DIR/freed_memory" \
+    tests/c/freed_memory.c "${LINK[@]}"
+ca_file=$(mktemp) tls_out=$(mktemp)
+"$SERVER" --tls "$ca_file" --proxy >"$tls_out" &
+tls_server_pid=$!
+trap 'kill $server_pid $tls_server_pid 2>/dev/null; rm -f "$server_out" "$tls_out" "$ca_file"' EXIT
+for _ in $(seq 50); do [[ $(wc -l <"$tls_out") -ge 2 ]] && break; sleep 0.1; done
+TLS_URL=$(sed -n 1p "$tls_out")
+PROXY_HOSTPORT=$(sed -n 2p "$tls_out" | sed 's|^http://||')
+check "no secret in any block the library frees, nor in the heap once all is freed" 0 \
+    "^no secret in any freed block or in the heap\$" \
+    env CRITEO_TEST_PROXY_BASIC="$(printf 'user:proxy-pw-5e6f7a8b' | base64)" \
+    "$BUILD_DIR/freed_memory" "$URL" "$TLS_URL" "$ca_file" "$PROXY_HOSTPORT"
+
 echo "== plain HTTP reaches loopback only, whatever /etc/hosts says"
 check "localhost is 127.0.0.1 and ::1 in a namespace whose /etc/hosts says otherwise" 0 "^(ok|SKIP) " \
     tests/c/localhost_namespace.sh "$BUILD_DIR" "$SERVER"
