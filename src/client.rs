@@ -19,7 +19,6 @@ use crate::request::TokenRequest;
 use crate::resolver::CachingResolver;
 use crate::response::{Answer, AnswerBody, MAX_BODY_BYTES, interpret};
 use crate::retry::{Failure, Next, next_step};
-use crate::sanitize::Redactor;
 use crate::tls::{Roots, read_ca_file, system_roots, tls_failure};
 use crate::token::Token;
 
@@ -287,7 +286,7 @@ impl Client {
             location: header_text(headers, header::LOCATION),
             body,
         };
-        interpret(&answer, &Redactor::new(request.secrets())).map_err(Failure::from)
+        interpret(&answer, &request.redactor()).map_err(Failure::from)
     }
 
     fn transport_failure(&self, error: ureq::Error) -> Failure {

@@ -3,6 +3,7 @@
 use zeroize::Zeroizing;
 
 use crate::error::Error;
+use crate::sanitize::Redactor;
 use crate::secret::Secret;
 
 /// The arguments of `OAuthApi.get_token`, borrowed from the caller.
@@ -89,6 +90,13 @@ impl TokenRequest {
         let mut serializer = form_urlencoded::Serializer::new(String::with_capacity(capacity));
         serializer.extend_pairs(pairs);
         Zeroizing::new(serializer.finish())
+    }
+
+    /// What keeps every secret of the request (and its client credentials
+    /// as HTTP Basic would carry them) out of error messages.
+    pub(crate) fn redactor(&self) -> Redactor<'_> {
+        Redactor::new(self.secrets())
+            .with_basic_credentials(&self.client_id, self.client_secret.expose())
     }
 
     /// Every secret of the request, so that nothing a server echoes can

@@ -3,18 +3,35 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::ops::Range;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use memchr::memmem;
+use zeroize::Zeroizing;
+
+use crate::escapes::Escape::{Html, Json, Percent};
+use crate::escapes::{EVERY_ESCAPE, Unescaped};
 
 const REDACTED: &str = "[redacted]";
 /// Shorter secrets are not looked for: replacing every "a" or "id" in a
 /// message would garble it, and such a value is no secret anyway.
 const MIN_REDACTED_BYTES: usize = 4;
+/// How much of a text is searched for secrets and kept.
+const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// A piece of base64 this short could turn up by chance.
+const MIN_BASE64_PIECE: usize = 8;
 
-/// Replaces every secret of a request, raw or form-encoded, wherever a
-/// server may have echoed it. Made for every answer, used only for errors:
-/// the encoded forms are worked out on first use.
+/// Replaces every secret of a request wherever a server may have echoed
+/// it: as sent, under percent-encoding, form encoding, JSON or HTML escapes
+/// or any mix of them (see [`Unescaped`]), and in base64 (standard or URL-safe,
+/// padded or not, alone or inside a longer base64 text), including HTTP
+/// Basic's `base64(client_id:client_secret)`. Made for every answer, used
+/// only for errors: the patterns are worked out on first use.
 pub struct Redactor<'a> {
     secrets: Vec<&'a str>,
-    forms: OnceCell<Vec<Cow<'a, str>>>,
+    basic_credentials: Option<Zeroizing<String>>,
+    patterns: OnceCell<Vec<Zeroizing<Vec<u8>>>>,
 }
 
 impl<'a> Redactor<'a> {
@@ -25,50 +42,239 @@ impl<'a> Redactor<'a> {
             .collect();
         Redactor {
             secrets,
-            forms: OnceCell::new(),
+            basic_credentials: None,
+            patterns: OnceCell::new(),
         }
     }
 
-    /// Each secret as sent and as form-encoded, longest first, so a secret
-    /// that contains another is replaced whole.
-    fn forms(&self) -> &[Cow<'a, str>] {
-        self.forms.get_or_init(|| {
-            let mut forms: Vec<Cow<'a, str>> = Vec::new();
+    /// Also redacts `client_id:client_secret` as HTTP Basic would carry it.
+    pub fn with_basic_credentials(mut self, client_id: &str, client_secret: &str) -> Self {
+        self.basic_credentials = Some(Zeroizing::new(format!("{client_id}:{client_secret}")));
+        self
+    }
+
+    /// The byte strings to look for: each secret as itself, with `+` for
+    /// its spaces (form encoding), wholly escaped in the common ways, and
+    /// in base64.
+    fn patterns(&self) -> &[Zeroizing<Vec<u8>>] {
+        self.patterns.get_or_init(|| {
+            let mut patterns = Vec::new();
             for &secret in &self.secrets {
-                let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-                if encoded != secret {
-                    forms.push(Cow::Owned(encoded));
-                }
-                forms.push(Cow::Borrowed(secret));
+                patterns.push(Zeroizing::new(secret.as_bytes().to_vec()));
+                patterns.push(Zeroizing::new(secret.replace(' ', "+").into_bytes()));
+                patterns.extend(
+                    escaped_forms(secret)
+                        .into_iter()
+                        .map(|f| Zeroizing::new(f.into_bytes())),
+                );
+                patterns.extend(base64_forms(secret.as_bytes()));
             }
-            forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
-            forms
+            if let Some(pair) = &self.basic_credentials {
+                patterns.extend(base64_forms(pair.as_bytes()));
+            }
+            patterns.sort_by(|a, b| a.as_slice().cmp(b.as_slice()));
+            patterns.dedup_by(|a, b| a.as_slice() == b.as_slice());
+            patterns
         })
     }
 
+    /// `text` without any secret. Only its first [`MAX_TEXT_BYTES`] are
+    /// kept (with "..." to show the cut): messages are short, and searching
+    /// a longer text would cost memory for nothing.
     pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let mut text = Cow::Borrowed(text);
-        for secret in self.forms() {
-            if text.contains(secret.as_ref()) {
-                text = Cow::Owned(text.replace(secret.as_ref(), REDACTED));
+        if text.len() <= MAX_TEXT_BYTES {
+            return match self.secret_ranges(text) {
+                found if found.is_empty() => Cow::Borrowed(text),
+                found => Cow::Owned(cut_out(text, found)),
+            };
+        }
+        let window = &text[..floor_char_boundary(text, MAX_TEXT_BYTES)];
+        // A secret running past the window may have begun in its last
+        // bytes: those are dropped, so no part of it is shown.
+        let keep = floor_char_boundary(window, window.len().saturating_sub(self.longest_echo()));
+        let found = self
+            .secret_ranges(window)
+            .into_iter()
+            .filter(|range| range.start < keep)
+            .map(|range| range.start..range.end.min(keep))
+            .collect();
+        Cow::Owned(cut_out(&window[..keep], found) + "...")
+    }
+
+    /// Where `text` holds a secret, as sent or in any form we look for.
+    fn secret_ranges(&self, text: &str) -> Vec<Range<usize>> {
+        let mut found = Vec::new();
+        if self.secrets.is_empty() {
+            return found;
+        }
+        // Read as sent, with each family of escapes undone, and with all;
+        // one reading at a time, to hold little memory.
+        for families in [&[][..], &[Percent], &[Json], &[Html], EVERY_ESCAPE] {
+            let reading = Unescaped::new(text, families);
+            for pattern in self.patterns() {
+                let matches = memmem::find_iter(&reading.bytes, pattern.as_slice());
+                found.extend(matches.map(|at| reading.origin_of(at..at + pattern.len())));
             }
         }
-        text
+        found
+    }
+
+    /// The most bytes an echo of a secret can take: six per byte (`\u0041`).
+    fn longest_echo(&self) -> usize {
+        let longest = self.patterns().iter().map(|p| p.len()).max();
+        6 * longest.unwrap_or_default()
     }
 
     /// A server-supplied field (an OAuth error code, description, URI) as
     /// one clean line of at most `max_chars` characters.
     pub fn field(&self, text: &str, max_chars: usize) -> String {
-        one_line(&self.redact(text), max_chars)
+        self.one_clean_line(&self.redact(text), max_chars)
     }
 
     /// A short readable excerpt of a body that is not the JSON we expected
     /// (an HTML error page, say), or `None` when nothing readable is left.
     pub fn excerpt(&self, body: &[u8], max_chars: usize) -> Option<String> {
         let text = String::from_utf8_lossy(body);
-        let line = one_line(&strip_markup(&self.redact(&text)), max_chars);
+        let line = self.one_clean_line(&strip_markup(&self.redact(&text)), max_chars);
         (!line.is_empty()).then_some(line)
     }
+
+    /// [`one_line`], redacted again: making one line of a text turns tabs,
+    /// line breaks and runs of spaces into one space, which can make a
+    /// secret's own spaces appear.
+    fn one_clean_line(&self, redacted: &str, max_chars: usize) -> String {
+        let line = one_line(redacted, max_chars);
+        match self.redact(&line) {
+            Cow::Borrowed(_) => line,
+            Cow::Owned(again) => again,
+        }
+    }
+}
+
+/// `secret` escaped whole in the common ways: RFC 3986, form encoding and
+/// every byte percent-encoded; JSON `\u` for every character; HTML
+/// character references; each with upper- and lowercase hex. Reading a
+/// text with its escapes undone finds most echoes, but not one that begins
+/// inside what looks like another escape (`%2fuzz%20...` holds an echo of
+/// `fuzz ...`); looking for these forms as written finds those.
+fn escaped_forms(secret: &str) -> Vec<String> {
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+    let form_safe = |b: u8| b.is_ascii_alphanumeric() || b"*-._".contains(&b);
+    let mut forms = Vec::new();
+    for upper in [true, false] {
+        let hex = |n: u32, width: usize| match upper {
+            true => format!("{n:0width$X}"),
+            false => format!("{n:0width$x}"),
+        };
+        let percent = |keep: &dyn Fn(u8) -> bool, plus_for_space: bool| -> String {
+            let byte = |b: u8| match b {
+                b' ' if plus_for_space => "+".to_owned(),
+                b if keep(b) => char::from(b).to_string(),
+                b => format!("%{}", hex(b.into(), 2)),
+            };
+            secret.bytes().map(byte).collect()
+        };
+        forms.push(percent(&unreserved, false));
+        forms.push(percent(&form_safe, true));
+        forms.push(percent(&|_| false, false));
+        let utf16 = |c: char| -> String {
+            let units = c.encode_utf16(&mut [0; 2]).to_vec();
+            units
+                .iter()
+                .map(|&u| format!("\\u{}", hex(u.into(), 4)))
+                .collect()
+        };
+        forms.push(secret.chars().map(utf16).collect());
+        forms.push(
+            secret
+                .chars()
+                .map(|c| format!("&#x{};", hex(c.into(), 1)))
+                .collect(),
+        );
+    }
+    forms.push(
+        secret
+            .chars()
+            .map(|c| format!("&#{};", u32::from(c)))
+            .collect(),
+    );
+    let html_name = |c: char| match c {
+        '&' => "&amp;".to_owned(),
+        '<' => "&lt;".to_owned(),
+        '>' => "&gt;".to_owned(),
+        '"' => "&quot;".to_owned(),
+        '\'' => "&#39;".to_owned(),
+        c => c.to_string(),
+    };
+    forms.push(secret.chars().map(html_name).collect());
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    forms.extend(json.get(1..json.len().saturating_sub(1)).map(str::to_owned));
+    forms
+}
+
+/// `secret` in base64, standard and URL-safe: whole (the padding left
+/// aside), and as the piece that any longer base64 text holding `secret`
+/// contains, for each of the three places it can start in a 3-byte group.
+fn base64_forms(secret: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
+    let mut forms = Vec::new();
+    for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
+        forms.push(Zeroizing::new(engine.encode(secret).into_bytes()));
+        for offset in 0..3 {
+            let mut shifted = Zeroizing::new(vec![0; offset]);
+            shifted.extend_from_slice(secret);
+            let encoded = Zeroizing::new(engine.encode(&shifted).into_bytes());
+            // Characters that also hold bits of the bytes before or after.
+            let skip = [0, 2, 3][offset];
+            let drop_last = usize::from(shifted.len() % 3 != 0);
+            if let Some(piece) = encoded.get(skip..encoded.len() - drop_last)
+                && piece.len() >= MIN_BASE64_PIECE
+            {
+                forms.push(Zeroizing::new(piece.to_vec()));
+            }
+        }
+    }
+    forms
+}
+
+/// `text` with each of the `found` byte ranges replaced by [`REDACTED`];
+/// overlapping ranges become one, and none cuts a character in two.
+fn cut_out(text: &str, found: Vec<Range<usize>>) -> String {
+    let mut ranges: Vec<Range<usize>> = found
+        .into_iter()
+        .map(|range| widen_to_characters(text, range))
+        .collect();
+    ranges.sort_by_key(|range| range.start);
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for range in merged {
+        out.push_str(&text[copied..range.start]);
+        out.push_str(REDACTED);
+        copied = range.end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+fn floor_char_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn widen_to_characters(text: &str, range: Range<usize>) -> Range<usize> {
+    let (start, mut end) = (floor_char_boundary(text, range.start), range.end);
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end
 }
 
 /// Control characters become spaces, runs of white space one space, and
@@ -137,6 +343,167 @@ mod tests {
             redactor.field("got s3cr&t x and s3cr%26t+x and code", 200),
             "got [redacted] and [redacted] and [redacted]"
         );
+    }
+
+    /// RFC 3986 percent-encoding: unreserved characters literal, the rest
+    /// as `%XX` in the given case; `everything` encodes every byte.
+    fn percent_encoded(text: &str, lowercase: bool, everything: bool) -> String {
+        let mut out = String::new();
+        for &byte in text.as_bytes() {
+            let unreserved = byte.is_ascii_alphanumeric() || b"-._~".contains(&byte);
+            match (unreserved && !everything, lowercase) {
+                (true, _) => out.push(byte.into()),
+                (false, false) => out.push_str(&format!("%{byte:02X}")),
+                (false, true) => out.push_str(&format!("%{byte:02x}")),
+            }
+        }
+        out
+    }
+
+    fn escaped_each(text: &str, escape: impl Fn(char) -> String) -> String {
+        text.chars().map(escape).collect()
+    }
+
+    /// Every way the tests expect a server to echo `secret`.
+    fn encodings_of(secret: &str, client_id: &str) -> Vec<(&'static str, String)> {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+        let pair = format!("{client_id}:{secret}");
+        let mut forms = vec![
+            ("raw", secret.to_owned()),
+            (
+                "form",
+                form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+            ),
+            ("rfc3986", percent_encoded(secret, false, false)),
+            ("rfc3986 lowercase", percent_encoded(secret, true, false)),
+            (
+                "every byte percent-encoded",
+                percent_encoded(secret, false, true),
+            ),
+            ("json", serde_json::to_string(secret).unwrap()),
+            (
+                "json \\u",
+                escaped_each(secret, |c| {
+                    let mut units = [0; 2];
+                    c.encode_utf16(&mut units)
+                        .iter()
+                        .map(|u| format!("\\u{u:04x}"))
+                        .collect()
+                }),
+            ),
+            (
+                "json \\U",
+                escaped_each(secret, |c| format!("\\u{:04X}", c as u32)),
+            ),
+            (
+                "html decimal",
+                escaped_each(secret, |c| format!("&#{};", c as u32)),
+            ),
+            (
+                "html hex",
+                escaped_each(secret, |c| format!("&#x{:x};", c as u32)),
+            ),
+            (
+                "html names",
+                escaped_each(secret, |c| match c {
+                    '&' => "&amp;".into(),
+                    '<' => "&lt;".into(),
+                    '"' => "&quot;".into(),
+                    c => c.into(),
+                }),
+            ),
+            ("basic", format!("Basic {}", STANDARD.encode(&pair))),
+            ("basic url-safe", URL_SAFE.encode(&pair)),
+        ];
+        for engine in [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
+            forms.push(("base64", engine.encode(secret)));
+            if secret.len() < 9 {
+                continue; // too short to be told apart inside other base64
+            }
+            for prefix in ["", "x", "xy", "{\"client_secret\":\""] {
+                forms.push((
+                    "inside base64",
+                    engine.encode(format!("{prefix}{secret}\"}}")),
+                ));
+            }
+        }
+        forms
+    }
+
+    #[test]
+    fn redacts_every_encoding_a_server_is_likely_to_use() {
+        for secret in ["s3cr&t x~*/<é\"+", "plain-Secret_123.~", "x y z"] {
+            let redactor = Redactor::new([secret]).with_basic_credentials("client-7", secret);
+            for (name, encoded) in encodings_of(secret, "client-7") {
+                let message = redactor.field(&format!("echo: {encoded} (end)"), 1000);
+                assert!(
+                    message.starts_with("echo: ") && message.ends_with(" (end)"),
+                    "{name} of {secret:?}: {message}"
+                );
+                assert!(
+                    message.contains(REDACTED),
+                    "{name} of {secret:?}: {message}"
+                );
+                assert!(
+                    !message.contains(secret) && !message.contains(&encoded),
+                    "{name} of {secret:?}: {message}"
+                );
+            }
+        }
+    }
+
+    /// Found by the `answer` fuzz target: an echo that begins inside what
+    /// reads as another escape.
+    #[test]
+    fn an_echo_overlapping_another_escape_is_redacted() {
+        let redactor = Redactor::new(["fuzz secret~*/"]);
+        for text in [r#"{"\fuzz+secret%7E*%2F"}"#, "x~%2fuzz%20secret~%2a%2f y"] {
+            let redacted = redactor.field(text, 200);
+            assert!(
+                redacted.contains(REDACTED) && !redacted.contains("uzz"),
+                "{redacted}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_secret_whose_spaces_are_sent_as_other_white_space_is_redacted() {
+        let redactor = Redactor::new(["my secret"]);
+        assert_eq!(redactor.field("my\tsecret", 100), "[redacted]");
+        assert_eq!(
+            redactor.excerpt(b"<b>my\r\n  secret</b>", 100).as_deref(),
+            Some("[redacted]")
+        );
+    }
+
+    #[test]
+    fn long_texts_are_cut_before_a_secret_that_runs_past_the_window() {
+        let secret = "secret-0123456789";
+        let redactor = Redactor::new([secret]);
+        for filler in MAX_TEXT_BYTES - 40..MAX_TEXT_BYTES + 2 {
+            let text = format!("{}{secret}{}", "é".repeat(filler / 2), "x".repeat(100));
+            let redacted = redactor.redact(&text);
+            assert!(redacted.len() <= MAX_TEXT_BYTES + 3, "{filler}");
+            assert!(redacted.ends_with("..."));
+            for cut in 4..secret.len() {
+                assert!(
+                    !redacted.contains(&secret[..cut]) || cut < 7,
+                    "{filler}: {cut}"
+                );
+            }
+        }
+        let whole = format!("{secret}{}", " ".repeat(MAX_TEXT_BYTES));
+        assert!(redactor.redact(&whole).starts_with("[redacted] "));
+    }
+
+    #[test]
+    fn redaction_keeps_the_text_around_and_merges_overlaps() {
+        let redactor = Redactor::new(["secret-one", "one-two"]);
+        assert_eq!(
+            redactor.field("é secret-one-two é %73ecret-one", 100),
+            "é [redacted] é [redacted]"
+        );
+        assert_eq!(redactor.field("nothing here", 100), "nothing here");
     }
 
     #[test]
