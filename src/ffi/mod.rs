@@ -4,6 +4,7 @@
 //! crosses into C.
 #![allow(non_camel_case_types)]
 
+#[cfg(not(fuzzing))]
 mod allocator;
 pub mod client;
 pub mod error;
