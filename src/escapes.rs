@@ -11,15 +11,13 @@ use std::ops::Range;
 
 /// A family of escapes. A text can often be read more than one way (`\f`
 /// is a JSON escape, or a backslash before `fuzz`), so the redactor reads
-/// it once per family and once with all of them.
+/// it once per family it holds and once with all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Escape {
     Percent,
     Json,
     Html,
 }
-
-pub const EVERY_ESCAPE: &[Escape] = &[Escape::Percent, Escape::Json, Escape::Html];
 
 pub struct Unescaped {
     pub bytes: Vec<u8>,
@@ -135,6 +133,8 @@ fn number(digits: &[u8], radix: u32) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const EVERY_ESCAPE: &[Escape] = &[Escape::Percent, Escape::Json, Escape::Html];
 
     fn unescape(text: &str) -> String {
         String::from_utf8(Unescaped::new(text, EVERY_ESCAPE).bytes).unwrap()

@@ -6,12 +6,12 @@ use std::cell::OnceCell;
 use std::ops::Range;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-use memchr::memmem;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use memchr::arch::all::rabinkarp;
 use zeroize::Zeroizing;
 
 use crate::escapes::Escape::{Html, Json, Percent};
-use crate::escapes::{EVERY_ESCAPE, Unescaped};
+use crate::escapes::{Escape, Unescaped};
 
 const REDACTED: &str = "[redacted]";
 /// Shorter secrets are not looked for: replacing every "a" or "id" in a
@@ -28,10 +28,16 @@ const MIN_BASE64_PIECE: usize = 8;
 /// padded or not, alone or inside a longer base64 text), including HTTP
 /// Basic's `base64(client_id:client_secret)`. Made for every answer, used
 /// only for errors: the patterns are worked out on first use.
+///
+/// (The patterns are copies of secrets; like every block the library
+/// frees, they are wiped when dropped: see `ffi/allocator.rs`.)
 pub struct Redactor<'a> {
     secrets: Vec<&'a str>,
     basic_credentials: Option<Zeroizing<String>>,
-    patterns: OnceCell<Vec<Zeroizing<Vec<u8>>>>,
+    /// Each secret as itself, with `+` for its spaces, and in base64.
+    plain: OnceCell<Vec<Pattern>>,
+    /// Each secret wholly escaped: only a text with escapes can hold them.
+    escaped: OnceCell<Vec<Pattern>>,
 }
 
 impl<'a> Redactor<'a> {
@@ -43,7 +49,8 @@ impl<'a> Redactor<'a> {
         Redactor {
             secrets,
             basic_credentials: None,
-            patterns: OnceCell::new(),
+            plain: OnceCell::new(),
+            escaped: OnceCell::new(),
         }
     }
 
@@ -53,28 +60,25 @@ impl<'a> Redactor<'a> {
         self
     }
 
-    /// The byte strings to look for: each secret as itself, with `+` for
-    /// its spaces (form encoding), wholly escaped in the common ways, and
-    /// in base64.
-    fn patterns(&self) -> &[Zeroizing<Vec<u8>>] {
-        self.patterns.get_or_init(|| {
+    fn plain(&self) -> &[Pattern] {
+        self.plain.get_or_init(|| {
             let mut patterns = Vec::new();
             for &secret in &self.secrets {
-                patterns.push(Zeroizing::new(secret.as_bytes().to_vec()));
-                patterns.push(Zeroizing::new(secret.replace(' ', "+").into_bytes()));
-                patterns.extend(
-                    escaped_forms(secret)
-                        .into_iter()
-                        .map(|f| Zeroizing::new(f.into_bytes())),
-                );
+                patterns.push(secret.as_bytes().to_vec());
+                patterns.push(secret.replace(' ', "+").into_bytes());
                 patterns.extend(base64_forms(secret.as_bytes()));
             }
             if let Some(pair) = &self.basic_credentials {
                 patterns.extend(base64_forms(pair.as_bytes()));
             }
-            patterns.sort_by(|a, b| a.as_slice().cmp(b.as_slice()));
-            patterns.dedup_by(|a, b| a.as_slice() == b.as_slice());
-            patterns
+            distinct(patterns)
+        })
+    }
+
+    fn escaped(&self) -> &[Pattern] {
+        self.escaped.get_or_init(|| {
+            let forms = self.secrets.iter().flat_map(|secret| escaped_forms(secret));
+            distinct(forms.map(String::into_bytes).collect())
         })
     }
 
@@ -107,13 +111,30 @@ impl<'a> Redactor<'a> {
         if self.secrets.is_empty() {
             return found;
         }
-        // Read as sent, with each family of escapes undone, and with all;
-        // one reading at a time, to hold little memory.
-        for families in [&[][..], &[Percent], &[Json], &[Html], EVERY_ESCAPE] {
-            let reading = Unescaped::new(text, families);
-            for pattern in self.patterns() {
-                let matches = memmem::find_iter(&reading.bytes, pattern.as_slice());
-                found.extend(matches.map(|at| reading.origin_of(at..at + pattern.len())));
+        let bytes = text.as_bytes();
+        let families: Vec<Escape> = [(b'%', Percent), (b'\\', Json), (b'&', Html)]
+            .into_iter()
+            .filter(|&(lead, _)| memchr::memchr(lead, bytes).is_some())
+            .map(|(_, family)| family)
+            .collect();
+        let mut as_sent = self.plain().iter().collect::<Vec<_>>();
+        if !families.is_empty() {
+            as_sent.extend(self.escaped());
+        }
+        for pattern in as_sent {
+            found.extend(pattern.find_all(bytes));
+        }
+        // Read again with each family of escapes the text holds undone,
+        // and with all of them when it holds more than one.
+        let mut readings: Vec<Vec<Escape>> = families.iter().map(|&f| vec![f]).collect();
+        if families.len() > 1 {
+            readings.push(families);
+        }
+        for families in readings {
+            let reading = Unescaped::new(text, &families);
+            for pattern in self.plain() {
+                let matches = pattern.find_all(&reading.bytes);
+                found.extend(matches.map(|range| reading.origin_of(range)));
             }
         }
         found
@@ -121,7 +142,7 @@ impl<'a> Redactor<'a> {
 
     /// The most bytes an echo of a secret can take: six per byte (`\u0041`).
     fn longest_echo(&self) -> usize {
-        let longest = self.patterns().iter().map(|p| p.len()).max();
+        let longest = self.plain().iter().map(|p| p.bytes.len()).max();
         6 * longest.unwrap_or_default()
     }
 
@@ -212,27 +233,74 @@ fn escaped_forms(secret: &str) -> Vec<String> {
     forms
 }
 
+/// Bytes to look for. Rabin-Karp costs next to nothing to set up, which
+/// matters more here than search speed: texts are short, and the patterns
+/// are made anew for each request. (Its hash depends on the secret, which
+/// a server cannot choose its text to collide with.)
+struct Pattern {
+    bytes: Vec<u8>,
+    finder: rabinkarp::Finder,
+}
+
+impl Pattern {
+    /// Every place `haystack` holds the pattern, overlapping ones included.
+    fn find_all<'h>(&'h self, haystack: &'h [u8]) -> impl Iterator<Item = Range<usize>> + 'h {
+        let mut from = 0;
+        std::iter::from_fn(move || {
+            let at = from + self.finder.find(haystack.get(from..)?, &self.bytes)?;
+            from = at + 1;
+            Some(at..at + self.bytes.len())
+        })
+    }
+}
+
+fn distinct(mut patterns: Vec<Vec<u8>>) -> Vec<Pattern> {
+    patterns.sort();
+    patterns.dedup();
+    let pattern = |bytes: Vec<u8>| Pattern {
+        finder: rabinkarp::Finder::new(&bytes),
+        bytes,
+    };
+    patterns.into_iter().map(pattern).collect()
+}
+
 /// `secret` in base64, standard and URL-safe: whole (the padding left
 /// aside), and as the piece that any longer base64 text holding `secret`
 /// contains, for each of the three places it can start in a 3-byte group.
-fn base64_forms(secret: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
+fn base64_forms(secret: &[u8]) -> Vec<Vec<u8>> {
     let mut forms = Vec::new();
-    for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
-        forms.push(Zeroizing::new(engine.encode(secret).into_bytes()));
-        for offset in 0..3 {
-            let mut shifted = Zeroizing::new(vec![0; offset]);
-            shifted.extend_from_slice(secret);
-            let encoded = Zeroizing::new(engine.encode(&shifted).into_bytes());
-            // Characters that also hold bits of the bytes before or after.
-            let skip = [0, 2, 3][offset];
-            let drop_last = usize::from(shifted.len() % 3 != 0);
-            if let Some(piece) = encoded.get(skip..encoded.len() - drop_last)
-                && piece.len() >= MIN_BASE64_PIECE
-            {
-                forms.push(Zeroizing::new(piece.to_vec()));
-            }
+    let mut shifted = Vec::with_capacity(secret.len() + 2);
+    for offset in 0..3 {
+        shifted.clear();
+        shifted.resize(offset, 0);
+        shifted.extend_from_slice(secret);
+        let encoded = STANDARD_NO_PAD.encode(&shifted).into_bytes();
+        if offset == 0 {
+            forms.push(encoded.clone());
+        }
+        // Characters that also hold bits of the bytes before or after.
+        let skip = [0, 2, 3][offset];
+        let drop_last = usize::from(shifted.len() % 3 != 0);
+        if let Some(piece) = encoded.get(skip..encoded.len() - drop_last)
+            && piece.len() >= MIN_BASE64_PIECE
+        {
+            forms.push(piece.to_vec());
         }
     }
+    let url_safe = forms
+        .iter()
+        .filter(|form| form.iter().any(|b| b"+/".contains(b)));
+    let url_safe: Vec<Vec<u8>> = url_safe
+        .map(|form| {
+            let to_url_safe = |&b: &u8| match b {
+                b'+' => b'-',
+                b'/' => b'_',
+                b => b,
+            };
+            form.iter().map(to_url_safe).collect()
+        })
+        .collect();
+    forms.extend(url_safe);
     forms
 }
 
@@ -366,7 +434,7 @@ mod tests {
 
     /// Every way the tests expect a server to echo `secret`.
     fn encodings_of(secret: &str, client_id: &str) -> Vec<(&'static str, String)> {
-        use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
         let pair = format!("{client_id}:{secret}");
         let mut forms = vec![
             ("raw", secret.to_owned()),
