@@ -2,7 +2,7 @@
 //! reused), and the token call with its retries.
 
 use std::io::Read;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind};
+use crate::process::PerProcess;
 use crate::proxy::{Proxy, ProxySetting};
 use crate::request::TokenRequest;
 use crate::resolver::CachingResolver;
@@ -176,13 +177,8 @@ impl ClientConfig {
             .tls_config(tls)
             .proxy(proxy.as_ref().map(Proxy::to_ureq).transpose()?)
             .build();
-        let agent = ureq::Agent::with_parts(
-            config,
-            DefaultConnector::new(),
-            CachingResolver::<DefaultResolver>::default(),
-        );
         Ok(Client {
-            agent,
+            connections: Arc::new(Connections::new(config)),
             token_url: self.endpoint.token_url().into(),
             connect_timeout: self.connect_timeout,
             total_timeout: self.total_timeout,
@@ -193,11 +189,12 @@ impl ClientConfig {
 }
 
 /// A configured connection to the token endpoint. Cheap to clone; clones
-/// share connections. Safe to use from many threads at once.
+/// share connections. Safe to use from many threads at once, and in a child
+/// after `fork()` (see [`Connections`]).
 #[derive(Clone)]
 pub struct Client {
-    agent: ureq::Agent,
-    token_url: std::sync::Arc<str>,
+    connections: Arc<Connections>,
+    token_url: Arc<str>,
     connect_timeout: Duration,
     total_timeout: Duration,
     max_retries: u32,
@@ -220,6 +217,11 @@ impl Client {
     /// The full URL requests are posted to.
     pub fn token_url(&self) -> &str {
         &self.token_url
+    }
+
+    /// The limit on one call, retries included.
+    pub fn total_timeout(&self) -> Duration {
+        self.total_timeout
     }
 
     pub fn max_retries(&self) -> u32 {
@@ -262,7 +264,8 @@ impl Client {
         time_left: Option<Duration>,
     ) -> Result<Token, Failure> {
         let form = request.form_body();
-        let mut post = self.agent.post(&*self.token_url);
+        let agent = self.connections.for_this_process();
+        let mut post = agent.post(&*self.token_url);
         if let Some(time_left) = time_left {
             post = post
                 .config()
@@ -316,6 +319,34 @@ impl Client {
             nothing_sent,
         }
     }
+}
+
+/// The HTTP agent, and so the pool of open connections, of the process
+/// using the client: a child after `fork()` makes its own (see
+/// [`PerProcess`]) and never touches a connection of its parent's.
+struct Connections {
+    config: ureq::config::Config,
+    agent: PerProcess<ureq::Agent>,
+}
+
+impl Connections {
+    fn new(config: ureq::config::Config) -> Self {
+        let agent = PerProcess::new(new_agent(&config));
+        Connections { config, agent }
+    }
+
+    fn for_this_process(&self) -> ureq::Agent {
+        let agent = self.agent.get(|| new_agent(&self.config));
+        ureq::Agent::clone(&agent)
+    }
+}
+
+fn new_agent(config: &ureq::config::Config) -> ureq::Agent {
+    ureq::Agent::with_parts(
+        config.clone(),
+        DefaultConnector::new(),
+        CachingResolver::<DefaultResolver>::default(),
+    )
 }
 
 /// True for failures that happen before any byte of the request is sent:

@@ -65,6 +65,21 @@ impl Error {
         }
     }
 
+    /// What a caught panic becomes: an internal error carrying its text.
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let text = if let Some(text) = payload.downcast_ref::<&str>() {
+            text
+        } else if let Some(text) = payload.downcast_ref::<String>() {
+            text
+        } else {
+            "panic"
+        };
+        Error::new(
+            ErrorKind::Internal,
+            format!("internal error (a bug in criteo-oauth): {text}"),
+        )
+    }
+
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::InvalidArgument, message)
     }

@@ -12,6 +12,7 @@ mod escapes;
 pub mod ffi;
 #[cfg(fuzzing)]
 pub mod fuzzing;
+pub mod process;
 pub mod proxy;
 pub mod request;
 mod resolver;

@@ -10,14 +10,29 @@
 //! The common case, a token that is not yet due for refresh, takes no lock
 //! at all: it is published in an `ArcSwap` that readers load lock-free.
 //! Every change to it is made under the mutex, with the state it mirrors.
+//!
+//! What threads can rely on:
+//! - Every way out of a fetch (a token, an error, a caught panic) wakes the
+//!   threads waiting for it, and they share its result, even a token that
+//!   was already due or expired when it came: one get causes at most one
+//!   fetch.
+//! - The refresh callback runs before the fetch counts as done, so calls
+//!   never overlap and come in the order the tokens were fetched. A get
+//!   made from inside the callback is answered with the token it was given.
+//! - After `fork()`, the child leaves the parent's lock alone (another
+//!   thread may have held it) and starts from a copy of the state kept
+//!   outside the lock (see [`PerProcess`]).
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
+use crate::process::PerProcess;
 use crate::request::TokenRequest;
 use crate::token::Token;
 
@@ -30,6 +45,9 @@ const MAX_DEFAULT_MARGIN: Duration = Duration::from_secs(60);
 /// [`MAX_FAILURE_BACKOFF`], unless the server said `Retry-After`.
 const FIRST_FAILURE_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(30);
+/// A thread waiting for another's fetch gives up after the client's total
+/// time limit and this much more.
+const WAIT_SLACK: Duration = Duration::from_secs(1);
 
 /// What a source caches and hands out, made once per fetched token and
 /// shared by every get (the C layer caches its C strings this way).
@@ -51,9 +69,17 @@ pub struct TokenSource<T: CachedToken = Token> {
     client: Client,
     /// The cached token while it needs no refresh; `None` otherwise.
     fresh: ArcSwapOption<Fresh<T>>,
+    /// The lock, and the state it guards, of the process using the source.
+    locked: PerProcess<Locked<T>>,
+    /// The state as of its last change, kept outside the lock: a child of
+    /// `fork()` starts again from it.
+    saved: ArcSwap<Saved<T>>,
+    on_refresh: ArcSwapOption<Box<RefreshCallback<T>>>,
+}
+
+struct Locked<T> {
     state: Mutex<State<T>>,
     fetch_done: Condvar,
-    on_refresh: RwLock<Option<Arc<RefreshCallback<T>>>>,
 }
 
 struct State<T> {
@@ -62,6 +88,20 @@ struct State<T> {
     margin: Option<Duration>,
     fetching: bool,
     failure: Option<Failure>,
+    /// How many fetches have finished, and the last one's result, which
+    /// the threads that waited for it take.
+    fetches_done: u64,
+    last_result: Option<Result<Arc<T>, Error>>,
+    /// The token being handed to the refresh callback, and the thread
+    /// running it.
+    announcing: Option<(ThreadId, Arc<T>)>,
+}
+
+/// What a child of `fork()` carries over.
+struct Saved<T> {
+    current: Option<Current<T>>,
+    next_request: NextRequest,
+    margin: Option<Duration>,
 }
 
 /// A token that needs no refresh before `until`.
@@ -78,6 +118,7 @@ struct Current<T> {
 }
 
 /// What the next fetch sends.
+#[derive(Clone)]
 enum NextRequest {
     /// May be sent again and again (client credentials, a refresh token).
     Reusable(TokenRequest),
@@ -111,41 +152,41 @@ impl<T: CachedToken> TokenSource<T> {
         } else {
             NextRequest::Reusable(request)
         };
+        let saved = Saved {
+            current: None,
+            next_request,
+            margin: None,
+        };
         TokenSource {
             client,
             fresh: ArcSwapOption::empty(),
-            state: Mutex::new(State {
-                current: None,
-                next_request,
-                margin: None,
-                fetching: false,
-                failure: None,
-            }),
-            fetch_done: Condvar::new(),
-            on_refresh: RwLock::new(None),
+            locked: PerProcess::new(Locked::from(&saved)),
+            saved: ArcSwap::from_pointee(saved),
+            on_refresh: ArcSwapOption::empty(),
         }
     }
 
     /// Refresh this long before expiry, instead of the default (the smaller
     /// of 60 s and half the token's lifetime).
     pub fn set_refresh_margin(&self, margin: Duration) {
-        let mut state = self.lock();
+        let locked = self.locked();
+        let mut state = locked.lock();
         state.margin = Some(margin);
         self.publish(&state);
     }
 
-    /// Called after every successful fetch, outside any lock, so it may
-    /// persist a rotated refresh token or even call [`get`](Self::get).
-    pub fn set_refresh_callback(&self, callback: Option<Arc<RefreshCallback<T>>>) {
-        *self
-            .on_refresh
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = callback;
+    /// Called after every successful fetch, one call at a time, in the
+    /// order of the fetches; it may persist a rotated refresh token, call
+    /// [`get`](Self::get) (which answers with the token it was given) or
+    /// [`invalidate`](Self::invalidate).
+    pub fn set_refresh_callback(&self, callback: Option<Box<RefreshCallback<T>>>) {
+        self.on_refresh.store(callback.map(Arc::new));
     }
 
     /// Forgets the cached token (the API said 401): the next get fetches.
     pub fn invalidate(&self) {
-        let mut state = self.lock();
+        let locked = self.locked();
+        let mut state = locked.lock();
         state.current = None;
         self.publish(&state);
     }
@@ -157,58 +198,82 @@ impl<T: CachedToken> TokenSource<T> {
         {
             return Ok(Arc::clone(&fresh.token));
         }
-        let mut state = self.lock();
-        loop {
-            match state.plan(Instant::now()) {
-                Plan::Serve(token) => return Ok(token),
-                Plan::Fail(error) => return Err(error),
-                Plan::Wait => {
-                    state = self
-                        .fetch_done
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner);
-                }
-                Plan::Fetch(request) => {
-                    state.fetching = true;
-                    drop(state);
-                    return self.fetch(request);
-                }
+        let locked = self.locked();
+        let mut state = locked.lock();
+        match state.plan(Instant::now(), thread::current().id()) {
+            Plan::Serve(token) => Ok(token),
+            Plan::Fail(error) => Err(error),
+            Plan::Wait => self.wait_for_fetch(&locked, state),
+            Plan::Fetch(request) => {
+                state.fetching = true;
+                drop(state);
+                self.fetch(&locked, request)
             }
         }
     }
 
-    /// One fetch, with the lock released while it talks to the server.
-    fn fetch(&self, request: TokenRequest) -> Result<Arc<T>, Error> {
+    /// Waits for the fetch under way and takes its result, within the
+    /// client's time limit (and a little more).
+    fn wait_for_fetch(
+        &self,
+        locked: &Locked<T>,
+        mut state: MutexGuard<'_, State<T>>,
+    ) -> Result<Arc<T>, Error> {
+        let awaited = state.fetches_done;
+        let deadline = later(Instant::now(), self.client.total_timeout() + WAIT_SLACK);
+        while state.fetches_done == awaited {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "timed out waiting for another thread's fetch of a token",
+                ));
+            }
+            state = locked
+                .fetch_done
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        state.last_result.clone().unwrap_or_else(|| {
+            Err(Error::new(
+                ErrorKind::Internal,
+                "a fetch ended without a result",
+            ))
+        })
+    }
+
+    /// One fetch, with the lock released while it talks to the server and
+    /// while the refresh callback runs.
+    fn fetch(&self, locked: &Locked<T>, request: TokenRequest) -> Result<Arc<T>, Error> {
         let started = Instant::now();
-        let outcome = self.client.get_token(&request);
-        let mut state = self.lock();
-        state.fetching = false;
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.client.get_token(&request)))
+            .unwrap_or_else(|panic| Err(Error::from_panic(&*panic)));
+        let mut state = locked.lock();
         let result = match outcome {
             Ok(token) => Ok(state.install(&token, started)),
             Err(error) => state.record_failure(error, Instant::now()),
         };
         self.publish(&state);
-        drop(state);
-        self.fetch_done.notify_all();
-        if let Ok(token) = &result {
-            self.announce(token);
+        if let (Ok(token), Some(callback)) = (&result, self.on_refresh.load_full()) {
+            state.announcing = Some((thread::current().id(), Arc::clone(token)));
+            drop(state);
+            // A callback that panics must not strand the waiting threads.
+            let _ = catch_unwind(AssertUnwindSafe(|| callback(token)));
+            state = locked.lock();
+            state.announcing = None;
         }
+        state.fetching = false;
+        state.fetches_done += 1;
+        state.last_result = Some(result.clone());
+        drop(state);
+        locked.fetch_done.notify_all();
         result
     }
 
-    fn announce(&self, token: &Arc<T>) {
-        let callback = self
-            .on_refresh
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(callback) = callback {
-            callback(token);
-        }
-    }
-
-    /// Mirrors the state's cached token into `fresh`, for lock-free reads.
-    /// Called with the state locked, after every change to it.
+    /// Mirrors the state's cached token into `fresh`, for lock-free reads,
+    /// and the state into `saved`, for a child of `fork()`. Called with the
+    /// state locked, after every change to it.
     fn publish(&self, state: &State<T>) {
         let fresh = state.current.as_ref().map(|current| {
             Arc::new(Fresh {
@@ -217,6 +282,35 @@ impl<T: CachedToken> TokenSource<T> {
             })
         });
         self.fresh.store(fresh);
+        self.saved.store(Arc::new(Saved {
+            current: state.current.clone(),
+            next_request: state.next_request.clone(),
+            margin: state.margin,
+        }));
+    }
+
+    /// The lock of this process: after a `fork()`, a new one holding the
+    /// last saved state.
+    fn locked(&self) -> Arc<crate::process::Owned<Locked<T>>> {
+        self.locked.get(|| Locked::from(&**self.saved.load()))
+    }
+}
+
+impl<T> Locked<T> {
+    fn from(saved: &Saved<T>) -> Self {
+        Locked {
+            state: Mutex::new(State {
+                current: saved.current.clone(),
+                next_request: saved.next_request.clone(),
+                margin: saved.margin,
+                fetching: false,
+                failure: None,
+                fetches_done: 0,
+                last_result: None,
+                announcing: None,
+            }),
+            fetch_done: Condvar::new(),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -226,8 +320,21 @@ impl<T: CachedToken> TokenSource<T> {
     }
 }
 
+/// `now + wait`, or as late as the clock can say when that overflows
+/// (a server may send any `Retry-After`).
+fn later(now: Instant, wait: Duration) -> Instant {
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(now)
+}
+
 impl<T> State<T> {
-    fn plan(&self, now: Instant) -> Plan<T> {
+    fn plan(&self, now: Instant, thread: ThreadId) -> Plan<T> {
+        if let Some((announcer, token)) = &self.announcing
+            && *announcer == thread
+        {
+            return Plan::Serve(Arc::clone(token));
+        }
         if let Some(current) = self.current.as_ref().filter(|c| now < c.expires_at()) {
             let due = now >= current.refresh_at(self.margin);
             return match &self.next_request {
@@ -318,7 +425,7 @@ impl<T> State<T> {
         }
         self.failure = Some(Failure {
             error: error.clone(),
-            not_before: now + wait,
+            not_before: later(now, wait),
             backoff,
         });
         match self
@@ -332,14 +439,25 @@ impl<T> State<T> {
     }
 }
 
+// Not derived: that would ask for `T: Clone`, and only the `Arc` is cloned.
+impl<T> Clone for Current<T> {
+    fn clone(&self) -> Self {
+        Current {
+            token: Arc::clone(&self.token),
+            received: self.received,
+            lifetime: self.lifetime,
+        }
+    }
+}
+
 impl<T> Current<T> {
     fn expires_at(&self) -> Instant {
-        self.received + self.lifetime
+        later(self.received, self.lifetime)
     }
 
     fn refresh_at(&self, margin: Option<Duration>) -> Instant {
         let margin = margin.unwrap_or_else(|| MAX_DEFAULT_MARGIN.min(self.lifetime / 2));
-        self.received + self.lifetime.saturating_sub(margin)
+        later(self.received, self.lifetime.saturating_sub(margin))
     }
 }
 
@@ -378,6 +496,9 @@ mod tests {
             margin: None,
             fetching: false,
             failure: None,
+            fetches_done: 0,
+            last_result: None,
+            announcing: None,
         }
     }
 
@@ -421,25 +542,33 @@ mod tests {
     fn plans_over_a_token_lifetime() {
         let mut state = state("client_credentials");
         let start = Instant::now();
-        assert_eq!(plan_name(state.plan(start)), "fetch", "nothing cached");
+        assert_eq!(
+            plan_name(state.plan(start, thread::current().id())),
+            "fetch",
+            "nothing cached"
+        );
         state.fetching = true;
         assert_eq!(
-            plan_name(state.plan(start)),
+            plan_name(state.plan(start, thread::current().id())),
             "wait",
             "nothing cached, a fetch under way"
         );
         state.fetching = false;
         state.install(&token(r#"{"access_token":"a","expires_in":100}"#), start);
         let at = |seconds| start + Duration::from_secs(seconds);
-        assert_eq!(plan_name(state.plan(at(10))), "serve", "fresh");
         assert_eq!(
-            plan_name(state.plan(at(60))),
+            plan_name(state.plan(at(10), thread::current().id())),
+            "serve",
+            "fresh"
+        );
+        assert_eq!(
+            plan_name(state.plan(at(60), thread::current().id())),
             "fetch",
             "within the margin (50 s)"
         );
         state.fetching = true;
         assert_eq!(
-            plan_name(state.plan(at(60))),
+            plan_name(state.plan(at(60), thread::current().id())),
             "serve",
             "due, but someone is fetching"
         );
@@ -449,17 +578,32 @@ mod tests {
             served.is_ok(),
             "a failed refresh still serves the valid token"
         );
-        assert_eq!(plan_name(state.plan(at(60))), "serve", "backing off");
-        assert_eq!(plan_name(state.plan(at(61))), "fetch", "backoff (1 s) over");
-        assert_eq!(plan_name(state.plan(at(100))), "fetch", "expired");
+        assert_eq!(
+            plan_name(state.plan(at(60), thread::current().id())),
+            "serve",
+            "backing off"
+        );
+        assert_eq!(
+            plan_name(state.plan(at(61), thread::current().id())),
+            "fetch",
+            "backoff (1 s) over"
+        );
+        assert_eq!(
+            plan_name(state.plan(at(100), thread::current().id())),
+            "fetch",
+            "expired"
+        );
         let served = state.record_failure(Error::new(ErrorKind::HttpStatus, "503"), at(100));
         assert!(served.is_err(), "expired: the error is returned");
         assert_eq!(
-            plan_name(state.plan(at(101))),
+            plan_name(state.plan(at(101), thread::current().id())),
             "fail",
             "no valid token, backing off (2 s)"
         );
-        assert_eq!(plan_name(state.plan(at(102))), "fetch");
+        assert_eq!(
+            plan_name(state.plan(at(102), thread::current().id())),
+            "fetch"
+        );
     }
 
     #[test]

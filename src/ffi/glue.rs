@@ -1,29 +1,31 @@
 //! The few helpers every exported function is built from: the panic
 //! boundary, borrowing a C string, out-parameters, and boxed handles.
 
-use std::any::Any;
 use std::ffi::{CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::ffi::error::criteo_error;
+use crate::ffi::process;
 use crate::ffi::status::{CRITEO_OK, criteo_status, status_of};
+use crate::process::QuietPanics;
 
 /// Longest string accepted from C; anything longer is surely a mistake.
 pub(crate) const MAX_C_STRING_BYTES: usize = 64 * 1024;
 
 /// The panic boundary: runs `body`, turning a panic into an `Internal` error.
+///
+/// Thread cancellation is held off meanwhile: a `pthread_cancel` that
+/// arrives during the call takes effect at the caller's next cancellation
+/// point, after the call has returned. (Unwinding a cancelled thread through
+/// Rust frames would abort the process.) A panic prints nothing: its text
+/// goes into the error.
 pub(crate) fn catch_panic<T>(body: impl FnOnce() -> T) -> Result<T, Error> {
-    catch_unwind(AssertUnwindSafe(body)).map_err(|payload| {
-        Error::new(
-            ErrorKind::Internal,
-            format!(
-                "internal error (a bug in criteo-oauth): {}",
-                panic_text(&*payload)
-            ),
-        )
-    })
+    process::watch_for_fork();
+    let _deferred = process::CancellationDeferred::start();
+    let _quiet = QuietPanics::enter();
+    catch_unwind(AssertUnwindSafe(body)).map_err(|payload| Error::from_panic(&*payload))
 }
 
 /// For functions that return a status: runs `body` inside the boundary and
@@ -48,16 +50,6 @@ pub(crate) fn run_fallible(
 /// the boundary, answering `on_panic` if it panics.
 pub(crate) fn run_infallible<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
     catch_panic(body).unwrap_or(on_panic)
-}
-
-fn panic_text(payload: &(dyn Any + Send)) -> &str {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        text
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text
-    } else {
-        "panic"
-    }
 }
 
 /// Borrows a C string argument as UTF-8 text. `name` is the argument's name

@@ -10,6 +10,7 @@ pub mod client;
 pub mod error;
 pub mod get_token;
 mod glue;
+mod process;
 pub mod source;
 pub mod status;
 pub mod token;

@@ -171,7 +171,7 @@ pub unsafe extern "C" fn criteo_token_source_set_refresh_callback(
                 function,
                 user_data,
             };
-            Arc::new(move |token: &Arc<criteo_token>| from_c.call(token)) as Arc<_>
+            Box::new(move |token: &Arc<criteo_token>| from_c.call(token)) as Box<_>
         });
         source.set_refresh_callback(callback);
         Ok(())

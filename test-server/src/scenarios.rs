@@ -285,6 +285,21 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
             )
         }
         // No complete answer.
+        // For processes that must not get each other's tokens: the token
+        // names the client that asked.
+        "whoami" => {
+            let client_id = request.field("client_id").unwrap_or_default();
+            let client_id: String = client_id
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            json(
+                200,
+                &format!(
+                    r#"{{"access_token":"tok-{client_id}","token_type":"Bearer","expires_in":900}}"#
+                ),
+            )
+        }
         "reset" => Action::Reset,
         "close-early" => Action::CloseSilently,
         "truncated" => Action::Truncated,

@@ -1,0 +1,112 @@
+//! The library inside someone else's process: which process it is in (a
+//! `fork()` starts a new generation), and panics kept off the host's stderr.
+
+use std::cell::Cell;
+use std::ops::Deref;
+use std::panic;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+
+use arc_swap::ArcSwap;
+
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Changes in a child after each `fork()` (once the C layer watches for
+/// it). Connections, locks and threads of another generation belong to
+/// another process: they are left alone, never used, never closed.
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Acquire)
+}
+
+/// Called in the child right after a `fork()`.
+pub(crate) fn note_fork() {
+    GENERATION.fetch_add(1, Ordering::AcqRel);
+}
+
+/// A value that belongs to the process that made it, such as a pool of
+/// connections or a lock. In a child after `fork()`, the first use makes a
+/// new one, and the parent's is leaked untouched: dropping it could close
+/// the parent's TLS sessions, and its locks may have been held by a thread
+/// that does not exist in the child.
+pub struct PerProcess<T> {
+    current: ArcSwap<Owned<T>>,
+}
+
+/// A value and the generation of the process it belongs to.
+pub struct Owned<T> {
+    generation: u64,
+    value: T,
+}
+
+impl<T> Deref for Owned<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> PerProcess<T> {
+    pub fn new(value: T) -> Self {
+        let generation = generation();
+        PerProcess {
+            current: ArcSwap::from_pointee(Owned { generation, value }),
+        }
+    }
+
+    /// The value of this process, made with `make` if it has none yet.
+    pub fn get(&self, make: impl FnOnce() -> T) -> Arc<Owned<T>> {
+        let generation = generation();
+        let current = self.current.load_full();
+        if current.generation == generation {
+            return current;
+        }
+        let made = Arc::new(Owned {
+            generation,
+            value: make(),
+        });
+        let previous = self.current.compare_and_swap(&current, Arc::clone(&made));
+        if Arc::ptr_eq(&previous, &current) {
+            std::mem::forget(current);
+            made
+        } else {
+            // Another thread of this process made one first: use that one.
+            arc_swap::Guard::into_inner(previous)
+        }
+    }
+}
+
+thread_local! {
+    static INSIDE_THE_LIBRARY: Cell<u32> = const { Cell::new(0) };
+}
+
+/// While one lives on a thread, a panic on that thread prints nothing: the
+/// panic boundary turns it into an error whose message carries its text.
+/// Elsewhere panics are reported as the program's own hook says.
+pub struct QuietPanics(());
+
+impl QuietPanics {
+    pub fn enter() -> QuietPanics {
+        install_hook();
+        INSIDE_THE_LIBRARY.with(|depth| depth.set(depth.get() + 1));
+        QuietPanics(())
+    }
+}
+
+impl Drop for QuietPanics {
+    fn drop(&mut self) {
+        INSIDE_THE_LIBRARY.with(|depth| depth.set(depth.get() - 1));
+    }
+}
+
+fn install_hook() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if INSIDE_THE_LIBRARY.with(Cell::get) == 0 {
+                previous(info);
+            }
+        }));
+    });
+}
