@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use ureq::http::{HeaderMap, header};
 use ureq::tls::{RootCerts, TlsConfig};
-use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::DefaultConnector;
 use zeroize::Zeroizing;
 
@@ -17,7 +16,7 @@ use crate::error::{Error, ErrorKind};
 use crate::process::PerProcess;
 use crate::proxy::{Proxy, ProxySetting};
 use crate::request::TokenRequest;
-use crate::resolver::CachingResolver;
+use crate::resolver::{CachingResolver, SystemLookup};
 use crate::response::{Answer, AnswerBody, MAX_BODY_BYTES, interpret};
 use crate::retry::{Failure, Next, next_step};
 use crate::tls::{Roots, read_ca_file, system_roots, tls_failure};
@@ -345,7 +344,7 @@ fn new_agent(config: &ureq::config::Config) -> ureq::Agent {
     ureq::Agent::with_parts(
         config.clone(),
         DefaultConnector::new(),
-        CachingResolver::<DefaultResolver>::default(),
+        CachingResolver::<SystemLookup>::default(),
     )
 }
 

@@ -4,16 +4,20 @@
 //! new thread so that it can give up on a slow DNS server, even when the
 //! host is an IP address and the connection comes from the pool. Each such
 //! thread costs a clone and a stack that glibc keeps cached afterwards.
-//! Here an IP address needs no lookup at all, and a name is looked up (by
-//! ureq, with its time limit) at most once every [`CACHE_FOR`].
+//! Here an IP address needs no lookup at all, and a name is looked up (on a
+//! thread, within the time limit) at most once every [`CACHE_FOR`]. A
+//! thread that cannot be started (a process at its limit of threads) is a
+//! transport error that says so, not a panic.
 //!
 //! `localhost` and the names under it are never looked up: they are the
 //! loopback addresses (RFC 6761, as curl does), so a hosts file or DNS
 //! server that says otherwise cannot send a plain-HTTP request elsewhere.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Mutex, PoisonError};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::sync::{Mutex, PoisonError, mpsc};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use ureq::config::Config;
@@ -22,6 +26,7 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::NextTimeout;
 
 use crate::authority::{is_localhost_name, parse_host_port};
+use crate::process::QuietPanics;
 
 /// How long looked-up addresses are reused. getaddrinfo gives no TTL; this
 /// is short enough to follow a DNS change soon, long enough that a busy
@@ -30,7 +35,7 @@ const CACHE_FOR: Duration = Duration::from_secs(30);
 
 /// Caches what `lookup` (the system's resolver, but for tests) finds.
 #[derive(Debug, Default)]
-pub(crate) struct CachingResolver<L = DefaultResolver> {
+pub(crate) struct CachingResolver<L = SystemLookup> {
     lookup: L,
     cache: Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>,
 }
@@ -82,6 +87,77 @@ impl<L: Resolver> Resolver for CachingResolver<L> {
         cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache.insert(key, (Instant::now(), addresses.clone()));
         Ok(addresses)
+    }
+}
+
+/// The system's resolver (`getaddrinfo`), on a thread of its own when there
+/// is a time limit, so that a slow DNS server cannot hold the call longer.
+#[derive(Debug, Default)]
+pub(crate) struct SystemLookup;
+
+impl Resolver for SystemLookup {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        _: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let (scheme, authority) = uri
+            .scheme()
+            .zip(uri.authority())
+            .ok_or_else(|| ureq::Error::BadUri(uri.to_string()))?;
+        let name = DefaultResolver::host_and_port(scheme, authority)
+            .ok_or_else(|| ureq::Error::BadUri(uri.to_string()))?;
+        let found = if timeout.after.is_not_happening() {
+            name.to_socket_addrs()?
+        } else {
+            lookup_on_a_thread(name, *timeout.after)
+                .ok_or(ureq::Error::Timeout(timeout.reason))??
+        };
+        let mut addresses = self.empty();
+        for address in found {
+            if addresses.try_push(address).is_err() {
+                break;
+            }
+        }
+        match addresses.is_empty() {
+            true => Err(ureq::Error::HostNotFound),
+            false => Ok(addresses),
+        }
+    }
+}
+
+/// The lookup's answer, or `None` when it took longer than `limit`.
+fn lookup_on_a_thread(
+    name: String,
+    limit: Duration,
+) -> Option<io::Result<std::vec::IntoIter<SocketAddr>>> {
+    let (answer, answered) = mpsc::sync_channel(1);
+    let host = name
+        .rsplit_once(':')
+        .map_or(name.as_str(), |(host, _)| host)
+        .to_owned();
+    let started = thread::Builder::new()
+        .name("criteo-oauth lookup".into())
+        .spawn(move || {
+            let _quiet = QuietPanics::enter();
+            let _ = answer.send(name.to_socket_addrs());
+        });
+    if let Err(error) = started {
+        return Some(Err(io::Error::new(
+            error.kind(),
+            format!(
+                "could not start a thread to look up {host} ({error}): the process may be at its \
+                 limit of threads (ulimit -u)"
+            ),
+        )));
+    }
+    match answered.recv_timeout(limit) {
+        Ok(answer) => Some(answer),
+        Err(mpsc::RecvTimeoutError::Timeout) => None,
+        Err(mpsc::RecvTimeoutError::Disconnected) => Some(Err(io::Error::other(format!(
+            "the lookup of {host} ended without an answer"
+        )))),
     }
 }
 

@@ -119,6 +119,48 @@ if command -v valgrind >/dev/null; then
         env "${good[@]}" "${MEMCHECK[@]}" --errors-for-leak-kinds=definite,indirect,possible "$BUILD_DIR/token_source"
 fi
 
+echo "== processes, threads and signals"
+build fork "$CC" c11 tests/c/fork.c -pthread
+build cancel "$CC" c11 tests/c/cancel.c -pthread
+build survival "$CC" c11 tests/c/survival.c
+check "dlopen_cycles builds (not linked: it loads the library itself)" 0 "" \
+    "$CC" -std=c11 "${WARNINGS[@]}" -pthread -Iinclude -o "$BUILD_DIR/dlopen_cycles" tests/c/dlopen_cycles.c -ldl
+check "no_threads builds" 0 "" "$CC" -std=c11 "${WARNINGS[@]}" -o "$BUILD_DIR/no_threads" tests/c/no_threads.c "${LINK[@]}"
+
+# Forks while two threads of the parent call without pause; each child runs
+# under a 10 s alarm, so a hang fails the test instead of blocking it.
+whoami="$URL/scenario/whoami"
+check "fork: 400 children of a busy parent get their own tokens, none hangs" 0 \
+    "^400 children: 0 failed, 0 hung; parent unaffected\$" "$BUILD_DIR/fork" "$whoami" 400 8
+check "fork [asan+ubsan]" 0 "^100 children: 0 failed, 0 hung; parent unaffected\$" "$BUILD_DIR/fork-asan" "$whoami" 100 8
+# Without the leak check: a child leaks its parent's connections on purpose.
+if command -v valgrind >/dev/null; then
+    check "fork [valgrind]" 0 "^16 children: 0 failed, 0 hung; parent unaffected\$" \
+        valgrind --quiet --error-exitcode=99 --leak-check=no "$BUILD_DIR/fork" "$whoami" 16 4
+fi
+run "pthread_cancel inside a call: the call finishes, the thread ends after it" 0 \
+    "^cancelled inside both calls: each finished with a token, then its thread ended\$" cancel "$URL/scenario/slow-1000"
+check "dlopen/dlclose cycles with threads, and a fork after dlclose" 0 \
+    "^21 load-use-unload cycles .*: 0 failed calls, child fine\$" \
+    "$BUILD_DIR/dlopen_cycles" "$PWD/$LIB_DIR/libcriteo_oauth.so" "$URL" 20
+check "signals every ms, no descriptors left, 3000 failing calls: flat descriptors and memory" 0 "^survived\$" \
+    "$BUILD_DIR/survival" "$URL" 3000 check-memory
+check "survival [asan+ubsan]" 0 "^survived\$" "$BUILD_DIR/survival-asan" "$URL" 600
+if command -v valgrind >/dev/null; then
+    check "survival [valgrind]" 0 "^survived\$" "${MEMCHECK[@]}" "$BUILD_DIR/survival" "$URL" 300
+fi
+# RLIMIT_NPROC binds only a user without CAP_SYS_RESOURCE and with no other
+# process: root runs the program as nobody.
+if [[ $(id -u) -eq 0 ]]; then
+    check "no thread can be started: CRITEO_ERR_TRANSPORT saying so, nothing on stderr" 0 \
+        "^CRITEO_ERR_TRANSPORT: .*could not start a thread" \
+        setpriv --reuid=65534 --regid=65534 --clear-groups prlimit --nproc=1 "$BUILD_DIR/no_threads"
+elif [[ ${CI:-} == true ]]; then
+    fail "no_threads: needs root to run as a user with no other process"
+else
+    echo "SKIP no_threads: needs root (CI runs it)"
+fi
+
 echo "== no secret left in memory the library frees"
 # Plain build only: the program defines free() itself, which the sanitizers
 # and valgrind replace.

@@ -1,0 +1,51 @@
+/*
+ * no_threads.c: a process that cannot start one more thread (run under
+ * RLIMIT_NPROC of 1, as a user with no other process) still gets a clear
+ * answer: looking a host name up needs a thread, and failing to start one
+ * is CRITEO_ERR_TRANSPORT saying so. The library prints nothing: stderr
+ * goes to a file during the calls, which must stay empty.
+ *
+ * Usage: no_threads   (prints the error message on stdout)
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "criteo_oauth.h"
+
+int main(void) {
+    FILE *captured = tmpfile();
+    int saved_stderr = dup(STDERR_FILENO);
+    if (captured == NULL || saved_stderr < 0 || dup2(fileno(captured), STDERR_FILENO) < 0) {
+        return 2;
+    }
+    criteo_client_builder *builder = criteo_client_builder_new();
+    criteo_client_builder_set_host(builder, "https://criteo-oauth-test.invalid");
+    criteo_client_builder_set_proxy(builder, "");
+    criteo_client_builder_set_timeouts(builder, 1000, 2000);
+    criteo_client *client = NULL;
+    criteo_error *error = NULL;
+    if (criteo_client_builder_build(builder, &client, &error) != CRITEO_OK) {
+        printf("build: %s\n", criteo_error_message(error));
+        criteo_error_free(error);
+        return 2;
+    }
+    criteo_token *token = NULL;
+    criteo_status status = criteo_get_token(client, "client_credentials", "id", "secret", NULL,
+                                            NULL, NULL, &token, &error);
+    printf("%s: %s\n", criteo_status_str(status), error != NULL ? criteo_error_message(error) : "");
+    int expected = status == CRITEO_ERR_TRANSPORT &&
+                   strstr(criteo_error_message(error), "could not start a thread") != NULL;
+    criteo_token_free(token);
+    criteo_error_free(error);
+    criteo_client_free(client);
+    dup2(saved_stderr, STDERR_FILENO);
+    struct stat written;
+    if (fstat(fileno(captured), &written) != 0 || written.st_size != 0) {
+        printf("the library wrote %lld bytes to stderr\n", (long long)written.st_size);
+        return 1;
+    }
+    return expected ? 0 : 1;
+}
