@@ -397,10 +397,15 @@ void criteo_error_free(criteo_error *error);
  * when the endpoint answered 400 / 401; `CRITEO_ERR_HTTP_STATUS` for any
  * other non-2xx answer; `CRITEO_ERR_INVALID_RESPONSE` for a 2xx answer
  * that is no usable token; `CRITEO_ERR_TRANSPORT`, `CRITEO_ERR_TIMEOUT`,
- * `CRITEO_ERR_TLS` when no complete answer came.
+ * `CRITEO_ERR_TLS` when no complete answer came (`CRITEO_ERR_TRANSPORT`
+ * too when the thread that looks a host name up cannot be started).
  *
  * Thread-safe: many threads may call it at once, on one client or on
- * several.
+ * several. Fork-safe: in a child after `fork()`, a client (the default one
+ * included) opens connections of its own and never uses its parent's.
+ * Cancellation: a `pthread_cancel` that arrives during the call is held
+ * off until it returns, then takes effect at the caller's next
+ * cancellation point; the call itself completes (within its time limit).
  *
  * # Safety
  * `client` is NULL or a live client; each string is NULL or
@@ -466,7 +471,13 @@ criteo_status criteo_token_source_set_refresh_margin(criteo_token_source *source
  * Registers `on_refresh`, called after every successful fetch with the
  * new token (borrowed for the call), e.g. to persist a rotated refresh
  * token. It runs on the thread whose `criteo_token_source_get` fetched,
- * outside any lock of the source: it may call `criteo_token_source_get`.
+ * outside any lock of the source, before that fetch counts as done: calls
+ * for one source never overlap, and come in the order the tokens were
+ * fetched (never an older token after a newer one). Threads waiting for
+ * that fetch wait for the callback too. It may call
+ * `criteo_token_source_get` (answered with the token it was given, without
+ * a new fetch, even when that token is already expired) and
+ * `criteo_token_source_invalidate`; it must not free the source.
  * `user_data` is passed through; it must be usable from any thread. NULL
  * `on_refresh` removes the callback.
  *
@@ -486,7 +497,9 @@ criteo_status criteo_token_source_set_refresh_callback(criteo_token_source *sour
  * there is none or it is within the refresh margin of expiry. Only one
  * fetch runs at a time: while it runs, callers whose cached token is
  * still valid get it at once; the others wait for that fetch and share
- * its result. If a refresh fails while the cached token is valid, that
+ * its result, whatever it is (a token, even one already expired when it
+ * came, or an error): one get causes at most one fetch, and no get waits
+ * longer than the client's total time limit and 1 s. If a refresh fails while the cached token is valid, that
  * token is still served and the refresh is tried again later (after 1 s,
  * doubling to 30 s, or the server's `Retry-After`). With no valid token,
  * the error is returned, and the same error is returned at once, without
@@ -497,7 +510,10 @@ criteo_status criteo_token_source_set_refresh_callback(criteo_token_source *sour
  * `*error_out` when it is not NULL.
  *
  * Returns `CRITEO_OK`, `CRITEO_ERR_INVALID_ARGUMENT` when `source` or
- * `token_out` is NULL, or any status of `criteo_get_token`. Thread-safe.
+ * `token_out` is NULL, `CRITEO_ERR_TIMEOUT` when the fetch it waited for
+ * outlasted the limit, or any status of `criteo_get_token`. Thread-safe,
+ * usable in a child after `fork()`, and deferring `pthread_cancel` as
+ * `criteo_get_token` does.
  *
  * # Safety
  * `source` is NULL or a live source; `token_out` and `error_out` are NULL

@@ -231,6 +231,11 @@ impl Client {
     /// [`crate::retry::next_step`] allows, all within the total time limit.
     /// Redirects are never followed.
     pub fn get_token(&self, request: &TokenRequest) -> Result<Token, Error> {
+        #[cfg(feature = "test-panic")]
+        if request.client_id() == "test-panic-in-fetch" {
+            thread::sleep(Duration::from_millis(300));
+            panic!("forced by the test-panic feature, in a fetch");
+        }
         let deadline = Instant::now() + self.total_timeout;
         let single_use = request.is_single_use();
         let mut retries_done = 0;

@@ -50,6 +50,10 @@ impl TokenRequest {
         Ok(request)
     }
 
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
     /// True for a grant whose request must never reach the server twice:
     /// an authorization code is single-use.
     pub fn is_single_use(&self) -> bool {

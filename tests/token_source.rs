@@ -278,8 +278,16 @@ unsafe extern "C" fn get_again(user_data: *mut c_void, _token: *const criteo_tok
 
 #[test]
 fn the_callback_may_call_get_without_deadlock() {
+    // "lives-0": the token is expired on arrival, so a get from the callback
+    // that fetched again would recurse until the stack overflowed.
+    for scenario in ["json", "lives-0"] {
+        the_callback_gets_its_own_token(scenario);
+    }
+}
+
+fn the_callback_gets_its_own_token(scenario: &str) {
     let server = TestServer::start().unwrap();
-    let source = source_for(&server, "json", &demo_call());
+    let source = source_for(&server, scenario, &demo_call());
     let reentrant = Reentrant {
         source: source.as_ptr(),
         inner_status: Mutex::new(None),
@@ -297,7 +305,7 @@ fn the_callback_may_call_get_without_deadlock() {
     assert_eq!(
         server.requests().len(),
         1,
-        "the inner get was served from the cache"
+        "{scenario}: the inner get was answered with the token just fetched"
     );
     // SAFETY: a live source; NULL removes the callback.
     unsafe {
@@ -382,4 +390,127 @@ fn source_mistakes_are_invalid_arguments() {
         criteo_token_source_free(std::ptr::null_mut());
     }
     assert!(token.is_null());
+}
+
+/// Gets from `threads` threads released at once; each returns its token's
+/// access token and how long the get took.
+fn gets_at_once(source: &Source, threads: usize) -> Vec<(Result<String, criteo_status>, Duration)> {
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    let asked = Instant::now();
+                    let got = source.get().map(|t| t.access_token).map_err(|e| e.status);
+                    (got, asked.elapsed())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn threads_waiting_for_a_fetch_share_its_token_even_if_already_expired() {
+    let server = TestServer::start().unwrap();
+    // A token with expires_in 0, half a second late; a 2 s limit per call.
+    let client = Client::with_timeouts(&server.scenario_url("slow-500-lives-0"), 1_000, 2_000);
+    let source = Source::new(&client, &demo_call()).unwrap();
+    let outcomes = gets_at_once(&source, 64);
+    let fetches = server.requests().len();
+    assert!(
+        fetches <= 2,
+        "{fetches} fetches for 64 gets started together"
+    );
+    for (got, took) in &outcomes {
+        assert!(got.is_ok(), "{got:?}");
+        assert!(*took < Duration::from_secs(3), "a get took {took:?}");
+    }
+}
+
+#[test]
+fn a_huge_retry_after_neither_panics_nor_holds_up_waiters() {
+    let server = TestServer::start().unwrap();
+    let scenario = server.scenario_url("slow-300-503-retry-after-18446744073709551615");
+    let client = Client::with_timeouts(&scenario, 1_000, 2_000);
+    let source = Source::new(&client, &demo_call()).unwrap();
+    for (got, took) in gets_at_once(&source, 8) {
+        assert_eq!(got, Err(CRITEO_ERR_HTTP_STATUS), "not an internal error");
+        assert!(took < Duration::from_secs(3), "a get took {took:?}");
+    }
+    // Later gets answer at once with the remembered error.
+    assert_eq!(source.get().unwrap_err().status, CRITEO_ERR_HTTP_STATUS);
+}
+
+/// What the ordering test's callback sees.
+struct CallbackLog {
+    refresh_numbers: Mutex<Vec<u32>>,
+    running: std::sync::atomic::AtomicBool,
+    overlaps: std::sync::atomic::AtomicUsize,
+}
+
+unsafe extern "C" fn log_refresh_number(user_data: *mut c_void, token: *const criteo_token) {
+    use std::sync::atomic::Ordering::SeqCst;
+    // SAFETY: user_data is the test's CallbackLog, alive while the source is.
+    let log = unsafe { &*(user_data as *const CallbackLog) };
+    if log.running.swap(true, SeqCst) {
+        log.overlaps.fetch_add(1, SeqCst);
+    }
+    // SAFETY: the token is live for the duration of the callback.
+    let refresh = unsafe { std::ffi::CStr::from_ptr(criteo_token_refresh_token(token)) };
+    let number = refresh
+        .to_str()
+        .unwrap()
+        .trim_start_matches("rt-")
+        .parse()
+        .unwrap();
+    log.refresh_numbers.lock().unwrap().push(number);
+    std::thread::yield_now();
+    log.running.store(false, SeqCst);
+}
+
+#[test]
+fn refresh_callbacks_come_one_at_a_time_in_the_order_of_the_fetches() {
+    let server = TestServer::start().unwrap();
+    let call = Call {
+        grant_type: "authorization_code",
+        code: Some("the-code"),
+        redirect_uri: Some("https://app.example/cb"),
+        ..demo_call()
+    };
+    let source = source_for(&server, "rotate", &call);
+    let log = CallbackLog {
+        refresh_numbers: Mutex::new(Vec::new()),
+        running: std::sync::atomic::AtomicBool::new(false),
+        overlaps: std::sync::atomic::AtomicUsize::new(0),
+    };
+    // SAFETY: a live source; `log` outlives every get below.
+    unsafe {
+        criteo_token_source_set_refresh_callback(
+            source.as_ptr(),
+            Some(log_refresh_number),
+            &log as *const CallbackLog as *mut c_void,
+        );
+    }
+    std::thread::scope(|scope| {
+        for _ in 0..16 {
+            scope.spawn(|| {
+                for _ in 0..60 {
+                    // As after an API 401: the token is thrown away at once.
+                    let _ = source.get();
+                    source.invalidate();
+                }
+            });
+        }
+    });
+    // SAFETY: a live source; NULL removes the callback.
+    unsafe {
+        criteo_token_source_set_refresh_callback(source.as_ptr(), None, std::ptr::null_mut())
+    };
+    let numbers = log.refresh_numbers.into_inner().unwrap();
+    assert!(numbers.len() > 50, "only {} fetches", numbers.len());
+    let expected: Vec<u32> = (1..=numbers.len() as u32).collect();
+    assert_eq!(numbers, expected, "every rotated refresh token, in order");
+    assert_eq!(log.overlaps.into_inner(), 0, "callbacks overlapped");
 }

@@ -37,10 +37,15 @@ use crate::source::CachedToken;
 /// when the endpoint answered 400 / 401; `CRITEO_ERR_HTTP_STATUS` for any
 /// other non-2xx answer; `CRITEO_ERR_INVALID_RESPONSE` for a 2xx answer
 /// that is no usable token; `CRITEO_ERR_TRANSPORT`, `CRITEO_ERR_TIMEOUT`,
-/// `CRITEO_ERR_TLS` when no complete answer came.
+/// `CRITEO_ERR_TLS` when no complete answer came (`CRITEO_ERR_TRANSPORT`
+/// too when the thread that looks a host name up cannot be started).
 ///
 /// Thread-safe: many threads may call it at once, on one client or on
-/// several.
+/// several. Fork-safe: in a child after `fork()`, a client (the default one
+/// included) opens connections of its own and never uses its parent's.
+/// Cancellation: a `pthread_cancel` that arrives during the call is held
+/// off until it returns, then takes effect at the caller's next
+/// cancellation point; the call itself completes (within its time limit).
 ///
 /// # Safety
 /// `client` is NULL or a live client; each string is NULL or

@@ -147,7 +147,13 @@ pub unsafe extern "C" fn criteo_token_source_set_refresh_margin(
 /// Registers `on_refresh`, called after every successful fetch with the
 /// new token (borrowed for the call), e.g. to persist a rotated refresh
 /// token. It runs on the thread whose `criteo_token_source_get` fetched,
-/// outside any lock of the source: it may call `criteo_token_source_get`.
+/// outside any lock of the source, before that fetch counts as done: calls
+/// for one source never overlap, and come in the order the tokens were
+/// fetched (never an older token after a newer one). Threads waiting for
+/// that fetch wait for the callback too. It may call
+/// `criteo_token_source_get` (answered with the token it was given, without
+/// a new fetch, even when that token is already expired) and
+/// `criteo_token_source_invalidate`; it must not free the source.
 /// `user_data` is passed through; it must be usable from any thread. NULL
 /// `on_refresh` removes the callback.
 ///
@@ -182,7 +188,9 @@ pub unsafe extern "C" fn criteo_token_source_set_refresh_callback(
 /// there is none or it is within the refresh margin of expiry. Only one
 /// fetch runs at a time: while it runs, callers whose cached token is
 /// still valid get it at once; the others wait for that fetch and share
-/// its result. If a refresh fails while the cached token is valid, that
+/// its result, whatever it is (a token, even one already expired when it
+/// came, or an error): one get causes at most one fetch, and no get waits
+/// longer than the client's total time limit and 1 s. If a refresh fails while the cached token is valid, that
 /// token is still served and the refresh is tried again later (after 1 s,
 /// doubling to 30 s, or the server's `Retry-After`). With no valid token,
 /// the error is returned, and the same error is returned at once, without
@@ -193,7 +201,10 @@ pub unsafe extern "C" fn criteo_token_source_set_refresh_callback(
 /// `*error_out` when it is not NULL.
 ///
 /// Returns `CRITEO_OK`, `CRITEO_ERR_INVALID_ARGUMENT` when `source` or
-/// `token_out` is NULL, or any status of `criteo_get_token`. Thread-safe.
+/// `token_out` is NULL, `CRITEO_ERR_TIMEOUT` when the fetch it waited for
+/// outlasted the limit, or any status of `criteo_get_token`. Thread-safe,
+/// usable in a child after `fork()`, and deferring `pthread_cancel` as
+/// `criteo_get_token` does.
 ///
 /// # Safety
 /// `source` is NULL or a live source; `token_out` and `error_out` are NULL

@@ -96,6 +96,15 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
             reply(200, "application/json", token_json(r#","expires_in":900"#)),
         );
     }
+    // `slow-<ms>-<scenario>`: that scenario's answer, `ms` late.
+    if let Some((millis, inner)) = name
+        .strip_prefix("slow-")
+        .and_then(|rest| rest.split_once('-'))
+        .and_then(|(ms, inner)| Some((ms.parse().ok()?, inner)))
+        && let Action::Reply(reply) = scenario(inner, request, sequence, hit)
+    {
+        return Action::Slow(Duration::from_millis(millis), reply);
+    }
     match name {
         // Good answers, in every shape the endpoint may use.
         "json" => json(
