@@ -191,12 +191,20 @@ impl<T: CachedToken> TokenSource<T> {
         self.publish(&state);
     }
 
+    /// The cached token while it needs no refresh, without taking a lock,
+    /// waiting or fetching.
+    pub fn cached(&self) -> Option<Arc<T>> {
+        let fresh = self.fresh.load();
+        let fresh = fresh
+            .as_ref()
+            .filter(|fresh| Instant::now() < fresh.until)?;
+        Some(Arc::clone(&fresh.token))
+    }
+
     /// A valid token: the cached one, or a new one when it is due.
     pub fn get(&self) -> Result<Arc<T>, Error> {
-        if let Some(fresh) = &*self.fresh.load()
-            && Instant::now() < fresh.until
-        {
-            return Ok(Arc::clone(&fresh.token));
+        if let Some(token) = self.cached() {
+            return Ok(token);
         }
         let locked = self.locked();
         let mut state = locked.lock();

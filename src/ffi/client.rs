@@ -8,7 +8,7 @@ use crate::client::{Client, ClientConfig};
 use crate::error::Error;
 use crate::ffi::error::criteo_error;
 use crate::ffi::glue::{
-    OutParam, borrow_handle_mut, borrow_str, free_handle, into_handle, run_fallible,
+    OutParam, blocking, borrow_handle_mut, borrow_str, free_handle, into_handle, run_fallible,
     run_infallible, take_handle,
 };
 use crate::ffi::status::criteo_status;
@@ -178,7 +178,8 @@ pub unsafe extern "C" fn criteo_client_builder_set_ca_file(
     // SAFETY: builder and pem_path are as this function's contract says.
     unsafe {
         apply(builder, |config| {
-            config.set_ca_file(borrow_str(pem_path, "pem_path")?)
+            let pem_path = borrow_str(pem_path, "pem_path")?;
+            blocking(|| config.set_ca_file(pem_path))
         })
     }
 }
@@ -273,7 +274,7 @@ pub unsafe extern "C" fn criteo_client_builder_build(
             return Err(refused);
         }
         client_out.write(criteo_client {
-            client: builder.config.build()?,
+            client: blocking(|| builder.config.build())?,
         });
         Ok(())
     })
@@ -297,5 +298,5 @@ pub unsafe extern "C" fn criteo_client_builder_free(builder: *mut criteo_client_
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_client_free(client: *mut criteo_client) {
     // SAFETY: the caller hands over a live client or NULL, as documented.
-    run_infallible((), || unsafe { free_handle(client) })
+    run_infallible((), || blocking(|| unsafe { free_handle(client) }))
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::error::Error;
 use crate::ffi::client::{client_or_default, criteo_client};
 use crate::ffi::error::criteo_error;
-use crate::ffi::glue::{OutParam, borrow_optional_str, borrow_str, run_fallible};
+use crate::ffi::glue::{OutParam, blocking, borrow_optional_str, borrow_str, run_fallible};
 use crate::ffi::status::criteo_status;
 use crate::ffi::token::criteo_token;
 use crate::request::{TokenRequest, TokenRequestFields};
@@ -81,7 +81,7 @@ pub unsafe extern "C" fn criteo_get_token(
         }?;
         // SAFETY: client is NULL or a live client, as documented.
         let client = unsafe { client_or_default(client) }?;
-        let token = client.get_token(&request)?;
+        let token = blocking(|| client.get_token(&request))?;
         token_out.write_shared(Arc::new(criteo_token::from_token(&token)));
         Ok(())
     })

@@ -14,18 +14,23 @@ use crate::process::QuietPanics;
 /// Longest string accepted from C; anything longer is surely a mistake.
 pub(crate) const MAX_C_STRING_BYTES: usize = 64 * 1024;
 
-/// The panic boundary: runs `body`, turning a panic into an `Internal` error.
-///
-/// Thread cancellation is held off meanwhile: a `pthread_cancel` that
-/// arrives during the call takes effect at the caller's next cancellation
-/// point, after the call has returned. (Unwinding a cancelled thread through
-/// Rust frames would abort the process.) A panic prints nothing: its text
-/// goes into the error.
+/// The panic boundary: runs `body`, turning a panic into an `Internal`
+/// error. A panic prints nothing: its text goes into the error. (It also
+/// makes sure the library hears of a `fork()`.)
 pub(crate) fn catch_panic<T>(body: impl FnOnce() -> T) -> Result<T, Error> {
     process::watch_for_fork();
-    let _deferred = process::CancellationDeferred::start();
     let _quiet = QuietPanics::enter();
     catch_unwind(AssertUnwindSafe(body)).map_err(|payload| Error::from_panic(&*payload))
+}
+
+/// For the work that may reach a cancellation point (network I/O, reading a
+/// file, closing a socket, waiting): a `pthread_cancel` that arrives during
+/// it takes effect at the caller's next cancellation point, after the call
+/// has returned. (Unwinding a cancelled thread through Rust frames would
+/// abort the process.)
+pub(crate) fn blocking<T>(body: impl FnOnce() -> T) -> T {
+    let _deferred = process::CancellationDeferred::start();
+    body()
 }
 
 /// For functions that return a status: runs `body` inside the boundary and

@@ -8,7 +8,9 @@ use crate::error::Error;
 use crate::ffi::client::{client_or_default, criteo_client};
 use crate::ffi::error::criteo_error;
 use crate::ffi::get_token::borrow_request;
-use crate::ffi::glue::{OutParam, borrow_handle, free_handle, run_fallible, run_infallible};
+use crate::ffi::glue::{
+    OutParam, blocking, borrow_handle, free_handle, run_fallible, run_infallible,
+};
 use crate::ffi::status::criteo_status;
 use crate::ffi::token::criteo_token;
 use crate::source::TokenSource;
@@ -222,7 +224,11 @@ pub unsafe extern "C" fn criteo_token_source_get(
         let token_out = unsafe { OutParam::required(token_out, "token_out") }?;
         // SAFETY: source is NULL or a live source, as documented.
         let source = unsafe { borrow_source(source) }?;
-        token_out.write_shared(source.get()?);
+        let token = match source.cached() {
+            Some(token) => token,
+            None => blocking(|| source.get())?,
+        };
+        token_out.write_shared(token);
         Ok(())
     })
 }
@@ -252,5 +258,5 @@ pub unsafe extern "C" fn criteo_token_source_invalidate(source: *const criteo_to
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_source_free(source: *mut criteo_token_source) {
     // SAFETY: the caller hands over a live source or NULL, as documented.
-    run_infallible((), || unsafe { free_handle(source) })
+    run_infallible((), || blocking(|| unsafe { free_handle(source) }))
 }
