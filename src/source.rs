@@ -636,6 +636,17 @@ mod tests {
     }
 
     #[test]
+    fn any_retry_after_saturates_and_a_valid_token_is_still_served() {
+        let mut state = state("client_credentials");
+        let now = Instant::now();
+        state.install(&token(r#"{"access_token":"a","expires_in":100}"#), now);
+        let huge = Error::new(ErrorKind::HttpStatus, "503").with_retry_after(Some(u64::MAX));
+        let served = state.record_failure(huge, now + Duration::from_secs(90));
+        assert!(served.is_ok(), "the valid token is served, no panic");
+        assert!(state.failure.as_ref().unwrap().not_before > now + Duration::from_secs(1 << 30));
+    }
+
+    #[test]
     fn grants_move_to_the_latest_refresh_token() {
         let now = Instant::now();
         let mut code = state("authorization_code");
