@@ -355,8 +355,10 @@ const char *criteo_error_uri(const criteo_error *error);
 const char *criteo_error_message(const criteo_error *error);
 
 /**
- * Seconds the server asked to wait before trying again (`Retry-After`), or
- * -1 when it did not say (or `error` is NULL).
+ * Seconds the server asked to wait before trying again (`Retry-After`, as
+ * seconds or an HTTP date), as it sent them, saturated at `INT64_MAX`; or
+ * -1 when it did not say (or `error` is NULL). The library itself waits
+ * at most 5 minutes, whatever the server says.
  *
  * # Safety
  * `error` is NULL or a live `criteo_error`.
@@ -380,7 +382,8 @@ void criteo_error_free(criteo_error *error);
  *
  * - `client`: a client from `criteo_client_builder_build`, or NULL for
  *   the process-wide default client for `https://api.criteo.com` (made
- *   once, on first use, and reused).
+ *   on first use and reused; when making it fails, as without system
+ *   certificates, the next call tries again).
  * - `grant_type`, `client_id`, `client_secret`: required, not empty.
  * - `redirect_uri`, `code`, `refresh_token`: NULL when not sent. The
  *   `authorization_code` grant needs `code`; `refresh_token` needs
@@ -582,7 +585,9 @@ const char *criteo_token_refresh_token(const criteo_token *token);
 
 /**
  * The lifetime in seconds as the server sent it (900 on Criteo's API), or
- * -1 when it sent none (or `token` is NULL).
+ * -1 when it sent none (or `token` is NULL). Read tolerantly: zero or a
+ * negative number is 0 (expired on arrival), a fraction is rounded down,
+ * and anything over a year (31536000) is a year.
  *
  * # Safety
  * `token` is NULL or a live `criteo_token`.

@@ -203,14 +203,19 @@ pub struct Client {
 impl Client {
     /// The process-wide client for `https://api.criteo.com`, made on first
     /// use. Making it fails only when the environment is unusable (no
-    /// system certificates, a malformed proxy variable); that failure is
-    /// kept and reported to every caller.
+    /// system certificates, a malformed proxy variable). Such a failure is
+    /// not remembered: the next call tries again, so a fixed environment
+    /// takes effect without a restart. Once made, it is kept for the life
+    /// of the process.
     pub fn shared_default() -> Result<&'static Client, Error> {
-        static DEFAULT: OnceLock<Result<Client, Error>> = OnceLock::new();
-        DEFAULT
-            .get_or_init(|| ClientConfig::default().build())
-            .as_ref()
-            .map_err(Error::clone)
+        static DEFAULT: OnceLock<Client> = OnceLock::new();
+        if let Some(client) = DEFAULT.get() {
+            return Ok(client);
+        }
+        // Made outside the lock: a thread that forks meanwhile leaves its
+        // child nothing to wait for.
+        let client = ClientConfig::default().build()?;
+        Ok(DEFAULT.get_or_init(|| client))
     }
 
     /// The full URL requests are posted to.

@@ -84,6 +84,13 @@ impl Error {
         Error::new(ErrorKind::InvalidArgument, message)
     }
 
+    /// The same error, told differently: status, HTTP status, OAuth error
+    /// and `Retry-After` are kept.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
     pub fn with_http_status(mut self, status: u16) -> Self {
         self.http_status = Some(status);
         self

@@ -173,8 +173,28 @@ mod tests {
     }
 
     #[test]
+    fn expires_in_of_any_size_is_read_and_bounded() {
+        let cases = [
+            ("0", 0),
+            ("-1", 0),
+            ("-99999999999999999999999", 0),
+            ("1.9", 1),
+            ("\"299.5\"", 299),
+            ("2147483648", crate::token::MAX_EXPIRES_IN),
+            ("99999999999999999999999999", crate::token::MAX_EXPIRES_IN),
+            ("1e300", crate::token::MAX_EXPIRES_IN),
+            ("31536000", 31_536_000),
+        ];
+        for (value, seconds) in cases {
+            let body = format!(r#"{{"access_token":"a","expires_in":{value}}}"#);
+            let token = outcome(&answer(200, &body)).unwrap();
+            assert_eq!(token.expires_in(), Some(seconds), "{value}");
+        }
+    }
+
+    #[test]
     fn unusable_expires_in_is_refused() {
-        for value in ["-1", "1.5", "\"soon\"", "{}", "99999999999"] {
+        for value in ["\"soon\"", "{}", "[1]", "true", "\"inf\"", "\"NaN\""] {
             let body = format!(r#"{{"access_token":"a","expires_in":{value}}}"#);
             let error = error_of(&answer(200, &body));
             assert_eq!(error.kind(), ErrorKind::InvalidResponse, "{value}");

@@ -9,6 +9,15 @@ use crate::error::Error;
 /// The first backoff step; each later one doubles, up to [`MAX_BACKOFF`].
 const BASE_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The longest wait a server's `Retry-After` can impose, on the client's
+/// retries and on a token source's next fetch: a server that says "a day"
+/// (or 2^62 seconds) is asked again after this.
+pub(crate) const MAX_SERVER_WAIT: Duration = Duration::from_secs(300);
+
+/// How long to wait when the server said `Retry-After: seconds`.
+pub(crate) fn server_wait(seconds: u64) -> Duration {
+    Duration::from_secs(seconds).min(MAX_SERVER_WAIT)
+}
 
 /// A failed attempt, with what the retry decision needs to know.
 #[derive(Debug)]
@@ -56,7 +65,7 @@ pub(crate) fn next_step(
         return Next::GiveUp;
     }
     let wait = match failure.error.retry_after_secs() {
-        Some(seconds) => Duration::from_secs(seconds),
+        Some(seconds) => server_wait(seconds),
         None => backoff(retries_done),
     };
     if wait >= remaining {
@@ -80,12 +89,12 @@ fn random_fraction() -> f64 {
     bits as f64 / (1u64 << 53) as f64
 }
 
-/// `Retry-After` as seconds from `now`: delta-seconds, or an HTTP date
-/// (a date already past means 0).
+/// `Retry-After` as seconds from `now`: delta-seconds (saturated at
+/// `u64::MAX`, never wrapped), or an HTTP date (a date already past means 0).
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<u64> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(seconds);
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(value.parse().unwrap_or(u64::MAX));
     }
     let date = httpdate::parse_http_date(value).ok()?;
     let wait = date.duration_since(now).unwrap_or(Duration::ZERO);
@@ -164,6 +173,18 @@ mod tests {
     }
 
     #[test]
+    fn a_server_wait_is_capped() {
+        assert_eq!(server_wait(7), Duration::from_secs(7));
+        assert_eq!(server_wait(86_400), MAX_SERVER_WAIT);
+        assert_eq!(server_wait(u64::MAX), MAX_SERVER_WAIT);
+        let forever = answered(503, Some(u64::MAX));
+        assert_eq!(
+            next_step(&forever, 0, 2, false, Duration::from_secs(3600)),
+            Next::RetryAfter(MAX_SERVER_WAIT)
+        );
+    }
+
+    #[test]
     fn backoff_is_jittered_and_bounded() {
         for retries_done in 0..20 {
             let step = BASE_BACKOFF
@@ -189,6 +210,11 @@ mod tests {
             Some(0)
         );
         assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("18446744073709551616000", now),
+            Some(u64::MAX),
+            "saturated"
+        );
         assert_eq!(parse_retry_after("-3", now), None);
     }
 }

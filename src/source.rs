@@ -34,6 +34,7 @@ use crate::client::Client;
 use crate::error::{Error, ErrorKind};
 use crate::process::PerProcess;
 use crate::request::TokenRequest;
+use crate::retry::server_wait;
 use crate::token::Token;
 
 /// A token that comes without `expires_in` is taken to live this long (the
@@ -42,7 +43,8 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(900);
 /// The default refresh margin is the smaller of this and half the lifetime.
 const MAX_DEFAULT_MARGIN: Duration = Duration::from_secs(60);
 /// After a failed fetch, wait this long before the next, doubling up to
-/// [`MAX_FAILURE_BACKOFF`], unless the server said `Retry-After`.
+/// [`MAX_FAILURE_BACKOFF`], unless the server said `Retry-After` (honoured
+/// up to [`crate::retry::MAX_SERVER_WAIT`]).
 const FIRST_FAILURE_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(30);
 /// A thread waiting for another's fetch gives up after the client's total
@@ -420,16 +422,14 @@ impl<T> State<T> {
             Some(previous) => (previous.backoff * 2).min(MAX_FAILURE_BACKOFF),
             None => FIRST_FAILURE_BACKOFF,
         };
-        let wait = error
-            .retry_after_secs()
-            .map_or(backoff, Duration::from_secs);
+        let wait = error.retry_after_secs().map_or(backoff, server_wait);
         if let NextRequest::SingleUse(_) = self.next_request {
-            self.next_request = NextRequest::Spent(Error::new(
-                error.kind(),
-                format!(
-                    "the authorization code was already sent and is single-use; its request failed: {error}"
-                ),
-            ));
+            // Every later get says why, with the server's status and OAuth
+            // error (`invalid_grant`, say) intact.
+            let message = format!(
+                "the authorization code was already sent and is single-use; its request failed: {error}"
+            );
+            self.next_request = NextRequest::Spent(error.clone().with_message(message));
         }
         self.failure = Some(Failure {
             error: error.clone(),
@@ -636,14 +636,43 @@ mod tests {
     }
 
     #[test]
-    fn any_retry_after_saturates_and_a_valid_token_is_still_served() {
+    fn any_retry_after_is_capped_and_a_valid_token_is_still_served() {
         let mut state = state("client_credentials");
         let now = Instant::now();
         state.install(&token(r#"{"access_token":"a","expires_in":100}"#), now);
         let huge = Error::new(ErrorKind::HttpStatus, "503").with_retry_after(Some(u64::MAX));
-        let served = state.record_failure(huge, now + Duration::from_secs(90));
+        let at = now + Duration::from_secs(90);
+        let served = state.record_failure(huge, at);
         assert!(served.is_ok(), "the valid token is served, no panic");
-        assert!(state.failure.as_ref().unwrap().not_before > now + Duration::from_secs(1 << 30));
+        assert_eq!(
+            state.failure.as_ref().unwrap().not_before,
+            at + crate::retry::MAX_SERVER_WAIT
+        );
+    }
+
+    #[test]
+    fn a_spent_code_keeps_the_servers_answer() {
+        let mut state = state("authorization_code");
+        let now = Instant::now();
+        let refused = Error::new(ErrorKind::BadRequest, "400 Bad Request: invalid_grant")
+            .with_http_status(400)
+            .with_oauth(crate::error::OAuthError {
+                code: Some("invalid_grant".into()),
+                ..Default::default()
+            });
+        let _ = state.record_failure(refused, now);
+        let Plan::Fail(later) = state.plan(now + Duration::from_secs(60), thread::current().id())
+        else {
+            panic!("a spent code fails");
+        };
+        assert_eq!(later.kind(), ErrorKind::BadRequest);
+        assert_eq!(later.http_status(), Some(400));
+        assert_eq!(later.oauth().code.as_deref(), Some("invalid_grant"));
+        assert!(
+            later
+                .message()
+                .starts_with("the authorization code was already sent")
+        );
     }
 
     #[test]

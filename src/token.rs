@@ -196,20 +196,25 @@ fn check_refresh_token(refresh_token: Option<Secret>) -> Result<Option<Secret>, 
     }
 }
 
-/// A number, or (as one of Criteo's own mocks sends it) a numeric string.
+/// A number of any size, or (as one of Criteo's own mocks sends it) a
+/// numeric string: zero or less means expired on arrival, a fraction is
+/// rounded down, and anything over [`MAX_EXPIRES_IN`] is taken as that.
 fn parse_expires_in(value: Option<&Value>) -> Result<Option<u32>, String> {
     let seconds = match value {
         None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(number)) => number.as_u64(),
-        Some(Value::String(text)) => text.trim().parse::<u64>().ok(),
+        Some(Value::Number(number)) => number.as_f64(),
+        Some(Value::String(text)) => text.trim().parse::<f64>().ok(),
         Some(_) => None,
     };
-    seconds
-        .and_then(|seconds| u32::try_from(seconds).ok())
-        .filter(|&seconds| seconds <= i32::MAX as u32)
-        .map(Some)
-        .ok_or_else(|| "expires_in is not a whole number of seconds".into())
+    let seconds = seconds
+        .filter(|seconds| seconds.is_finite())
+        .ok_or("expires_in is not a number of seconds")?;
+    // `as` saturates: a negative number is 0, a huge one u32::MAX.
+    Ok(Some((seconds.floor() as u32).min(MAX_EXPIRES_IN)))
 }
+
+/// The longest lifetime believed: a year.
+pub(crate) const MAX_EXPIRES_IN: u32 = 365 * 24 * 3600;
 
 fn unix_now() -> i64 {
     SystemTime::now()

@@ -514,3 +514,73 @@ fn refresh_callbacks_come_one_at_a_time_in_the_order_of_the_fetches() {
     assert_eq!(numbers, expected, "every rotated refresh token, in order");
     assert_eq!(log.overlaps.into_inner(), 0, "callbacks overlapped");
 }
+
+#[test]
+fn a_spent_code_keeps_its_oauth_error_on_every_later_get() {
+    let server = TestServer::start().unwrap();
+    let call = Call {
+        grant_type: "authorization_code",
+        code: Some("already-used"),
+        redirect_uri: Some("https://app.example/cb"),
+        ..demo_call()
+    };
+    let source = source_for(&server, "400-json", &call);
+    let first = source.get().unwrap_err();
+    // After the 1 s backoff, the answer comes from the source's memory.
+    std::thread::sleep(Duration::from_millis(1_100));
+    let later = source.get().unwrap_err();
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "a spent code is never sent again"
+    );
+    for error in [&first, &later] {
+        assert_eq!(error.status, CRITEO_ERR_BAD_REQUEST);
+        assert_eq!(error.http_status, 400);
+        assert_eq!(error.code.as_deref(), Some("invalid_grant"));
+        assert_eq!(
+            error.description.as_deref(),
+            Some("The authorization code has expired")
+        );
+        assert_eq!(
+            error.uri.as_deref(),
+            Some("https://developers.criteo.com/oauth")
+        );
+    }
+    assert!(
+        later
+            .message
+            .starts_with("the authorization code was already sent"),
+        "{}",
+        later.message
+    );
+}
+
+#[test]
+fn server_numbers_of_any_size_are_read_without_wrapping() {
+    let server = TestServer::start().unwrap();
+    let huge = source_for(
+        &server,
+        "503-retry-after-99999999999999999999999",
+        &demo_call(),
+    );
+    assert_eq!(huge.get().unwrap_err().retry_after, i64::MAX, "saturated");
+    let day = source_for(&server, "503-retry-after-86400", &demo_call());
+    assert_eq!(
+        day.get().unwrap_err().retry_after,
+        86_400,
+        "as the server sent it"
+    );
+    for (lifetime, expires_in) in [
+        ("lives-99999999999", 31_536_000),
+        ("lives--5", 0),
+        ("lives-2.9", 2),
+    ] {
+        let client = Client::new(&server.scenario_url(lifetime));
+        assert_eq!(
+            client.get(&demo_call()).unwrap().expires_in,
+            expires_in,
+            "{lifetime}"
+        );
+    }
+}

@@ -114,8 +114,10 @@ pub unsafe extern "C" fn criteo_error_message(error: *const criteo_error) -> *co
     unsafe { read_handle(error, null_error, |e| e.message.as_ptr()) }
 }
 
-/// Seconds the server asked to wait before trying again (`Retry-After`), or
-/// -1 when it did not say (or `error` is NULL).
+/// Seconds the server asked to wait before trying again (`Retry-After`, as
+/// seconds or an HTTP date), as it sent them, saturated at `INT64_MAX`; or
+/// -1 when it did not say (or `error` is NULL). The library itself waits
+/// at most 5 minutes, whatever the server says.
 ///
 /// # Safety
 /// `error` is NULL or a live `criteo_error`.

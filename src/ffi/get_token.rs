@@ -20,7 +20,8 @@ use crate::source::CachedToken;
 ///
 /// - `client`: a client from `criteo_client_builder_build`, or NULL for
 ///   the process-wide default client for `https://api.criteo.com` (made
-///   once, on first use, and reused).
+///   on first use and reused; when making it fails, as without system
+///   certificates, the next call tries again).
 /// - `grant_type`, `client_id`, `client_secret`: required, not empty.
 /// - `redirect_uri`, `code`, `refresh_token`: NULL when not sent. The
 ///   `authorization_code` grant needs `code`; `refresh_token` needs

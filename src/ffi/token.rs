@@ -76,7 +76,9 @@ pub unsafe extern "C" fn criteo_token_refresh_token(token: *const criteo_token) 
 }
 
 /// The lifetime in seconds as the server sent it (900 on Criteo's API), or
-/// -1 when it sent none (or `token` is NULL).
+/// -1 when it sent none (or `token` is NULL). Read tolerantly: zero or a
+/// negative number is 0 (expired on arrival), a fraction is rounded down,
+/// and anything over a year (31536000) is a year.
 ///
 /// # Safety
 /// `token` is NULL or a live `criteo_token`.
