@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind};
 use crate::process::PerProcess;
 use crate::proxy::{Proxy, ProxySetting};
 use crate::request::TokenRequest;
-use crate::resolver::{CachingResolver, SystemLookup};
+use crate::resolver::{CachingResolver, SystemLookup, is_temporary_lookup_failure};
 use crate::response::{Answer, AnswerBody, MAX_BODY_BYTES, interpret};
 use crate::retry::{Failure, Next, next_step};
 use crate::tls::{Roots, read_ca_file, system_roots, tls_failure};
@@ -359,12 +359,14 @@ fn new_agent(config: &ureq::config::Config) -> ureq::Agent {
 }
 
 /// True for failures that happen before any byte of the request is sent:
-/// no address, no connection. Such a request can be sent again safely.
+/// no address (for now), no connection. Such a request can be sent again
+/// safely.
 fn never_left(error: &ureq::Error) -> bool {
     use std::io::ErrorKind::*;
     match error {
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
         ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => true,
+        ureq::Error::Io(io) if is_temporary_lookup_failure(io) => true,
         ureq::Error::Io(io) => matches!(
             io.kind(),
             ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable

@@ -108,12 +108,13 @@ impl Resolver for SystemLookup {
             .ok_or_else(|| ureq::Error::BadUri(uri.to_string()))?;
         let name = DefaultResolver::host_and_port(scheme, authority)
             .ok_or_else(|| ureq::Error::BadUri(uri.to_string()))?;
+        let host = authority.host().to_owned();
         let found = if timeout.after.is_not_happening() {
-            name.to_socket_addrs()?
+            name.to_socket_addrs()
         } else {
-            lookup_on_a_thread(name, *timeout.after)
-                .ok_or(ureq::Error::Timeout(timeout.reason))??
+            lookup_on_a_thread(name, *timeout.after).ok_or(ureq::Error::Timeout(timeout.reason))?
         };
+        let found = found.map_err(|error| lookup_failed(&host, error))?;
         let mut addresses = self.empty();
         for address in found {
             if addresses.try_push(address).is_err() {
@@ -125,6 +126,61 @@ impl Resolver for SystemLookup {
             false => Ok(addresses),
         }
     }
+}
+
+/// What glibc's resolver says for `EAI_AGAIN` (a SERVFAIL, a DNS server
+/// that did not answer), as std reports it. (Under a translated locale the
+/// words differ, and such a failure is taken as definite.)
+const TEMPORARY_FAILURE: &str = "Temporary failure in name resolution";
+
+/// A failed name lookup, carried inside the `io::Error` that ureq passes
+/// on, so that the retry rule can tell a temporary failure (tried again,
+/// like a refused connection) from a definite one (an unknown name).
+#[derive(Debug)]
+struct LookupFailed {
+    temporary: bool,
+    message: String,
+}
+
+impl std::fmt::Display for LookupFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for LookupFailed {}
+
+/// True for a name lookup that failed for now and may work if tried again.
+pub(crate) fn is_temporary_lookup_failure(error: &io::Error) -> bool {
+    let failure = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<LookupFailed>());
+    failure.is_some_and(|failure| failure.temporary)
+}
+
+/// Says what went wrong with looking `host` up, in words of our own: std's
+/// "failed to lookup address information: ..." reads badly after "failed:",
+/// and a resolver that cannot open a file says "Name or service not known".
+fn lookup_failed(host: &str, error: io::Error) -> io::Error {
+    if error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<LookupFailed>())
+    {
+        return error;
+    }
+    let text = error.to_string();
+    let detail = text
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text);
+    let out_of_files = std::fs::File::open("/dev/null")
+        .err()
+        .filter(|e| matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)));
+    let message = match out_of_files {
+        Some(files) => format!("could not look up {host}: no file descriptor is left ({files})"),
+        None => format!("could not look up {host}: {detail}"),
+    };
+    let temporary = detail == TEMPORARY_FAILURE;
+    io::Error::new(error.kind(), LookupFailed { temporary, message })
 }
 
 /// The lookup's answer, or `None` when it took longer than `limit`.
@@ -144,13 +200,15 @@ fn lookup_on_a_thread(
             let _ = answer.send(name.to_socket_addrs());
         });
     if let Err(error) = started {
-        return Some(Err(io::Error::new(
-            error.kind(),
-            format!(
-                "could not start a thread to look up {host} ({error}): the process may be at its \
-                 limit of threads (ulimit -u)"
-            ),
-        )));
+        let message = format!(
+            "could not start a thread to look up {host} ({error}): the process may be at its \
+             limit of threads (ulimit -u)"
+        );
+        let failure = LookupFailed {
+            temporary: false,
+            message,
+        };
+        return Some(Err(io::Error::new(error.kind(), failure)));
     }
     match answered.recv_timeout(limit) {
         Ok(answer) => Some(answer),

@@ -1,10 +1,11 @@
 //! Runs the test token server until killed. Prints its URL on the first
 //! line of standard output, so scripts can read it.
 //!
-//! Usage: criteo-test-server [--tls CA_FILE] [--proxy] [ADDRESS]
+//! Usage: criteo-test-server [--tls CA_FILE [--tls-name NAME]...] [--proxy] [ADDRESS]
 //!   ADDRESS          where to listen (default 127.0.0.1:0)
 //!   --tls CA_FILE    serve https on 127.0.0.1 with a certificate for it and
 //!                    localhost, from a CA made now and written to CA_FILE
+//!   --tls-name NAME  one more name the certificate is for
 //!   --proxy          also run a CONNECT proxy; its URL is the second line
 
 use std::io::Write;
@@ -14,9 +15,11 @@ use criteo_test_server::{ConnectProxy, TestCa, TestServer, Validity};
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut ca_file, mut proxy, mut address) = (None, false, "127.0.0.1:0".to_owned());
+    let mut names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--tls" => ca_file = Some(args.next().unwrap_or_else(|| usage())),
+            "--tls-name" => names.push(args.next().unwrap_or_else(|| usage())),
             "--proxy" => proxy = true,
             _ if arg.starts_with('-') => usage(),
             _ => address = arg,
@@ -30,7 +33,8 @@ fn main() {
     });
     let server = match &ca {
         Some(ca) => {
-            TestServer::start_tls(ca.server_config(&["127.0.0.1", "localhost"], Validity::Current))
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            TestServer::start_tls(ca.server_config(&names, Validity::Current))
         }
         None => TestServer::start_on(&address),
     }
@@ -47,7 +51,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    die("usage: criteo-test-server [--tls CA_FILE] [--proxy] [ADDRESS]")
+    die("usage: criteo-test-server [--tls CA_FILE [--tls-name NAME]...] [--proxy] [ADDRESS]")
 }
 
 fn die(message: &str) -> ! {

@@ -122,20 +122,26 @@ static int under_signals(const char *url, int calls) {
 
 static int out_of_descriptors(const char *url) {
     criteo_client *client = client_for(url);
+    criteo_client *named = client_for("https://criteo-oauth-test.invalid");
     struct rlimit saved;
     getrlimit(RLIMIT_NOFILE, &saved);
     int lowest_free = dup(STDIN_FILENO); /* a new descriptor takes the lowest free number */
     close(lowest_free);
     struct rlimit none_left = {(rlim_t)lowest_free, saved.rlim_max};
-    char message[512];
+    char message[512], lookup[512];
     setrlimit(RLIMIT_NOFILE, &none_left);
     criteo_status starved = call(client, message, sizeof message);
+    criteo_status starved_lookup = call(named, lookup, sizeof lookup);
     setrlimit(RLIMIT_NOFILE, &saved);
     criteo_status recovered = call(client, NULL, 0);
     criteo_client_free(client);
-    printf("out of descriptors: %s (%s); after: %s\n", criteo_status_str(starved), message,
+    criteo_client_free(named);
+    printf("out of descriptors: %s (%s); a name lookup: %s (%s); after: %s\n",
+           criteo_status_str(starved), message, criteo_status_str(starved_lookup), lookup,
            criteo_status_str(recovered));
-    return starved != CRITEO_ERR_TRANSPORT || recovered != CRITEO_OK;
+    return starved != CRITEO_ERR_TRANSPORT || strstr(message, "Too many open files") == NULL ||
+           starved_lookup != CRITEO_ERR_TRANSPORT ||
+           strstr(lookup, "no file descriptor is left") == NULL || recovered != CRITEO_OK;
 }
 
 static int failing_calls(const char *url, int calls, int check_memory) {
