@@ -79,6 +79,21 @@ static criteo_client *client_from_environment(void) {
     return client;
 }
 
+/* A refused argument, named as the user set it: the environment variable. */
+static void print_argument_error(const char *message) {
+    static const struct {
+        const char *argument, *variable;
+    } names[] = {{"client_id ", "CRITEO_CLIENT_ID"}, {"client_secret ", "CRITEO_CLIENT_SECRET"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t length = strlen(names[i].argument);
+        if (strncmp(message, names[i].argument, length) == 0) {
+            fprintf(stderr, "criteo-token: %s %s\n", names[i].variable, message + length);
+            return;
+        }
+    }
+    fprintf(stderr, "criteo-token: %s\n", message);
+}
+
 int main(int argc, char **argv) {
     int json = 0;
     for (int i = 1; i < argc; i++) {
@@ -106,9 +121,12 @@ int main(int argc, char **argv) {
     criteo_status status = criteo_get_token(client, "client_credentials", client_id, client_secret,
                                             NULL, NULL, NULL, &token, &error);
     int exit_code = 0;
-    if (status != CRITEO_OK) {
+    if (status == CRITEO_ERR_INVALID_ARGUMENT) {
+        print_argument_error(criteo_error_message(error));
+        exit_code = 2;
+    } else if (status != CRITEO_OK) {
         fprintf(stderr, "criteo-token: %s\n", criteo_error_message(error));
-        exit_code = status == CRITEO_ERR_INVALID_ARGUMENT ? 2 : 1;
+        exit_code = 1;
     } else if (json) {
         print_json(token);
     } else {

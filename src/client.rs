@@ -313,6 +313,9 @@ impl Client {
                 "failed: the connection closed before the answer was complete".into(),
             ),
             (ureq::Error::Io(io), _) => (ErrorKind::Transport, format!("failed: {io}")),
+            (ureq::Error::ConnectProxyFailed(reason), _) => {
+                (ErrorKind::Transport, proxy_refusal(reason))
+            }
             (ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..), _) => (
                 ErrorKind::Transport,
                 format!("got a malformed HTTP answer: {error}"),
@@ -327,6 +330,29 @@ impl Client {
             error: Error::new(kind, format!("POST {} {detail}{via}", self.token_url)),
             nothing_sent,
         }
+    }
+}
+
+/// What a proxy's refusal of the tunnel means. ureq says "proxy server
+/// responded 407/407"; this names the status and what to check.
+fn proxy_refusal(reason: &str) -> String {
+    let status = reason
+        .strip_prefix("proxy server responded ")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|code| ureq::http::StatusCode::from_bytes(code.as_bytes()).ok());
+    match status {
+        Some(status) => {
+            let phrase = status.canonical_reason().unwrap_or("");
+            let hint = match status.as_u16() {
+                407 => " (check the proxy credentials)",
+                _ => "",
+            };
+            format!(
+                "failed: the proxy refused the tunnel: {} {phrase}{hint}",
+                status.as_u16()
+            )
+        }
+        None => format!("failed: the proxy: {reason}"),
     }
 }
 

@@ -29,6 +29,23 @@ pub(crate) fn read_ca_file(path: &str) -> Result<Roots, Error> {
 /// The system's trust store, honouring `SSL_CERT_FILE` and `SSL_CERT_DIR`.
 pub(crate) fn system_roots() -> Result<Roots, Error> {
     let found = rustls_native_certs::load_native_certs();
+    let out_of_files = found.errors.iter().find_map(|error| match &error.kind {
+        rustls_native_certs::ErrorKind::Io { inner, .. }
+            if matches!(inner.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) =>
+        {
+            Some(inner)
+        }
+        _ => None,
+    });
+    if let (true, Some(files)) = (found.certs.is_empty(), out_of_files) {
+        return Err(Error::new(
+            ErrorKind::Transport,
+            format!(
+                "cannot read the system's trusted root certificates: no file descriptor is left \
+                 ({files})"
+            ),
+        ));
+    }
     if found.certs.is_empty() {
         let why = found
             .errors
@@ -65,6 +82,21 @@ pub(crate) fn tls_failure(error: &ureq::Error) -> Option<String> {
             "{e} (no trusted CA signed the server's certificate: install the CA system-wide \
              or pass it to criteo_client_builder_set_ca_file)"
         )),
+        (
+            Some(e @ rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)),
+            _,
+        ) => Some(format!(
+            "{e} (the server did not answer with TLS: it looks like plain HTTP; check the \
+                 URL's scheme and port)"
+        )),
+        (Some(e @ rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure)), _) => {
+            Some(format!(
+                "{e} (the server and this client have no TLS parameters in common; often the \
+                 server's certificate key is of a type this client does not support: it supports \
+                 RSA, ECDSA P-256 and P-384, and Ed25519 keys, not P-521 or RSA-PSS (RSASSA-PSS) \
+                 keys)"
+            ))
+        }
         (Some(e), _) => Some(e.to_string()),
         (None, ureq::Error::Tls(reason)) => Some((*reason).to_owned()),
         _ => None,

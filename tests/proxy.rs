@@ -98,3 +98,35 @@ fn unusable_proxy_urls_are_refused() {
         assert_eq!(error.message, message);
     }
 }
+
+#[test]
+fn a_proxy_that_refuses_the_credentials_says_so() {
+    let server = TestServer::start().unwrap();
+    let proxy = ConnectProxy::start_requiring(Some("Basic YWxpY2U6czNjcmV0".into())).unwrap();
+    let proxy_url = proxy
+        .url()
+        .replace("http://", "http://alice:wrong-password@");
+    let client = Setup {
+        proxy: Some(&proxy_url),
+        ..Setup::new(&server.url())
+    }
+    .build()
+    .unwrap();
+    let error = client.get(&demo_call()).unwrap_err();
+    assert_eq!(error.status, CRITEO_ERR_TRANSPORT);
+    assert!(
+        error.message.contains(
+            "failed: the proxy refused the tunnel: 407 Proxy Authentication Required \
+             (check the proxy credentials)"
+        ),
+        "{}",
+        error.message
+    );
+    assert!(
+        !error.message.contains("wrong-password"),
+        "{}",
+        error.message
+    );
+    assert!(!error.message.contains("407/407"), "{}", error.message);
+    assert_eq!(server.requests().len(), 0);
+}

@@ -117,3 +117,101 @@ fn unusable_ca_files_are_refused_naming_the_path() {
     );
     std::fs::remove_file(&not_pem).unwrap();
 }
+
+/// Like nginx on a plain-HTTP port: whatever comes, a 400 in plain text.
+#[test]
+fn https_to_a_plain_http_server_says_so() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let https_url = format!("https://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut connection in listener.incoming().flatten() {
+            let _ = connection.read(&mut [0; 1024]);
+            let _ = connection.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: 11\r\n\r\nBad Request",
+            );
+        }
+    });
+    let ca = TestCa::new();
+    let message = tls_failure(Setup {
+        ca_file: ca.pem_path().to_str(),
+        ..Setup::new(&https_url)
+    });
+    assert!(
+        message.contains("the server did not answer with TLS: it looks like plain HTTP"),
+        "{message}"
+    );
+}
+
+/// A server whose only certificate has a P-521 key, which rustls with ring
+/// cannot verify: OpenSSL's `s_server`, with a CA and key made now.
+#[test]
+fn a_server_key_of_an_unsupported_type_is_named() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        assert!(std::env::var("CI").is_err(), "CI must install openssl");
+        eprintln!("SKIP: openssl is not installed (CI installs it)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("criteo-p521-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let openssl = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-521",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        &path("key.pem"),
+        "-out",
+        &path("cert.pem"),
+    ]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept", &port.to_string()])
+        .args(["-cert", &path("cert.pem"), "-key", &path("key.pem")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let url = format!("https://127.0.0.1:{port}");
+    let ca_file = path("cert.pem");
+    let message = tls_failure(Setup {
+        ca_file: Some(&ca_file),
+        ..Setup::new(&url)
+    });
+    server.kill().unwrap();
+    let _ = server.wait();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(message.contains("not P-521 or RSA-PSS"), "{message}");
+}

@@ -23,17 +23,25 @@ pub struct ConnectProxy {
 
 impl ConnectProxy {
     pub fn start() -> io::Result<ConnectProxy> {
+        Self::start_requiring(None)
+    }
+
+    /// A proxy that answers 407 unless `Proxy-Authorization` is exactly
+    /// `authorization` (when given).
+    pub fn start_requiring(authorization: Option<String>) -> io::Result<ConnectProxy> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let proxy = ConnectProxy {
             address: listener.local_addr()?,
             tunnels: Arc::default(),
         };
         let tunnels = Arc::clone(&proxy.tunnels);
+        let required = Arc::new(authorization);
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let tunnels = Arc::clone(&tunnels);
+                let required = Arc::clone(&required);
                 thread::spawn(move || {
-                    let _ = serve(client, &tunnels);
+                    let _ = serve(client, &tunnels, required.as_deref());
                 });
             }
         });
@@ -51,7 +59,11 @@ impl ConnectProxy {
     }
 }
 
-fn serve(client: TcpStream, tunnels: &Mutex<Vec<Tunnel>>) -> io::Result<()> {
+fn serve(
+    client: TcpStream,
+    tunnels: &Mutex<Vec<Tunnel>>,
+    required: Option<&str>,
+) -> io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
@@ -74,10 +86,16 @@ fn serve(client: TcpStream, tunnels: &Mutex<Vec<Tunnel>>) -> io::Result<()> {
         return (&client)
             .write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
     };
+    let refused = required.is_some() && required != authorization.as_deref();
     tunnels.lock().unwrap().push(Tunnel {
         target: target.to_owned(),
         authorization,
     });
+    if refused {
+        return (&client).write_all(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n",
+        );
+    }
     let Ok(upstream) = TcpStream::connect(target) else {
         return (&client).write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
     };

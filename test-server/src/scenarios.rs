@@ -2,7 +2,7 @@
 //! endpoint for one demo client; `/scenario/<name>/oauth2/token` gives the
 //! named answer whatever the request.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::http::{Action, Framing, RecordedRequest, Reply};
 
@@ -320,7 +320,8 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
 /// - `lives-<s>`: a token living `s` seconds;
 /// - `slow-refresh-<ms>-expires-<s>`: the same, every answer after the first `ms` late;
 /// - `200-then-503-expires-<s>`: one such token, then 503s;
-/// - `503-retry-after-<s>`: always 503 with `Retry-After: s`;
+/// - `503-retry-after-<s>`: always 503 with `Retry-After: s` (any text);
+/// - `503-retry-after-date-<s>`: the same, as the HTTP date `s` seconds on;
 /// - `rotate`: a new refresh token each time: `rt-1` for a code, `rt-<n+1>` for `rt-<n>`;
 /// - `keep-refresh`: `rt-1` for a code, no refresh token for a refresh.
 fn parameterised(name: &str, request: &RecordedRequest, hit: usize, token: &str) -> Option<Action> {
@@ -351,6 +352,10 @@ fn parameterised(name: &str, request: &RecordedRequest, hit: usize, token: &str)
         } else {
             typed(503, "text/plain", "down")
         });
+    }
+    if let Some(seconds) = name.strip_prefix("503-retry-after-date-") {
+        let at = SystemTime::now() + Duration::from_secs(seconds.parse().ok()?);
+        return Some(with_retry_after(503, &httpdate::fmt_http_date(at)));
     }
     if let Some(seconds) = name.strip_prefix("503-retry-after-") {
         return Some(with_retry_after(503, seconds));

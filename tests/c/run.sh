@@ -95,7 +95,7 @@ check "get_token: no credentials" 2 "set CRITEO_CLIENT_ID and CRITEO_CLIENT_SECR
 
 run "criteo-token: prints the token alone" 0 '^eyJ[A-Za-z0-9._-]+$' "${good[@]}" criteo-token
 run "criteo-token: 401" 1 "^criteo-token: 401 Unauthorized: invalid_client" "${bad[@]}" criteo-token
-run "criteo-token: empty credentials" 2 "client_id must not be empty" "${unset_credentials[@]}" criteo-token
+run "criteo-token: empty credentials name the variable" 2 "^criteo-token: CRITEO_CLIENT_ID must not be empty\$" "${unset_credentials[@]}" criteo-token
 run "criteo-token: unknown argument" 2 "unknown argument '--secret'" criteo-token --secret
 run "criteo-token: --help" 0 "^usage: criteo-token" criteo-token --help
 run "criteo-token: --json" 0 '^\{"access_token":"eyJ[^"]+","token_type":"Bearer","refresh_token":null,"expires_in":900,"expires_at":[0-9]+\}$' \

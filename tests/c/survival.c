@@ -4,9 +4,9 @@
  * 1. A signal every millisecond (a handler installed without SA_RESTART,
  *    so every blocking system call is interrupted): calls still succeed.
  * 2. No file descriptor left (RLIMIT_NOFILE at the number already open):
- *    a call that needs a new connection fails cleanly with
- *    CRITEO_ERR_TRANSPORT; once descriptors are available again, calls
- *    succeed.
+ *    a call that needs a new connection, a name lookup and reading the
+ *    system's trust store each fail with CRITEO_ERR_TRANSPORT saying so;
+ *    once descriptors are available again, calls succeed.
  * 3. Many failing calls (a refused connection, a 500 answer): no file
  *    descriptor is left open, and, with "check-memory", the resident size
  *    stays flat (under 2 MiB of growth after a warm-up).
@@ -132,16 +132,28 @@ static int out_of_descriptors(const char *url) {
     setrlimit(RLIMIT_NOFILE, &none_left);
     criteo_status starved = call(client, message, sizeof message);
     criteo_status starved_lookup = call(named, lookup, sizeof lookup);
+    criteo_client_builder *builder = criteo_client_builder_new();
+    criteo_client_builder_set_proxy(builder, "");
+    criteo_client *unbuilt = NULL;
+    criteo_error *trust_error = NULL;
+    criteo_status starved_trust = criteo_client_builder_build(builder, &unbuilt, &trust_error);
+    char trust[512];
+    snprintf(trust, sizeof trust, "%s", criteo_error_message(trust_error));
+    criteo_error_free(trust_error);
+    criteo_client_free(unbuilt);
     setrlimit(RLIMIT_NOFILE, &saved);
     criteo_status recovered = call(client, NULL, 0);
     criteo_client_free(client);
     criteo_client_free(named);
-    printf("out of descriptors: %s (%s); a name lookup: %s (%s); after: %s\n",
+    printf("out of descriptors: %s (%s); a name lookup: %s (%s); the trust store: %s (%s); "
+           "after: %s\n",
            criteo_status_str(starved), message, criteo_status_str(starved_lookup), lookup,
-           criteo_status_str(recovered));
+           criteo_status_str(starved_trust), trust, criteo_status_str(recovered));
     return starved != CRITEO_ERR_TRANSPORT || strstr(message, "Too many open files") == NULL ||
            starved_lookup != CRITEO_ERR_TRANSPORT ||
-           strstr(lookup, "no file descriptor is left") == NULL || recovered != CRITEO_OK;
+           strstr(lookup, "no file descriptor is left") == NULL ||
+           starved_trust != CRITEO_ERR_TRANSPORT ||
+           strstr(trust, "no file descriptor is left") == NULL || recovered != CRITEO_OK;
 }
 
 static int failing_calls(const char *url, int calls, int check_memory) {
