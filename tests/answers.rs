@@ -5,7 +5,8 @@ mod support;
 
 use criteo_oauth::ffi::status::*;
 use support::{
-    Call, Client, TestServer, TokenView, demo_call, expect_error, scenario, status_name, unix_now,
+    Call, Client, TestServer, TokenView, assert_invalid_grant, demo_call, expect_error, scenario,
+    status_name, unix_now,
 };
 
 fn server() -> TestServer {
@@ -116,16 +117,7 @@ fn wrong_credentials_give_401_with_the_oauth_error() {
 fn oauth_400_carries_code_description_and_uri() {
     let server = server();
     let error = expect_error(&server, "400-json", CRITEO_ERR_BAD_REQUEST);
-    assert_eq!(error.http_status, 400);
-    assert_eq!(error.code.as_deref(), Some("invalid_grant"));
-    assert_eq!(
-        error.description.as_deref(),
-        Some("The authorization code has expired")
-    );
-    assert_eq!(
-        error.uri.as_deref(),
-        Some("https://developers.criteo.com/oauth")
-    );
+    assert_invalid_grant(&error);
     assert_eq!(
         error.message,
         "400 Bad Request: invalid_grant: The authorization code has expired"

@@ -10,7 +10,17 @@ use std::time::{Duration, Instant};
 use criteo_oauth::ffi::source::*;
 use criteo_oauth::ffi::status::*;
 use criteo_oauth::ffi::token::*;
-use support::{Call, Client, Setup, Source, TestServer, demo_call, unix_now};
+use support::{Call, Client, Setup, Source, TestServer, assert_invalid_grant, demo_call, unix_now};
+
+/// The `authorization_code` grant with `code`.
+fn code_call(code: &'static str) -> Call<'static> {
+    Call {
+        grant_type: "authorization_code",
+        code: Some(code),
+        redirect_uri: Some("https://app.example/cb"),
+        ..demo_call()
+    }
+}
 
 fn source_for(server: &TestServer, scenario: &str, call: &Call) -> Source {
     let client = Client::new(&server.scenario_url(scenario));
@@ -112,12 +122,7 @@ unsafe extern "C" fn remember_refresh_token(user_data: *mut c_void, token: *cons
 #[test]
 fn an_authorization_code_is_used_once_then_refresh_tokens_rotate() {
     let server = TestServer::start().unwrap();
-    let call = Call {
-        grant_type: "authorization_code",
-        code: Some("the-code"),
-        redirect_uri: Some("https://app.example/cb"),
-        ..demo_call()
-    };
+    let call = code_call("the-code");
     let source = source_for(&server, "rotate", &call);
     // SAFETY: a live source and a callback that is safe from any thread.
     let status = unsafe {
@@ -473,12 +478,7 @@ unsafe extern "C" fn log_refresh_number(user_data: *mut c_void, token: *const cr
 #[test]
 fn refresh_callbacks_come_one_at_a_time_in_the_order_of_the_fetches() {
     let server = TestServer::start().unwrap();
-    let call = Call {
-        grant_type: "authorization_code",
-        code: Some("the-code"),
-        redirect_uri: Some("https://app.example/cb"),
-        ..demo_call()
-    };
+    let call = code_call("the-code");
     let source = source_for(&server, "rotate", &call);
     let log = CallbackLog {
         refresh_numbers: Mutex::new(Vec::new()),
@@ -518,12 +518,7 @@ fn refresh_callbacks_come_one_at_a_time_in_the_order_of_the_fetches() {
 #[test]
 fn a_spent_code_keeps_its_oauth_error_on_every_later_get() {
     let server = TestServer::start().unwrap();
-    let call = Call {
-        grant_type: "authorization_code",
-        code: Some("already-used"),
-        redirect_uri: Some("https://app.example/cb"),
-        ..demo_call()
-    };
+    let call = code_call("already-used");
     let source = source_for(&server, "400-json", &call);
     let first = source.get().unwrap_err();
     // After the 1 s backoff, the answer comes from the source's memory.
@@ -534,19 +529,8 @@ fn a_spent_code_keeps_its_oauth_error_on_every_later_get() {
         1,
         "a spent code is never sent again"
     );
-    for error in [&first, &later] {
-        assert_eq!(error.status, CRITEO_ERR_BAD_REQUEST);
-        assert_eq!(error.http_status, 400);
-        assert_eq!(error.code.as_deref(), Some("invalid_grant"));
-        assert_eq!(
-            error.description.as_deref(),
-            Some("The authorization code has expired")
-        );
-        assert_eq!(
-            error.uri.as_deref(),
-            Some("https://developers.criteo.com/oauth")
-        );
-    }
+    assert_invalid_grant(&first);
+    assert_invalid_grant(&later);
     assert!(
         later
             .message

@@ -17,19 +17,9 @@ set -euo pipefail
 
 build_dir=$1 server=$2
 
-if [[ ${INSIDE_NAMESPACE:-} != 1 ]]; then
-    as_root=()
-    [[ $(id -u) -eq 0 ]] || as_root=(-r)
-    if ! unshare "${as_root[@]}" --mount --net true 2>/dev/null; then
-        if [[ ${CI:-} == true ]]; then
-            echo "FAIL unshare --mount --net is not permitted; CI must run this test"
-            exit 1
-        fi
-        echo "SKIP DNS namespace test: unshare --mount --net is not permitted here (CI runs it)"
-        exit 0
-    fi
-    exec env INSIDE_NAMESPACE=1 unshare "${as_root[@]}" --mount --net "$0" "$@"
-fi
+# shellcheck source=tests/c/namespace.sh
+source "$(dirname "$0")/namespace.sh"
+enter_namespace "DNS namespace" "$0" "$@"
 
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT

@@ -16,19 +16,9 @@ set -euo pipefail
 build_dir=$1 server=$2
 trap_ip=10.255.255.1
 
-if [[ ${INSIDE_NAMESPACE:-} != 1 ]]; then
-    as_root=()
-    [[ $(id -u) -eq 0 ]] || as_root=(-r)
-    if ! unshare "${as_root[@]}" --mount --net true 2>/dev/null; then
-        if [[ ${CI:-} == true ]]; then
-            echo "FAIL unshare --mount --net is not permitted; CI must run this test"
-            exit 1
-        fi
-        echo "SKIP localhost namespace test: unshare --mount --net is not permitted here (CI runs it)"
-        exit 0
-    fi
-    exec env INSIDE_NAMESPACE=1 unshare "${as_root[@]}" --mount --net "$0" "$@"
-fi
+# shellcheck source=tests/c/namespace.sh
+source "$(dirname "$0")/namespace.sh"
+enter_namespace "localhost namespace" "$0" "$@"
 
 ip link set lo up
 ip addr add "$trap_ip/32" dev lo

@@ -51,6 +51,21 @@ pub fn demo_call() -> Call<'static> {
     }
 }
 
+/// Checks the OAuth error of the test server's `400-json` answer, every field.
+pub fn assert_invalid_grant(error: &ErrorView) {
+    assert_eq!(error.status, CRITEO_ERR_BAD_REQUEST, "{}", error.message);
+    assert_eq!(error.http_status, 400);
+    assert_eq!(error.code.as_deref(), Some("invalid_grant"));
+    assert_eq!(
+        error.description.as_deref(),
+        Some("The authorization code has expired")
+    );
+    assert_eq!(
+        error.uri.as_deref(),
+        Some("https://developers.criteo.com/oauth")
+    );
+}
+
 /// Owns a `criteo_client` and frees it on drop.
 pub struct Client(*mut criteo_client);
 
