@@ -6,17 +6,22 @@ use criteo_oauth::ffi::status::*;
 use criteo_test_server::{ConnectProxy, TestCa, Validity};
 use support::{Setup, TestServer, demo_call};
 
+/// A client for `server` that goes through the proxy at `proxy_url`.
+fn through(proxy_url: &str, server: &TestServer) -> support::Client {
+    Setup {
+        proxy: Some(proxy_url),
+        ..Setup::new(&server.url())
+    }
+    .build()
+    .unwrap()
+}
+
 #[test]
 fn requests_go_through_the_proxy_with_its_credentials() {
     let server = TestServer::start().unwrap();
     let proxy = ConnectProxy::start().unwrap();
     let proxy_url = proxy.url().replace("http://", "http://alice:s3cret@");
-    let client = Setup {
-        proxy: Some(&proxy_url),
-        ..Setup::new(&server.url())
-    }
-    .build()
-    .unwrap();
+    let client = through(&proxy_url, &server);
     client.get(&demo_call()).unwrap();
     client.get(&demo_call()).unwrap();
     let tunnels = proxy.tunnels();
@@ -56,12 +61,7 @@ fn an_unreachable_proxy_is_a_transport_error_naming_it_without_its_password() {
     };
     let server = TestServer::start().unwrap();
     let proxy_url = format!("http://bob:hunter2@127.0.0.1:{port}");
-    let client = Setup {
-        proxy: Some(&proxy_url),
-        ..Setup::new(&server.url())
-    }
-    .build()
-    .unwrap();
+    let client = through(&proxy_url, &server);
     let error = client.get(&demo_call()).unwrap_err();
     assert_eq!(error.status, CRITEO_ERR_TRANSPORT);
     assert!(
@@ -106,12 +106,7 @@ fn a_proxy_that_refuses_the_credentials_says_so() {
     let proxy_url = proxy
         .url()
         .replace("http://", "http://alice:wrong-password@");
-    let client = Setup {
-        proxy: Some(&proxy_url),
-        ..Setup::new(&server.url())
-    }
-    .build()
-    .unwrap();
+    let client = through(&proxy_url, &server);
     let error = client.get(&demo_call()).unwrap_err();
     assert_eq!(error.status, CRITEO_ERR_TRANSPORT);
     assert!(
