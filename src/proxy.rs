@@ -61,6 +61,11 @@ impl Proxy {
             None => (None, authority.as_str()),
         };
         parse_host_port(host_port, name)?;
+        // ureq reads the URL again when the client is built: what it cannot
+        // read is refused here, naming the setting.
+        ureq::Proxy::new(&with_scheme).map_err(|_| {
+            invalid("is not a valid proxy URL (percent-encode any '@', ':' or '%' in the user name or password)")
+        })?;
         let shown = match user {
             Some(user) => format!("http://{user}@{host_port}"),
             None => format!("http://{host_port}"),
@@ -208,6 +213,12 @@ mod tests {
         assert_eq!(
             message("http://p\n"),
             "proxy_url contains a space or control character"
+        );
+        // Found by the c_strings fuzz target: ureq cannot read this one.
+        assert_eq!(
+            message("http://AAA%AAA@PP@P.PP"),
+            "proxy_url is not a valid proxy URL (percent-encode any '@', ':' or '%' in the user \
+             name or password)"
         );
     }
 
