@@ -29,7 +29,8 @@ pub struct criteo_client {
 }
 
 /// The client behind a `criteo_client *` argument, or the process-wide
-/// default client for NULL.
+/// default client for NULL (made on first use, which reads the trust store:
+/// so inside [`blocking`]).
 ///
 /// # Safety
 /// `client` is NULL or a live `criteo_client`.
@@ -39,7 +40,7 @@ pub(crate) unsafe fn client_or_default<'a>(
     // SAFETY: forwarded from this function's contract.
     match unsafe { client.as_ref() } {
         Some(client) => Ok(&client.client),
-        None => Client::shared_default(),
+        None => blocking(Client::shared_default),
     }
 }
 
