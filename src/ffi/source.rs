@@ -192,11 +192,13 @@ pub unsafe extern "C" fn criteo_token_source_set_refresh_callback(
 /// still valid get it at once; the others wait for that fetch and share
 /// its result, whatever it is (a token, even one already expired when it
 /// came, or an error): one get causes at most one fetch, and no get waits
-/// longer than the client's total time limit and 1 s. If a refresh fails while the cached token is valid, that
-/// token is still served and the refresh is tried again later (after 1 s,
-/// doubling to 30 s, or the server's `Retry-After`). With no valid token,
-/// the error is returned, and the same error is returned at once, without
-/// asking the server, until that wait has passed.
+/// longer than the client's total time limit and 1 s. If a refresh fails
+/// while the cached token is valid, that token is still served and the
+/// refresh is tried again later (after 1 s, doubling to 30 s, or the
+/// server's `Retry-After`, up to 5 minutes). With no valid token, the
+/// error is returned, and the same error, with every detail of the
+/// original, is returned at once, without asking the server, until that
+/// wait has passed.
 ///
 /// The token is the caller's to free with `criteo_token_free`; it stays
 /// valid after the source is freed. On failure writes a `criteo_error` to
