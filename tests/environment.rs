@@ -5,8 +5,9 @@
 
 mod support;
 
+use criteo_oauth::ffi::status::CRITEO_ERR_INVALID_ARGUMENT;
 use criteo_test_server::{ConnectProxy, TestCa, Validity};
-use support::{Setup, TestServer, demo_call};
+use support::{Setup, TestServer, demo_call, get_token};
 
 const PROXY_VARIABLES: [&str; 7] = [
     "http_proxy",
@@ -141,4 +142,29 @@ fn proxy_variables_and_ssl_cert_file_are_honoured() {
     // SAFETY: as above.
     unsafe { std::env::remove_var("SSL_CERT_FILE") };
     assert!(token.is_ok(), "SSL_CERT_FILE is honoured: {token:?}");
+
+    // The default client (NULL): a failure to make it is not remembered.
+    // The second try goes to a loopback proxy that refuses every tunnel,
+    // so nothing leaves the machine.
+    set_only(&[("HTTPS_PROXY", "socks5://127.0.0.1:1080")]);
+    let error = get_token(std::ptr::null(), &demo_call()).unwrap_err();
+    assert_eq!(
+        error.status, CRITEO_ERR_INVALID_ARGUMENT,
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.starts_with("HTTPS_PROXY must be"),
+        "{}",
+        error.message
+    );
+    let refusing = ConnectProxy::start_requiring(Some("never".into())).unwrap();
+    set_only(&[("HTTPS_PROXY", &refusing.url())]);
+    let error = get_token(std::ptr::null(), &demo_call()).unwrap_err();
+    assert!(
+        error.message.contains("the proxy refused the tunnel: 407"),
+        "made on the second try, with the corrected variable: {}",
+        error.message
+    );
+    assert_eq!(refusing.tunnels()[0].target, "api.criteo.com:443");
 }

@@ -568,3 +568,37 @@ fn server_numbers_of_any_size_are_read_without_wrapping() {
         );
     }
 }
+
+unsafe extern "C" fn sleep_4_s(_user_data: *mut c_void, _token: *const criteo_token) {
+    std::thread::sleep(Duration::from_secs(4));
+}
+
+#[test]
+fn a_waiter_gives_up_after_the_limit_and_1_s() {
+    let server = TestServer::start().unwrap();
+    // Expired on arrival: nothing is served from the cache meanwhile.
+    let client = Client::with_timeouts(&server.scenario_url("lives-0"), 1_000, 1_000);
+    let source = Source::new(&client, &demo_call()).unwrap();
+    // SAFETY: a live source and a callback that is safe from any thread.
+    unsafe {
+        criteo_token_source_set_refresh_callback(
+            source.as_ptr(),
+            Some(sleep_4_s),
+            std::ptr::null_mut(),
+        );
+    }
+    std::thread::scope(|scope| {
+        let fetcher = scope.spawn(|| source.get());
+        // The fetch is done in a few ms; its callback then runs 4 s.
+        std::thread::sleep(Duration::from_millis(300));
+        let asked = Instant::now();
+        let error = source.get().unwrap_err();
+        let waited = asked.elapsed();
+        assert_eq!(error.status, CRITEO_ERR_TIMEOUT, "{}", error.message);
+        assert!(
+            (Duration::from_millis(1_900)..Duration::from_millis(3_500)).contains(&waited),
+            "waited {waited:?} for a limit of 1 s + 1 s"
+        );
+        assert!(fetcher.join().unwrap().is_ok());
+    });
+}

@@ -8,9 +8,12 @@
  * fails instead of blocking, makes three calls as its own client_id and a
  * get on the inherited source. The test server's `whoami` scenario names
  * the client_id in the token, so a child that read an answer meant for
- * another process (a shared socket) is caught.
+ * another process (a shared socket) is caught. Each child also refreshes a
+ * second source whose refresh token the parent had rotated three times
+ * (the `rotate` scenario): the child must send the latest one, rt-3, and
+ * get rt-4.
  *
- * Usage: fork WHOAMI_URL CHILDREN BATCH [idle]
+ * Usage: fork SERVER_URL CHILDREN BATCH [idle]
  * With "idle" the parent's two threads are not started: the allocator of
  * AddressSanitizer (GCC 12) is not fork-safe, and a child forked while
  * another thread is inside malloc can wait for ever on its lock.
@@ -29,8 +32,8 @@
 
 #include "criteo_oauth.h"
 
-static criteo_client *client;
-static criteo_token_source *source;
+static criteo_client *client, *rotating_client;
+static criteo_token_source *source, *rotating;
 static atomic_bool stop;
 static atomic_long parent_failures;
 
@@ -76,6 +79,36 @@ static void *keep_calling(void *unused) {
     return NULL;
 }
 
+/* 0 when a fresh fetch from `rotating` brings the refresh token `expected`. */
+static int refresh_brings(const char *expected) {
+    criteo_token_source_invalidate(rotating);
+    criteo_token *token = NULL;
+    int failed = criteo_token_source_get(rotating, &token, NULL) != CRITEO_OK ||
+                 strcmp(criteo_token_refresh_token(token), expected) != 0;
+    if (failed) {
+        fprintf(stderr, "[%d] expected refresh token %s, got %s\n", (int)getpid(), expected,
+                token != NULL ? criteo_token_refresh_token(token) : "no token");
+    }
+    criteo_token_free(token);
+    return failed;
+}
+
+/* A client for SERVER_URL/scenario/NAME. */
+static criteo_client *client_for(const char *server_url, const char *scenario) {
+    char url[512];
+    snprintf(url, sizeof url, "%s/scenario/%s", server_url, scenario);
+    criteo_client_builder *builder = criteo_client_builder_new();
+    criteo_client_builder_set_host(builder, url);
+    criteo_client_builder_set_timeouts(builder, 2000, 5000);
+    criteo_client_builder_set_proxy(builder, "");
+    criteo_client *made = NULL;
+    if (criteo_client_builder_build(builder, &made, NULL) != CRITEO_OK) {
+        fprintf(stderr, "cannot make a client for %s\n", url);
+        exit(2);
+    }
+    return made;
+}
+
 static int child(void) {
     alarm(10);
     char client_id[32];
@@ -85,23 +118,25 @@ static int child(void) {
         failures += call_as(client_id);
     }
     failures += source_get();
+    failures += refresh_brings("rt-4");
     return failures == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv) {
     if (argc != 4 && argc != 5) {
-        fprintf(stderr, "usage: fork WHOAMI_URL CHILDREN BATCH [idle]\n");
+        fprintf(stderr, "usage: fork SERVER_URL CHILDREN BATCH [idle]\n");
         return 2;
     }
     int children = atoi(argv[2]), batch = atoi(argv[3]);
     int busy_threads = argc == 5 && strcmp(argv[4], "idle") == 0 ? 0 : 2;
-    criteo_client_builder *builder = criteo_client_builder_new();
-    criteo_client_builder_set_host(builder, argv[1]);
-    criteo_client_builder_set_timeouts(builder, 2000, 5000);
-    criteo_client_builder_set_proxy(builder, "");
-    if (criteo_client_builder_build(builder, &client, NULL) != CRITEO_OK ||
-        criteo_token_source_new(client, "client_credentials", "source", "secret", NULL, NULL, NULL,
-                                &source, NULL) != CRITEO_OK) {
+    client = client_for(argv[1], "whoami");
+    rotating_client = client_for(argv[1], "rotate");
+    if (criteo_token_source_new(client, "client_credentials", "source", "secret", NULL, NULL, NULL,
+                                &source, NULL) != CRITEO_OK ||
+        criteo_token_source_new(rotating_client, "authorization_code", "source", "secret",
+                                "https://app.example/cb", "code", NULL, &rotating,
+                                NULL) != CRITEO_OK ||
+        refresh_brings("rt-1") + refresh_brings("rt-2") + refresh_brings("rt-3") != 0) {
         fprintf(stderr, "setup failed\n");
         return 2;
     }
@@ -141,7 +176,9 @@ int main(int argc, char **argv) {
     }
     int parent_ok = call_as("after") == 0 && atomic_load(&parent_failures) == 0;
     criteo_token_source_free(source);
+    criteo_token_source_free(rotating);
     criteo_client_free(client);
+    criteo_client_free(rotating_client);
     printf("%d children: %d failed, %d hung; parent %s\n", children, failed, hung,
            parent_ok ? "unaffected" : "FAILED");
     return failed == 0 && hung == 0 && parent_ok ? 0 : 1;

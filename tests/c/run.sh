@@ -129,15 +129,14 @@ check "no_threads builds" 0 "" "$CC" -std=c11 "${WARNINGS[@]}" -o "$BUILD_DIR/no
 
 # Forks while two threads of the parent call without pause; each child runs
 # under a 10 s alarm, so a hang fails the test instead of blocking it.
-whoami="$URL/scenario/whoami"
 check "fork: 400 children of a busy parent get their own tokens, none hangs" 0 \
-    "^400 children: 0 failed, 0 hung; parent unaffected\$" "$BUILD_DIR/fork" "$whoami" 400 8
+    "^400 children: 0 failed, 0 hung; parent unaffected\$" "$BUILD_DIR/fork" "$URL" 400 8
 # Under ASan the parent stays idle: GCC 12's ASan allocator is not fork-safe.
-check "fork [asan+ubsan]" 0 "^100 children: 0 failed, 0 hung; parent unaffected\$" "$BUILD_DIR/fork-asan" "$whoami" 100 8 idle
+check "fork [asan+ubsan]" 0 "^100 children: 0 failed, 0 hung; parent unaffected\$" "$BUILD_DIR/fork-asan" "$URL" 100 8 idle
 # Without the leak check: a child leaks its parent's connections on purpose.
 if command -v valgrind >/dev/null; then
     check "fork [valgrind]" 0 "^16 children: 0 failed, 0 hung; parent unaffected\$" \
-        valgrind --quiet --error-exitcode=99 --leak-check=no "$BUILD_DIR/fork" "$whoami" 16 4
+        valgrind --quiet --error-exitcode=99 --leak-check=no "$BUILD_DIR/fork" "$URL" 16 4
 fi
 run "pthread_cancel inside a call: the call finishes, the thread ends after it" 0 \
     "^cancelled inside both calls: each finished with a token, then its thread ended\$" cancel "$URL/scenario/slow-1000"
@@ -155,7 +154,7 @@ fi
 if [[ $(id -u) -eq 0 ]]; then
     check "no thread can be started: CRITEO_ERR_TRANSPORT saying so, nothing on stderr" 0 \
         "^CRITEO_ERR_TRANSPORT: .*could not start a thread" \
-        setpriv --reuid=65534 --regid=65534 --clear-groups prlimit --nproc=1 "$BUILD_DIR/no_threads"
+        setpriv --reuid=65534 --regid=65534 --clear-groups prlimit --nproc=1 "$BUILD_DIR/no_threads" "$URL"
 elif [[ ${CI:-} == true ]]; then
     fail "no_threads: needs root to run as a user with no other process"
 else

@@ -7,6 +7,9 @@
  *    a call that needs a new connection, a name lookup and reading the
  *    system's trust store each fail with CRITEO_ERR_TRANSPORT saying so;
  *    once descriptors are available again, calls succeed.
+ * Throughout, the library installs no signal handler and changes no signal
+ * mask: every disposition and the mask are the same at the end (SIGALRM's
+ * aside, which this program sets).
  * 3. Many failing calls (a refused connection, a 500 answer): no file
  *    descriptor is left open, and, with "check-memory", the resident size
  *    stays flat (under 2 MiB of growth after a warm-up).
@@ -183,7 +186,42 @@ static int failing_calls(const char *url, int calls, int check_memory) {
            (check_memory && growth > 2048);
 }
 
+/* Every signal's handler and flags, and the signal mask. */
+struct signal_state {
+    struct sigaction actions[NSIG];
+    sigset_t mask;
+};
+
+static void take_signal_state(struct signal_state *state) {
+    memset(state, 0, sizeof *state);
+    for (int signal = 1; signal < NSIG; signal++) {
+        sigaction(signal, NULL, &state->actions[signal]);
+    }
+    sigprocmask(SIG_BLOCK, NULL, &state->mask);
+}
+
+/* Signals whose disposition or blocking changed, SIGALRM aside. */
+static int signals_changed(const struct signal_state *before) {
+    struct signal_state after;
+    take_signal_state(&after);
+    int changed = 0;
+    for (int signal = 1; signal < NSIG; signal++) {
+        if (signal == SIGALRM) {
+            continue;
+        }
+        const struct sigaction *a = &before->actions[signal], *b = &after.actions[signal];
+        if (a->sa_handler != b->sa_handler || a->sa_flags != b->sa_flags ||
+            sigismember(&before->mask, signal) != sigismember(&after.mask, signal)) {
+            printf("signal %d: its handler, flags or blocking changed\n", signal);
+            changed++;
+        }
+    }
+    return changed;
+}
+
 int main(int argc, char **argv) {
+    static struct signal_state before;
+    take_signal_state(&before);
     if (argc < 3) {
         fprintf(stderr, "usage: survival URL CALLS [check-memory]\n");
         return 2;
@@ -191,7 +229,7 @@ int main(int argc, char **argv) {
     int calls = atoi(argv[2]);
     int check_memory = argc > 3 && strcmp(argv[3], "check-memory") == 0;
     int failures = under_signals(argv[1], calls / 30) + out_of_descriptors(argv[1]) +
-                   failing_calls(argv[1], calls, check_memory);
+                   failing_calls(argv[1], calls, check_memory) + signals_changed(&before);
     printf(failures == 0 ? "survived\n" : "FAILED\n");
     return failures == 0 ? 0 : 1;
 }
