@@ -203,6 +203,22 @@ impl<T: CachedToken> TokenSource<T> {
         Some(Arc::clone(&fresh.token))
     }
 
+    /// What [`get`](Self::get) would answer without fetching or waiting
+    /// for a fetch: `None` when it would have to do either. For callers
+    /// that wait in their own runtime (the Go and Ruby bindings).
+    pub fn try_get(&self) -> Option<Result<Arc<T>, Error>> {
+        if let Some(token) = self.cached() {
+            return Some(Ok(token));
+        }
+        let locked = self.locked();
+        let state = locked.lock();
+        match state.plan(Instant::now(), thread::current().id()) {
+            Plan::Serve(token) => Some(Ok(token)),
+            Plan::Fail(error) => Some(Err(error)),
+            Plan::Wait | Plan::Fetch(_) => None,
+        }
+    }
+
     /// A valid token: the cached one, or a new one when it is due.
     pub fn get(&self) -> Result<Arc<T>, Error> {
         if let Some(token) = self.cached() {

@@ -391,6 +391,18 @@ fn source_mistakes_are_invalid_arguments() {
         let status =
             criteo_token_source_get(source.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut());
         assert_eq!(status, CRITEO_ERR_INVALID_ARGUMENT);
+        let status = criteo_token_source_try_get(std::ptr::null(), &mut token, &mut error);
+        assert_eq!(status, CRITEO_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            support::take_error(error).message,
+            "source must not be NULL"
+        );
+        let status = criteo_token_source_try_get(
+            source.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        assert_eq!(status, CRITEO_ERR_INVALID_ARGUMENT);
         criteo_token_source_invalidate(std::ptr::null());
         criteo_token_source_free(std::ptr::null_mut());
     }
@@ -601,4 +613,39 @@ fn a_waiter_gives_up_after_the_limit_and_1_s() {
         );
         assert!(fetcher.join().unwrap().is_ok());
     });
+}
+
+#[test]
+fn try_get_answers_what_get_would_without_fetching_or_waiting() {
+    let server = TestServer::start().unwrap();
+    let source = source_for(&server, "slow-1500", &demo_call());
+    assert_eq!(source.try_get().map(|t| t.is_some()), Ok(false));
+    assert_eq!(server.requests().len(), 0, "try_get never fetches");
+    std::thread::scope(|scope| {
+        let fetcher = scope.spawn(|| source.get().unwrap());
+        while server.requests().is_empty() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let started = Instant::now();
+        assert_eq!(source.try_get().map(|t| t.is_some()), Ok(false));
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "try_get waited for the fetch under way: {:?}",
+            started.elapsed()
+        );
+        let fetched = fetcher.join().unwrap();
+        assert_eq!(source.try_get(), Ok(Some(fetched)));
+    });
+    assert_eq!(server.requests().len(), 1);
+
+    let failing = source_for(&server, "503-always", &demo_call());
+    let error = failing.get().unwrap_err();
+    let kept = failing.try_get().unwrap_err();
+    assert_eq!((kept.status, kept.http_status), (error.status, 503));
+    assert_eq!(kept.message, error.message);
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "the kept error is answered at once"
+    );
 }

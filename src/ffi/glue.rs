@@ -138,6 +138,12 @@ impl<T> OutParam<T> {
         // SAFETY: checked non-NULL and writable when this OutParam was made.
         unsafe { self.0.write(Arc::into_raw(value).cast_mut()) }
     }
+
+    /// Stores NULL, for "nothing to hand out" on success.
+    pub(crate) fn write_null(self) {
+        // SAFETY: checked non-NULL and writable when this OutParam was made.
+        unsafe { self.0.write(std::ptr::null_mut()) }
+    }
 }
 
 /// Moves `value` to the heap; C owns it until it passes it to the free function.

@@ -235,6 +235,47 @@ pub unsafe extern "C" fn criteo_token_source_get(
     })
 }
 
+/// The non-blocking form of `criteo_token_source_get`, for callers that
+/// wait in their own runtime (an event loop, goroutines, Ruby threads): it
+/// answers what `criteo_token_source_get` would answer at once, and never
+/// fetches, never waits for a fetch or for the refresh callback. It may
+/// wait for the source's lock, which no thread holds during network I/O.
+///
+/// On `CRITEO_OK`, `*token_out` is a valid token (the caller's to free
+/// with `criteo_token_free`), or NULL when a fetch is due or under way:
+/// then call `criteo_token_source_get`, which fetches or waits for that
+/// fetch. When `criteo_token_source_get` would fail at once (a failed
+/// fetch whose wait has not passed, a spent authorization code), returns
+/// that error and writes it to `*error_out` when it is not NULL.
+///
+/// Returns `CRITEO_OK`, `CRITEO_ERR_INVALID_ARGUMENT` when `source` or
+/// `token_out` is NULL, or the status of the kept error. Thread-safe and
+/// usable in a child after `fork()`; not a cancellation point.
+///
+/// # Safety
+/// `source` is NULL or a live source; `token_out` and `error_out` are NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_source_try_get(
+    source: *const criteo_token_source,
+    token_out: *mut *mut criteo_token,
+    error_out: *mut *mut criteo_error,
+) -> criteo_status {
+    // SAFETY: error_out is NULL or writable, as documented.
+    let error_out = unsafe { OutParam::optional(error_out) };
+    run_fallible(error_out, || {
+        // SAFETY: token_out is NULL or writable, as documented.
+        let token_out = unsafe { OutParam::required(token_out, "token_out") }?;
+        // SAFETY: source is NULL or a live source, as documented.
+        let source = unsafe { borrow_source(source) }?;
+        match source.try_get().transpose()? {
+            Some(token) => token_out.write_shared(token),
+            None => token_out.write_null(),
+        }
+        Ok(())
+    })
+}
+
 /// Drops the cached token, for when the API answered 401 to it: the next
 /// `criteo_token_source_get` fetches a new one (one fetch for all threads).
 /// NULL is a no-op. Thread-safe.

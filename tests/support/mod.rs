@@ -276,6 +276,18 @@ impl Source {
         outcome(status, token, error)
     }
 
+    /// `criteo_token_source_try_get`: `Ok(None)` when a fetch is needed.
+    pub fn try_get(&self) -> Result<Option<TokenView>, ErrorView> {
+        let mut token = ptr::null_mut();
+        let mut error = ptr::null_mut();
+        // SAFETY: a live source and writable out-parameters.
+        let status = unsafe { criteo_token_source_try_get(self.0, &mut token, &mut error) };
+        match (status, token.is_null()) {
+            (CRITEO_OK, true) => Ok(None),
+            _ => outcome(status, token, error).map(Some),
+        }
+    }
+
     pub fn invalidate(&self) {
         // SAFETY: a live source.
         unsafe { criteo_token_source_invalidate(self.0) }
