@@ -1,14 +1,9 @@
 // Package criteo obtains OAuth2 access tokens from Criteo's API through
 // libcriteo_oauth. A Client and a TokenSource are safe for concurrent use
-// by many goroutines.
+// by many goroutines; calls take a context, and goroutines waiting for a
+// token hold no OS thread. Transport authorizes an http.Client's requests.
 //
-//	client, err := criteo.NewClient()
-//	if err != nil { ... }
-//	defer client.Close()
-//	token, err := client.GetToken(criteo.TokenRequest{
-//		GrantType: "client_credentials", ClientID: id, ClientSecret: secret,
-//	})
-//	if errors.Is(err, criteo.ErrUnauthorized) { ... }
+// The package finds the library with pkg-config (package criteo-oauth).
 package criteo
 
 /*
@@ -17,16 +12,16 @@ package criteo
 import "C"
 
 import (
+	"context"
 	"runtime"
-	"sync"
 	"time"
+	"unsafe"
 )
 
 // Client is a configured connection pool to the token endpoint. A nil
 // *Client means the library's process-wide default client.
 type Client struct {
-	mu  sync.RWMutex // held for reading during calls, for writing by Close
-	ptr *C.criteo_client
+	h *handle
 }
 
 type options struct {
@@ -78,36 +73,64 @@ func NewClient(opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{ptr: ptr}
+	c := &Client{h: newHandle("client", unsafe.Pointer(ptr), freeClient)}
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
 }
 
-// GetToken asks the endpoint for a token. Safe for concurrent use.
+// GetToken asks the endpoint for a token: GetTokenContext without a
+// context.
 func (c *Client) GetToken(req TokenRequest) (*Token, error) {
-	if c == nil {
-		return getToken(nil, req)
-	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.ptr == nil {
-		return nil, closedError("client")
-	}
-	return getToken(c.ptr, req)
+	return c.GetTokenContext(context.Background(), req)
 }
 
-// Close frees the client, after calls under way have finished. Later
-// calls fail with ErrInvalidArgument; Close may be called more than once.
-// Token sources made from the client keep working.
+// GetTokenContext asks the endpoint for a token. When ctx is done first,
+// it returns at once with an error for which errors.Is(err, ctx.Err())
+// holds; the request it abandons ends within the client's time limits,
+// and its token is dropped. Other errors are *Error. Safe for concurrent
+// use.
+func (c *Client) GetTokenContext(ctx context.Context, req TokenRequest) (*Token, error) {
+	if ctx.Err() != nil {
+		return nil, contextError(ctx)
+	}
+	fields, err := newRequestFields(req)
+	if err != nil {
+		return nil, err
+	}
+	ptr, err := c.acquire()
+	if err != nil {
+		fields.free()
+		return nil, err
+	}
+	fetch := func() (*Token, error) { return getToken(ptr, fields) }
+	finished := func() {
+		fields.free()
+		c.release()
+	}
+	return startCall(fetch, finished).wait(ctx)
+}
+
+// Close frees the client once the calls under way have finished; it
+// returns at once, and may be called more than once. Those calls end
+// normally; later ones fail with an error matching ErrClosed. Token
+// sources made from the client keep working.
 func (c *Client) Close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ptr != nil {
-		freeClient(c.ptr)
-		c.ptr = nil
+	if c != nil {
+		c.h.close()
 	}
 }
 
-func closedError(what string) error {
-	return &Error{Status: StatusInvalidArgument, Message: "the " + what + " is closed", RetryAfter: -1}
+// acquire returns the C client for one call (NULL for the default
+// client), which must then call release.
+func (c *Client) acquire() (unsafe.Pointer, error) {
+	if c == nil {
+		return nil, nil
+	}
+	return c.h.acquire()
+}
+
+func (c *Client) release() {
+	if c != nil {
+		c.h.release()
+	}
 }

@@ -271,3 +271,65 @@ func TestVersionAndStatusNames(t *testing.T) {
 		t.Errorf("status names: %s %s", criteo.StatusUnauthorized, criteo.Status(99))
 	}
 }
+
+func errorsIsUnauthorized(err error) bool { return errors.Is(err, criteo.ErrUnauthorized) }
+
+func TestRefreshCallbackSeesEveryRotatedToken(t *testing.T) {
+	code := criteo.TokenRequest{GrantType: "authorization_code", ClientID: "demo-client", ClientSecret: "demo-secret",
+		Code: "any", RedirectURI: "https://app.example/cb"}
+	source, err := criteo.NewTokenSource(newClient(t, serverURL+"/scenario/rotate"), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer source.Close()
+	var seen []string
+	var inside *criteo.Token
+	source.SetRefreshCallback(func(token *criteo.Token) {
+		seen = append(seen, token.RefreshToken)
+		inside, _ = source.Token() // answered with this token, without a fetch
+	})
+	first, err := source.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 || seen[0] != "rt-1" || inside == nil || inside.AccessToken != first.AccessToken {
+		t.Fatalf("before Token returned, the callback saw %q and got %+v", seen, inside)
+	}
+	source.Invalidate()
+	if _, err := source.Token(); err != nil {
+		t.Fatal(err)
+	}
+	source.SetRefreshCallback(nil)
+	source.Invalidate()
+	if _, err := source.Token(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(seen, ",") != "rt-1,rt-2" {
+		t.Errorf("the callback saw %q", seen)
+	}
+}
+
+func TestTokenValid(t *testing.T) {
+	token, err := newClient(t, serverURL).GetToken(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !token.Valid() {
+		t.Errorf("a new token is valid: %+v", token)
+	}
+	var none *criteo.Token
+	cases := map[string]*criteo.Token{
+		"nil":              none,
+		"empty":            {},
+		"expired":          {AccessToken: "a", ExpiresAt: time.Now().Add(-time.Second)},
+		"expiring in 5 s":  {AccessToken: "a", ExpiresAt: time.Now().Add(5 * time.Second)},
+		"valid for 1 min":  {AccessToken: "a", ExpiresAt: time.Now().Add(time.Minute)},
+		"unknown lifetime": {AccessToken: "a"},
+	}
+	for name, token := range cases {
+		want := name == "valid for 1 min" || name == "unknown lifetime"
+		if token.Valid() != want {
+			t.Errorf("%s: Valid() = %v", name, token.Valid())
+		}
+	}
+}

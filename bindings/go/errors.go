@@ -1,6 +1,8 @@
 package criteo
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -16,6 +18,8 @@ type Error struct {
 	Message     string
 	// RetryAfter is the server's Retry-After, or -1 when it sent none.
 	RetryAfter time.Duration
+
+	closed bool // the call was made on a closed Client or TokenSource
 }
 
 func (e *Error) Error() string {
@@ -23,10 +27,28 @@ func (e *Error) Error() string {
 }
 
 // Is makes errors.Is(err, criteo.ErrUnauthorized) and the like work: two
-// errors match when their statuses do.
+// errors match when their statuses do. A timeout also matches
+// context.DeadlineExceeded, and a call on a closed object ErrClosed.
 func (e *Error) Is(target error) bool {
+	switch target {
+	case context.DeadlineExceeded:
+		return e.Status == StatusTimeout
+	case ErrClosed:
+		return e.closed
+	}
 	t, ok := target.(*Error)
 	return ok && t.Status == e.Status
+}
+
+// Timeout reports whether the call ran out of time, as net.Error does.
+func (e *Error) Timeout() bool { return e.Status == StatusTimeout }
+
+// ErrClosed matches the error of a call made on a closed Client or
+// TokenSource (whose status is StatusInvalidArgument).
+var ErrClosed = errors.New("criteo: closed")
+
+func closedError(what string) error {
+	return &Error{Status: StatusInvalidArgument, Message: "the " + what + " is closed", RetryAfter: -1, closed: true}
 }
 
 // Sentinels for errors.Is, one per status.

@@ -5,14 +5,29 @@ package criteo
 // once; objects the library made are freed only by its own free functions.
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -lcriteo_oauth
+#cgo pkg-config: criteo-oauth
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "criteo_oauth.h"
+
+// The refresh callback is criteoGoRefresh (callback.go), reached through a
+// trampoline whose signature is exactly criteo_refresh_callback; the
+// source's cgo.Handle travels as user_data.
+extern void criteoGoRefresh(void *user_data, criteo_token *token);
+
+static void refresh_trampoline(void *user_data, const criteo_token *token) {
+	criteoGoRefresh(user_data, (criteo_token *)token);
+}
+
+static criteo_status register_refresh(criteo_token_source *source, uintptr_t hook) {
+	return criteo_token_source_set_refresh_callback(source, refresh_trampoline, (void *)hook);
+}
 */
 import "C"
 
 import (
+	"runtime/cgo"
 	"strings"
 	"time"
 	"unsafe"
@@ -35,8 +50,10 @@ func (cs *cStrings) add(s string, optional bool) *C.char {
 	return p
 }
 
+// free wipes each string (it may hold a secret) and frees it.
 func (cs cStrings) free() {
 	for _, p := range cs {
+		C.explicit_bzero(unsafe.Pointer(p), C.strlen(p))
 		C.free(unsafe.Pointer(p))
 	}
 }
@@ -62,6 +79,11 @@ func takeError(e *C.criteo_error) error {
 // takeToken copies a criteo_token into Go and frees it.
 func takeToken(t *C.criteo_token) *Token {
 	defer C.criteo_token_free(t)
+	return copyToken(t)
+}
+
+// copyToken copies a criteo_token into Go.
+func copyToken(t *C.criteo_token) *Token {
 	token := &Token{
 		AccessToken:  C.GoString(C.criteo_token_access_token(t)),
 		TokenType:    C.GoString(C.criteo_token_token_type(t)),
@@ -137,12 +159,18 @@ func milliseconds(d time.Duration) C.uint32_t {
 	return C.uint32_t(ms)
 }
 
-func freeClient(c *C.criteo_client) { C.criteo_client_free(c) }
+func freeClient(c unsafe.Pointer) { C.criteo_client_free((*C.criteo_client)(c)) }
 
-// requestStrings makes the six C strings of a token request. A Go string
+// requestFields holds the six C strings of a token request until free.
+type requestFields struct {
+	strs   cStrings
+	fields [6]*C.char
+}
+
+// newRequestFields makes the C strings of a token request. A Go string
 // may hold a NUL byte, which C would silently cut the string at: such a
 // field is refused here, named as the library names it.
-func requestStrings(req TokenRequest, strs *cStrings) ([6]*C.char, error) {
+func newRequestFields(req TokenRequest) (*requestFields, error) {
 	fields := [6]struct {
 		name, value string
 		optional    bool
@@ -154,68 +182,89 @@ func requestStrings(req TokenRequest, strs *cStrings) ([6]*C.char, error) {
 		{"code", req.Code, true},
 		{"refresh_token", req.RefreshToken, true},
 	}
-	var c [6]*C.char
+	r := &requestFields{}
 	for i, f := range fields {
 		if err := checkNoNUL(f.name, f.value); err != nil {
-			return c, err
+			r.free()
+			return nil, err
 		}
-		c[i] = strs.add(f.value, f.optional)
+		r.fields[i] = r.strs.add(f.value, f.optional)
 	}
-	return c, nil
+	return r, nil
 }
 
-func getToken(client *C.criteo_client, req TokenRequest) (*Token, error) {
-	var strs cStrings
-	defer strs.free()
-	f, err := requestStrings(req, &strs)
-	if err != nil {
-		return nil, err
-	}
+func (r *requestFields) free() { r.strs.free() }
+
+// getToken blocks for the whole request: callers run it on a goroutine
+// of its own (see call).
+func getToken(client unsafe.Pointer, r *requestFields) (*Token, error) {
+	f := r.fields
 	var token *C.criteo_token
 	var cerr *C.criteo_error
-	if C.criteo_get_token(client, f[0], f[1], f[2], f[3], f[4], f[5], &token, &cerr) != C.CRITEO_OK {
+	if C.criteo_get_token((*C.criteo_client)(client), f[0], f[1], f[2], f[3], f[4], f[5], &token, &cerr) != C.CRITEO_OK {
 		return nil, takeError(cerr)
 	}
 	return takeToken(token), nil
 }
 
-func newSource(client *C.criteo_client, req TokenRequest) (*C.criteo_token_source, error) {
-	var strs cStrings
-	defer strs.free()
-	f, err := requestStrings(req, &strs)
+// newSource makes a C source whose refresh callback reaches hook.
+func newSource(client unsafe.Pointer, req TokenRequest, hook cgo.Handle) (unsafe.Pointer, error) {
+	r, err := newRequestFields(req)
 	if err != nil {
 		return nil, err
 	}
+	defer r.free()
+	f := r.fields
 	var source *C.criteo_token_source
 	var cerr *C.criteo_error
-	if C.criteo_token_source_new(client, f[0], f[1], f[2], f[3], f[4], f[5], &source, &cerr) != C.CRITEO_OK {
+	if C.criteo_token_source_new((*C.criteo_client)(client), f[0], f[1], f[2], f[3], f[4], f[5], &source, &cerr) != C.CRITEO_OK {
 		return nil, takeError(cerr)
 	}
-	return source, nil
+	C.register_refresh(source, C.uintptr_t(hook))
+	return unsafe.Pointer(source), nil
 }
 
-func sourceToken(source *C.criteo_token_source) (*Token, error) {
+// trySourceToken never blocks: ready is false when a fetch is due or
+// under way (then sourceToken fetches or waits for it).
+func trySourceToken(source unsafe.Pointer) (token *Token, err error, ready bool) {
+	var t *C.criteo_token
+	var cerr *C.criteo_error
+	if C.criteo_token_source_try_get((*C.criteo_token_source)(source), &t, &cerr) != C.CRITEO_OK {
+		return nil, takeError(cerr), true
+	}
+	if t == nil {
+		return nil, nil, false
+	}
+	return takeToken(t), nil, true
+}
+
+// sourceToken may block for a whole fetch: callers run it on a goroutine
+// of its own (see call).
+func sourceToken(source unsafe.Pointer) (*Token, error) {
 	var token *C.criteo_token
 	var cerr *C.criteo_error
-	if C.criteo_token_source_get(source, &token, &cerr) != C.CRITEO_OK {
+	if C.criteo_token_source_get((*C.criteo_token_source)(source), &token, &cerr) != C.CRITEO_OK {
 		return nil, takeError(cerr)
 	}
 	return takeToken(token), nil
 }
 
-func setRefreshMargin(source *C.criteo_token_source, d time.Duration) error {
+func setRefreshMargin(source unsafe.Pointer, d time.Duration) error {
 	seconds := d / time.Second
 	if seconds < 0 || seconds > 86400 {
 		return &Error{Status: StatusInvalidArgument, Message: "refresh margin must be between 0 and 24 h", RetryAfter: -1}
 	}
-	if C.criteo_token_source_set_refresh_margin(source, C.uint32_t(seconds)) != C.CRITEO_OK {
+	if C.criteo_token_source_set_refresh_margin((*C.criteo_token_source)(source), C.uint32_t(seconds)) != C.CRITEO_OK {
 		return &Error{Status: StatusInvalidArgument, Message: "refresh margin refused", RetryAfter: -1}
 	}
 	return nil
 }
 
-func invalidateSource(source *C.criteo_token_source) { C.criteo_token_source_invalidate(source) }
-func freeSource(source *C.criteo_token_source)       { C.criteo_token_source_free(source) }
+func invalidateSource(source unsafe.Pointer) {
+	C.criteo_token_source_invalidate((*C.criteo_token_source)(source))
+}
+
+func freeSource(source unsafe.Pointer) { C.criteo_token_source_free((*C.criteo_token_source)(source)) }
 
 // Version is the version of the loaded library, e.g. "0.1.0".
 func Version() string { return C.GoString(C.criteo_version()) }

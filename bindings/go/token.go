@@ -25,6 +25,16 @@ type Token struct {
 	ExpiresAt time.Time
 }
 
+// expiryDelta is how long before ExpiresAt a token stops being Valid, as
+// in golang.org/x/oauth2: long enough for a request to reach the API.
+const expiryDelta = 10 * time.Second
+
+// Valid reports whether t is a token that can still be used: it has an
+// access token, and its expiry is unknown or more than 10 s away.
+func (t *Token) Valid() bool {
+	return t != nil && t.AccessToken != "" && (t.ExpiresAt.IsZero() || time.Until(t.ExpiresAt) > expiryDelta)
+}
+
 // Authorization is the value for an Authorization header.
 func (t *Token) Authorization() string {
 	return "Bearer " + t.AccessToken

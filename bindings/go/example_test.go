@@ -1,0 +1,85 @@
+package criteo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"time"
+
+	criteo "criteo-oauth/bindings/go"
+)
+
+// A client asks for a token whenever called; each error says what failed.
+func ExampleClient_GetTokenContext() {
+	client, err := criteo.NewClient(criteo.WithTimeouts(5*time.Second, 20*time.Second))
+	if err != nil {
+		log.Fatal(err) // a refused option, named in the message
+	}
+	defer client.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	token, err := client.GetTokenContext(ctx, criteo.TokenRequest{
+		GrantType:    "client_credentials",
+		ClientID:     os.Getenv("CRITEO_CLIENT_ID"),
+		ClientSecret: os.Getenv("CRITEO_CLIENT_SECRET"),
+	})
+	switch {
+	case errors.Is(err, criteo.ErrUnauthorized):
+		log.Fatal("check the client id and secret: ", err)
+	case errors.Is(err, context.DeadlineExceeded):
+		log.Fatal("no token in time: ", err)
+	case err != nil:
+		log.Fatal(err)
+	}
+	fmt.Println("token valid until", token.ExpiresAt)
+}
+
+// A token source caches the token for every goroutine and refreshes it
+// before it expires; the callback keeps each rotated refresh token.
+func ExampleTokenSource() {
+	source, err := criteo.NewTokenSource(nil, criteo.TokenRequest{
+		GrantType:    "refresh_token",
+		ClientID:     os.Getenv("CRITEO_CLIENT_ID"),
+		ClientSecret: os.Getenv("CRITEO_CLIENT_SECRET"),
+		RefreshToken: os.Getenv("CRITEO_REFRESH_TOKEN"),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer source.Close()
+	source.SetRefreshCallback(func(token *criteo.Token) {
+		// Persist token.RefreshToken: the previous one may no longer work.
+	})
+
+	token, err := source.TokenContext(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("Authorization:", token.Authorization())
+}
+
+// Transport puts the token on every request of an http.Client, and asks
+// for a new one when the API answers 401.
+func ExampleTransport() {
+	source, err := criteo.NewTokenSource(nil, criteo.TokenRequest{
+		GrantType:    "client_credentials",
+		ClientID:     os.Getenv("CRITEO_CLIENT_ID"),
+		ClientSecret: os.Getenv("CRITEO_CLIENT_SECRET"),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer source.Close()
+	httpClient := &http.Client{Transport: &criteo.Transport{Source: source}}
+
+	resp, err := httpClient.Get("https://api.criteo.com/2024-10/advertisers/me")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	fmt.Println(resp.Status)
+}
