@@ -473,9 +473,11 @@ criteo_status criteo_token_source_set_refresh_margin(criteo_token_source *source
 /**
  * Registers `on_refresh`, called after every successful fetch with the
  * new token (borrowed for the call), e.g. to persist a rotated refresh
- * token. It runs on the thread whose `criteo_token_source_get` fetched,
- * outside any lock of the source, before that fetch counts as done: calls
- * for one source never overlap, and come in the order the tokens were
+ * token. It runs on the thread that fetched (the caller of
+ * `criteo_token_source_get`, or the library's own thread of
+ * `criteo_token_source_get_within`), outside any lock of the source,
+ * before that fetch counts as done: calls for one source never overlap,
+ * and come in the order the tokens were
  * fetched (never an older token after a newer one). Threads waiting for
  * that fetch wait for the callback too. It may call
  * `criteo_token_source_get` (answered with the token it was given, without
@@ -553,6 +555,36 @@ criteo_status criteo_token_source_get(const criteo_token_source *source,
 criteo_status criteo_token_source_try_get(const criteo_token_source *source,
                                           criteo_token **token_out,
                                           criteo_error **error_out);
+
+/**
+ * As `criteo_token_source_get`, for callers that must stay responsive
+ * while a fetch runs (an interpreter that handles interrupts between
+ * calls, an event loop): a fetch runs on a thread of the library's own,
+ * and this call waits at most `wait_ms` milliseconds (0: not at all) for
+ * its result. Call it again to go on waiting. A fetch nobody waits for any
+ * more still ends within the client's time limits, and its token is
+ * cached; it keeps the source's state alive until then, so the source may
+ * be freed meanwhile (but the library must not be unloaded). The refresh
+ * callback of such a fetch runs on the library's thread.
+ *
+ * On `CRITEO_OK`, `*token_out` is a valid token (the caller's to free with
+ * `criteo_token_free`), or NULL when the fetch is still under way. On
+ * failure writes a `criteo_error` to `*error_out` when it is not NULL.
+ *
+ * Returns `CRITEO_OK`, `CRITEO_ERR_INVALID_ARGUMENT` when `source` or
+ * `token_out` is NULL, `CRITEO_ERR_TRANSPORT` when no thread could be
+ * started (`ulimit -u`), or any status of `criteo_token_source_get`.
+ * Thread-safe, usable in a child after `fork()`, and deferring
+ * `pthread_cancel` as `criteo_get_token` does.
+ *
+ * # Safety
+ * `source` is NULL or a live source; `token_out` and `error_out` are NULL
+ * or writable.
+ */
+criteo_status criteo_token_source_get_within(const criteo_token_source *source,
+                                             uint32_t wait_ms,
+                                             criteo_token **token_out,
+                                             criteo_error **error_out);
 
 /**
  * Drops the cached token, for when the API answered 401 to it: the next

@@ -32,7 +32,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
-use crate::process::PerProcess;
+use crate::process::{Owned, PerProcess, QuietPanics};
 use crate::request::TokenRequest;
 use crate::retry::server_wait;
 use crate::token::Token;
@@ -229,7 +229,17 @@ impl<T: CachedToken> TokenSource<T> {
         match state.plan(Instant::now(), thread::current().id()) {
             Plan::Serve(token) => Ok(token),
             Plan::Fail(error) => Err(error),
-            Plan::Wait => self.wait_for_fetch(&locked, state),
+            Plan::Wait => {
+                let limit = self.client.total_timeout() + WAIT_SLACK;
+                let awaited = state.fetches_done;
+                self.wait_for_fetch(&locked, state, awaited, limit)
+                    .unwrap_or_else(|| {
+                        Err(Error::new(
+                            ErrorKind::Timeout,
+                            "timed out waiting for another thread's fetch of a token",
+                        ))
+                    })
+            }
             Plan::Fetch(request) => {
                 state.fetching = true;
                 drop(state);
@@ -238,22 +248,86 @@ impl<T: CachedToken> TokenSource<T> {
         }
     }
 
-    /// Waits for the fetch under way and takes its result, within the
-    /// client's time limit (and a little more).
+    /// As [`get`](Self::get), for callers that must stay responsive while
+    /// a fetch runs: the fetch runs on a thread of its own, and this waits
+    /// at most `wait` for its result. `None` means it is still under way;
+    /// ask again to go on waiting. A fetch nobody waits for any more still
+    /// ends within the client's time limits, and its token is cached.
+    pub fn get_within(self: &Arc<Self>, wait: Duration) -> Option<Result<Arc<T>, Error>> {
+        if let Some(token) = self.cached() {
+            return Some(Ok(token));
+        }
+        let locked = self.locked();
+        let mut state = locked.lock();
+        let awaited = state.fetches_done;
+        match state.plan(Instant::now(), thread::current().id()) {
+            Plan::Serve(token) => return Some(Ok(token)),
+            Plan::Fail(error) => return Some(Err(error)),
+            Plan::Wait => {}
+            Plan::Fetch(request) => {
+                state.fetching = true;
+                drop(state);
+                if let Err(error) = self.fetch_on_a_thread(Arc::clone(&locked), request) {
+                    return Some(self.abandon_fetch(&locked, error));
+                }
+                state = locked.lock();
+            }
+        }
+        self.wait_for_fetch(&locked, state, awaited, wait)
+    }
+
+    /// Starts [`fetch`](Self::fetch) on a new thread.
+    fn fetch_on_a_thread(
+        self: &Arc<Self>,
+        locked: Arc<Owned<Locked<T>>>,
+        request: TokenRequest,
+    ) -> Result<(), Error> {
+        let source = Arc::clone(self);
+        thread::Builder::new()
+            .name("criteo-oauth fetch".into())
+            .spawn(move || {
+                let _quiet = QuietPanics::enter();
+                let _ = source.fetch(&locked, request);
+            })
+            .map(drop)
+            .map_err(|error| {
+                Error::new(
+                    ErrorKind::Transport,
+                    format!(
+                        "could not start a thread for the fetch ({error}): the process may be \
+                         at its limit of threads (ulimit -u)"
+                    ),
+                )
+            })
+    }
+
+    /// Ends a fetch that never started, as a failed one, for the threads
+    /// waiting for it.
+    fn abandon_fetch(&self, locked: &Locked<T>, error: Error) -> Result<Arc<T>, Error> {
+        let mut state = locked.lock();
+        state.fetching = false;
+        state.fetches_done += 1;
+        state.last_result = Some(Err(error.clone()));
+        drop(state);
+        locked.fetch_done.notify_all();
+        Err(error)
+    }
+
+    /// Waits at most `limit` for the fetch under way to end, and takes its
+    /// result (`awaited` is how many fetches had ended before it); `None`
+    /// when it is still under way.
     fn wait_for_fetch(
         &self,
         locked: &Locked<T>,
         mut state: MutexGuard<'_, State<T>>,
-    ) -> Result<Arc<T>, Error> {
-        let awaited = state.fetches_done;
-        let deadline = later(Instant::now(), self.client.total_timeout() + WAIT_SLACK);
+        awaited: u64,
+        limit: Duration,
+    ) -> Option<Result<Arc<T>, Error>> {
+        let deadline = later(Instant::now(), limit);
         while state.fetches_done == awaited {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(Error::new(
-                    ErrorKind::Timeout,
-                    "timed out waiting for another thread's fetch of a token",
-                ));
+                return None;
             }
             state = locked
                 .fetch_done
@@ -261,12 +335,12 @@ impl<T: CachedToken> TokenSource<T> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        state.last_result.clone().unwrap_or_else(|| {
+        Some(state.last_result.clone().unwrap_or_else(|| {
             Err(Error::new(
                 ErrorKind::Internal,
                 "a fetch ended without a result",
             ))
-        })
+        }))
     }
 
     /// One fetch, with the lock released while it talks to the server and
@@ -317,7 +391,7 @@ impl<T: CachedToken> TokenSource<T> {
 
     /// The lock of this process: after a `fork()`, a new one holding the
     /// last saved state.
-    fn locked(&self) -> Arc<crate::process::Owned<Locked<T>>> {
+    fn locked(&self) -> Arc<Owned<Locked<T>>> {
         self.locked.get(|| Locked::from(&**self.saved.load()))
     }
 }

@@ -649,3 +649,73 @@ fn try_get_answers_what_get_would_without_fetching_or_waiting() {
         "the kept error is answered at once"
     );
 }
+
+#[test]
+fn get_within_waits_no_longer_than_asked_while_a_thread_of_its_own_fetches() {
+    let server = TestServer::start().unwrap();
+    let source = source_for(&server, "slow-1500", &demo_call());
+    let started = Instant::now();
+    assert_eq!(source.get_within(100).map(|t| t.is_some()), Ok(false));
+    let first_wait = started.elapsed();
+    assert!(
+        first_wait < Duration::from_millis(1_000),
+        "waited {first_wait:?} when asked for 100 ms"
+    );
+    let shared = std::thread::scope(|scope| {
+        let waiters: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    loop {
+                        if let Some(token) = source.get_within(50).unwrap() {
+                            return token;
+                        }
+                    }
+                })
+            })
+            .collect();
+        let tokens: Vec<_> = waiters.into_iter().map(|w| w.join().unwrap()).collect();
+        assert!(tokens.windows(2).all(|pair| pair[0] == pair[1]));
+        tokens[0].clone()
+    });
+    assert_eq!(server.requests().len(), 1, "one fetch for every waiter");
+    assert_eq!(source.get(), Ok(shared));
+}
+
+#[test]
+fn a_fetch_nobody_waits_for_ends_and_is_cached() {
+    let server = TestServer::start().unwrap();
+    let source = source_for(&server, "slow-500", &demo_call());
+    assert_eq!(source.get_within(0).map(|t| t.is_some()), Ok(false));
+    std::thread::sleep(Duration::from_millis(1_500));
+    let cached = source
+        .try_get()
+        .unwrap()
+        .expect("the fetch ended on its own");
+    assert_eq!(source.get(), Ok(cached));
+    assert_eq!(server.requests().len(), 1);
+
+    // Freed while its fetch runs: the fetch keeps what it needs.
+    let freed = source_for(&server, "slow-500", &demo_call());
+    assert_eq!(freed.get_within(0).map(|t| t.is_some()), Ok(false));
+    drop(freed);
+    std::thread::sleep(Duration::from_millis(1_000));
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[test]
+fn get_within_reports_a_failed_fetch_to_its_waiters() {
+    let server = TestServer::start().unwrap();
+    let source = source_for(&server, "slow-300-401-json", &demo_call());
+    let error = loop {
+        match source.get_within(50) {
+            Ok(None) => continue,
+            Ok(Some(token)) => panic!("a token from a 401: {token:?}"),
+            Err(error) => break error,
+        }
+    };
+    assert_eq!(
+        (error.status, error.http_status),
+        (CRITEO_ERR_UNAUTHORIZED, 401)
+    );
+    assert_eq!(server.requests().len(), 1);
+}

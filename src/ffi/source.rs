@@ -22,7 +22,9 @@ const MAX_REFRESH_MARGIN_SECS: u32 = 86_400;
 /// refreshes it before expiry, one fetch at a time. Safe to use from many
 /// threads at once.
 pub struct criteo_token_source {
-    source: TokenSource<criteo_token>,
+    /// Shared with a fetch running on a thread of its own (see
+    /// `criteo_token_source_get_within`), which may outlive the handle.
+    source: Arc<TokenSource<criteo_token>>,
 }
 
 /// Called after each successful fetch with the new token, which is
@@ -56,7 +58,7 @@ impl CallbackFromC {
 /// `source` is NULL or a live `criteo_token_source`.
 unsafe fn borrow_source<'a>(
     source: *const criteo_token_source,
-) -> Result<&'a TokenSource<criteo_token>, Error> {
+) -> Result<&'a Arc<TokenSource<criteo_token>>, Error> {
     // SAFETY: forwarded from this function's contract.
     unsafe { borrow_handle(source, "source") }.map(|s| &s.source)
 }
@@ -113,7 +115,7 @@ pub unsafe extern "C" fn criteo_token_source_new(
         // SAFETY: client is NULL or a live client, as documented.
         let client = unsafe { client_or_default(client) }?.clone();
         source_out.write(criteo_token_source {
-            source: TokenSource::new(client, request),
+            source: Arc::new(TokenSource::new(client, request)),
         });
         Ok(())
     })
@@ -148,9 +150,11 @@ pub unsafe extern "C" fn criteo_token_source_set_refresh_margin(
 
 /// Registers `on_refresh`, called after every successful fetch with the
 /// new token (borrowed for the call), e.g. to persist a rotated refresh
-/// token. It runs on the thread whose `criteo_token_source_get` fetched,
-/// outside any lock of the source, before that fetch counts as done: calls
-/// for one source never overlap, and come in the order the tokens were
+/// token. It runs on the thread that fetched (the caller of
+/// `criteo_token_source_get`, or the library's own thread of
+/// `criteo_token_source_get_within`), outside any lock of the source,
+/// before that fetch counts as done: calls for one source never overlap,
+/// and come in the order the tokens were
 /// fetched (never an older token after a newer one). Threads waiting for
 /// that fetch wait for the callback too. It may call
 /// `criteo_token_source_get` (answered with the token it was given, without
@@ -269,6 +273,52 @@ pub unsafe extern "C" fn criteo_token_source_try_get(
         // SAFETY: source is NULL or a live source, as documented.
         let source = unsafe { borrow_source(source) }?;
         match source.try_get().transpose()? {
+            Some(token) => token_out.write_shared(token),
+            None => token_out.write_null(),
+        }
+        Ok(())
+    })
+}
+
+/// As `criteo_token_source_get`, for callers that must stay responsive
+/// while a fetch runs (an interpreter that handles interrupts between
+/// calls, an event loop): a fetch runs on a thread of the library's own,
+/// and this call waits at most `wait_ms` milliseconds (0: not at all) for
+/// its result. Call it again to go on waiting. A fetch nobody waits for any
+/// more still ends within the client's time limits, and its token is
+/// cached; it keeps the source's state alive until then, so the source may
+/// be freed meanwhile (but the library must not be unloaded). The refresh
+/// callback of such a fetch runs on the library's thread.
+///
+/// On `CRITEO_OK`, `*token_out` is a valid token (the caller's to free with
+/// `criteo_token_free`), or NULL when the fetch is still under way. On
+/// failure writes a `criteo_error` to `*error_out` when it is not NULL.
+///
+/// Returns `CRITEO_OK`, `CRITEO_ERR_INVALID_ARGUMENT` when `source` or
+/// `token_out` is NULL, `CRITEO_ERR_TRANSPORT` when no thread could be
+/// started (`ulimit -u`), or any status of `criteo_token_source_get`.
+/// Thread-safe, usable in a child after `fork()`, and deferring
+/// `pthread_cancel` as `criteo_get_token` does.
+///
+/// # Safety
+/// `source` is NULL or a live source; `token_out` and `error_out` are NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_source_get_within(
+    source: *const criteo_token_source,
+    wait_ms: u32,
+    token_out: *mut *mut criteo_token,
+    error_out: *mut *mut criteo_error,
+) -> criteo_status {
+    // SAFETY: error_out is NULL or writable, as documented.
+    let error_out = unsafe { OutParam::optional(error_out) };
+    run_fallible(error_out, || {
+        // SAFETY: token_out is NULL or writable, as documented.
+        let token_out = unsafe { OutParam::required(token_out, "token_out") }?;
+        // SAFETY: source is NULL or a live source, as documented.
+        let source = unsafe { borrow_source(source) }?;
+        let wait = Duration::from_millis(wait_ms.into());
+        match blocking(|| source.get_within(wait)).transpose()? {
             Some(token) => token_out.write_shared(token),
             None => token_out.write_null(),
         }

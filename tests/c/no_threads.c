@@ -3,7 +3,9 @@
  * RLIMIT_NPROC of 1, as a user with no other process) still gets a clear
  * answer: looking a host name up needs a thread, and failing to start one
  * is CRITEO_ERR_TRANSPORT saying so. A host given as an IP address needs
- * no thread: a token from URL still comes. The library prints nothing:
+ * no thread: a token from URL still comes. criteo_token_source_get_within,
+ * which fetches on a thread of its own, says it could not start one. The
+ * library prints nothing:
  * stderr goes to a file during the calls, which must stay empty.
  *
  * Usage: no_threads URL   (the test server; prints the error message)
@@ -29,6 +31,33 @@ static int token_from(const char *url) {
     criteo_token_free(token);
     criteo_client_free(client);
     return got;
+}
+
+/* Whether criteo_token_source_get_within reports that it could not start
+ * its fetch's thread. */
+static int source_says_no_thread(const char *url) {
+    criteo_client_builder *builder = criteo_client_builder_new();
+    criteo_client_builder_set_host(builder, url);
+    criteo_client_builder_set_proxy(builder, "");
+    criteo_client *client = NULL;
+    criteo_token_source *source = NULL;
+    criteo_token *token = NULL;
+    criteo_error *error = NULL;
+    criteo_status status = CRITEO_ERR_INTERNAL;
+    if (criteo_client_builder_build(builder, &client, NULL) == CRITEO_OK &&
+        criteo_token_source_new(client, "client_credentials", "demo-client", "demo-secret", NULL,
+                                NULL, NULL, &source, NULL) == CRITEO_OK) {
+        status = criteo_token_source_get_within(source, 100, &token, &error);
+    }
+    printf("get_within: %s: %s\n", criteo_status_str(status),
+           error != NULL ? criteo_error_message(error) : "");
+    int said = status == CRITEO_ERR_TRANSPORT && token == NULL &&
+               strstr(criteo_error_message(error), "could not start a thread for the fetch") != NULL;
+    criteo_error_free(error);
+    criteo_token_free(token);
+    criteo_token_source_free(source);
+    criteo_client_free(client);
+    return said;
 }
 
 int main(int argc, char **argv) {
@@ -60,6 +89,9 @@ int main(int argc, char **argv) {
                    strstr(criteo_error_message(error), "could not start a thread") != NULL;
     if (!token_from(argv[1])) {
         printf("no token from %s, which needs no thread\n", argv[1]);
+        expected = 0;
+    }
+    if (!source_says_no_thread(argv[1])) {
         expected = 0;
     }
     criteo_token_free(token);

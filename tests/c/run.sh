@@ -152,7 +152,7 @@ fi
 # RLIMIT_NPROC binds only a user without CAP_SYS_RESOURCE and with no other
 # process: root runs the program as nobody.
 if [[ $(id -u) -eq 0 ]]; then
-    check "no thread can be started: CRITEO_ERR_TRANSPORT saying so, nothing on stderr" 0 \
+    check "no thread can be started (a lookup, a fetch of its own): CRITEO_ERR_TRANSPORT saying so, nothing on stderr" 0 \
         "^CRITEO_ERR_TRANSPORT: .*could not start a thread" \
         setpriv --reuid=65534 --regid=65534 --clear-groups prlimit --nproc=1 "$BUILD_DIR/no_threads" "$URL"
 elif [[ ${CI:-} == true ]]; then

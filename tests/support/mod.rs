@@ -288,6 +288,19 @@ impl Source {
         }
     }
 
+    /// `criteo_token_source_get_within`: `Ok(None)` while the fetch runs.
+    pub fn get_within(&self, wait_ms: u32) -> Result<Option<TokenView>, ErrorView> {
+        let mut token = ptr::null_mut();
+        let mut error = ptr::null_mut();
+        // SAFETY: a live source and writable out-parameters.
+        let status =
+            unsafe { criteo_token_source_get_within(self.0, wait_ms, &mut token, &mut error) };
+        match (status, token.is_null()) {
+            (CRITEO_OK, true) => Ok(None),
+            _ => outcome(status, token, error).map(Some),
+        }
+    }
+
     pub fn invalidate(&self) {
         // SAFETY: a live source.
         unsafe { criteo_token_source_invalidate(self.0) }

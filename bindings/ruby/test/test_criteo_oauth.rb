@@ -1,27 +1,9 @@
 # frozen_string_literal: true
 
-require "minitest/autorun"
-require "criteo_oauth"
-
-# Starts the project's test token server once for the whole run.
-module TestServer
-  PATH = ENV.fetch("CRITEO_TEST_SERVER", File.expand_path("../../../target/debug/criteo-test-server", __dir__))
-
-  def self.url
-    @url ||= begin
-      @io = IO.popen([PATH], "r")
-      Minitest.after_run { Process.kill("TERM", @io.pid) }
-      @io.gets.strip
-    end
-  end
-end
+require_relative "helper"
 
 class CriteoOAuthTest < Minitest::Test
-  DEMO = { grant_type: "client_credentials", client_id: "demo-client", client_secret: "demo-secret" }.freeze
-
-  def client(path = "", **options)
-    CriteoOAuth::Client.new(host: TestServer.url + path, max_retries: 0, proxy: "", **options)
-  end
+  include TestHelpers
 
   def test_get_token
     token = client.get_token(**DEMO)

@@ -2,7 +2,7 @@
 
 module CriteoOAuth
   # A configured connection pool to the token endpoint; safe to share
-  # between threads. Freed when garbage-collected.
+  # between threads. Freed by #close, or when garbage-collected.
   class Client
     # host: the API's base URL (default https://api.criteo.com).
     # timeout / connect_timeout: seconds for the whole call (retries
@@ -28,21 +28,36 @@ module CriteoOAuth
       Native.criteo_client_builder_set_timeouts(builder, milliseconds(connect_timeout), milliseconds(timeout))
       Native.criteo_client_builder_set_max_retries(builder, max_retries) unless max_retries.nil?
       pointer = Native.call_with_out(:criteo_client_builder_build, builder)
-      @handle = FFI::AutoPointer.new(pointer, Native.method(:criteo_client_free))
+      @handle = Handle.new("client", pointer, Native.method(:criteo_client_free))
     end
 
     # Asks the endpoint for a token; returns a frozen Token or raises a
-    # CriteoOAuth::Error. Other Ruby threads run while it waits.
+    # CriteoOAuth::Error. The call runs on a thread of its own: Timeout,
+    # Thread#raise, Thread#kill and Interrupt stop the wait at once (the
+    # request itself ends within the client's time limits).
     def get_token(grant_type:, client_id:, client_secret:, redirect_uri: nil, code: nil, refresh_token: nil)
       strings = Request.strings(grant_type: grant_type, client_id: client_id, client_secret: client_secret,
                                 redirect_uri: redirect_uri, code: code, refresh_token: refresh_token)
-      Token.take(Native.call_with_out(:criteo_get_token, @handle, *strings))
+      Call.new do
+        @handle.use { |pointer| Token.take(Native.call_with_out(:criteo_get_token, pointer, *strings)) }
+      end.value
     end
 
-    # The C handle, for TokenSource.
-    attr_reader :handle
+    # Frees the client once the calls under way have finished; returns at
+    # once and may be called again. Later calls raise ClosedError; token
+    # sources made from the client keep working.
+    def close
+      @handle.close
+    end
+
+    def closed?
+      @handle.closed?
+    end
 
     private
+
+    # For TokenSource.new (internal).
+    attr_reader :handle
 
     def milliseconds(seconds)
       return 0 if seconds.nil?

@@ -43,6 +43,8 @@ module CriteoOAuth
   end
 
   class InvalidArgument < Error; end
+  # A call on a closed Client or TokenSource.
+  class ClosedError < InvalidArgument; end
   class TransportError < Error; end
   class Timeout < Error; end
   class TLSError < Error; end

@@ -4,7 +4,8 @@ require "ffi"
 
 module CriteoOAuth
   # The C functions of libcriteo_oauth. Calls that may wait on the network
-  # are attached with blocking: true, so other Ruby threads run meanwhile.
+  # are attached with blocking: true, so other Ruby threads run meanwhile;
+  # they are made on threads of their own (see Call).
   module Native
     extend FFI::Library
 
@@ -50,6 +51,9 @@ module CriteoOAuth
                     %i[pointer string string string string string string out out], :status
     attach_function :criteo_token_source_set_refresh_margin, %i[pointer uint32], :status
     attach_function :criteo_token_source_get, %i[pointer out out], :status, blocking: true
+    attach_function :criteo_token_source_try_get, %i[pointer out out], :status
+    callback :refresh_callback, %i[pointer pointer], :void
+    attach_function :criteo_token_source_set_refresh_callback, %i[pointer refresh_callback pointer], :status
     attach_function :criteo_token_source_invalidate, [:pointer], :void
     attach_function :criteo_token_source_free, [:pointer], :void
 

@@ -13,8 +13,20 @@ module CriteoOAuth
     end
     alias_method :to_s, :inspect
 
+    # True once the token has expired (false when its lifetime is unknown).
+    def expired?
+      !expires_at.nil? && Time.now >= expires_at
+    end
+
     # Copies a criteo_token into Ruby and frees it.
     def self.take(pointer)
+      copy(pointer)
+    ensure
+      Native.criteo_token_free(pointer)
+    end
+
+    # Copies a criteo_token (borrowed) into Ruby.
+    def self.copy(pointer)
       expires_in = Native.criteo_token_expires_in(pointer)
       new(
         access_token: Native.criteo_token_access_token(pointer).freeze,
@@ -23,8 +35,6 @@ module CriteoOAuth
         expires_in: expires_in.negative? ? nil : expires_in,
         expires_at: expires_in.negative? ? nil : Time.at(Native.criteo_token_expires_at(pointer)).freeze
       ).freeze
-    ensure
-      Native.criteo_token_free(pointer)
     end
   end
 

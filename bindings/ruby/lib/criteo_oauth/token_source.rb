@@ -2,7 +2,8 @@
 
 module CriteoOAuth
   # A valid token whenever asked, from any number of threads: caches the
-  # token, refreshes it before it expires, one fetch at a time.
+  # token, refreshes it before it expires, one fetch at a time. The fetch
+  # runs on a thread of its own, which every waiting thread shares.
   class TokenSource
     # client: a Client, or nil for the library's default client. The
     # source keeps its own reference to it.
@@ -10,25 +11,100 @@ module CriteoOAuth
                    refresh_token: nil)
       strings = Request.strings(grant_type: grant_type, client_id: client_id, client_secret: client_secret,
                                 redirect_uri: redirect_uri, code: code, refresh_token: refresh_token)
-      pointer = Native.call_with_out(:criteo_token_source_new, client&.handle, *strings)
-      @handle = FFI::AutoPointer.new(pointer, Native.method(:criteo_token_source_free))
+      pointer = with_client_pointer(client) do |client_pointer|
+        Native.call_with_out(:criteo_token_source_new, client_pointer, *strings)
+      end
+      @handle = Handle.new("token source", pointer, Native.method(:criteo_token_source_free))
+      @fetch_lock = Mutex.new
+      @fetch = nil
     end
 
-    # A valid token (frozen); raises CriteoOAuth::Error when none can be had.
+    # A valid token (frozen): the cached one at once, or the one the fetch
+    # under way brings. Raises CriteoOAuth::Error when none can be had.
+    # Timeout, Thread#raise, Thread#kill and Interrupt stop the wait at
+    # once; the fetch goes on, within the client's time limits, and its
+    # token is cached for the next call.
     def token
-      Token.take(Native.call_with_out(:criteo_token_source_get, @handle))
+      cached = @handle.use do |pointer|
+        found = Native.call_with_out(:criteo_token_source_try_get, pointer)
+        Token.take(found) unless found.null?
+      end
+      cached || current_fetch.value
     end
 
     # Drops the cached token, after the API answered 401 to it.
     def invalidate
-      Native.criteo_token_source_invalidate(@handle)
+      @handle.use { |pointer| Native.criteo_token_source_invalidate(pointer) }
+      nil
     end
 
     # Refresh this many seconds before expiry (0 to 86400).
     def refresh_margin=(seconds)
       seconds = Integer(seconds)
-      status = seconds.between?(0, 86_400) ? Native.criteo_token_source_set_refresh_margin(@handle, seconds) : 1
-      raise InvalidArgument.new("refresh margin must be 0 to 86400 seconds", status: status) unless status == Native::OK
+      raise InvalidArgument.new("refresh margin must be 0 to 86400 seconds", status: 1) unless seconds.between?(0, 86_400)
+
+      @handle.use { |pointer| Native.criteo_token_source_set_refresh_margin(pointer, seconds) }
+    end
+
+    # Calls the block with every token fetched from then on (e.g. to
+    # persist a rotated refresh_token), one call at a time, in the order
+    # of the fetches, before the threads waiting for that fetch get the
+    # token. The block may call #token (answered with the token it was
+    # given). If it raises, the threads waiting for that fetch raise the
+    # same exception; the token stays cached. Without a block, removes it.
+    def on_refresh(&block)
+      @on_refresh = block
+      @handle.use do |pointer|
+        @refresh_function ||= FFI::Function.new(:void, %i[pointer pointer]) do |_user_data, token|
+          refreshed(Token.copy(token))
+        end
+        Native.criteo_token_source_set_refresh_callback(pointer, @refresh_function, nil)
+      end
+      nil
+    end
+
+    # Frees the source once the calls under way have finished; returns at
+    # once and may be called again. Later calls raise ClosedError.
+    def close
+      @handle.close
+    end
+
+    def closed?
+      @handle.closed?
+    end
+
+    private
+
+    REFRESH_ERROR = :criteo_oauth_refresh_error
+
+    def with_client_pointer(client, &block)
+      return yield(nil) if client.nil?
+
+      client.__send__(:handle).use(&block)
+    end
+
+    # The fetch under way, or a new one.
+    def current_fetch
+      @fetch_lock.synchronize do
+        @fetch = nil if @fetch&.done?
+        @fetch ||= Call.new { fetch }
+      end
+    end
+
+    def fetch
+      token = @handle.use { |pointer| Token.take(Native.call_with_out(:criteo_token_source_get, pointer)) }
+      error = Thread.current[REFRESH_ERROR]
+      raise error if error
+
+      token
+    end
+
+    # Runs on the fetching thread, called back from C: an exception must
+    # not unwind through C, so it is kept for #fetch to raise.
+    def refreshed(token)
+      @on_refresh&.call(token)
+    rescue Exception => e # rubocop:disable Lint/RescueException -- raised again by #fetch
+      Thread.current[REFRESH_ERROR] = e
     end
   end
 end

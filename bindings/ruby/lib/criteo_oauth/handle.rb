@@ -1,0 +1,60 @@
+# frozen_string_literal: true
+
+module CriteoOAuth
+  # A C object shared by the calls using it (internal). #close marks it
+  # closed at once, and the object is freed when the last call using it
+  # ends, so closing never frees memory a call is still reading. An object
+  # never closed is freed by the garbage collector.
+  class Handle
+    def initialize(what, pointer, free)
+      @what = what
+      @pointer = FFI::AutoPointer.new(pointer, free)
+      @lock = Mutex.new
+      @users = 0
+      @closed = false
+    end
+
+    # Yields the C pointer for one call; raises ClosedError once closed.
+    # Interrupts (Timeout, Thread#raise) wait until the call is done: the
+    # calls made this way either never block or run on a thread of their
+    # own (see Call).
+    def use
+      Thread.handle_interrupt(Object => :never) do
+        @lock.synchronize do
+          raise ClosedError.new("the #{@what} is closed", status: 1) if @closed
+
+          @users += 1
+        end
+        begin
+          yield @pointer
+        ensure
+          @lock.synchronize do
+            @users -= 1
+            free_if_done
+          end
+        end
+      end
+    end
+
+    def close
+      @lock.synchronize do
+        @closed = true
+        free_if_done
+      end
+      nil
+    end
+
+    def closed?
+      @closed
+    end
+
+    private
+
+    def free_if_done
+      return unless @closed && @users.zero? && !@freed
+
+      @freed = true
+      @pointer.free
+    end
+  end
+end
