@@ -14,7 +14,6 @@ end
 require_relative "criteo_oauth/native"
 require_relative "criteo_oauth/errors"
 require_relative "criteo_oauth/handle"
-require_relative "criteo_oauth/call"
 require_relative "criteo_oauth/token"
 require_relative "criteo_oauth/client"
 require_relative "criteo_oauth/token_source"

@@ -30,6 +30,7 @@ class LifecycleTest < Minitest::Test
     assert_operator now - started, :<, PROMPTLY, "Thread#kill waited for the network"
 
     waiting = Thread.new { slow.get_token(**DEMO) }
+    waiting.report_on_exception = false
     sleep 0.3
     started = now
     waiting.raise(RuntimeError, "stop")
@@ -137,12 +138,11 @@ class LifecycleTest < Minitest::Test
     assert_equal %w[rt-1 rt-2], seen
   end
 
-  def test_an_exception_in_on_refresh_reaches_the_caller
+  def test_an_exception_in_on_refresh_reaches_the_next_caller_once
     source = CriteoOAuth::TokenSource.new(client: client, **DEMO)
     source.on_refresh { |_token| raise IOError, "disk full" }
     error = assert_raises(IOError) { source.token }
     assert_equal "disk full", error.message
-    source.on_refresh
     assert_match(/\AeyJ/, source.token.access_token, "the token stayed cached")
   end
 

@@ -32,15 +32,22 @@ module CriteoOAuth
     end
 
     # Asks the endpoint for a token; returns a frozen Token or raises a
-    # CriteoOAuth::Error. The call runs on a thread of its own: Timeout,
-    # Thread#raise, Thread#kill and Interrupt stop the wait at once (the
-    # request itself ends within the client's time limits).
+    # CriteoOAuth::Error. Timeout, Thread#raise, Thread#kill and Interrupt
+    # stop the wait within a few tens of milliseconds; the request itself
+    # ends in the background, within the client's time limits.
     def get_token(grant_type:, client_id:, client_secret:, redirect_uri: nil, code: nil, refresh_token: nil)
       strings = Request.strings(grant_type: grant_type, client_id: client_id, client_secret: client_secret,
                                 redirect_uri: redirect_uri, code: code, refresh_token: refresh_token)
-      Call.new do
-        @handle.use { |pointer| Token.take(Native.call_with_out(:criteo_get_token, pointer, *strings)) }
-      end.value
+      # A new source's first fetch is exactly one request, and a source can
+      # be waited for in slices.
+      Thread.handle_interrupt(Object => :never) do
+        source = @handle.use { |pointer| Native.call_with_out(:criteo_token_source_new, pointer, *strings) }
+        begin
+          Thread.handle_interrupt(Object => :immediate) { Native.wait_for_token(source) }
+        ensure
+          Native.criteo_token_source_free(source)
+        end
+      end
     end
 
     # Frees the client once the calls under way have finished; returns at

@@ -15,10 +15,10 @@ module CriteoOAuth
     end
 
     # Yields the C pointer for one call; raises ClosedError once closed.
-    # Interrupts (Timeout, Thread#raise) wait until the call is done: the
-    # calls made this way either never block or run on a thread of their
-    # own (see Call).
-    def use
+    # Interrupts (Timeout, Thread#raise, Thread#kill) wait until the block
+    # is done, unless it is interruptible: it then masks them itself
+    # around each step that must not be cut short.
+    def use(interruptible: false)
       Thread.handle_interrupt(Object => :never) do
         @lock.synchronize do
           raise ClosedError.new("the #{@what} is closed", status: 1) if @closed
@@ -26,7 +26,7 @@ module CriteoOAuth
           @users += 1
         end
         begin
-          yield @pointer
+          Thread.handle_interrupt(Object => interruptible ? :immediate : :never) { yield @pointer }
         ensure
           @lock.synchronize do
             @users -= 1

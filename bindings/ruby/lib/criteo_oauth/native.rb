@@ -3,9 +3,8 @@
 require "ffi"
 
 module CriteoOAuth
-  # The C functions of libcriteo_oauth. Calls that may wait on the network
-  # are attached with blocking: true, so other Ruby threads run meanwhile;
-  # they are made on threads of their own (see Call).
+  # The C functions of libcriteo_oauth. Calls that may wait are attached
+  # with blocking: true, so other Ruby threads run meanwhile.
   module Native
     extend FFI::Library
 
@@ -51,7 +50,7 @@ module CriteoOAuth
                     %i[pointer string string string string string string out out], :status
     attach_function :criteo_token_source_set_refresh_margin, %i[pointer uint32], :status
     attach_function :criteo_token_source_get, %i[pointer out out], :status, blocking: true
-    attach_function :criteo_token_source_try_get, %i[pointer out out], :status
+    attach_function :criteo_token_source_get_within, %i[pointer uint32 out out], :status, blocking: true
     callback :refresh_callback, %i[pointer pointer], :void
     attach_function :criteo_token_source_set_refresh_callback, %i[pointer refresh_callback pointer], :status
     attach_function :criteo_token_source_invalidate, [:pointer], :void
@@ -70,6 +69,23 @@ module CriteoOAuth
       raise CriteoOAuth::Error.take(error.read_pointer) unless status == OK
 
       result.read_pointer
+    end
+
+    # How long one wait in C lasts: an interrupt waits at most this long.
+    WAIT_SLICE_MS = 50
+
+    # Waits for a token from a C source, in slices between which Timeout,
+    # Thread#raise, Thread#kill and Interrupt reach the thread. The fetch
+    # runs on the library's own thread: when the wait is abandoned, it ends
+    # within the client's time limits, and its token is cached.
+    def wait_for_token(source)
+      loop do
+        token = Thread.handle_interrupt(Object => :never) do
+          found = call_with_out(:criteo_token_source_get_within, source, WAIT_SLICE_MS)
+          Token.take(found) unless found.null?
+        end
+        return token if token
+      end
     end
 
     # A Ruby string ready for C: nil stays nil (NULL); a NUL byte, which C

@@ -3,7 +3,8 @@
 module CriteoOAuth
   # A valid token whenever asked, from any number of threads: caches the
   # token, refreshes it before it expires, one fetch at a time. The fetch
-  # runs on a thread of its own, which every waiting thread shares.
+  # runs on a thread of the library's own; the threads that want its token
+  # wait for it, and can be interrupted meanwhile.
   class TokenSource
     # client: a Client, or nil for the library's default client. The
     # source keeps its own reference to it.
@@ -15,21 +16,22 @@ module CriteoOAuth
         Native.call_with_out(:criteo_token_source_new, client_pointer, *strings)
       end
       @handle = Handle.new("token source", pointer, Native.method(:criteo_token_source_free))
-      @fetch_lock = Mutex.new
-      @fetch = nil
+      @refresh_lock = Mutex.new
+      @refresh_failure = nil
     end
 
     # A valid token (frozen): the cached one at once, or the one the fetch
-    # under way brings. Raises CriteoOAuth::Error when none can be had.
-    # Timeout, Thread#raise, Thread#kill and Interrupt stop the wait at
-    # once; the fetch goes on, within the client's time limits, and its
-    # token is cached for the next call.
+    # under way brings. Raises CriteoOAuth::Error when none can be had, or
+    # what the on_refresh block raised. Timeout, Thread#raise, Thread#kill
+    # and Interrupt stop the wait within a few tens of milliseconds; the
+    # fetch goes on, within the client's time limits, and its token is
+    # cached for the next call.
     def token
-      cached = @handle.use do |pointer|
-        found = Native.call_with_out(:criteo_token_source_try_get, pointer)
-        Token.take(found) unless found.null?
-      end
-      cached || current_fetch.value
+      token = @handle.use(interruptible: true) { |pointer| Native.wait_for_token(pointer) }
+      failure = @refresh_lock.synchronize { @refresh_failure.tap { @refresh_failure = nil } }
+      raise failure if failure
+
+      token
     end
 
     # Drops the cached token, after the API answered 401 to it.
@@ -49,9 +51,10 @@ module CriteoOAuth
     # Calls the block with every token fetched from then on (e.g. to
     # persist a rotated refresh_token), one call at a time, in the order
     # of the fetches, before the threads waiting for that fetch get the
-    # token. The block may call #token (answered with the token it was
-    # given). If it raises, the threads waiting for that fetch raise the
-    # same exception; the token stays cached. Without a block, removes it.
+    # token; it runs on a thread of the ffi gem's. It may call #token
+    # (answered with the cached token). If it raises, the next #token call
+    # raises the same exception; the token stays cached. Without a block,
+    # removes it.
     def on_refresh(&block)
       @on_refresh = block
       @handle.use do |pointer|
@@ -75,36 +78,18 @@ module CriteoOAuth
 
     private
 
-    REFRESH_ERROR = :criteo_oauth_refresh_error
-
     def with_client_pointer(client, &block)
       return yield(nil) if client.nil?
 
       client.__send__(:handle).use(&block)
     end
 
-    # The fetch under way, or a new one.
-    def current_fetch
-      @fetch_lock.synchronize do
-        @fetch = nil if @fetch&.done?
-        @fetch ||= Call.new { fetch }
-      end
-    end
-
-    def fetch
-      token = @handle.use { |pointer| Token.take(Native.call_with_out(:criteo_token_source_get, pointer)) }
-      error = Thread.current[REFRESH_ERROR]
-      raise error if error
-
-      token
-    end
-
-    # Runs on the fetching thread, called back from C: an exception must
-    # not unwind through C, so it is kept for #fetch to raise.
+    # Called back from C: an exception must not unwind through C, so it is
+    # kept for #token to raise.
     def refreshed(token)
       @on_refresh&.call(token)
-    rescue Exception => e # rubocop:disable Lint/RescueException -- raised again by #fetch
-      Thread.current[REFRESH_ERROR] = e
+    rescue Exception => e # rubocop:disable Lint/RescueException -- raised again by #token
+      @refresh_lock.synchronize { @refresh_failure = e }
     end
   end
 end
