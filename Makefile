@@ -52,7 +52,7 @@ test-c:
 	$(CARGO) build --workspace
 	tests/c/run.sh
 
-test-bindings:
+test-bindings: build
 	$(CARGO) build --workspace
 	bindings/test.sh
 

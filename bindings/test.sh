@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Go and Ruby binding tests against the debug library and the test
-# server (build both first: cargo build --workspace). A missing toolchain
+# server (build both first: cargo build --workspace), then the bindings as
+# programs outside the checkout use them, against an installed release
+# build (bindings/installed.sh; make build first). A missing toolchain
 # skips its part with a loud message locally, and fails the run in CI
 # (CI=true).
 # Usage: bindings/test.sh
@@ -9,6 +11,15 @@ top=$PWD
 lib_dir=$top/target/debug
 export CRITEO_TEST_SERVER=$top/target/debug/criteo-test-server
 scripts/link-soname.sh "$lib_dir"
+# The Go package finds the library with pkg-config: point it at this build.
+mkdir -p build/test-pkgconfig
+cat >build/test-pkgconfig/criteo-oauth.pc <<EOF
+Name: criteo-oauth
+Description: the debug build, for the binding tests
+Version: 0
+Libs: -L$lib_dir -Wl,-rpath,$lib_dir -lcriteo_oauth
+Cflags: -I$top/include
+EOF
 unset http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY
 failures=0
 
@@ -27,7 +38,7 @@ echo "== Go"
 if command -v go >/dev/null; then
     (
         cd bindings/go
-        export CGO_LDFLAGS="-L$lib_dir -Wl,-rpath,$lib_dir" GOPROXY=off GOFLAGS=-mod=mod
+        export PKG_CONFIG_PATH=$top/build/test-pkgconfig GOPROXY=off GOFLAGS=-mod=mod
         test -z "$(gofmt -l .)" || { echo "gofmt would change: $(gofmt -l .)"; exit 1; }
         ! grep -rn "LockOSThread" . || { echo "the binding must not lock OS threads"; exit 1; }
         go vet ./...
@@ -39,11 +50,14 @@ fi
 
 echo "== Ruby"
 if command -v ruby >/dev/null && ruby -e 'require "ffi"; require "minitest"' 2>/dev/null; then
-    CRITEO_OAUTH_LIB=$lib_dir/libcriteo_oauth.so \
-        ruby -w -Ibindings/ruby/lib bindings/ruby/test/test_criteo_oauth.rb || failures=$((failures + 1))
+    CRITEO_OAUTH_LIB=$lib_dir/libcriteo_oauth.so ruby -w -Ibindings/ruby/lib \
+        -e 'ARGV.each { |test| require_relative test }' bindings/ruby/test/test_*.rb || failures=$((failures + 1))
 else
     missing "ruby with the ffi and minitest gems"
 fi
+
+echo "== outside the checkout, against an installed library"
+bindings/installed.sh || failures=$((failures + 1))
 
 if [[ $failures -gt 0 ]]; then
     echo "binding tests failed"

@@ -6,8 +6,8 @@
 #   token = client.get_token(grant_type: "client_credentials", client_id: id, client_secret: secret)
 #   request["Authorization"] = token.authorization
 #
-# The library is found by CRITEO_OAUTH_LIB, then as libcriteo_oauth.so.0 or
-# libcriteo_oauth.so on the loader's path.
+# The library is found by CRITEO_OAUTH_LIB, then as libcriteo_oauth.so.0 on
+# the loader's path, then in pkg-config's libdir for criteo-oauth.
 module CriteoOAuth
 end
 

@@ -8,8 +8,22 @@ module CriteoOAuth
   module Native
     extend FFI::Library
 
-    LIBRARY_NAMES = [ENV["CRITEO_OAUTH_LIB"], "libcriteo_oauth.so.0", "criteo_oauth"].compact.freeze
-    ffi_lib LIBRARY_NAMES
+    # Where the library is: CRITEO_OAUTH_LIB when set; otherwise on the
+    # loader's path (the system's, LD_LIBRARY_PATH), then in the libdir
+    # pkg-config gives for criteo-oauth (an install under another prefix,
+    # with PKG_CONFIG_PATH set).
+    def self.library_paths
+      return [ENV["CRITEO_OAUTH_LIB"]] if ENV["CRITEO_OAUTH_LIB"]
+
+      libdir = begin
+        IO.popen(%w[pkg-config --variable=libdir criteo-oauth], err: File::NULL, &:read).strip
+      rescue SystemCallError
+        ""
+      end
+      ["libcriteo_oauth.so.0", ("#{libdir}/libcriteo_oauth.so.0" unless libdir.empty?)].compact
+    end
+
+    ffi_lib library_paths
 
     typedef :uint32, :status
     typedef :pointer, :out
