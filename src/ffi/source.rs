@@ -63,6 +63,34 @@ unsafe fn borrow_source<'a>(
     unsafe { borrow_handle(source, "source") }.map(|s| &s.source)
 }
 
+/// What the functions that get a token from a source share: checks the
+/// arguments, runs `answer` inside the panic boundary, and writes the token
+/// it gives, or NULL when it gives none yet.
+///
+/// # Safety
+/// `source` is NULL or a live source; `token_out` and `error_out` are NULL
+/// or writable.
+unsafe fn answer_with_token(
+    source: *const criteo_token_source,
+    token_out: *mut *mut criteo_token,
+    error_out: *mut *mut criteo_error,
+    answer: impl FnOnce(&Arc<TokenSource<criteo_token>>) -> Result<Option<Arc<criteo_token>>, Error>,
+) -> criteo_status {
+    // SAFETY: error_out is NULL or writable, as documented.
+    let error_out = unsafe { OutParam::optional(error_out) };
+    run_fallible(error_out, || {
+        // SAFETY: token_out is NULL or writable, as documented.
+        let token_out = unsafe { OutParam::required(token_out, "token_out") }?;
+        // SAFETY: source is NULL or a live source, as documented.
+        let source = unsafe { borrow_source(source) }?;
+        match answer(source)? {
+            Some(token) => token_out.write_shared(token),
+            None => token_out.write_null(),
+        }
+        Ok(())
+    })
+}
+
 /// Makes a token source for one set of credentials. Nothing is fetched
 /// until the first `criteo_token_source_get`.
 ///
@@ -223,20 +251,15 @@ pub unsafe extern "C" fn criteo_token_source_get(
     token_out: *mut *mut criteo_token,
     error_out: *mut *mut criteo_error,
 ) -> criteo_status {
-    // SAFETY: error_out is NULL or writable, as documented.
-    let error_out = unsafe { OutParam::optional(error_out) };
-    run_fallible(error_out, || {
-        // SAFETY: token_out is NULL or writable, as documented.
-        let token_out = unsafe { OutParam::required(token_out, "token_out") }?;
-        // SAFETY: source is NULL or a live source, as documented.
-        let source = unsafe { borrow_source(source) }?;
-        let token = match source.cached() {
-            Some(token) => token,
-            None => blocking(|| source.get())?,
-        };
-        token_out.write_shared(token);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        answer_with_token(source, token_out, error_out, |source| {
+            match source.cached() {
+                Some(token) => Ok(Some(token)),
+                None => blocking(|| source.get()).map(Some),
+            }
+        })
+    }
 }
 
 /// The non-blocking form of `criteo_token_source_get`, for callers that
@@ -265,19 +288,12 @@ pub unsafe extern "C" fn criteo_token_source_try_get(
     token_out: *mut *mut criteo_token,
     error_out: *mut *mut criteo_error,
 ) -> criteo_status {
-    // SAFETY: error_out is NULL or writable, as documented.
-    let error_out = unsafe { OutParam::optional(error_out) };
-    run_fallible(error_out, || {
-        // SAFETY: token_out is NULL or writable, as documented.
-        let token_out = unsafe { OutParam::required(token_out, "token_out") }?;
-        // SAFETY: source is NULL or a live source, as documented.
-        let source = unsafe { borrow_source(source) }?;
-        match source.try_get().transpose()? {
-            Some(token) => token_out.write_shared(token),
-            None => token_out.write_null(),
-        }
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        answer_with_token(source, token_out, error_out, |source| {
+            source.try_get().transpose()
+        })
+    }
 }
 
 /// As `criteo_token_source_get`, for callers that must stay responsive
@@ -310,20 +326,13 @@ pub unsafe extern "C" fn criteo_token_source_get_within(
     token_out: *mut *mut criteo_token,
     error_out: *mut *mut criteo_error,
 ) -> criteo_status {
-    // SAFETY: error_out is NULL or writable, as documented.
-    let error_out = unsafe { OutParam::optional(error_out) };
-    run_fallible(error_out, || {
-        // SAFETY: token_out is NULL or writable, as documented.
-        let token_out = unsafe { OutParam::required(token_out, "token_out") }?;
-        // SAFETY: source is NULL or a live source, as documented.
-        let source = unsafe { borrow_source(source) }?;
-        let wait = Duration::from_millis(wait_ms.into());
-        match blocking(|| source.get_within(wait)).transpose()? {
-            Some(token) => token_out.write_shared(token),
-            None => token_out.write_null(),
-        }
-        Ok(())
-    })
+    let wait = Duration::from_millis(wait_ms.into());
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        answer_with_token(source, token_out, error_out, |source| {
+            blocking(|| source.get_within(wait)).transpose()
+        })
+    }
 }
 
 /// Drops the cached token, for when the API answered 401 to it: the next

@@ -18,14 +18,21 @@
 
 #include "criteo_oauth.h"
 
-/* Whether a token comes from `url` (an IP address: no lookup, no thread). */
-static int token_from(const char *url) {
+/* A client for `url` with no proxy, or NULL. */
+static criteo_client *client_for(const char *url) {
     criteo_client_builder *builder = criteo_client_builder_new();
     criteo_client_builder_set_host(builder, url);
     criteo_client_builder_set_proxy(builder, "");
     criteo_client *client = NULL;
+    criteo_client_builder_build(builder, &client, NULL);
+    return client;
+}
+
+/* Whether a token comes from `url` (an IP address: no lookup, no thread). */
+static int token_from(const char *url) {
+    criteo_client *client = client_for(url);
     criteo_token *token = NULL;
-    int got = criteo_client_builder_build(builder, &client, NULL) == CRITEO_OK &&
+    int got = client != NULL &&
               criteo_get_token(client, "client_credentials", "demo-client", "demo-secret", NULL,
                                NULL, NULL, &token, NULL) == CRITEO_OK;
     criteo_token_free(token);
@@ -36,15 +43,12 @@ static int token_from(const char *url) {
 /* Whether criteo_token_source_get_within reports that it could not start
  * its fetch's thread. */
 static int source_says_no_thread(const char *url) {
-    criteo_client_builder *builder = criteo_client_builder_new();
-    criteo_client_builder_set_host(builder, url);
-    criteo_client_builder_set_proxy(builder, "");
-    criteo_client *client = NULL;
+    criteo_client *client = client_for(url);
     criteo_token_source *source = NULL;
     criteo_token *token = NULL;
     criteo_error *error = NULL;
     criteo_status status = CRITEO_ERR_INTERNAL;
-    if (criteo_client_builder_build(builder, &client, NULL) == CRITEO_OK &&
+    if (client != NULL &&
         criteo_token_source_new(client, "client_credentials", "demo-client", "demo-secret", NULL,
                                 NULL, NULL, &source, NULL) == CRITEO_OK) {
         status = criteo_token_source_get_within(source, 100, &token, &error);

@@ -2,8 +2,11 @@
 
 module CriteoOAuth
   # A configured connection pool to the token endpoint; safe to share
-  # between threads. Freed by #close, or when garbage-collected.
+  # between threads. Freed by #close, or when garbage-collected; token
+  # sources made from it keep working after it is closed.
   class Client
+    include Closable
+
     # host: the API's base URL (default https://api.criteo.com).
     # timeout / connect_timeout: seconds for the whole call (retries
     #   included) and for connecting; nil keeps the defaults (30 s, 10 s).
@@ -48,17 +51,6 @@ module CriteoOAuth
           Native.criteo_token_source_free(source)
         end
       end
-    end
-
-    # Frees the client once the calls under way have finished; returns at
-    # once and may be called again. Later calls raise ClosedError; token
-    # sources made from the client keep working.
-    def close
-      @handle.close
-    end
-
-    def closed?
-      @handle.closed?
     end
 
     private

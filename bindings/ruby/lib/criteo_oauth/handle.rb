@@ -57,4 +57,17 @@ module CriteoOAuth
       @pointer.free
     end
   end
+
+  # #close and #closed? of the objects that own a Handle in @handle.
+  module Closable
+    # Frees the C object once the calls under way have finished; returns
+    # at once and may be called again. Later calls raise ClosedError.
+    def close
+      @handle.close
+    end
+
+    def closed?
+      @handle.closed?
+    end
+  end
 end

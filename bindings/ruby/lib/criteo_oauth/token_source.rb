@@ -4,8 +4,11 @@ module CriteoOAuth
   # A valid token whenever asked, from any number of threads: caches the
   # token, refreshes it before it expires, one fetch at a time. The fetch
   # runs on a thread of the library's own; the threads that want its token
-  # wait for it, and can be interrupted meanwhile.
+  # wait for it, and can be interrupted meanwhile. Freed by #close, or when
+  # garbage-collected.
   class TokenSource
+    include Closable
+
     # client: a Client, or nil for the library's default client. The
     # source keeps its own reference to it.
     def initialize(client: nil, grant_type:, client_id:, client_secret:, redirect_uri: nil, code: nil,
@@ -64,16 +67,6 @@ module CriteoOAuth
         Native.criteo_token_source_set_refresh_callback(pointer, @refresh_function, nil)
       end
       nil
-    end
-
-    # Frees the source once the calls under way have finished; returns at
-    # once and may be called again. Later calls raise ClosedError.
-    def close
-      @handle.close
-    end
-
-    def closed?
-      @handle.closed?
     end
 
     private
