@@ -146,7 +146,9 @@ func (s *TokenSource) SetRefreshCallback(fn func(*Token)) {
 // returns at once, and may be called more than once. Those calls end
 // normally; later ones fail with an error matching ErrClosed.
 func (s *TokenSource) Close() {
-	s.h.close()
+	if s != nil {
+		s.h.close()
+	}
 }
 
 // with runs f on the C source, unless the source is closed.

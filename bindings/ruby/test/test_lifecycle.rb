@@ -138,6 +138,36 @@ class LifecycleTest < Minitest::Test
     assert_equal %w[rt-1 rt-2], seen
   end
 
+  # A fetch left to finish on the library's thread calls back after its
+  # source was dropped and collected: the process must live on.
+  def test_a_callback_after_the_source_was_collected_is_harmless
+    script = <<~RUBY
+      require "criteo_oauth"
+      require "timeout"
+      client = CriteoOAuth::Client.new(host: ARGV[0], max_retries: 0, proxy: "")
+      20.times do |i|
+        source = CriteoOAuth::TokenSource.new(client: client, grant_type: "client_credentials",
+                                              client_id: "demo-client", client_secret: "demo-secret")
+        source.on_refresh { |token| token.access_token }
+        begin
+          Timeout.timeout(0.05) { source.token }
+        rescue Timeout::Error
+          source.close if i.even?
+        end
+      end
+      10.times do
+        Array.new(10_000) { "x" * 100 }
+        GC.start(full_mark: true, immediate_sweep: true)
+      end
+      sleep 1.5
+      puts "survived"
+    RUBY
+    lib = File.expand_path("../lib", __dir__)
+    output = IO.popen([RbConfig.ruby, "-I", lib, "-e", script, "#{TestServer.url}/scenario/slow-800"],
+                      err: %i[child out], &:read)
+    assert_equal "survived", output.lines.last&.strip, output
+  end
+
   def test_an_exception_in_on_refresh_reaches_the_next_caller_once
     source = CriteoOAuth::TokenSource.new(client: client, **DEMO)
     source.on_refresh { |_token| raise IOError, "disk full" }

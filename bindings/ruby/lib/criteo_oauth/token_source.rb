@@ -61,10 +61,8 @@ module CriteoOAuth
     def on_refresh(&block)
       @on_refresh = block
       @handle.use do |pointer|
-        @refresh_function ||= FFI::Function.new(:void, %i[pointer pointer]) do |_user_data, token|
-          refreshed(Token.copy(token))
-        end
-        Native.criteo_token_source_set_refresh_callback(pointer, @refresh_function, nil)
+        @refresh_key ||= Refreshers.register(self)
+        Native.criteo_token_source_set_refresh_callback(pointer, Refreshers::FUNCTION, @refresh_key)
       end
       nil
     end
@@ -77,8 +75,8 @@ module CriteoOAuth
       client.__send__(:handle).use(&block)
     end
 
-    # Called back from C: an exception must not unwind through C, so it is
-    # kept for #token to raise.
+    # Called back from C through Refreshers: an exception must not unwind
+    # through C, so it is kept for #token to raise.
     def refreshed(token)
       @on_refresh&.call(token)
     rescue Exception => e # rubocop:disable Lint/RescueException -- raised again by #token
