@@ -353,7 +353,9 @@ pub unsafe extern "C" fn criteo_token_source_invalidate(source: *const criteo_to
 
 /// Frees a source: its cached token, its copy of the credentials (wiped
 /// with zeros) and its reference to the client. NULL is a no-op. No call
-/// may be using the source at the time; tokens it handed out stay valid.
+/// may be using the source at the time; tokens it handed out stay valid. A
+/// fetch that `criteo_token_source_get_within` started goes on, and what it
+/// holds is freed when it ends.
 ///
 /// # Safety
 /// `source` is NULL or a live source, not used again.
