@@ -1,6 +1,7 @@
 /*
- * cancel.c: pthread_cancel of a thread that is inside criteo_get_token or
- * criteo_token_source_get does not abort the process. The call finishes
+ * cancel.c: pthread_cancel of a thread that is inside criteo_get_token,
+ * criteo_token_source_get or criteo_token_source_get_within (waiting for
+ * the library's own fetch thread) does not abort the process. The call finishes
  * normally (here with a token, from a server that answers after 1 s), and
  * the cancellation takes effect at the thread's next cancellation point
  * after the call, as the header documents.
@@ -18,6 +19,7 @@
 
 static criteo_client *client;
 static criteo_token_source *source;
+static criteo_token_source *waited_source;
 static atomic_int status_seen = -1;
 
 static void *get_token_then_pause(void *unused) {
@@ -37,6 +39,21 @@ static void *source_get_then_pause(void *unused) {
     (void)unused;
     criteo_token *token = NULL;
     criteo_status status = criteo_token_source_get(source, &token, NULL);
+    criteo_token_free(token);
+    atomic_store(&status_seen, (int)status);
+    for (;;) {
+        pause();
+    }
+    return NULL;
+}
+
+static void *source_get_within_then_pause(void *unused) {
+    (void)unused;
+    criteo_token *token = NULL;
+    criteo_status status = criteo_token_source_get_within(waited_source, 5000, &token, NULL);
+    if (token == NULL && status == CRITEO_OK) {
+        status = CRITEO_ERR_INTERNAL; /* the fetch takes 1 s: it must have come */
+    }
     criteo_token_free(token);
     atomic_store(&status_seen, (int)status);
     for (;;) {
@@ -73,15 +90,20 @@ int main(int argc, char **argv) {
     criteo_client_builder_set_proxy(builder, "");
     if (criteo_client_builder_build(builder, &client, NULL) != CRITEO_OK ||
         criteo_token_source_new(client, "client_credentials", "id", "secret", NULL, NULL, NULL,
-                                &source, NULL) != CRITEO_OK) {
+                                &source, NULL) != CRITEO_OK ||
+        criteo_token_source_new(client, "client_credentials", "id", "secret", NULL, NULL, NULL,
+                                &waited_source, NULL) != CRITEO_OK) {
         return 2;
     }
-    int failures = cancel_during("criteo_get_token", get_token_then_pause) +
-                   cancel_during("criteo_token_source_get", source_get_then_pause);
+    int failures =
+        cancel_during("criteo_get_token", get_token_then_pause) +
+        cancel_during("criteo_token_source_get", source_get_then_pause) +
+        cancel_during("criteo_token_source_get_within", source_get_within_then_pause);
+    criteo_token_source_free(waited_source);
     criteo_token_source_free(source);
     criteo_client_free(client);
     if (failures == 0) {
-        printf("cancelled inside both calls: each finished with a token, then its thread ended\n");
+        printf("cancelled inside every call: each finished with a token, then its thread ended\n");
     }
     return failures == 0 ? 0 : 1;
 }

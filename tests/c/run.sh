@@ -139,7 +139,7 @@ if command -v valgrind >/dev/null; then
         valgrind --quiet --error-exitcode=99 --leak-check=no "$BUILD_DIR/fork" "$URL" 16 4
 fi
 run "pthread_cancel inside a call: the call finishes, the thread ends after it" 0 \
-    "^cancelled inside both calls: each finished with a token, then its thread ended\$" cancel "$URL/scenario/slow-1000"
+    "^cancelled inside every call: each finished with a token, then its thread ended\$" cancel "$URL/scenario/slow-1000"
 check "dlopen/dlclose cycles with threads, and a fork after dlclose" 0 \
     "^21 load-use-unload cycles .*: 0 failed calls, child fine\$" \
     "$BUILD_DIR/dlopen_cycles" "$PWD/$LIB_DIR/libcriteo_oauth.so" "$URL" 20
