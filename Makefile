@@ -1,9 +1,14 @@
 # A thin wrapper over cargo and the test scripts.
 #   make test       everything CI runs: format, lints, Rust, C, packaging and binding tests
 #   make demo       a token and a 401 from the bundled test server
-#   make build      the release libraries in target/release
-#   make install    PREFIX=/usr/local LIBDIR=lib DESTDIR= (and make uninstall)
-#   make deb        libcriteo-oauth0 and libcriteo-oauth-dev packages in build/deb
+#   make build      the release libraries in build/lib (versioned symbols)
+#   make tool       build/bin/criteo-token, linked with RPATH (default PREFIX/LIBDIR; empty for none)
+#   make install    PREFIX=/usr/local LIBDIR=lib DESTDIR= RPATH= (and make uninstall)
+#   make deb        the Debian packages, with dpkg-buildpackage, in build/deb
+#   make man        regenerate man/criteo_oauth.3 from the header
+#   make notices    regenerate THIRD-PARTY-NOTICES (needs cargo-about)
+#   make abi-check  compare the library's ABI with abi/libcriteo_oauth.abi (abidiff)
+#   make abi-update write the ABI baseline anew, after an intended change
 #   make fuzz       every fuzz target for FUZZ_SECONDS (default 60); needs cargo-fuzz
 #   make bench      criteo-oauth against libcurl on loopback nginx (see BENCHMARKS.md)
 
@@ -15,13 +20,23 @@ DESTDIR ?=
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR := $(word 1,$(subst ., ,$(VERSION)))
 MINOR := $(word 2,$(subst ., ,$(VERSION)))
-RELEASE := target/release
+RELEASE := $(or $(CARGO_TARGET_DIR),target)/release
+BUILT := build/lib
+RPATH ?= $(PREFIX)/$(LIBDIR)
+CC ?= cc
+# The release build keeps its debug information for the ABI gate; what is
+# installed is stripped.
+STRIP ?= strip
 NATIVE_STATIC_LIBS = $(shell scripts/native-static-libs.sh)
 # From a CMake package directory ($(LIBDIR)/cmake/criteo-oauth) back up to PREFIX.
+comma := ,
 TO_PREFIX := $(shell echo "$(LIBDIR)/cmake/criteo-oauth" | sed 's|[^/][^/]*|..|g')
 
 lib_dir = $(DESTDIR)$(PREFIX)/$(LIBDIR)
 include_dir = $(DESTDIR)$(PREFIX)/include
+bin_dir = $(DESTDIR)$(PREFIX)/bin
+man_dir = $(DESTDIR)$(PREFIX)/share/man
+doc_dir = $(DESTDIR)$(PREFIX)/share/doc/criteo-oauth
 cmake_dir = $(lib_dir)/cmake/criteo-oauth
 substitute = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' -e 's|@MINOR@|$(MINOR)|g' \
@@ -29,13 +44,19 @@ substitute = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|g' \
 	-e 's|@STATIC_LINK_LIBRARIES@|$(subst $() ,;,$(patsubst -l%,%,$(NATIVE_STATIC_LIBS)))|g'
 
-.PHONY: all build test lint test-rust test-c test-packaging test-bindings demo install uninstall deb fuzz bench clean
+.PHONY: all build tool test lint test-rust test-c test-packaging test-bindings demo install uninstall deb man \
+	notices abi-check abi-update fuzz bench clean
 
 all: build
 
 build:
 	$(CARGO) build --release --lib
-	scripts/link-soname.sh $(RELEASE)
+	scripts/link-release.sh $(RELEASE) $(BUILT) $(VERSION) $(MAJOR)
+
+tool: build
+	mkdir -p build/bin
+	$(CC) -std=c11 -Wall -Wextra -Werror $(CPPFLAGS) $(CFLAGS) -Iinclude -o build/bin/criteo-token \
+		tools/criteo-token.c $(LDFLAGS) -L$(BUILT) -lcriteo_oauth $(if $(RPATH),-Wl$(comma)-rpath$(comma)$(RPATH))
 
 test: lint test-rust test-c test-packaging test-bindings
 
@@ -64,24 +85,44 @@ demo:
 	$(CARGO) build --workspace
 	scripts/demo.sh
 
-install:
-	test -f $(RELEASE)/libcriteo_oauth.so || { echo "run 'make build' first"; exit 1; }
-	install -d $(lib_dir)/pkgconfig $(cmake_dir) $(include_dir)
-	install -m 0644 $(RELEASE)/libcriteo_oauth.so $(lib_dir)/libcriteo_oauth.so.$(VERSION)
+install: tool
+	install -d $(lib_dir)/pkgconfig $(cmake_dir) $(include_dir) $(bin_dir) $(man_dir)/man1 $(man_dir)/man3 $(doc_dir)
+	install -m 0644 $(BUILT)/libcriteo_oauth.so.$(VERSION) $(lib_dir)/libcriteo_oauth.so.$(VERSION)
 	ln -sf libcriteo_oauth.so.$(VERSION) $(lib_dir)/libcriteo_oauth.so.$(MAJOR)
 	ln -sf libcriteo_oauth.so.$(MAJOR) $(lib_dir)/libcriteo_oauth.so
-	install -m 0644 $(RELEASE)/libcriteo_oauth.a $(lib_dir)/libcriteo_oauth.a
+	$(STRIP) --strip-unneeded $(lib_dir)/libcriteo_oauth.so.$(VERSION)
+	install -m 0644 $(BUILT)/libcriteo_oauth.a $(lib_dir)/libcriteo_oauth.a
+	$(STRIP) --strip-debug $(lib_dir)/libcriteo_oauth.a
 	install -m 0644 include/criteo_oauth.h $(include_dir)/criteo_oauth.h
 	$(substitute) packaging/criteo-oauth.pc.in >$(lib_dir)/pkgconfig/criteo-oauth.pc
 	$(substitute) packaging/criteo-oauthConfig.cmake.in >$(cmake_dir)/criteo-oauthConfig.cmake
 	$(substitute) packaging/criteo-oauthConfigVersion.cmake.in >$(cmake_dir)/criteo-oauthConfigVersion.cmake
+	install -m 0755 build/bin/criteo-token $(bin_dir)/criteo-token
+	$(STRIP) $(bin_dir)/criteo-token
+	install -m 0644 man/criteo-token.1 $(man_dir)/man1/criteo-token.1
+	install -m 0644 man/criteo_oauth.3 $(man_dir)/man3/criteo_oauth.3
+	install -m 0644 LICENSE THIRD-PARTY-NOTICES $(doc_dir)/
 
 uninstall:
 	rm -f $(lib_dir)/libcriteo_oauth.so.$(VERSION) $(lib_dir)/libcriteo_oauth.so.$(MAJOR) \
 		$(lib_dir)/libcriteo_oauth.so $(lib_dir)/libcriteo_oauth.a \
 		$(include_dir)/criteo_oauth.h $(lib_dir)/pkgconfig/criteo-oauth.pc \
-		$(cmake_dir)/criteo-oauthConfig.cmake $(cmake_dir)/criteo-oauthConfigVersion.cmake
-	-rmdir $(cmake_dir) 2>/dev/null
+		$(cmake_dir)/criteo-oauthConfig.cmake $(cmake_dir)/criteo-oauthConfigVersion.cmake \
+		$(bin_dir)/criteo-token $(man_dir)/man1/criteo-token.1 $(man_dir)/man3/criteo_oauth.3 \
+		$(doc_dir)/LICENSE $(doc_dir)/THIRD-PARTY-NOTICES
+	-rmdir $(cmake_dir) $(doc_dir) 2>/dev/null
+
+man:
+	scripts/man3.py include/criteo_oauth.h $(VERSION) >man/criteo_oauth.3
+
+notices:
+	scripts/notices.sh >THIRD-PARTY-NOTICES
+
+abi-check: build
+	scripts/abi.sh check $(BUILT)/libcriteo_oauth.so.$(VERSION)
+
+abi-update: build
+	scripts/abi.sh update $(BUILT)/libcriteo_oauth.so.$(VERSION)
 
 fuzz:
 	scripts/fuzz.sh
@@ -90,8 +131,8 @@ bench:
 	mkdir -p build
 	bench/run.sh
 
-deb: build
-	scripts/make-deb.sh $(VERSION) $(MAJOR)
+deb:
+	scripts/make-deb.sh $(VERSION)
 
 clean:
 	$(CARGO) clean

@@ -10,11 +10,10 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap '[[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 
-cargo build --release --lib --quiet
-scripts/link-soname.sh target/release
-strip -o "$work/libcriteo_oauth.so" target/release/libcriteo_oauth.so
+make --no-print-directory build >/dev/null
+strip -o "$work/libcriteo_oauth.so" build/lib/libcriteo_oauth.so
 cc -std=c11 -O2 -Wall -Wextra -Werror -pthread -Iinclude -o build/bench bench/bench.c \
-    -Ltarget/release -lcriteo_oauth -Wl,-rpath,"$PWD/target/release" -lcurl
+    -Lbuild/lib -lcriteo_oauth -Wl,-rpath,"$PWD/build/lib" -lcurl
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 http_port=$(free_port)

@@ -8,7 +8,7 @@ LIB_DIR=target/debug
 BUILD_DIR=build/c
 mkdir -p "$BUILD_DIR"
 scripts/link-soname.sh "$LIB_DIR"
-cc -std=c11 -Wall -Wextra -Werror -Iinclude -o "$BUILD_DIR/criteo-token" examples-c/criteo-token.c \
+cc -std=c11 -Wall -Wextra -Werror -Iinclude -o "$BUILD_DIR/criteo-token" tools/criteo-token.c \
     -L"$LIB_DIR" -lcriteo_oauth -Wl,-rpath,"$PWD/$LIB_DIR"
 
 server_out=$(mktemp)

@@ -1,72 +1,24 @@
 #!/usr/bin/env bash
-# Builds the Debian packages from target/release (run `make build` first):
-#   libcriteo-oauth0     the shared library, with its soname in shlibs
-#   libcriteo-oauth-dev  header, .so link, static library, pkg-config, CMake
-# into build/deb/. Usage: scripts/make-deb.sh VERSION MAJOR   (make deb)
+# Builds the Debian packages with Debian's own tools (dpkg-buildpackage and
+# debhelper, driven by debian/) in a copy of the source tree, so that
+# nothing is written outside build/; cargo's target directory is shared.
+# libcriteo-oauth0, libcriteo-oauth-dev and criteo-token end up in
+# build/deb/, the build's log in build/deb/build.log.
+# Usage: scripts/make-deb.sh VERSION   (make deb)
 set -euo pipefail
 version=$1
-major=$2
-arch=$(dpkg --print-architecture)
-multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+top=$PWD
 out=build/deb
-stage=$out/stage
-runtime=$out/libcriteo-oauth$major
-dev=$out/libcriteo-oauth-dev
-maintainer="criteo-oauth developers <criteo-oauth@users.noreply.invalid>"
-
+source_dir=$out/source/criteo-oauth-$version
 rm -rf "$out"
-make -s install DESTDIR="$PWD/$stage" PREFIX=/usr LIBDIR="lib/$multiarch"
-libdir="usr/lib/$multiarch"
-
-# Split the staged install: the versioned library and its soname link go to
-# the runtime package, everything for building against it to -dev.
-mkdir -p "$runtime/$libdir" "$dev/$libdir" "$dev/usr"
-mv "$stage/$libdir/libcriteo_oauth.so.$major" "$stage/$libdir/libcriteo_oauth.so.$version" "$runtime/$libdir/"
-mv "$stage/usr/include" "$dev/usr/"
-mv "$stage/$libdir/"* "$dev/$libdir/"
-strip --strip-unneeded "$runtime/$libdir/libcriteo_oauth.so.$version"
-strip --strip-debug "$dev/$libdir/libcriteo_oauth.a"
-
-# Dependencies of the shared library, as Debian computes them.
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-mkdir -p "$scratch/debian"
-printf 'Source: criteo-oauth\n\nPackage: libcriteo-oauth%s\nArchitecture: any\n' "$major" >"$scratch/debian/control"
-library=$PWD/$runtime/$libdir/libcriteo_oauth.so.$version
-depends=$(cd "$scratch" && dpkg-shlibdeps -O "$library" | sed -n 's/^shlibs:Depends=//p')
-[[ -n $depends ]] || { echo "make-deb: dpkg-shlibdeps found no dependencies for $library" >&2; exit 1; }
-
-write_control() { # package section depends description
-    mkdir -p "$out/$1/DEBIAN"
-    cat >"$out/$1/DEBIAN/control" <<CONTROL
-Package: $1
-Version: $version
-Architecture: $arch
-Multi-Arch: same
-Maintainer: $maintainer
-Section: $2
-Priority: optional
-Depends: $3
-Installed-Size: $(du -sk --exclude=DEBIAN "$out/$1" | cut -f1)
-Description: $4
-CONTROL
-}
-
-write_control "libcriteo-oauth$major" libs "$depends" \
-    "OAuth2 access tokens from Criteo's API (C library)
- Obtains access tokens from Criteo's API token endpoint, with a C ABI:
- exact on the wire, thread-safe, bounded memory, clear errors."
-echo "libcriteo_oauth $major libcriteo-oauth$major (>= $version)" >"$runtime/DEBIAN/shlibs"
-echo "activate-noawait ldconfig" >"$runtime/DEBIAN/triggers"
-
-write_control libcriteo-oauth-dev libdevel "libcriteo-oauth$major (= $version)" \
-    "OAuth2 access tokens from Criteo's API (development files)
- Header, static library, pkg-config file and CMake package for
- libcriteo-oauth$major."
-
-for package in "$runtime" "$dev"; do
-    (cd "$package" && find . -type f ! -path './DEBIAN/*' -printf '%P\0' | xargs -0 md5sum >DEBIAN/md5sums)
-    dpkg-deb --root-owner-group --build "$package" "$out/" >/dev/null
-done
-rm -rf "$stage" "$runtime" "$dev"
+mkdir -p "$source_dir"
+tar -c --exclude=./target --exclude=./build --exclude=./.git --exclude=./fuzz/target \
+    --exclude=./fuzz/artifacts --exclude='*.gem' . | tar -x -C "$source_dir"
+if ! (cd "$source_dir" && CARGO_TARGET_DIR=$top/target dpkg-buildpackage -us -uc -b) >"$out/build.log" 2>&1; then
+    tail -n 40 "$out/build.log"
+    echo "make-deb: dpkg-buildpackage failed (log: $out/build.log)" >&2
+    exit 1
+fi
+mv "$out"/source/*.deb "$out/"
+rm -rf "$out/source"
 ls "$out"/*.deb

@@ -62,7 +62,7 @@ build header_c11 "$CC" c11 tests/c/header_c11.c -Wpedantic
 build header_cxx17 "$CXX" c++17 tests/c/header_cxx17.cpp -Wpedantic
 build get_token "$CC" c11 examples-c/get_token.c
 build get_token_cpp "$CXX" c++17 examples-c/get_token.cpp
-build criteo-token "$CC" c11 examples-c/criteo-token.c
+build criteo-token "$CC" c11 tools/criteo-token.c
 build token_source "$CC" c11 examples-c/token_source.c -pthread
 
 echo "== run against the test server"
