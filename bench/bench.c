@@ -142,6 +142,10 @@ static void curl_make(struct curl_client *c, const char *url, const char *ca_fil
     curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     if (ca_file != NULL) {
         curl_easy_setopt(c->easy, CURLOPT_CAINFO, ca_file);
+    } else if (getenv("SSL_CERT_FILE") != NULL) {
+        /* The system store as the environment names it, as the library reads it. */
+        curl_easy_setopt(c->easy, CURLOPT_CAINFO, getenv("SSL_CERT_FILE"));
+        curl_easy_setopt(c->easy, CURLOPT_CAPATH, getenv("SSL_CERT_DIR"));
     }
 }
 
@@ -182,11 +186,19 @@ static struct clock_pair curl_requests(const char *url, const char *ca_file, lon
 struct getter {
     const criteo_token_source *source;
     long gets;
+    int header; /* criteo_token_source_authorization instead of _get */
 };
 
 static void *get_cached(void *arg) {
     struct getter *getter = arg;
+    char header[512];
     for (long i = 0; i < getter->gets; i++) {
+        if (getter->header) {
+            if (criteo_token_source_authorization(getter->source, header, sizeof header, NULL, NULL) != CRITEO_OK) {
+                die("criteo_token_source_authorization failed");
+            }
+            continue;
+        }
         criteo_token *token = NULL;
         if (criteo_token_source_get(getter->source, &token, NULL) != CRITEO_OK) {
             die("criteo_token_source_get failed");
@@ -196,21 +208,22 @@ static void *get_cached(void *arg) {
     return NULL;
 }
 
-/* CPU ns per get, with `threads` threads sharing one source. */
-static struct clock_pair cached_gets(const char *url, int threads, long gets_per_thread) {
+/* CPU ns per call, with `threads` threads sharing one source: a get and
+ * free of the token, or (header) a copy of its Authorization value. */
+static struct clock_pair cached_gets(const char *url, int threads, long gets_per_thread, int header) {
     criteo_client *client = criteo_make(url, NULL);
     criteo_token_source *source = NULL;
     if (criteo_token_source_new(client, "client_credentials", "demo-client", "demo-secret", NULL, NULL, NULL,
                                 &source, NULL) != CRITEO_OK) {
         die("criteo_token_source_new failed");
     }
-    struct getter warm = {source, 1000};
+    struct getter warm = {source, 1000, header};
     get_cached(&warm);
     pthread_t ids[64];
     struct getter getters[64];
     struct clock_pair start = now();
     for (int t = 0; t < threads; t++) {
-        getters[t] = (struct getter){source, gets_per_thread};
+        getters[t] = (struct getter){source, gets_per_thread, header};
         pthread_create(&ids[t], NULL, get_cached, &getters[t]);
     }
     for (int t = 0; t < threads; t++) {
@@ -337,11 +350,12 @@ int main(int argc, char **argv) {
     if (argc >= 4 && (strcmp(argv[1], "first-token") == 0 || strcmp(argv[1], "memory") == 0)) {
         return child_mode(argv);
     }
-    if (argc != 5) {
-        fprintf(stderr, "usage: bench HTTP_URL HTTPS_URL CA_FILE STRIPPED_LIBRARY\n");
+    if (argc != 6) {
+        fprintf(stderr, "usage: bench HTTP_URL HTTPS_URL HTTPS_KEEPALIVE_URL CA_FILE STRIPPED_LIBRARY\n"
+                        "(SSL_CERT_FILE and SSL_CERT_DIR name a store that trusts CA_FILE)\n");
         return 2;
     }
-    const char *http = argv[1], *https = argv[2], *ca = argv[3], *library = argv[4];
+    const char *http = argv[1], *https = argv[2], *https_keep = argv[3], *ca = argv[4], *library = argv[5];
     long n = env_count("BENCH_REQUESTS", 20000);
     long n_tls = env_count("BENCH_TLS_REQUESTS", 2000);
     long n_gets = env_count("BENCH_GETS", 2000000);
@@ -352,12 +366,17 @@ int main(int argc, char **argv) {
     struct clock_pair cur = curl_requests(http, NULL, n);
     struct clock_pair lib_tls = criteo_requests(https, ca, n_tls);
     struct clock_pair cur_tls = curl_requests(https, ca, n_tls);
-    struct clock_pair cached[3];
+    struct clock_pair lib_tls_keep = criteo_requests(https_keep, ca, n);
+    struct clock_pair cur_tls_keep = curl_requests(https_keep, ca, n);
+    struct clock_pair cached[3], headers[3];
     int thread_counts[3] = {1, 2, 8};
     for (int i = 0; i < 3; i++) {
-        cached[i] = cached_gets(http, thread_counts[i], n_gets / thread_counts[i]);
+        cached[i] = cached_gets(http, thread_counts[i], n_gets / thread_counts[i], 0);
+        headers[i] = cached_gets(http, thread_counts[i], n_gets / thread_counts[i], 1);
     }
     double first_lib = first_token_ms("criteo", http, 21), first_curl = first_token_ms("curl", http, 21);
+    double first_tls_lib = first_token_ms("criteo", https_keep, 21);
+    double first_tls_curl = first_token_ms("curl", https_keep, 21);
     long mem_lib[3], mem_curl[3];
     memory_of("criteo", http, n_memory, mem_lib);
     memory_of("curl", http, n_memory, mem_curl);
@@ -368,6 +387,10 @@ int main(int argc, char **argv) {
            lib.cpu_us / cur.cpu_us);
     printf("%-46s %12.1f %12.1f %8.2f\n", "keep-alive request, wall us", lib.wall_us, cur.wall_us,
            lib.wall_us / cur.wall_us);
+    printf("%-46s %12.1f %12.1f %8.2f\n", "TLS keep-alive request, client CPU us", lib_tls_keep.cpu_us,
+           cur_tls_keep.cpu_us, lib_tls_keep.cpu_us / cur_tls_keep.cpu_us);
+    printf("%-46s %12.1f %12.1f %8.2f\n", "TLS keep-alive request, wall us", lib_tls_keep.wall_us,
+           cur_tls_keep.wall_us, lib_tls_keep.wall_us / cur_tls_keep.wall_us);
     printf("%-46s %12.1f %12.1f %8.2f\n", "TLS, new connection per request, CPU us", lib_tls.cpu_us, cur_tls.cpu_us,
            lib_tls.cpu_us / cur_tls.cpu_us);
     printf("%-46s %12.1f %12.1f %8.2f\n", "TLS, new connection per request, wall us", lib_tls.wall_us,
@@ -378,8 +401,16 @@ int main(int argc, char **argv) {
                  thread_counts[i] == 1 ? "" : "s");
         printf("%-46s %12.0f %12s %8s\n", label, cached[i].cpu_us, "-", "-");
     }
+    for (int i = 0; i < 3; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "cached header, %d thread%s, CPU ns per call", thread_counts[i],
+                 thread_counts[i] == 1 ? "" : "s");
+        printf("%-46s %12.0f %12s %8s\n", label, headers[i].cpu_us, "-", "-");
+    }
     printf("%-46s %12.1f %12.1f %8.2f\n", "fresh process to first token, wall ms (median)", first_lib, first_curl,
            first_lib / first_curl);
+    printf("%-46s %12.1f %12.1f %8.2f\n", "  the same over TLS, system store (env), ms", first_tls_lib, first_tls_curl,
+           first_tls_lib / first_tls_curl);
     printf("%-46s %12ld %12ld %8.2f\n", "RSS after 1,000 requests, KiB", mem_lib[0], mem_curl[0],
            (double)mem_lib[0] / mem_curl[0]);
     char label[64];
@@ -387,7 +418,8 @@ int main(int argc, char **argv) {
     printf("%-46s %12ld %12ld %8.2f\n", label, mem_lib[1], mem_curl[1], (double)mem_lib[1] / mem_curl[1]);
     printf("%-46s %12ld %12ld %8.2f\n", "peak RSS, KiB", mem_lib[2], mem_curl[2], (double)mem_lib[2] / mem_curl[2]);
     printf("%-46s %12.2f %12s %8s\n", "stripped libcriteo_oauth.so, MB", file_size(library) / 1e6, "-", "-");
-    printf("\nrequests: %ld keep-alive, %ld TLS, %ld cached gets, %ld for memory\n", n, n_tls, n_gets, n_memory);
+    printf("\nrequests: %ld keep-alive (plain and TLS), %ld TLS new connections, %ld cached gets, %ld for memory\n",
+           n, n_tls, n_gets, n_memory);
     curl_global_cleanup();
     return 0;
 }

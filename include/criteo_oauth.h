@@ -18,6 +18,7 @@
 #ifndef CRITEO_OAUTH_H
 #define CRITEO_OAUTH_H
 
+#include <stddef.h>
 #include <stdint.h>
 #define CRITEO_OAUTH_VERSION_MAJOR 0
 #define CRITEO_OAUTH_VERSION_MINOR 1
@@ -585,6 +586,40 @@ criteo_status criteo_token_source_get_within(const criteo_token_source *source,
                                              uint32_t wait_ms,
                                              criteo_token **token_out,
                                              criteo_error **error_out);
+
+/**
+ * Writes the `Authorization` header value of a valid token (`"Bearer
+ * eyJ..."`, NUL-terminated) into `buffer`, getting the token exactly as
+ * `criteo_token_source_get` would: the cached one, or a new one when it is
+ * due (then it may fetch or wait, as that function does). The hot path
+ * for programs that build their own requests: a cached token is copied
+ * out without a lock, an allocation, or a reference count that threads
+ * share, so the cost per call does not grow with the number of threads.
+ *
+ * `buffer` receives at most `capacity` bytes. `*length_out`, when
+ * `length_out` is not NULL, receives the value's length without the NUL.
+ * When `capacity` is too small (it must be that length + 1), the call
+ * returns `CRITEO_ERR_INVALID_ARGUMENT` with `*length_out` set to the
+ * length and `buffer` left untouched: `buffer` may be NULL with
+ * `capacity` 0 to ask for the length. On failure writes a `criteo_error`
+ * to `*error_out` when it is not NULL. The value is a secret: wipe your
+ * copy when done with it.
+ *
+ * Returns `CRITEO_OK`, `CRITEO_ERR_INVALID_ARGUMENT` when `source` is
+ * NULL, `buffer` is NULL with a non-zero `capacity`, or `capacity` is too
+ * small, or any status of `criteo_token_source_get`. Thread-safe, usable
+ * in a child after `fork()`, and deferring `pthread_cancel` when it
+ * fetches or waits, as `criteo_token_source_get` does.
+ *
+ * # Safety
+ * `source` is NULL or a live source; `buffer` is NULL or writable for
+ * `capacity` bytes; `length_out` and `error_out` are NULL or writable.
+ */
+criteo_status criteo_token_source_authorization(const criteo_token_source *source,
+                                                char *buffer,
+                                                size_t capacity,
+                                                size_t *length_out,
+                                                criteo_error **error_out);
 
 /**
  * Drops the cached token, for when the API answered 401 to it: the next

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ureq::http::{HeaderMap, header};
 use ureq::tls::{RootCerts, TlsConfig};
-use ureq::unversioned::transport::DefaultConnector;
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
 use zeroize::Zeroizing;
 
 use crate::endpoint::Endpoint;
@@ -21,6 +21,7 @@ use crate::response::{Answer, AnswerBody, MAX_BODY_BYTES, interpret};
 use crate::retry::{Failure, Next, next_step};
 use crate::tls::{Roots, read_ca_file, system_roots, tls_failure};
 use crate::token::Token;
+use crate::transport::TcpConnector;
 
 pub const DEFAULT_HOST: &str = "https://api.criteo.com";
 /// Our product token, last in every `User-Agent`.
@@ -376,10 +377,16 @@ impl Connections {
     }
 }
 
+/// An agent whose connections are ureq's chain with our TCP transport: a
+/// CONNECT proxy when one is set, TCP, then TLS for https.
 fn new_agent(config: &ureq::config::Config) -> ureq::Agent {
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(TcpConnector)
+            .chain(RustlsConnector::default());
     ureq::Agent::with_parts(
         config.clone(),
-        DefaultConnector::new(),
+        connector,
         CachingResolver::<SystemLookup>::default(),
     )
 }

@@ -23,6 +23,7 @@ pub mod secret;
 pub mod source;
 mod tls;
 pub mod token;
+mod transport;
 
 pub use client::{Client, ClientConfig};
 pub use error::{Error, ErrorKind, OAuthError};

@@ -196,11 +196,19 @@ impl<T: CachedToken> TokenSource<T> {
     /// The cached token while it needs no refresh, without taking a lock,
     /// waiting or fetching.
     pub fn cached(&self) -> Option<Arc<T>> {
+        self.read_cached(Arc::clone)
+    }
+
+    /// Runs `read` on the cached token while it needs no refresh, without
+    /// taking a lock, waiting, fetching, or touching a reference count that
+    /// threads share (`arc-swap` lends the token through a slot of the
+    /// calling thread's own): the path of a read from many threads at once.
+    pub fn read_cached<R>(&self, read: impl FnOnce(&Arc<T>) -> R) -> Option<R> {
         let fresh = self.fresh.load();
         let fresh = fresh
             .as_ref()
             .filter(|fresh| Instant::now() < fresh.until)?;
-        Some(Arc::clone(&fresh.token))
+        Some(read(&fresh.token))
     }
 
     /// What [`get`](Self::get) would answer without fetching or waiting

@@ -719,3 +719,131 @@ fn get_within_reports_a_failed_fetch_to_its_waiters() {
     );
     assert_eq!(server.requests().len(), 1);
 }
+
+/// `criteo_token_source_authorization` into a buffer of `capacity` bytes
+/// filled with 0xAA: the status, the buffer, `*length_out`.
+fn authorization(source: &Source, capacity: usize) -> (criteo_status, Vec<u8>, usize) {
+    let mut buffer = vec![0xAA_u8; capacity];
+    let mut length = usize::MAX;
+    let pointer = if capacity == 0 {
+        std::ptr::null_mut()
+    } else {
+        buffer.as_mut_ptr().cast()
+    };
+    // SAFETY: a live source, a buffer of `capacity` bytes, a writable length; no error wanted.
+    let status = unsafe {
+        criteo_token_source_authorization(
+            source.as_ptr(),
+            pointer,
+            capacity,
+            &mut length,
+            std::ptr::null_mut(),
+        )
+    };
+    (status, buffer, length)
+}
+
+#[test]
+fn authorization_writes_the_header_value_of_the_token_get_would_give() {
+    let server = TestServer::start().unwrap();
+    let source = source_for(&server, "json", &demo_call());
+    let (status, buffer, length) = authorization(&source, 512);
+    assert_eq!(status, CRITEO_OK);
+    let token = source.get().unwrap();
+    let expected = format!("Bearer {}", token.access_token);
+    assert_eq!(length, expected.len());
+    assert_eq!(&buffer[..=length], format!("{expected}\0").as_bytes());
+    assert!(
+        buffer[length + 1..].iter().all(|&b| b == 0xAA),
+        "wrote past the NUL"
+    );
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "the first call fetched; get used the cache"
+    );
+
+    let (status, buffer, length) = authorization(&source, expected.len() + 1);
+    assert_eq!((status, length), (CRITEO_OK, expected.len()));
+    assert_eq!(buffer, format!("{expected}\0").as_bytes());
+    for too_small in [expected.len(), 1, 0] {
+        let (status, buffer, length) = authorization(&source, too_small);
+        assert_eq!(status, CRITEO_ERR_INVALID_ARGUMENT, "capacity {too_small}");
+        assert_eq!(
+            length,
+            expected.len(),
+            "the length needed, capacity {too_small}"
+        );
+        assert!(
+            buffer.iter().all(|&b| b == 0xAA),
+            "capacity {too_small}: the buffer was written"
+        );
+    }
+    source.invalidate();
+    let (status, buffer, length) = authorization(&source, 512);
+    assert_eq!(status, CRITEO_OK);
+    let renewed = String::from_utf8(buffer[..length].to_vec()).unwrap();
+    assert_ne!(
+        renewed, expected,
+        "after invalidate, a new token is fetched"
+    );
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[test]
+fn authorization_mistakes_and_failures_are_reported() {
+    let server = TestServer::start().unwrap();
+    let mut buffer = [0xAA_u8; 64];
+    // One call with a 64-byte capacity: its status and error.
+    let call = |source: *const criteo_token_source, buffer: *mut u8| {
+        let mut error = std::ptr::null_mut();
+        // SAFETY: source is NULL or live, buffer NULL or 64 writable bytes.
+        let status = unsafe {
+            criteo_token_source_authorization(
+                source,
+                buffer.cast(),
+                64,
+                std::ptr::null_mut(),
+                &mut error,
+            )
+        };
+        (status, support::take_error(error))
+    };
+    let failing = source_for(&server, "401-json", &demo_call());
+    let (status, error) = call(failing.as_ptr(), buffer.as_mut_ptr());
+    assert_eq!((status, error.http_status), (CRITEO_ERR_UNAUTHORIZED, 401));
+    assert!(buffer.iter().all(|&b| b == 0xAA));
+
+    let source = source_for(&server, "json", &demo_call());
+    let (status, error) = call(std::ptr::null(), buffer.as_mut_ptr());
+    assert_eq!(
+        (status, error.message.as_str()),
+        (CRITEO_ERR_INVALID_ARGUMENT, "source must not be NULL")
+    );
+    let (status, error) = call(source.as_ptr(), std::ptr::null_mut());
+    assert_eq!(
+        (status, error.message.as_str()),
+        (CRITEO_ERR_INVALID_ARGUMENT, "buffer must not be NULL")
+    );
+}
+
+#[test]
+fn threads_reading_the_header_share_one_fetch() {
+    let server = TestServer::start().unwrap();
+    let source = source_for(&server, "slow-300", &demo_call());
+    let values: Vec<String> = std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..16)
+            .map(|_| {
+                scope.spawn(|| {
+                    let (status, buffer, length) = authorization(&source, 512);
+                    assert_eq!(status, CRITEO_OK);
+                    String::from_utf8(buffer[..length].to_vec()).unwrap()
+                })
+            })
+            .collect();
+        readers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert!(values.windows(2).all(|pair| pair[0] == pair[1]));
+    assert!(values[0].starts_with("Bearer eyJ"));
+    assert_eq!(server.requests().len(), 1);
+}

@@ -154,6 +154,29 @@ fn a_connection_the_server_closes_is_replaced() {
     assert_eq!(server.connections(), 3);
 }
 
+/// A connection that the server closed, or wrote to unasked, while it sat
+/// in the pool is not used again: the next call opens a new one and gets
+/// a proper token.
+#[test]
+fn a_pooled_connection_that_went_bad_is_not_reused() {
+    for scenario in ["late-bytes", "idle-close"] {
+        let server = TestServer::start().unwrap();
+        let client = Client::new(&server.scenario_url(scenario));
+        let first = client.get(&demo_call()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let second = client
+            .get(&demo_call())
+            .unwrap_or_else(|e| panic!("{scenario}: {}", e.message));
+        assert!(
+            second.access_token.starts_with("eyJ"),
+            "{scenario}: {second:?}"
+        );
+        assert_ne!(second.access_token, first.access_token, "{scenario}");
+        assert_eq!(server.connections(), 2, "{scenario}: a second connection");
+        assert_eq!(server.requests().len(), 2, "{scenario}: no request lost");
+    }
+}
+
 #[test]
 fn many_threads_share_one_client() {
     let server = TestServer::start().unwrap();

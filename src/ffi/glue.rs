@@ -105,6 +105,41 @@ pub(crate) fn to_c_string(text: &str) -> CString {
     CString::new(text).unwrap_or_default()
 }
 
+/// Copies `text` and a NUL into a caller's buffer of `capacity` bytes, and
+/// its length (without the NUL) into `*length_out` when that is not NULL.
+/// A buffer too small is an invalid argument, and is left untouched.
+///
+/// # Safety
+/// `buffer` is NULL or writable for `capacity` bytes; `length_out` is NULL
+/// or writable.
+pub(crate) unsafe fn write_text(
+    text: &[u8],
+    buffer: *mut c_char,
+    capacity: usize,
+    length_out: *mut usize,
+) -> Result<(), Error> {
+    if !length_out.is_null() {
+        // SAFETY: checked non-NULL; writable, as documented.
+        unsafe { length_out.write(text.len()) };
+    }
+    if buffer.is_null() && capacity > 0 {
+        return Err(Error::invalid_argument("buffer must not be NULL"));
+    }
+    if capacity <= text.len() {
+        return Err(Error::invalid_argument(format!(
+            "capacity ({capacity}) is too small: the value needs {} bytes with its NUL",
+            text.len() + 1
+        )));
+    }
+    // SAFETY: buffer is writable for capacity > text.len() bytes, and a
+    // caller's buffer cannot overlap the library's text.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buffer.cast::<u8>(), text.len());
+        buffer.add(text.len()).write(0);
+    }
+    Ok(())
+}
+
 /// A checked `T **` out-parameter, written once the call has succeeded.
 pub(crate) struct OutParam<T>(*mut *mut T);
 

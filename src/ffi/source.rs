@@ -9,7 +9,7 @@ use crate::ffi::client::{client_or_default, criteo_client};
 use crate::ffi::error::criteo_error;
 use crate::ffi::get_token::borrow_request;
 use crate::ffi::glue::{
-    OutParam, blocking, borrow_handle, free_handle, run_fallible, run_infallible,
+    OutParam, blocking, borrow_handle, free_handle, run_fallible, run_infallible, write_text,
 };
 use crate::ffi::status::criteo_status;
 use crate::ffi::token::criteo_token;
@@ -333,6 +333,56 @@ pub unsafe extern "C" fn criteo_token_source_get_within(
             blocking(|| source.get_within(wait)).transpose()
         })
     }
+}
+
+/// Writes the `Authorization` header value of a valid token (`"Bearer
+/// eyJ..."`, NUL-terminated) into `buffer`, getting the token exactly as
+/// `criteo_token_source_get` would: the cached one, or a new one when it is
+/// due (then it may fetch or wait, as that function does). The hot path
+/// for programs that build their own requests: a cached token is copied
+/// out without a lock, an allocation, or a reference count that threads
+/// share, so the cost per call does not grow with the number of threads.
+///
+/// `buffer` receives at most `capacity` bytes. `*length_out`, when
+/// `length_out` is not NULL, receives the value's length without the NUL.
+/// When `capacity` is too small (it must be that length + 1), the call
+/// returns `CRITEO_ERR_INVALID_ARGUMENT` with `*length_out` set to the
+/// length and `buffer` left untouched: `buffer` may be NULL with
+/// `capacity` 0 to ask for the length. On failure writes a `criteo_error`
+/// to `*error_out` when it is not NULL. The value is a secret: wipe your
+/// copy when done with it.
+///
+/// Returns `CRITEO_OK`, `CRITEO_ERR_INVALID_ARGUMENT` when `source` is
+/// NULL, `buffer` is NULL with a non-zero `capacity`, or `capacity` is too
+/// small, or any status of `criteo_token_source_get`. Thread-safe, usable
+/// in a child after `fork()`, and deferring `pthread_cancel` when it
+/// fetches or waits, as `criteo_token_source_get` does.
+///
+/// # Safety
+/// `source` is NULL or a live source; `buffer` is NULL or writable for
+/// `capacity` bytes; `length_out` and `error_out` are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_source_authorization(
+    source: *const criteo_token_source,
+    buffer: *mut c_char,
+    capacity: usize,
+    length_out: *mut usize,
+    error_out: *mut *mut criteo_error,
+) -> criteo_status {
+    // SAFETY: error_out is NULL or writable, as documented.
+    let error_out = unsafe { OutParam::optional(error_out) };
+    run_fallible(error_out, || {
+        // SAFETY: source is NULL or a live source, as documented.
+        let source = unsafe { borrow_source(source) }?;
+        // SAFETY: buffer, capacity and length_out as documented.
+        let copy_out = |token: &Arc<criteo_token>| unsafe {
+            write_text(token.authorization_bytes(), buffer, capacity, length_out)
+        };
+        match source.read_cached(copy_out) {
+            Some(written) => written,
+            None => copy_out(&blocking(|| source.get())?),
+        }
+    })
 }
 
 /// Drops the cached token, for when the API answered 401 to it: the next

@@ -22,6 +22,13 @@ pub struct criteo_token {
     expires_at: i64,
 }
 
+impl criteo_token {
+    /// `"Bearer <access_token>"`, without its NUL.
+    pub(crate) fn authorization_bytes(&self) -> &[u8] {
+        self.authorization.as_bytes()
+    }
+}
+
 impl CachedToken for criteo_token {
     fn from_token(token: &Token) -> Self {
         let secret = |text: &str| Zeroizing::new(to_c_string(text));

@@ -121,6 +121,14 @@ pub enum Action {
         bytes: Vec<u8>,
         close: bool,
     },
+    /// Replies, keeping the connection open, then after `after` either
+    /// sends `late` bytes nobody asked for or, when `None`, closes it: a
+    /// pooled connection that went bad while idle.
+    ThenLater {
+        reply: Reply,
+        after: Duration,
+        late: Option<Vec<u8>>,
+    },
 }
 
 /// Whether the connection may carry another request.
@@ -225,6 +233,22 @@ impl<W: Wire> Connection<W> {
             Action::Dribble => {
                 let _ = dribble(stream);
                 Ok(After::Closed)
+            }
+            Action::ThenLater { reply, after, late } => {
+                write_reply(stream, &reply)?;
+                thread::sleep(after);
+                match late {
+                    Some(bytes) => {
+                        stream.write_all(&bytes)?;
+                        stream.flush()?;
+                        // Wait for a request that must never come on this connection.
+                        Ok(After::KeepAlive)
+                    }
+                    None => {
+                        stream.tcp().shutdown(Shutdown::Both)?;
+                        Ok(After::Closed)
+                    }
+                }
             }
             Action::Raw { bytes, close } => {
                 stream.write_all(&bytes)?;

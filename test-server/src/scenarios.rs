@@ -138,6 +138,20 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
             ),
         ),
         "chunked" => framed(token_json(r#","expires_in":900"#), Framing::Chunked, vec![]),
+        // A pooled connection that goes bad while idle, 50 ms after its answer.
+        "late-bytes" => Action::ThenLater {
+            reply: reply(200, "application/json", token_json(r#","expires_in":900"#)),
+            after: Duration::from_millis(50),
+            late: Some(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 62\r\n\r\n{\"access_token\":\"STALE-late\",\"token_type\":\"Bearer\",\"expires_in\":9}"
+                    .to_vec(),
+            ),
+        },
+        "idle-close" => Action::ThenLater {
+            reply: reply(200, "application/json", token_json(r#","expires_in":900"#)),
+            after: Duration::from_millis(50),
+            late: None,
+        },
         "close" => framed(
             token_json(r#","expires_in":900"#),
             Framing::ContentLength,

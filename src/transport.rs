@@ -1,0 +1,281 @@
+//! The TCP transport under ureq's connector chain (plain HTTP, and under
+//! rustls and the CONNECT proxy, which ureq layers on top of it): a
+//! non-blocking socket, and a system call only when it does something.
+//!
+//! ureq's own TCP transport changes the socket's timeouts before reads and
+//! writes (`setsockopt`), checks a pooled connection by switching the
+//! socket to non-blocking and back (`ioctl` twice, and a `recv`), and
+//! sends the request head and body apart: 12 system calls per keep-alive
+//! request on loopback. This one makes 4 (a `send`, a `poll`, a `recv`,
+//! and a `recv(MSG_PEEK)`):
+//! - output is kept until the transport is asked for input (HTTP sends,
+//!   then reads), so a request, or a batch of TLS records, goes out in
+//!   one `send`;
+//! - a read that would block waits in `poll`, whose timeout is the
+//!   deadline: sockets never carry timeouts;
+//! - a pooled connection is checked with one `recv(MSG_PEEK)`, once: ureq
+//!   asks when the connection goes back to the pool, right after its
+//!   answer was read, and again when it takes it out for the next request;
+//!   only the second can see what the first would not (the server closed,
+//!   or sent bytes nobody asked for), so the first costs nothing.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use ureq::unversioned::transport::time::Duration as UreqDuration;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, ShutdownHandle,
+    Transport,
+};
+
+/// Output is sent at once when less than this much room is left for more.
+const MIN_OUTPUT_ROOM: usize = 4096;
+
+/// Opens the TCP connection when no earlier connector in the chain did.
+#[derive(Debug, Default)]
+pub struct TcpConnector;
+
+impl<In: Transport> Connector<In> for TcpConnector {
+    type Out = Either<In, TcpTransport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        if let Some(transport) = chained {
+            return Ok(Some(Either::A(transport)));
+        }
+        let deadline = Deadline::after(details.timeout);
+        let stream = connect(&details.addrs, deadline)?;
+        stream.set_nodelay(details.config.no_delay())?;
+        stream.set_nonblocking(true)?;
+        let buffers = LazyBuffers::new(
+            details.config.input_buffer_size(),
+            details.config.output_buffer_size(),
+        );
+        let transport = TcpTransport {
+            stream: Arc::new(stream),
+            buffers: WriteBehind {
+                inner: buffers,
+                pending: 0,
+            },
+            answer_just_read: false,
+        };
+        (details.register_shutdown)(Arc::downgrade(&transport.stream) as Weak<dyn ShutdownHandle>)?;
+        Ok(Some(Either::B(transport)))
+    }
+}
+
+/// Tries each address in turn, giving the first half of the time left,
+/// the next a quarter, and so on (as ureq does), the last all of it.
+fn connect(addrs: &[SocketAddr], deadline: Deadline) -> Result<TcpStream, ureq::Error> {
+    let mut last_error = None;
+    for (index, addr) in addrs.iter().enumerate() {
+        let left = deadline.left()?;
+        let share = match (left, addrs.len() - index) {
+            (Some(left), remaining) if remaining > 1 => Some(left / 2),
+            (left, _) => left,
+        };
+        let attempt = match share {
+            Some(share) => TcpStream::connect_timeout(addr, share.max(Duration::from_millis(10))),
+            None => TcpStream::connect(addr),
+        };
+        match attempt {
+            Ok(stream) => return Ok(stream),
+            Err(error) if error.kind() == io::ErrorKind::TimedOut => {
+                last_error = Some(ureq::Error::Timeout(ureq::Timeout::Connect));
+            }
+            Err(error) => last_error = Some(error.into()),
+        }
+    }
+    Err(last_error.unwrap_or(ureq::Error::ConnectionFailed))
+}
+
+/// A connected, non-blocking TCP socket and its buffers.
+#[derive(Debug)]
+pub struct TcpTransport {
+    /// Shared (weakly) with the handle ureq uses to shut the socket down.
+    stream: Arc<TcpStream>,
+    buffers: WriteBehind,
+    /// Set by a read, cleared by the next liveness check (see the module doc).
+    answer_just_read: bool,
+}
+
+/// ureq's buffers, with output written behind: what `transmit_output` was
+/// given stays at the start of the output buffer, and ureq is handed the
+/// room after it, until the transport sends it all at once.
+#[derive(Debug)]
+struct WriteBehind {
+    inner: LazyBuffers,
+    pending: usize,
+}
+
+impl Buffers for WriteBehind {
+    fn output(&mut self) -> &mut [u8] {
+        &mut self.inner.output()[self.pending..]
+    }
+
+    fn input(&self) -> &[u8] {
+        self.inner.input()
+    }
+
+    fn input_append_buf(&mut self) -> &mut [u8] {
+        self.inner.input_append_buf()
+    }
+
+    fn input_appended(&mut self, amount: usize) {
+        self.inner.input_appended(amount)
+    }
+
+    fn input_consume(&mut self, amount: usize) {
+        self.inner.input_consume(amount)
+    }
+
+    fn tmp_and_output(&mut self) -> (&mut [u8], &mut [u8]) {
+        let (tmp, output) = self.inner.tmp_and_output();
+        (tmp, &mut output[self.pending..])
+    }
+
+    fn can_use_input(&self) -> bool {
+        self.inner.can_use_input()
+    }
+}
+
+impl Transport for TcpTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.buffers.pending += amount;
+        if self.buffers.output().len() < MIN_OUTPUT_ROOM {
+            self.send_pending(Deadline::after(timeout.for_write()))?;
+        }
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let sent_now = self.buffers.pending > 0;
+        self.send_pending(Deadline::after(timeout.for_write()))?;
+        let deadline = Deadline::after(timeout.for_read());
+        // Right after a request the answer is surely not there yet: wait
+        // first rather than make a read that would only say so.
+        if sent_now {
+            self.wait_for(PollFlags::IN, deadline)?;
+        }
+        loop {
+            let mut stream = &*self.stream;
+            match stream.read(self.buffers.input_append_buf()) {
+                Ok(amount) => {
+                    self.buffers.input_appended(amount);
+                    self.answer_just_read = amount > 0;
+                    return Ok(amount > 0);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait_for(PollFlags::IN, deadline)?
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    fn is_open(&mut self) -> bool {
+        if self.buffers.pending > 0 {
+            return false;
+        }
+        if std::mem::take(&mut self.answer_just_read) {
+            return true;
+        }
+        // Open means nothing to read: the server has neither closed the
+        // connection nor sent anything unasked.
+        let peeked = self.stream.peek(&mut [0]);
+        matches!(peeked, Err(error) if error.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
+impl TcpTransport {
+    /// Sends the output kept so far, waiting in `poll` while the socket's
+    /// send buffer is full.
+    fn send_pending(&mut self, deadline: Deadline) -> Result<(), ureq::Error> {
+        let pending = self.buffers.pending;
+        let mut sent = 0;
+        while sent < pending {
+            let mut stream = &*self.stream;
+            match stream.write(&self.buffers.inner.output()[sent..pending]) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
+                Ok(amount) => sent += amount,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait_for(PollFlags::OUT, deadline)?
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        self.buffers.pending = 0;
+        Ok(())
+    }
+
+    /// Waits until the socket is ready for `events`, or fails at the
+    /// deadline with ureq's timeout of that name.
+    fn wait_for(&self, events: PollFlags, deadline: Deadline) -> Result<(), ureq::Error> {
+        loop {
+            let left = deadline.left()?;
+            let timeout = left.map(|left| Timespec {
+                tv_sec: left.as_secs().try_into().unwrap_or(i64::MAX),
+                tv_nsec: left.subsec_nanos().into(),
+            });
+            let mut fds = [PollFd::new(&*self.stream, events)];
+            match poll(&mut fds, timeout.as_ref()) {
+                Ok(0) => return Err(deadline.passed()),
+                Ok(_) => return Ok(()),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(error) => return Err(io::Error::from(error).into()),
+            }
+        }
+    }
+}
+
+/// When a read, a write or a connection must be done by, from ureq's
+/// `NextTimeout`; `None` for no limit.
+#[derive(Clone, Copy)]
+struct Deadline {
+    at: Option<Instant>,
+    reason: ureq::Timeout,
+}
+
+impl Deadline {
+    fn after(timeout: NextTimeout) -> Deadline {
+        let at = match timeout.after {
+            UreqDuration::Exact(after) => Some(
+                Instant::now()
+                    .checked_add(after)
+                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(u64::from(u32::MAX))),
+            ),
+            UreqDuration::NotHappening => None,
+        };
+        Deadline {
+            at,
+            reason: timeout.reason,
+        }
+    }
+
+    /// The time left, or the timeout error when none is.
+    fn left(&self) -> Result<Option<Duration>, ureq::Error> {
+        match self.at {
+            None => Ok(None),
+            Some(at) => match at.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Ok(Some(left)),
+                _ => Err(self.passed()),
+            },
+        }
+    }
+
+    fn passed(&self) -> ureq::Error {
+        ureq::Error::Timeout(self.reason)
+    }
+}
