@@ -276,7 +276,8 @@ impl<T: CachedToken> TokenSource<T> {
                 state.fetching = true;
                 drop(state);
                 if let Err(error) = self.fetch_on_a_thread(Arc::clone(&locked), request) {
-                    return Some(self.abandon_fetch(&locked, error));
+                    // The fetch never started: it ends as a failed one.
+                    return Some(finish_fetch(&locked, locked.lock(), Err(error)));
                 }
                 state = locked.lock();
             }
@@ -307,18 +308,6 @@ impl<T: CachedToken> TokenSource<T> {
                     ),
                 )
             })
-    }
-
-    /// Ends a fetch that never started, as a failed one, for the threads
-    /// waiting for it.
-    fn abandon_fetch(&self, locked: &Locked<T>, error: Error) -> Result<Arc<T>, Error> {
-        let mut state = locked.lock();
-        state.fetching = false;
-        state.fetches_done += 1;
-        state.last_result = Some(Err(error.clone()));
-        drop(state);
-        locked.fetch_done.notify_all();
-        Err(error)
     }
 
     /// Waits at most `limit` for the fetch under way to end, and takes its
@@ -371,12 +360,7 @@ impl<T: CachedToken> TokenSource<T> {
             state = locked.lock();
             state.announcing = None;
         }
-        state.fetching = false;
-        state.fetches_done += 1;
-        state.last_result = Some(result.clone());
-        drop(state);
-        locked.fetch_done.notify_all();
-        result
+        finish_fetch(locked, state, result)
     }
 
     /// Mirrors the state's cached token into `fresh`, for lock-free reads,
@@ -426,6 +410,21 @@ impl<T> Locked<T> {
         // change is a plain assignment made under the lock.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Marks the fetch under way done with `result`, which every thread waiting
+/// for it then takes.
+fn finish_fetch<T>(
+    locked: &Locked<T>,
+    mut state: MutexGuard<'_, State<T>>,
+    result: Result<Arc<T>, Error>,
+) -> Result<Arc<T>, Error> {
+    state.fetching = false;
+    state.fetches_done += 1;
+    state.last_result = Some(result.clone());
+    drop(state);
+    locked.fetch_done.notify_all();
+    result
 }
 
 /// `now + wait`, or as late as the clock can say when that overflows

@@ -6,7 +6,10 @@
  * calling it (and a token source) without pause while it forks CHILDREN
  * children, BATCH at a time. Each child, under a 10 s alarm so that a hang
  * fails instead of blocking, makes three calls as its own client_id and a
- * get on the inherited source. The test server's `whoami` scenario names
+ * get on the inherited source, then a criteo_token_source_get_within that
+ * must fetch on a thread of the child's own (the parent's threads use it
+ * too, so a fetch thread of the parent may hold the source's lock when it
+ * forks). The test server's `whoami` scenario names
  * the client_id in the token, so a child that read an answer meant for
  * another process (a shared socket) is caught. Each child also refreshes a
  * second source whose refresh token the parent had rotated three times
@@ -68,12 +71,26 @@ static int source_get(void) {
     return status != CRITEO_OK;
 }
 
+/* 0 when criteo_token_source_get_within brings a fresh token, waiting in
+ * slices of 100 ms as an interpreter would. */
+static int source_get_within(void) {
+    criteo_token_source_invalidate(source);
+    criteo_token *token = NULL;
+    criteo_status status = CRITEO_OK;
+    for (int slice = 0; slice < 100 && status == CRITEO_OK && token == NULL; slice++) {
+        status = criteo_token_source_get_within(source, 100, &token, NULL);
+    }
+    int failed = status != CRITEO_OK || token == NULL;
+    criteo_token_free(token);
+    return failed;
+}
+
 static void *keep_calling(void *unused) {
     (void)unused;
     char client_id[32];
     snprintf(client_id, sizeof client_id, "parent-%d", (int)getpid());
     while (!atomic_load(&stop)) {
-        atomic_fetch_add(&parent_failures, call_as(client_id) + source_get());
+        atomic_fetch_add(&parent_failures, call_as(client_id) + source_get() + source_get_within());
         criteo_token_source_invalidate(source);
     }
     return NULL;
@@ -118,6 +135,7 @@ static int child(void) {
         failures += call_as(client_id);
     }
     failures += source_get();
+    failures += source_get_within();
     failures += refresh_brings("rt-4");
     return failures == 0 ? 0 : 1;
 }
