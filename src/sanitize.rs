@@ -66,6 +66,10 @@ impl<'a> Redactor<'a> {
             for &secret in &self.secrets {
                 patterns.push(secret.as_bytes().to_vec());
                 patterns.push(secret.replace(' ', "+").into_bytes());
+                // Searches ignore ASCII case; these cover a server that
+                // changed the case of letters beyond ASCII.
+                patterns.push(secret.to_uppercase().into_bytes());
+                patterns.push(secret.to_lowercase().into_bytes());
                 patterns.extend(base64_forms(secret.as_bytes()));
             }
             if let Some(pair) = &self.basic_credentials {
@@ -112,6 +116,8 @@ impl<'a> Redactor<'a> {
             return found;
         }
         let bytes = text.as_bytes();
+        // Patterns are lower case: a server may echo a secret in any case.
+        let lowered = bytes.to_ascii_lowercase();
         let families: Vec<Escape> = [(b'%', Percent), (b'\\', Json), (b'&', Html)]
             .into_iter()
             .filter(|&(lead, _)| memchr::memchr(lead, bytes).is_some())
@@ -122,7 +128,7 @@ impl<'a> Redactor<'a> {
             as_sent.extend(self.escaped());
         }
         for pattern in as_sent {
-            found.extend(pattern.find_all(bytes));
+            found.extend(pattern.find_all(&lowered));
         }
         // Read again with each family of escapes the text holds undone,
         // and with all of them when it holds more than one.
@@ -132,8 +138,9 @@ impl<'a> Redactor<'a> {
         }
         for families in readings {
             let reading = Unescaped::new(text, &families);
+            let lowered = reading.bytes.to_ascii_lowercase();
             for pattern in self.plain() {
-                let matches = pattern.find_all(&reading.bytes);
+                let matches = pattern.find_all(&lowered);
                 found.extend(matches.map(|range| reading.origin_of(range)));
             }
         }
@@ -174,51 +181,26 @@ impl<'a> Redactor<'a> {
 
 /// `secret` escaped whole in the common ways: RFC 3986, form encoding and
 /// every byte percent-encoded; JSON `\u` for every character; HTML
-/// character references; each with upper- and lowercase hex. Reading a
-/// text with its escapes undone finds most echoes, but not one that begins
-/// inside what looks like another escape (`%2fuzz%20...` holds an echo of
-/// `fuzz ...`); looking for these forms as written finds those.
+/// character references (the hex in lower case: searches ignore ASCII
+/// case). Reading a text with its escapes undone finds most echoes, but
+/// not one that begins inside what looks like another escape
+/// (`%2fuzz%20...` holds an echo of `fuzz ...`); looking for these forms as
+/// written finds those.
 fn escaped_forms(secret: &str) -> Vec<String> {
     let unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
     let form_safe = |b: u8| b.is_ascii_alphanumeric() || b"*-._".contains(&b);
-    let mut forms = Vec::new();
-    for upper in [true, false] {
-        let hex = |n: u32, width: usize| match upper {
-            true => format!("{n:0width$X}"),
-            false => format!("{n:0width$x}"),
+    let percent = |keep: &dyn Fn(u8) -> bool, plus_for_space: bool| -> String {
+        let byte = |b: u8| match b {
+            b' ' if plus_for_space => "+".to_owned(),
+            b if keep(b) => char::from(b).to_string(),
+            b => format!("%{b:02x}"),
         };
-        let percent = |keep: &dyn Fn(u8) -> bool, plus_for_space: bool| -> String {
-            let byte = |b: u8| match b {
-                b' ' if plus_for_space => "+".to_owned(),
-                b if keep(b) => char::from(b).to_string(),
-                b => format!("%{}", hex(b.into(), 2)),
-            };
-            secret.bytes().map(byte).collect()
-        };
-        forms.push(percent(&unreserved, false));
-        forms.push(percent(&form_safe, true));
-        forms.push(percent(&|_| false, false));
-        let utf16 = |c: char| -> String {
-            let units = c.encode_utf16(&mut [0; 2]).to_vec();
-            units
-                .iter()
-                .map(|&u| format!("\\u{}", hex(u.into(), 4)))
-                .collect()
-        };
-        forms.push(secret.chars().map(utf16).collect());
-        forms.push(
-            secret
-                .chars()
-                .map(|c| format!("&#x{};", hex(c.into(), 1)))
-                .collect(),
-        );
-    }
-    forms.push(
-        secret
-            .chars()
-            .map(|c| format!("&#{};", u32::from(c)))
-            .collect(),
-    );
+        secret.bytes().map(byte).collect()
+    };
+    let utf16 = |c: char| -> String {
+        let units = c.encode_utf16(&mut [0; 2]).to_vec();
+        units.iter().map(|u| format!("\\u{u:04x}")).collect()
+    };
     let html_name = |c: char| match c {
         '&' => "&amp;".to_owned(),
         '<' => "&lt;".to_owned(),
@@ -227,7 +209,21 @@ fn escaped_forms(secret: &str) -> Vec<String> {
         '\'' => "&#39;".to_owned(),
         c => c.to_string(),
     };
-    forms.push(secret.chars().map(html_name).collect());
+    let mut forms = vec![
+        percent(&unreserved, false),
+        percent(&form_safe, true),
+        percent(&|_| false, false),
+        secret.chars().map(utf16).collect(),
+        secret
+            .chars()
+            .map(|c| format!("&#x{:x};", u32::from(c)))
+            .collect(),
+        secret
+            .chars()
+            .map(|c| format!("&#{};", u32::from(c)))
+            .collect(),
+        secret.chars().map(html_name).collect(),
+    ];
     let json = serde_json::to_string(secret).unwrap_or_default();
     forms.extend(json.get(1..json.len().saturating_sub(1)).map(str::to_owned));
     forms
@@ -254,7 +250,9 @@ impl Pattern {
     }
 }
 
+/// The patterns in ASCII lower case, each once.
 fn distinct(mut patterns: Vec<Vec<u8>>) -> Vec<Pattern> {
+    patterns.iter_mut().for_each(|p| p.make_ascii_lowercase());
     patterns.sort();
     patterns.dedup();
     let pattern = |bytes: Vec<u8>| Pattern {
@@ -402,6 +400,18 @@ mod tests {
         assert_eq!(one_line("ééééé", 3), "ééé...");
         assert_eq!(one_line("abc", 3), "abc");
         assert_eq!(one_line(&"word ".repeat(10_000), 9), "word word...");
+    }
+
+    #[test]
+    fn redacts_echoes_in_another_letter_case() {
+        let redactor = Redactor::new(["Secret-7f3a", "clé-Über"]);
+        assert_eq!(
+            redactor.field(
+                "SECRET-7F3A secret-7f3a SeCrEt%2D7F3A CLÉ-ÜBER clé-über c%4cÉ-ÜBER",
+                200
+            ),
+            "[redacted] [redacted] [redacted] [redacted] [redacted] [redacted]"
+        );
     }
 
     #[test]

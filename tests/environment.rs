@@ -125,6 +125,17 @@ fn proxy_variables_and_ssl_cert_file_are_honoured() {
         "HTTPS_PROXY must be an http:// proxy (CONNECT); other kinds are not supported"
     );
 
+    set_only(&[("HTTPS_PROXY", "http://alice:Zq9PW#x@proxy.corp:3128")]);
+    let error = with_ca(&tls_url).build().err().unwrap();
+    assert!(
+        error
+            .message
+            .starts_with("HTTPS_PROXY has a user name or password")
+            && !error.message.contains("Zq9"),
+        "{}",
+        error.message
+    );
+
     // The system trust store, pointed at the test CA, trusts the server
     // without set_ca_file.
     set_only(&[]);

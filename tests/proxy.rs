@@ -84,7 +84,7 @@ fn unusable_proxy_urls_are_refused() {
         ),
         (
             "http://proxy:3128/path",
-            "proxy_url must not have a path or query",
+            "proxy_url must not have a path, query or fragment",
         ),
     ] {
         let error = Setup {
@@ -96,6 +96,38 @@ fn unusable_proxy_urls_are_refused() {
         .unwrap();
         assert_eq!(error.status, CRITEO_ERR_INVALID_ARGUMENT);
         assert_eq!(error.message, message);
+    }
+}
+
+/// A '#', '?', '/' or '@' in a password, in every position: the URL is
+/// refused or used, and no message or shown URL holds a piece of it.
+#[test]
+fn a_password_with_url_delimiters_never_appears_in_a_message() {
+    for password in [
+        "Zq9PW#x", "#Zq9PWx", "Zq9PWx#", "Zq9?PWx", "Zq9/PWx", "Zq9@PWx", "@Zq9PWx",
+    ] {
+        for url in [
+            format!("http://alice:{password}@proxy.corp:3128"),
+            format!("alice:{password}@127.0.0.1:1"),
+            format!("http://alice:{password}@proxy.corp:3128/x"),
+        ] {
+            let outcome = Setup {
+                proxy: Some(&url),
+                ..Setup::new("https://api.criteo.com")
+            }
+            .build();
+            let Err(error) = outcome else {
+                continue;
+            };
+            assert_eq!(error.status, CRITEO_ERR_INVALID_ARGUMENT);
+            let core: String = password
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            for piece in [&core[..3], &core[2..5], &core[3..]] {
+                assert!(!error.message.contains(piece), "{url}: {}", error.message);
+            }
+        }
     }
 }
 

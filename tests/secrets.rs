@@ -21,6 +21,8 @@ const SCENARIOS: &[&str] = &[
     "401-html",
     "401-empty",
     "401-echo",
+    "401-echo-upper",
+    "401-echo-lower",
     "302",
     "429",
     "500",
@@ -49,6 +51,7 @@ const SCENARIOS: &[&str] = &[
     "unknown-scenario",
 ];
 
+/// No secret in any field of `error`, in any letter case.
 fn assert_clean(error: &ErrorView, context: &str) {
     let fields = [
         Some(&error.message),
@@ -59,7 +62,7 @@ fn assert_clean(error: &ErrorView, context: &str) {
     for text in fields.into_iter().flatten() {
         for secret in [SECRET, CODE, REFRESH] {
             assert!(
-                !text.contains(secret),
+                !text.to_lowercase().contains(&secret.to_lowercase()),
                 "{context}: {secret} leaked into {text:?}"
             );
         }
@@ -129,11 +132,13 @@ fn no_failure_path_quotes_a_secret() {
 #[test]
 fn an_echoing_server_and_a_proxy_password_are_redacted() {
     let server = TestServer::start().unwrap();
-    for call in calls() {
-        let host = server.scenario_url("401-echo");
-        let error = Setup::new(&host).build().unwrap().get(&call).unwrap_err();
-        assert_clean(&error, "401-echo");
-        assert!(error.message.contains("[redacted]"), "{}", error.message);
+    for scenario in ["401-echo", "401-echo-upper", "401-echo-lower"] {
+        for call in calls() {
+            let host = server.scenario_url(scenario);
+            let error = Setup::new(&host).build().unwrap().get(&call).unwrap_err();
+            assert_clean(&error, scenario);
+            assert!(error.message.contains("[redacted]"), "{}", error.message);
+        }
     }
     let proxy = "http://user:PROXY-PASSWORD-1234@127.0.0.1:9";
     let error = Setup {

@@ -193,6 +193,20 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
                 String::from_utf8_lossy(&request.body)
             ),
         ),
+        // The same echo, decoded, then upper- and lower-cased.
+        "401-echo-upper" | "401-echo-lower" => {
+            let decoded: String = request
+                .form()
+                .iter()
+                .map(|(name, value)| format!("{name}={value} "))
+                .collect();
+            let echo = format!("{} {decoded}", String::from_utf8_lossy(&request.body));
+            let echo = match name {
+                "401-echo-upper" => echo.to_uppercase(),
+                _ => echo.to_lowercase(),
+            };
+            typed(401, "text/plain", &format!("Rejected: {echo}"))
+        }
         // Other statuses.
         "302" => Action::Reply(Reply {
             headers: vec![(
