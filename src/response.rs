@@ -183,6 +183,11 @@ mod tests {
             ("2147483648", crate::token::MAX_EXPIRES_IN),
             ("99999999999999999999999999", crate::token::MAX_EXPIRES_IN),
             ("1e300", crate::token::MAX_EXPIRES_IN),
+            ("1e400", crate::token::MAX_EXPIRES_IN),
+            ("-1e400", 0),
+            ("\"1e400\"", crate::token::MAX_EXPIRES_IN),
+            ("\" -1e400 \"", 0),
+            ("1E3", 1000),
             ("31536000", 31_536_000),
         ];
         for (value, seconds) in cases {
@@ -194,7 +199,9 @@ mod tests {
 
     #[test]
     fn unusable_expires_in_is_refused() {
-        for value in ["\"soon\"", "{}", "[1]", "true", "\"inf\"", "\"NaN\""] {
+        for value in [
+            "\"soon\"", "{}", "[1]", "true", "\"inf\"", "\"NaN\"", "\"\"", "\"1e\"", "\"-\"",
+        ] {
             let body = format!(r#"{{"access_token":"a","expires_in":{value}}}"#);
             let error = error_of(&answer(200, &body));
             assert_eq!(error.kind(), ErrorKind::InvalidResponse, "{value}");
@@ -207,7 +214,72 @@ mod tests {
     }
 
     #[test]
+    fn what_other_fields_hold_is_never_read() {
+        let token = outcome(&answer(
+            200,
+            r#"{"access_token":"a","scope":1e400,"x":[-1e999,{"y":1e400}]}"#,
+        ))
+        .unwrap();
+        assert_eq!(token.access_token().expose(), "a");
+    }
+
+    #[test]
+    fn a_field_sent_twice_is_named() {
+        let error = error_of(&answer(200, r#"{"access_token":"a","access_token":"b"}"#));
+        assert_eq!(
+            error.message(),
+            "200 OK is not a usable token: the field access_token appears twice (line 1 column 34)"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored() {
+        let token = outcome(&answer(200, "\u{feff}{\"access_token\":\"a\"}")).unwrap();
+        assert_eq!(token.access_token().expose(), "a");
+        let error = error_of(&answer(401, "\u{feff}{\"error\":\"invalid_client\"}"));
+        assert_eq!(error.oauth().code.as_deref(), Some("invalid_client"));
+    }
+
+    #[test]
+    fn empty_refresh_token_and_empty_error_count_as_absent() {
+        let token = outcome(&answer(
+            200,
+            r#"{"access_token":"a","refresh_token":"","error":""}"#,
+        ))
+        .unwrap();
+        assert!(token.refresh_token().is_none());
+        let error = error_of(&answer(400, r#"{"error":"","error_description":"bad"}"#));
+        assert_eq!(error.oauth().code, None);
+        assert_eq!(error.message(), "400 Bad Request: bad");
+        let error = error_of(&answer(
+            200,
+            r#"{"access_token":"a","refresh_token":"r\n"}"#,
+        ));
+        assert_eq!(
+            error.message(),
+            "200 OK is not a usable token: refresh_token has control characters"
+        );
+    }
+
+    #[test]
     fn lowercase_bearer_is_accepted_and_other_types_refused() {
+        let token = outcome(&answer(
+            200,
+            r#"{"access_token":"a","token_type":"BEARER"}"#,
+        ))
+        .unwrap();
+        assert_eq!(token.token_type(), "BEARER");
+        for (token_type, shown) in [
+            ("Bearer ", r#""Bearer ""#),
+            (" bearer", r#"" bearer""#),
+            ("Bearer\\n", r#""Bearer\n""#),
+        ] {
+            let body = format!(r#"{{"access_token":"a","token_type":"{token_type}"}}"#);
+            assert_eq!(
+                error_of(&answer(200, &body)).message(),
+                format!("200 OK is not a usable token: token_type is {shown}, not Bearer")
+            );
+        }
         let token = outcome(&answer(
             200,
             r#"{"access_token":"a","token_type":"bearer"}"#,
@@ -255,14 +327,24 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_is_refused_without_exhausting_the_stack() {
+    fn deep_nesting_is_read_without_exhausting_the_stack() {
+        // A field we do not read is skipped without recursion.
+        let deep = format!("{}{}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+        let body = format!(r#"{{"access_token":"a","x":{deep}}}"#);
+        assert!(outcome(&answer(200, &body)).is_ok());
         let body = format!(r#"{{"access_token":"a","x":{}"#, "[".repeat(1_000_000));
         let error = error_of(&answer(200, &body));
         assert_eq!(error.kind(), ErrorKind::InvalidResponse);
         assert!(
-            error.message().contains("recursion limit exceeded"),
+            error.message().contains("malformed JSON: EOF"),
             "{}",
             error.message()
+        );
+        let body = format!(r#"{{"access_token":"a","expires_in":{deep}}}"#);
+        assert!(
+            error_of(&answer(200, &body))
+                .message()
+                .ends_with("expires_in is not a number of seconds")
         );
         let error = error_of(&answer(200, &"[".repeat(1_000_000)));
         assert_eq!(

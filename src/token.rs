@@ -3,7 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind, OAuthError};
 use crate::sanitize::Redactor;
@@ -54,15 +54,19 @@ impl Token {
     }
 }
 
-/// The fields we read from a 2xx body; everything else is ignored.
+/// The fields we read from a 2xx body; everything else is skipped without
+/// being read (so a number of any size there is no error), and a field
+/// that appears twice is refused.
 #[derive(Deserialize)]
-struct TokenBody {
+struct TokenBody<'a> {
     access_token: Option<Secret>,
     token_type: Option<String>,
     refresh_token: Option<Secret>,
-    expires_in: Option<Value>,
-    #[serde(flatten)]
-    error: OAuthErrorBody,
+    /// Read by [`parse_expires_in`], from its JSON text: serde_json cannot
+    /// hold a number such as `1e400` as a value.
+    #[serde(borrow)]
+    expires_in: Option<&'a RawValue>,
+    error: Option<String>,
 }
 
 /// The OAuthErrorModel fields, as found in 400/401 bodies (and sometimes,
@@ -76,13 +80,15 @@ pub(crate) struct OAuthErrorBody {
 
 impl OAuthErrorBody {
     pub(crate) fn parse(body: &[u8]) -> Option<Self> {
-        serde_json::from_slice(body).ok()
+        serde_json::from_slice(without_bom(body)).ok()
     }
 
+    /// The fields as one clean line each; an empty field counts as absent.
     pub(crate) fn sanitised(&self, redactor: &Redactor) -> OAuthError {
         let clean = |field: &Option<String>| {
             field
                 .as_deref()
+                .filter(|text| !text.trim().is_empty())
                 .map(|text| redactor.field(text, MAX_FIELD_CHARS))
         };
         OAuthError {
@@ -106,6 +112,7 @@ pub(crate) fn parse_token(
             format!("{status_line} is not a usable token: {what}"),
         )
     };
+    let body = without_bom(body);
     let text = std::str::from_utf8(body).map_err(|e| {
         invalid(format!(
             "the body is not valid UTF-8 (at byte {})",
@@ -114,8 +121,15 @@ pub(crate) fn parse_token(
     })?;
     let parsed: TokenBody =
         serde_json::from_str(text).map_err(|e| invalid(json_problem(&e, body, redactor)))?;
-    if parsed.error.error.is_some() {
-        let oauth = parsed.error.sanitised(redactor);
+    if parsed
+        .error
+        .as_deref()
+        .is_some_and(|code| !code.trim().is_empty())
+    {
+        // Read again for the description and URI, which only matter here.
+        let oauth = OAuthErrorBody::parse(body)
+            .unwrap_or_default()
+            .sanitised(redactor);
         return Err(invalid(describe_oauth(&oauth)).with_oauth(oauth));
     }
     let access_token = parsed
@@ -124,7 +138,7 @@ pub(crate) fn parse_token(
     check_access_token(access_token.expose()).map_err(invalid)?;
     let token_type = check_token_type(parsed.token_type, redactor).map_err(invalid)?;
     let refresh_token = check_refresh_token(parsed.refresh_token).map_err(invalid)?;
-    let expires_in = parse_expires_in(parsed.expires_in.as_ref()).map_err(invalid)?;
+    let expires_in = parse_expires_in(parsed.expires_in).map_err(invalid)?;
     Ok(Token {
         access_token,
         token_type,
@@ -150,8 +164,18 @@ pub(crate) fn describe_oauth(oauth: &OAuthError) -> String {
 /// and sanitised.
 fn json_problem(error: &serde_json::Error, body: &[u8], redactor: &Redactor) -> String {
     let first = body.trim_ascii_start().first().copied();
+    // serde names the field (one of ours, never the server's text).
+    let duplicate = error.to_string();
+    let duplicate = duplicate
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.split('`').next());
     match first {
         None => "the body is empty".into(),
+        Some(b'{') if let Some(field) = duplicate => format!(
+            "the field {field} appears twice (line {} column {})",
+            error.line(),
+            error.column()
+        ),
         Some(b'{') if error.is_data() => format!(
             "a field has the wrong type (line {} column {})",
             error.line(),
@@ -178,19 +202,27 @@ fn check_access_token(token: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `Bearer` in any letter case (RFC 6749 §5.1: the type is case
+/// insensitive), and nothing else: not even white space around it.
 fn check_token_type(token_type: Option<String>, redactor: &Redactor) -> Result<String, String> {
     let token_type = token_type.unwrap_or_else(|| DEFAULT_TOKEN_TYPE.into());
     if !token_type.eq_ignore_ascii_case(DEFAULT_TOKEN_TYPE) {
-        let shown = redactor.field(&token_type, 40);
-        return Err(format!("token_type is \"{shown}\", not Bearer"));
+        // Quoted with its spaces and control characters escaped, so the
+        // message shows exactly what differs.
+        let quoted = format!("{:?}", redactor.redact(&token_type));
+        let shown = redactor.field(&quoted, 48);
+        return Err(format!("token_type is {shown}, not Bearer"));
     }
     Ok(token_type)
 }
 
+/// An empty `refresh_token` is read as none; one with control characters
+/// could never be sent back, so the answer is refused.
 fn check_refresh_token(refresh_token: Option<Secret>) -> Result<Option<Secret>, String> {
     match refresh_token {
-        Some(token) if token.expose().is_empty() || token.expose().contains(char::is_control) => {
-            Err("refresh_token is empty or has control characters".into())
+        Some(token) if token.expose().is_empty() => Ok(None),
+        Some(token) if token.expose().contains(char::is_control) => {
+            Err("refresh_token has control characters".into())
         }
         other => Ok(other),
     }
@@ -198,19 +230,34 @@ fn check_refresh_token(refresh_token: Option<Secret>) -> Result<Option<Secret>, 
 
 /// A number of any size, or (as one of Criteo's own mocks sends it) a
 /// numeric string: zero or less means expired on arrival, a fraction is
-/// rounded down, and anything over [`MAX_EXPIRES_IN`] is taken as that.
-fn parse_expires_in(value: Option<&Value>) -> Result<Option<u32>, String> {
-    let seconds = match value {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(number)) => number.as_f64(),
-        Some(Value::String(text)) => text.trim().parse::<f64>().ok(),
-        Some(_) => None,
+/// rounded down, and anything over [`MAX_EXPIRES_IN`] (`1e400` included)
+/// is taken as that.
+fn parse_expires_in(value: Option<&RawValue>) -> Result<Option<u32>, String> {
+    let text = match value.map(RawValue::get) {
+        None | Some("null") => return Ok(None),
+        Some(text) => text,
     };
-    let seconds = seconds
-        .filter(|seconds| seconds.is_finite())
+    let number = match serde_json::from_str::<&str>(text) {
+        Ok(quoted) => quoted.trim(),
+        Err(_) => text,
+    };
+    let looks_numeric = number
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+        && number.bytes().any(|b| b.is_ascii_digit());
+    let seconds = number
+        .parse::<f64>()
+        .ok()
+        .filter(|seconds| looks_numeric && !seconds.is_nan())
         .ok_or("expires_in is not a number of seconds")?;
     // `as` saturates: a negative number is 0, a huge one u32::MAX.
     Ok(Some((seconds.floor() as u32).min(MAX_EXPIRES_IN)))
+}
+
+/// The body without a leading UTF-8 byte-order mark, which RFC 8259 lets
+/// a reader ignore.
+fn without_bom(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body)
 }
 
 /// The longest lifetime believed: a year.
