@@ -8,6 +8,7 @@ mod authority;
 pub mod client;
 pub mod endpoint;
 pub mod error;
+mod descriptors;
 mod escapes;
 pub mod ffi;
 #[cfg(fuzzing)]

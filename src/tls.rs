@@ -1,69 +1,192 @@
 //! Which certificates a client trusts, and what a TLS failure means.
 
+use std::collections::HashSet;
 use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use ureq::tls::{Certificate, PemItem, parse_pem};
 
+use crate::descriptors::{Unreadable, is_out_of_descriptors, read_regular_file};
 use crate::error::{Error, ErrorKind};
 
 /// Root certificates to verify the server against.
 pub(crate) type Roots = Vec<Certificate<'static>>;
 
+/// The largest certificate file read (Debian's whole bundle is 220 KB).
+const MAX_CERTIFICATE_FILE_BYTES: u64 = 4 << 20;
+/// The most read from all the files of a trust store together.
+const MAX_TRUST_STORE_BYTES: u64 = 32 << 20;
+
 /// Every certificate in a PEM bundle. The path appears in every message.
 pub(crate) fn read_ca_file(path: &str) -> Result<Roots, Error> {
     let invalid = |why: String| Error::invalid_argument(format!("ca_file {path}: {why}"));
-    let pem = std::fs::read(path).map_err(|e| invalid(format!("cannot read it: {e}")))?;
-    let mut roots = Roots::new();
-    for item in parse_pem(&pem) {
-        match item.map_err(|e| invalid(format!("not a valid PEM file: {e}")))? {
-            PemItem::Certificate(certificate) => roots.push(certificate),
-            _ => continue,
-        }
-    }
+    let pem = read_regular_file(Path::new(path), MAX_CERTIFICATE_FILE_BYTES)
+        .map_err(|why| invalid(why.to_string()))?;
+    let roots = certificates_in(&pem).map_err(invalid)?;
     if roots.is_empty() {
         return Err(invalid("holds no PEM certificate".into()));
     }
     Ok(roots)
 }
 
-/// The system's trust store, honouring `SSL_CERT_FILE` and `SSL_CERT_DIR`.
-pub(crate) fn system_roots() -> Result<Roots, Error> {
-    let found = rustls_native_certs::load_native_certs();
-    let out_of_files = found.errors.iter().find_map(|error| match &error.kind {
-        rustls_native_certs::ErrorKind::Io { inner, .. }
-            if matches!(inner.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) =>
-        {
-            Some(inner)
+fn certificates_in(pem: &[u8]) -> Result<Roots, String> {
+    let mut roots = Roots::new();
+    for item in parse_pem(pem) {
+        match item.map_err(|e| format!("not a valid PEM file: {e}"))? {
+            PemItem::Certificate(certificate) => roots.push(certificate.to_owned()),
+            _ => continue,
         }
-        _ => None,
-    });
-    if let (true, Some(files)) = (found.certs.is_empty(), out_of_files) {
-        return Err(Error::new(
+    }
+    Ok(roots)
+}
+
+/// The system's trust store: the file `SSL_CERT_FILE` names and the
+/// directories of `SSL_CERT_DIR` when either is set, otherwise the usual
+/// places of the system's bundle and directory. A file that
+/// `SSL_CERT_FILE` names must be readable; elsewhere, files that cannot be
+/// read are passed over as long as some certificate is found.
+pub(crate) fn system_roots() -> Result<Roots, Error> {
+    let named_file = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty());
+    let named_dirs = std::env::var_os("SSL_CERT_DIR").filter(|d| !d.is_empty());
+    let (file, dirs) = match (&named_file, &named_dirs) {
+        (None, None) => {
+            let probed = openssl_probe::probe();
+            (probed.cert_file, probed.cert_dir)
+        }
+        _ => (
+            named_file.clone().map(PathBuf::from),
+            named_dirs
+                .iter()
+                .flat_map(std::env::split_paths)
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .collect(),
+        ),
+    };
+    let mut store = Store::default();
+    if let Some(file) = &file {
+        if let Ok(metadata) = std::fs::metadata(file) {
+            store.seen.insert((metadata.dev(), metadata.ino()));
+        }
+        store.read(file);
+        if let (Some(_), Some(problem)) = (&named_file, store.problems.first()) {
+            return Err(Error::new(ErrorKind::Tls, format!("SSL_CERT_FILE {problem}")));
+        }
+    }
+    for dir in &dirs {
+        store.read_dir(dir);
+    }
+    if let Some(problem) = store.problems.iter().find(|p| p.ends_the_search) {
+        return Err(Error::new(ErrorKind::Tls, problem.to_string()));
+    }
+    if store.roots.is_empty() {
+        return Err(no_roots(&store.problems));
+    }
+    store.roots.sort_by(|a, b| a.der().cmp(b.der()));
+    store.roots.dedup_by(|a, b| a.der() == b.der());
+    Ok(store.roots)
+}
+
+fn no_roots(problems: &[Problem]) -> Error {
+    if let Some(files) = problems.iter().find(|p| p.out_of_descriptors) {
+        return Error::new(
             ErrorKind::Transport,
             format!(
-                "cannot read the system's trusted root certificates: no file descriptor is left \
-                 ({files})"
+                "cannot read the system's trusted root certificates: no file descriptor is \
+                 left ({files})"
             ),
-        ));
+        );
     }
-    if found.certs.is_empty() {
-        let why = found
-            .errors
-            .first()
-            .map_or("none found".into(), |e| e.to_string());
-        return Err(Error::new(
-            ErrorKind::Tls,
-            format!(
-                "no trusted root certificates in the system store ({why}): install \
-                 ca-certificates, set SSL_CERT_FILE, or call criteo_client_builder_set_ca_file"
-            ),
-        ));
+    let why = problems.first().map_or("none found".into(), |p| p.to_string());
+    Error::new(
+        ErrorKind::Tls,
+        format!(
+            "no trusted root certificates in the system store ({why}): install \
+             ca-certificates, set SSL_CERT_FILE, or call criteo_client_builder_set_ca_file"
+        ),
+    )
+}
+
+/// The certificates of a trust store as its files are read, each file
+/// once (a directory holds several links to each), within
+/// [`MAX_TRUST_STORE_BYTES`].
+#[derive(Default)]
+struct Store {
+    roots: Roots,
+    problems: Vec<Problem>,
+    seen: HashSet<(u64, u64)>,
+    bytes_read: u64,
+}
+
+/// A file that could not be read, and why.
+struct Problem {
+    path: PathBuf,
+    why: String,
+    out_of_descriptors: bool,
+    /// Reading on could exceed the bound: the store is refused.
+    ends_the_search: bool,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.why)
     }
-    Ok(found
-        .certs
-        .iter()
-        .map(|der| Certificate::from_der(der).to_owned())
-        .collect())
+}
+
+impl Store {
+    fn read(&mut self, path: &Path) {
+        let left = MAX_TRUST_STORE_BYTES.saturating_sub(self.bytes_read);
+        let limit = MAX_CERTIFICATE_FILE_BYTES.min(left);
+        let problem = |why: String, ends_the_search: bool| Problem {
+            path: path.to_owned(),
+            why,
+            out_of_descriptors: false,
+            ends_the_search,
+        };
+        match read_regular_file(path, limit) {
+            Ok(pem) => {
+                self.bytes_read += pem.len() as u64;
+                match certificates_in(&pem) {
+                    Ok(roots) => self.roots.extend(roots),
+                    Err(why) => self.problems.push(problem(why, false)),
+                }
+            }
+            Err(Unreadable::TooLarge(_)) if limit < MAX_CERTIFICATE_FILE_BYTES => {
+                let why = format!("the trust store holds more than {MAX_TRUST_STORE_BYTES} bytes");
+                self.problems.push(problem(why, true));
+            }
+            Err(why) => self.problems.push(Problem {
+                out_of_descriptors: why.is_out_of_descriptors(),
+                ..problem(why.to_string(), false)
+            }),
+        }
+    }
+
+    /// Every regular file of `dir`, in name order, not descending into
+    /// subdirectories; what is not a regular file is never opened.
+    fn read_dir(&mut self, dir: &Path) {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(error) => {
+                return self.problems.push(Problem {
+                    path: dir.to_owned(),
+                    out_of_descriptors: is_out_of_descriptors(&error),
+                    why: format!("cannot read the directory: {error}"),
+                    ends_the_search: false,
+                });
+            }
+        };
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();
+        paths.sort();
+        for path in paths {
+            let Ok(metadata) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if metadata.is_file() && self.seen.insert((metadata.dev(), metadata.ino())) {
+                self.read(&path);
+            }
+        }
+    }
 }
 
 /// Why TLS failed, when `error` is a TLS failure: an unknown CA, a name

@@ -31,6 +31,8 @@ use ureq::unversioned::transport::{
     Transport,
 };
 
+use crate::descriptors::above_stdio;
+
 /// Output is sent at once when less than this much room is left for more.
 const MIN_OUTPUT_ROOM: usize = 4096;
 
@@ -84,7 +86,7 @@ fn connect(addrs: &[SocketAddr], deadline: Deadline) -> Result<TcpStream, ureq::
             Some(share) => TcpStream::connect_timeout(addr, share.max(Duration::from_millis(10))),
             None => TcpStream::connect(addr),
         };
-        match attempt {
+        match attempt.and_then(above_stdio) {
             Ok(stream) => return Ok(stream),
             Err(error) if error.kind() == io::ErrorKind::TimedOut => {
                 last_error = Some(ureq::Error::Timeout(ureq::Timeout::Connect));
