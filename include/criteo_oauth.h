@@ -480,10 +480,15 @@ criteo_status criteo_token_source_set_refresh_margin(criteo_token_source *source
  * before that fetch counts as done: calls for one source never overlap,
  * and come in the order the tokens were
  * fetched (never an older token after a newer one). Threads waiting for
- * that fetch wait for the callback too. It may call
- * `criteo_token_source_get` (answered with the token it was given, without
- * a new fetch, even when that token is already expired) and
- * `criteo_token_source_invalidate`; it must not free the source.
+ * that fetch wait for the callback too. While it runs, every get of the
+ * source, from any thread (a binding may run the callback on a thread of
+ * its own), is answered with the token it was given, without a new fetch,
+ * even when that token is already expired. It may call
+ * `criteo_token_source_invalidate`; it must not free the source. It must
+ * return normally: a C++ exception that escapes it terminates the process
+ * (the library is C to it), and a `longjmp` out of it is undefined
+ * behaviour (the source stays locked in its fetch). Once
+ * `criteo_token_source_free` has returned, it is never called again.
  * `user_data` is passed through; it must be usable from any thread. NULL
  * `on_refresh` removes the callback.
  *
@@ -636,7 +641,11 @@ void criteo_token_source_invalidate(const criteo_token_source *source);
  * with zeros) and its reference to the client. NULL is a no-op. No call
  * may be using the source at the time; tokens it handed out stay valid. A
  * fetch that `criteo_token_source_get_within` started goes on, and what it
- * holds is freed when it ends.
+ * holds is freed when it ends. The refresh callback is never called once
+ * this returns: if it is running on another thread (a fetch of
+ * `criteo_token_source_get_within`), this waits for it to return, so the
+ * program may release the callback's `user_data` right after. Not thread-safe
+ * with other calls on the same source; fork-safe.
  *
  * # Safety
  * `source` is NULL or a live source, not used again.

@@ -178,6 +178,27 @@ check "no secret in any block the library frees, nor in the heap once all is fre
     env CRITEO_TEST_PROXY_BASIC="$(printf 'user:proxy-pw-5e6f7a8b' | base64)" \
     "$BUILD_DIR/freed_memory" "$URL" "$TLS_URL" "$ca_file" "$PROXY_HOSTPORT"
 
+echo "== a careless or hostile host program"
+build hostile_host "$CC" c11 tests/c/hostile_host.c -pthread
+run "stdio closed: no socket or file of the library's on descriptors 0-2" 0 \
+    "^3 tokens, 0 of the library's descriptors on 0-2\$" hostile_host descriptors "$TLS_URL" "$ca_file" "http://$PROXY_HOSTPORT"
+run "free during a get_within fetch: the callback never runs, its freed user_data untouched" 0 \
+    "callback calls before free: 0, after: 0\$" hostile_host free-during-fetch "$URL/scenario/slow-1000"
+run "free while the callback runs on the library's thread: free returns after it" 0 \
+    "^callback started before free: 1, finished when free returned: 1\$" hostile_host free-during-callback "$URL"
+fifo=$(mktemp -u) big=$(mktemp)
+mkfifo "$fifo"
+truncate -s 100M "$big"
+for store in /dev/zero "$fifo" "$big"; do
+    check "trust store $store: refused at once under ulimit -v, naming it" 0 \
+        "^set_ca_file: ca_file $store: .*
+SSL_CERT_FILE: SSL_CERT_FILE $store: " \
+        bash -c 'ulimit -v 1000000; exec timeout 10 "$@"' _ "$BUILD_DIR/hostile_host" trust-store "$store" "$TLS_URL"
+    check "trust store $store [valgrind]" 0 "SSL_CERT_FILE $store" \
+        timeout 60 "${MEMCHECK[@]}" "$BUILD_DIR/hostile_host" trust-store "$store" "$TLS_URL"
+done
+rm -f "$fifo" "$big"
+
 echo "== name lookups, in namespaces with their own /etc/hosts and DNS server"
 check "localhost is 127.0.0.1 and ::1 in a namespace whose /etc/hosts says otherwise" 0 "^(ok|SKIP) " \
     tests/c/localhost_namespace.sh "$BUILD_DIR" "$SERVER"

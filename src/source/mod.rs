@@ -18,14 +18,15 @@
 //!   fetch.
 //! - The refresh callback runs before the fetch counts as done, so calls
 //!   never overlap and come in the order the tokens were fetched. A get
-//!   made from inside the callback is answered with the token it was given.
+//!   made while it runs, from any thread, is answered with the token it
+//!   was given. After [`TokenSource::close`], it never runs again.
 //! - After `fork()`, the child leaves the parent's lock alone (another
 //!   thread may have held it) and starts from a copy of the state kept
 //!   outside the lock (see [`PerProcess`]).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::{self, ThreadId};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -36,6 +37,11 @@ use crate::process::{Owned, PerProcess, QuietPanics};
 use crate::request::TokenRequest;
 use crate::retry::server_wait;
 use crate::token::Token;
+
+mod callback;
+
+use callback::Callbacks;
+pub use callback::RefreshCallback;
 
 /// A token that comes without `expires_in` is taken to live this long (the
 /// lifetime Criteo documents).
@@ -63,9 +69,6 @@ impl CachedToken for Token {
     }
 }
 
-/// Called after each successful fetch, outside any lock.
-pub type RefreshCallback<T> = dyn Fn(&Arc<T>) + Send + Sync;
-
 /// A valid token whenever asked, from any number of threads.
 pub struct TokenSource<T: CachedToken = Token> {
     client: Client,
@@ -76,7 +79,7 @@ pub struct TokenSource<T: CachedToken = Token> {
     /// The state as of its last change, kept outside the lock: a child of
     /// `fork()` starts again from it.
     saved: ArcSwap<Saved<T>>,
-    on_refresh: ArcSwapOption<Box<RefreshCallback<T>>>,
+    on_refresh: Callbacks<T>,
 }
 
 struct Locked<T> {
@@ -94,9 +97,8 @@ struct State<T> {
     /// the threads that waited for it take.
     fetches_done: u64,
     last_result: Option<Result<Arc<T>, Error>>,
-    /// The token being handed to the refresh callback, and the thread
-    /// running it.
-    announcing: Option<(ThreadId, Arc<T>)>,
+    /// The token being handed to the refresh callback.
+    announcing: Option<Arc<T>>,
 }
 
 /// What a child of `fork()` carries over.
@@ -164,7 +166,7 @@ impl<T: CachedToken> TokenSource<T> {
             fresh: ArcSwapOption::empty(),
             locked: PerProcess::new(Locked::from(&saved)),
             saved: ArcSwap::from_pointee(saved),
-            on_refresh: ArcSwapOption::empty(),
+            on_refresh: Callbacks::new(),
         }
     }
 
@@ -179,10 +181,17 @@ impl<T: CachedToken> TokenSource<T> {
 
     /// Called after every successful fetch, one call at a time, in the
     /// order of the fetches; it may persist a rotated refresh token, call
-    /// [`get`](Self::get) (which answers with the token it was given) or
-    /// [`invalidate`](Self::invalidate).
+    /// [`get`](Self::get) (which answers, on any thread, with the token it
+    /// was given) or [`invalidate`](Self::invalidate).
     pub fn set_refresh_callback(&self, callback: Option<Box<RefreshCallback<T>>>) {
-        self.on_refresh.store(callback.map(Arc::new));
+        self.on_refresh.set(callback);
+    }
+
+    /// The source's owner is done with it: the refresh callback never runs
+    /// again once this returns. Waits for a call under way on another
+    /// thread; a fetch under way goes on, and caches its token.
+    pub fn close(&self) {
+        self.on_refresh.close();
     }
 
     /// Forgets the cached token (the API said 401): the next get fetches.
@@ -220,7 +229,7 @@ impl<T: CachedToken> TokenSource<T> {
         }
         let locked = self.locked();
         let state = locked.lock();
-        match state.plan(Instant::now(), thread::current().id()) {
+        match state.plan(Instant::now()) {
             Plan::Serve(token) => Some(Ok(token)),
             Plan::Fail(error) => Some(Err(error)),
             Plan::Wait | Plan::Fetch(_) => None,
@@ -234,7 +243,7 @@ impl<T: CachedToken> TokenSource<T> {
         }
         let locked = self.locked();
         let mut state = locked.lock();
-        match state.plan(Instant::now(), thread::current().id()) {
+        match state.plan(Instant::now()) {
             Plan::Serve(token) => Ok(token),
             Plan::Fail(error) => Err(error),
             Plan::Wait => {
@@ -268,7 +277,7 @@ impl<T: CachedToken> TokenSource<T> {
         let locked = self.locked();
         let mut state = locked.lock();
         let awaited = state.fetches_done;
-        match state.plan(Instant::now(), thread::current().id()) {
+        match state.plan(Instant::now()) {
             Plan::Serve(token) => return Some(Ok(token)),
             Plan::Fail(error) => return Some(Err(error)),
             Plan::Wait => {}
@@ -352,11 +361,10 @@ impl<T: CachedToken> TokenSource<T> {
             Err(error) => state.record_failure(error, Instant::now()),
         };
         self.publish(&state);
-        if let (Ok(token), Some(callback)) = (&result, self.on_refresh.load_full()) {
-            state.announcing = Some((thread::current().id(), Arc::clone(token)));
+        if let Ok(token) = &result {
+            state.announcing = Some(Arc::clone(token));
             drop(state);
-            // A callback that panics must not strand the waiting threads.
-            let _ = catch_unwind(AssertUnwindSafe(|| callback(token)));
+            self.on_refresh.announce(token);
             state = locked.lock();
             state.announcing = None;
         }
@@ -436,10 +444,11 @@ fn later(now: Instant, wait: Duration) -> Instant {
 }
 
 impl<T> State<T> {
-    fn plan(&self, now: Instant, thread: ThreadId) -> Plan<T> {
-        if let Some((announcer, token)) = &self.announcing
-            && *announcer == thread
-        {
+    fn plan(&self, now: Instant) -> Plan<T> {
+        // What the threads waiting for this fetch will be given, even when
+        // the token came already expired: a get from the callback (whichever
+        // thread a binding runs it on) must not wait for the callback itself.
+        if let Some(token) = &self.announcing {
             return Plan::Serve(Arc::clone(token));
         }
         if let Some(current) = self.current.as_ref().filter(|c| now < c.expires_at()) {
@@ -648,13 +657,13 @@ mod tests {
         let mut state = state("client_credentials");
         let start = Instant::now();
         assert_eq!(
-            plan_name(state.plan(start, thread::current().id())),
+            plan_name(state.plan(start)),
             "fetch",
             "nothing cached"
         );
         state.fetching = true;
         assert_eq!(
-            plan_name(state.plan(start, thread::current().id())),
+            plan_name(state.plan(start)),
             "wait",
             "nothing cached, a fetch under way"
         );
@@ -662,18 +671,18 @@ mod tests {
         state.install(&token(r#"{"access_token":"a","expires_in":100}"#), start);
         let at = |seconds| start + Duration::from_secs(seconds);
         assert_eq!(
-            plan_name(state.plan(at(10), thread::current().id())),
+            plan_name(state.plan(at(10))),
             "serve",
             "fresh"
         );
         assert_eq!(
-            plan_name(state.plan(at(60), thread::current().id())),
+            plan_name(state.plan(at(60))),
             "fetch",
             "within the margin (50 s)"
         );
         state.fetching = true;
         assert_eq!(
-            plan_name(state.plan(at(60), thread::current().id())),
+            plan_name(state.plan(at(60))),
             "serve",
             "due, but someone is fetching"
         );
@@ -684,29 +693,29 @@ mod tests {
             "a failed refresh still serves the valid token"
         );
         assert_eq!(
-            plan_name(state.plan(at(60), thread::current().id())),
+            plan_name(state.plan(at(60))),
             "serve",
             "backing off"
         );
         assert_eq!(
-            plan_name(state.plan(at(61), thread::current().id())),
+            plan_name(state.plan(at(61))),
             "fetch",
             "backoff (1 s) over"
         );
         assert_eq!(
-            plan_name(state.plan(at(100), thread::current().id())),
+            plan_name(state.plan(at(100))),
             "fetch",
             "expired"
         );
         let served = state.record_failure(Error::new(ErrorKind::HttpStatus, "503"), at(100));
         assert!(served.is_err(), "expired: the error is returned");
         assert_eq!(
-            plan_name(state.plan(at(101), thread::current().id())),
+            plan_name(state.plan(at(101))),
             "fail",
             "no valid token, backing off (2 s)"
         );
         assert_eq!(
-            plan_name(state.plan(at(102), thread::current().id())),
+            plan_name(state.plan(at(102))),
             "fetch"
         );
     }
@@ -758,7 +767,7 @@ mod tests {
                 ..Default::default()
             });
         let _ = state.record_failure(refused, now);
-        let Plan::Fail(later) = state.plan(now + Duration::from_secs(60), thread::current().id())
+        let Plan::Fail(later) = state.plan(now + Duration::from_secs(60))
         else {
             panic!("a spent code fails");
         };

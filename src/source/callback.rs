@@ -1,0 +1,143 @@
+//! The refresh callback, and the promise that it never runs once its
+//! source is closed: a close waits for a call under way on another thread,
+//! and no call starts after it.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, ThreadId};
+
+use arc_swap::ArcSwapOption;
+
+use crate::process::PerProcess;
+
+/// Called after each successful fetch, outside any lock of the source.
+pub type RefreshCallback<T> = dyn Fn(&Arc<T>) + Send + Sync;
+
+/// The callback of one source, and who is running it.
+pub(super) struct Callbacks<T> {
+    /// Read without a lock: set from any thread, and fork-safe.
+    registered: ArcSwapOption<Box<RefreshCallback<T>>>,
+    /// Per process: in a child of `fork()`, no call is under way (the
+    /// thread that made it is not there), and the parent's lock may have
+    /// been held at the fork.
+    gate: PerProcess<Gate>,
+}
+
+#[derive(Default)]
+struct Gate {
+    state: Mutex<GateState>,
+    call_ended: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    closed: bool,
+    running_on: Option<ThreadId>,
+}
+
+impl<T> Callbacks<T> {
+    pub(super) fn new() -> Self {
+        Callbacks {
+            registered: ArcSwapOption::empty(),
+            gate: PerProcess::new(Gate::default()),
+        }
+    }
+
+    pub(super) fn set(&self, callback: Option<Box<RefreshCallback<T>>>) {
+        self.registered.store(callback.map(Arc::new));
+    }
+
+    /// Calls the callback with `token`, unless there is none or the source
+    /// is closed. Calls never overlap: the source's fetches are one at a
+    /// time, and each calls this before it counts as done.
+    pub(super) fn announce(&self, token: &Arc<T>) {
+        let gate = self.gate.get(Gate::default);
+        let Some(callback) = self.registered.load_full() else {
+            return;
+        };
+        {
+            let mut state = gate.lock();
+            if state.closed {
+                return;
+            }
+            state.running_on = Some(thread::current().id());
+        }
+        // A callback that panics must not strand the waiting threads.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(token)));
+        gate.lock().running_on = None;
+        gate.call_ended.notify_all();
+    }
+
+    /// No call starts after this returns, and a call under way on another
+    /// thread has ended. (Called from inside the callback itself, it
+    /// returns at once: the call under way is the caller's own.)
+    pub(super) fn close(&self) {
+        let gate = self.gate.get(Gate::default);
+        let mut state = gate.lock();
+        state.closed = true;
+        let me = thread::current().id();
+        while state.running_on.is_some_and(|thread| thread != me) {
+            state = gate
+                .call_ended
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        drop(state);
+        self.registered.store(None);
+    }
+}
+
+impl Gate {
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        // Every change is a plain assignment: a panic cannot leave it torn.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[test]
+    fn close_waits_for_a_call_under_way_and_no_call_starts_after_it() {
+        let callbacks = Arc::new(Callbacks::<()>::new());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let ended = Arc::new(AtomicUsize::new(0));
+        let (started, wait_started) = std::sync::mpsc::channel();
+        let (calls_in, ended_in) = (Arc::clone(&calls), Arc::clone(&ended));
+        callbacks.set(Some(Box::new(move |_| {
+            calls_in.fetch_add(1, Ordering::SeqCst);
+            let _ = started.send(());
+            thread::sleep(Duration::from_millis(300));
+            ended_in.fetch_add(1, Ordering::SeqCst);
+        })));
+        let announcer = Arc::clone(&callbacks);
+        let running = thread::spawn(move || announcer.announce(&Arc::new(())));
+        wait_started.recv().unwrap();
+        callbacks.close();
+        assert_eq!(ended.load(Ordering::SeqCst), 1, "close waited for the call");
+        callbacks.announce(&Arc::new(()));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "no call after close");
+        running.join().unwrap();
+    }
+
+    #[test]
+    fn close_from_inside_the_callback_returns() {
+        let callbacks = Arc::new(Callbacks::<()>::new());
+        let inner = Arc::downgrade(&callbacks);
+        callbacks.set(Some(Box::new(move |_| {
+            if let Some(callbacks) = inner.upgrade() {
+                callbacks.close();
+            }
+        })));
+        callbacks.announce(&Arc::new(()));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        callbacks.set(Some(Box::new(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+        })));
+        callbacks.announce(&Arc::new(()));
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "closed stays closed");
+    }
+}

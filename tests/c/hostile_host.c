@@ -1,0 +1,202 @@
+/*
+ * hostile_host.c: the library inside a careless or hostile host program.
+ *
+ *   hostile_host descriptors TLS_URL CA_FILE PROXY_URL
+ *       closes descriptors 0, 1 and 2, then gets tokens over TLS (direct
+ *       and through the proxy, with the trust store from SSL_CERT_FILE and
+ *       from set_ca_file) and keeps the connections alive: no descriptor
+ *       0-2 may be open afterwards (/proc/self/fd), since any would be the
+ *       library's. Reports on descriptor 3, a copy of stdout.
+ *   hostile_host free-during-fetch SLOW_URL
+ *       starts a fetch with criteo_token_source_get_within, frees the
+ *       source, then frees the callback's user_data: the callback must
+ *       never run (under ASan or valgrind, a call would read freed memory).
+ *   hostile_host free-during-callback URL
+ *       frees the source while its callback runs on the library's thread:
+ *       free must return only after the callback did.
+ *   hostile_host trust-store PATH TLS_URL
+ *       PATH as set_ca_file and as SSL_CERT_FILE: each build must fail at
+ *       once with a message naming PATH (run under ulimit -v and a timeout).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "criteo_oauth.h"
+
+static criteo_client *client_for(const char *url, const char *ca_file, const char *proxy,
+                                 criteo_error **error) {
+    criteo_client_builder *builder = criteo_client_builder_new();
+    criteo_client_builder_set_host(builder, url);
+    criteo_client_builder_set_proxy(builder, proxy);
+    if (ca_file != NULL) {
+        criteo_client_builder_set_ca_file(builder, ca_file);
+    }
+    criteo_client *client = NULL;
+    criteo_client_builder_build(builder, &client, error);
+    return client;
+}
+
+static int token_from(criteo_client *client) {
+    criteo_token *token = NULL;
+    int got = client != NULL &&
+              criteo_get_token(client, "client_credentials", "demo-client", "demo-secret", NULL,
+                               NULL, NULL, &token, NULL) == CRITEO_OK;
+    criteo_token_free(token);
+    return got;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+static int descriptors(const char *tls_url, const char *ca_file, const char *proxy) {
+    int report = dup(1);
+    if (report != 3) {
+        fprintf(stderr, "expected the report on descriptor 3, got %d\n", report);
+        return 1;
+    }
+    close(0);
+    close(1);
+    close(2);
+    setenv("SSL_CERT_FILE", ca_file, 1);
+    criteo_client *from_env = client_for(tls_url, NULL, "", NULL);
+    criteo_client *direct = client_for(tls_url, ca_file, "", NULL);
+    criteo_client *tunnelled = client_for(tls_url, ca_file, proxy, NULL);
+    int tokens = token_from(from_env) + token_from(direct) + token_from(tunnelled);
+    /* The connections stay in each client's pool: look now. */
+    int on_stdio = 0;
+    char path[64], target[256];
+    for (int fd = 0; fd <= 2; fd++) {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t length = readlink(path, target, sizeof target - 1);
+        if (length >= 0) {
+            target[length] = '\0';
+            dprintf(report, "descriptor %d is open: %s\n", fd, target);
+            on_stdio++;
+        }
+    }
+    criteo_client_free(from_env);
+    criteo_client_free(direct);
+    criteo_client_free(tunnelled);
+    dprintf(report, "%d tokens, %d of the library's descriptors on 0-2\n", tokens, on_stdio);
+    return tokens == 3 && on_stdio == 0 ? 0 : 1;
+}
+
+/* What the callback touches: freed by the program once the source is. */
+struct callback_state {
+    atomic_int calls;
+    atomic_int started, finished;
+    long sleep_ms;
+};
+
+/* Set once the source is freed: a call after that is counted here too, so
+ * that the plain build sees it as well as ASan and valgrind. */
+static atomic_int source_freed, late_calls;
+
+static void on_refresh(void *user_data, const criteo_token *token) {
+    struct callback_state *state = user_data;
+    (void)token;
+    if (atomic_load(&source_freed)) {
+        atomic_fetch_add(&late_calls, 1);
+        return;
+    }
+    atomic_fetch_add(&state->calls, 1);
+    atomic_store(&state->started, 1);
+    sleep_ms(state->sleep_ms);
+    atomic_store(&state->finished, 1);
+}
+
+static criteo_token_source *source_for(const char *url, struct callback_state *state) {
+    criteo_client *client = client_for(url, NULL, "", NULL);
+    criteo_token_source *source = NULL;
+    criteo_token_source_new(client, "client_credentials", "demo-client", "demo-secret", NULL, NULL,
+                            NULL, &source, NULL);
+    criteo_client_free(client);
+    if (source != NULL) {
+        criteo_token_source_set_refresh_callback(source, on_refresh, state);
+    }
+    return source;
+}
+
+static int free_during_fetch(const char *slow_url) {
+    struct callback_state *state = calloc(1, sizeof *state);
+    criteo_token_source *source = source_for(slow_url, state);
+    criteo_token *token = NULL;
+    criteo_status status = criteo_token_source_get_within(source, 0, &token, NULL);
+    criteo_token_source_free(source);
+    atomic_store(&source_freed, 1);
+    int calls_at_free = atomic_load(&state->calls);
+    free(state);
+    /* The fetch (1 s) ends after this: a callback would use freed memory. */
+    sleep_ms(2000);
+    printf("get_within: %s, token %s; callback calls before free: %d, after: %d\n",
+           criteo_status_str(status), token == NULL ? "NULL" : "given", calls_at_free,
+           atomic_load(&late_calls));
+    return status == CRITEO_OK && token == NULL && calls_at_free == 0 && late_calls == 0 ? 0 : 1;
+}
+
+static int free_during_callback(const char *url) {
+    struct callback_state *state = calloc(1, sizeof *state);
+    state->sleep_ms = 500;
+    criteo_token_source *source = source_for(url, state);
+    criteo_token *token = NULL;
+    criteo_token_source_get_within(source, 0, &token, NULL);
+    for (int i = 0; i < 1000 && !atomic_load(&state->started); i++) {
+        sleep_ms(5);
+    }
+    int started = atomic_load(&state->started);
+    criteo_token_source_free(source);
+    int finished = atomic_load(&state->finished);
+    free(state);
+    criteo_token_free(token);
+    printf("callback started before free: %d, finished when free returned: %d\n", started,
+           finished);
+    return started && finished ? 0 : 1;
+}
+
+static int refused_naming(criteo_error *error, const char *path, const char *how) {
+    const char *message = criteo_error_message(error);
+    printf("%s: %s\n", how, message);
+    return error != NULL && strstr(message, path) != NULL;
+}
+
+static int trust_store(const char *path, const char *tls_url) {
+    criteo_error *error = NULL;
+    criteo_client *client = client_for(tls_url, path, "", &error);
+    int named = client == NULL && refused_naming(error, path, "set_ca_file");
+    criteo_error_free(error);
+    criteo_client_free(client);
+    error = NULL;
+    setenv("SSL_CERT_FILE", path, 1);
+    client = client_for(tls_url, NULL, "", &error);
+    named += client == NULL && refused_naming(error, path, "SSL_CERT_FILE");
+    criteo_error_free(error);
+    criteo_client_free(client);
+    return named == 2 ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 5 && strcmp(argv[1], "descriptors") == 0) {
+        return descriptors(argv[2], argv[3], argv[4]);
+    }
+    if (argc == 3 && strcmp(argv[1], "free-during-fetch") == 0) {
+        return free_during_fetch(argv[2]);
+    }
+    if (argc == 3 && strcmp(argv[1], "free-during-callback") == 0) {
+        return free_during_callback(argv[2]);
+    }
+    if (argc == 4 && strcmp(argv[1], "trust-store") == 0) {
+        return trust_store(argv[2], argv[3]);
+    }
+    fprintf(stderr, "usage: see the comment at the top of hostile_host.c\n");
+    return 2;
+}
