@@ -9,12 +9,17 @@
  *   CRITEO_CLIENT_ID, CRITEO_CLIENT_SECRET   required
  *   CRITEO_HOST                              optional, default https://api.criteo.com
  *
- * Exit status: 0 on success, 1 when the call failed (the reason on stderr),
- * 2 for a usage or setup mistake.
+ * Exit status: 0 when the token was printed, 1 when the call failed or the
+ * token could not be written (the reason on stderr), 2 for a usage or
+ * setup mistake.
  */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "criteo_oauth.h"
 
@@ -61,40 +66,73 @@ static void print_json(const criteo_token *token) {
     }
 }
 
-/* A client for CRITEO_HOST, NULL for the default; exits on a bad host. */
-static criteo_client *client_from_environment(void) {
-    const char *host = getenv("CRITEO_HOST");
-    if (host == NULL || host[0] == '\0') {
-        return NULL;
-    }
-    criteo_client_builder *builder = criteo_client_builder_new();
-    criteo_client_builder_set_host(builder, host);
-    criteo_client *client = NULL;
-    criteo_error *error = NULL;
-    if (criteo_client_builder_build(builder, &client, &error) != CRITEO_OK) {
-        fprintf(stderr, "criteo-token: CRITEO_HOST: %s\n", criteo_error_message(error));
-        criteo_error_free(error);
-        exit(2);
-    }
-    return client;
-}
-
-/* A refused argument, named as the user set it: the environment variable. */
-static void print_argument_error(const char *message) {
+/* A refused setting, named as the user set it: the environment variable. */
+static void print_setting_error(const char *message) {
     static const struct {
         const char *argument, *variable;
-    } names[] = {{"client_id ", "CRITEO_CLIENT_ID"}, {"client_secret ", "CRITEO_CLIENT_SECRET"}};
+    } names[] = {{"client_id ", "CRITEO_CLIENT_ID "},
+                 {"client_secret ", "CRITEO_CLIENT_SECRET "},
+                 {"base_url ", "CRITEO_HOST "}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         size_t length = strlen(names[i].argument);
         if (strncmp(message, names[i].argument, length) == 0) {
-            fprintf(stderr, "criteo-token: %s %s\n", names[i].variable, message + length);
+            fprintf(stderr, "criteo-token: %s%s\n", names[i].variable, message + length);
             return;
         }
     }
     fprintf(stderr, "criteo-token: %s\n", message);
 }
 
+/* The client for CRITEO_HOST (default https://api.criteo.com), with the
+ * proxy and trust store the environment gives; exits 2 when it cannot be
+ * made, with the message of whichever setting is wrong. */
+static criteo_client *client_from_environment(void) {
+    criteo_client_builder *builder = criteo_client_builder_new();
+    const char *host = getenv("CRITEO_HOST");
+    if (host != NULL && host[0] != '\0') {
+        criteo_client_builder_set_host(builder, host);
+    }
+    criteo_client *client = NULL;
+    criteo_error *error = NULL;
+    if (criteo_client_builder_build(builder, &client, &error) != CRITEO_OK) {
+        print_setting_error(criteo_error_message(error));
+        criteo_error_free(error);
+        exit(2);
+    }
+    return client;
+}
+
+/* Descriptors 0-2 open before anything else, on /dev/null when closed, so
+ * that no file or socket takes their place: what is printed to stdout
+ * must never go into a connection. Returns whether stdout was open. */
+static int open_standard_descriptors(void) {
+    int stdout_was_open = 1;
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+            stdout_was_open &= fd != 1;
+            if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd) {
+                _exit(2);
+            }
+        }
+    }
+    return stdout_was_open;
+}
+
+/* Flushes and closes stdout; says why and returns 1 if anything written to
+ * it was lost. */
+static int finish_output(void) {
+    int failed = ferror(stdout);
+    failed |= fclose(stdout) != 0;
+    if (failed) {
+        fprintf(stderr, "criteo-token: cannot write the token to standard output: %s\n",
+                errno != 0 ? strerror(errno) : "write error");
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    int stdout_was_open = open_standard_descriptors();
     int json = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
@@ -108,10 +146,17 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    if (!stdout_was_open) {
+        fprintf(stderr, "criteo-token: standard output is closed: nowhere to print the token\n");
+        return 1;
+    }
     const char *client_id = getenv("CRITEO_CLIENT_ID");
     const char *client_secret = getenv("CRITEO_CLIENT_SECRET");
     if (client_id == NULL || client_secret == NULL) {
-        fprintf(stderr, "criteo-token: set CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET in the environment\n");
+        fprintf(stderr,
+                "criteo-token: %s is not set: set CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET in "
+                "the environment\n",
+                client_id == NULL ? "CRITEO_CLIENT_ID" : "CRITEO_CLIENT_SECRET");
         return 2;
     }
 
@@ -122,7 +167,7 @@ int main(int argc, char **argv) {
                                             NULL, NULL, NULL, &token, &error);
     int exit_code = 0;
     if (status == CRITEO_ERR_INVALID_ARGUMENT) {
-        print_argument_error(criteo_error_message(error));
+        print_setting_error(criteo_error_message(error));
         exit_code = 2;
     } else if (status != CRITEO_OK) {
         fprintf(stderr, "criteo-token: %s\n", criteo_error_message(error));
@@ -131,6 +176,9 @@ int main(int argc, char **argv) {
         print_json(token);
     } else {
         printf("%s\n", criteo_token_access_token(token));
+    }
+    if (exit_code == 0) {
+        exit_code = finish_output();
     }
     criteo_token_free(token);
     criteo_error_free(error);

@@ -186,6 +186,31 @@ run "free during a get_within fetch: the callback never runs, its freed user_dat
     "callback calls before free: 0, after: 0\$" hostile_host free-during-fetch "$URL/scenario/slow-1000"
 run "free while the callback runs on the library's thread: free returns after it" 0 \
     "^callback started before free: 1, finished when free returned: 1\$" hostile_host free-during-callback "$URL"
+tls_good=(CRITEO_HOST="$TLS_URL" SSL_CERT_FILE="$ca_file" HTTPS_PROXY="http://$PROXY_HOSTPORT" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret)
+cli="$BUILD_DIR/criteo-token"
+check "criteo-token >&-: exit 1 saying so, no token fetched or printed anywhere" 1 \
+    "^criteo-token: standard output is closed: nowhere to print the token\$" \
+    env "${tls_good[@]}" bash -c 'exec "$@" >&-' _ "$cli"
+check "criteo-token >/dev/full: exit 1 saying so" 1 \
+    "^criteo-token: cannot write the token to standard output: No space left on device\$" \
+    env "${tls_good[@]}" bash -c 'exec "$@" >/dev/full' _ "$cli"
+check "criteo-token --json >/dev/full: exit 1" 1 "cannot write the token" \
+    env "${tls_good[@]}" bash -c 'exec "$@" --json >/dev/full' _ "$cli"
+check "criteo-token with stdin and stderr closed, through a proxy: the token" 0 '^eyJ[A-Za-z0-9._-]+$' \
+    env "${tls_good[@]}" bash -c 'exec "$@" <&- 2>&-' _ "$cli"
+for host in "CRITEO_HOST=$TLS_URL" "CRITEO_HOST="; do
+    check "criteo-token, a missing SSL_CERT_FILE ($host): exit 2 naming it" 2 \
+        "^criteo-token: SSL_CERT_FILE /nonexistent: cannot read it" \
+        env "${tls_good[@]}" "$host" SSL_CERT_FILE=/nonexistent "$cli"
+    check "criteo-token, a bad HTTPS_PROXY ($host): exit 2 naming it" 2 \
+        "^criteo-token: HTTPS_PROXY must be an http:// proxy" \
+        env "${tls_good[@]}" "$host" HTTPS_PROXY=socks5://127.0.0.1:9 "$cli"
+done
+check "criteo-token, a bad CRITEO_HOST: exit 2 naming it" 2 "^criteo-token: CRITEO_HOST must start with https:// or http://\$" \
+    env "${tls_good[@]}" CRITEO_HOST=ftp://x "$cli"
+check "criteo-token, no secret: names the variable" 2 "^criteo-token: CRITEO_CLIENT_SECRET is not set" \
+    env -u CRITEO_CLIENT_SECRET CRITEO_CLIENT_ID=demo-client "$cli"
+
 fifo=$(mktemp -u) big=$(mktemp)
 mkfifo "$fifo"
 truncate -s 100M "$big"
