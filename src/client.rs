@@ -319,7 +319,7 @@ impl Client {
             }
             (ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..), _) => (
                 ErrorKind::Transport,
-                format!("got a malformed HTTP answer: {error}"),
+                format!("got a malformed HTTP answer: {error}{}", obs_fold_hint(&error)),
             ),
             _ => (ErrorKind::Transport, format!("failed: {error}")),
         };
@@ -394,6 +394,21 @@ fn new_agent(config: &ureq::config::Config) -> ureq::Agent {
 /// True for failures that happen before any byte of the request is sent:
 /// no address (for now), no connection. Such a request can be sent again
 /// safely.
+/// What a header line that begins with a space or tab (an obs-fold
+/// continuation, RFC 9112 §5.2) looks like to ureq's parser: a header
+/// with an invalid name. The parser cannot be told to unfold it, so the
+/// message says it is refused.
+fn obs_fold_hint(error: &ureq::Error) -> &'static str {
+    match error {
+        ureq::Error::Protocol(why) if why.to_string() == "http parse fail: invalid header name" => {
+            " (a header line that starts with a space or tab, continuing the line before \
+             (obs-fold, deprecated by RFC 9112 section 5.2), is one cause: this client does not \
+             accept folded header lines)"
+        }
+        _ => "",
+    }
+}
+
 fn never_left(error: &ureq::Error) -> bool {
     use std::io::ErrorKind::*;
     match error {

@@ -70,7 +70,10 @@ pub(crate) fn system_roots() -> Result<Roots, Error> {
         }
         store.read(file);
         if let (Some(_), Some(problem)) = (&named_file, store.problems.first()) {
-            return Err(Error::new(ErrorKind::Tls, format!("SSL_CERT_FILE {problem}")));
+            return Err(match problem.out_of_descriptors {
+                true => no_roots(&store.problems),
+                false => Error::new(ErrorKind::Tls, format!("SSL_CERT_FILE {problem}")),
+            });
         }
     }
     for dir in &dirs {

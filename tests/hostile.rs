@@ -77,6 +77,21 @@ fn a_gzip_body_nobody_asked_for_is_refused_unread() {
     );
 }
 
+/// ureq's parser cannot unfold a folded header line (obs-fold): the answer
+/// is refused, with a message that says why.
+#[test]
+fn a_folded_header_line_is_refused_saying_so() {
+    let server = TestServer::start().unwrap();
+    let error = expect_error(&server, "obs-fold", CRITEO_ERR_TRANSPORT);
+    assert!(
+        error.message.contains("malformed HTTP answer")
+            && error.message.contains("obs-fold")
+            && error.message.contains("does not accept folded header lines"),
+        "{}",
+        error.message
+    );
+}
+
 #[test]
 fn a_garbage_status_line_is_a_transport_error() {
     let server = TestServer::start().unwrap();

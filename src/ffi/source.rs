@@ -197,7 +197,7 @@ pub unsafe extern "C" fn criteo_token_source_set_refresh_margin(
 /// its own), is answered with the token it was given, without a new fetch,
 /// even when that token is already expired. It may call
 /// `criteo_token_source_invalidate`; it must not free the source. It must
-/// return normally: a C++ exception that escapes it terminates the process
+/// return normally: a C++ exception that escapes it aborts the process
 /// (the library is C to it), and a `longjmp` out of it is undefined
 /// behaviour (the source stays locked in its fetch). Once
 /// `criteo_token_source_free` has returned, it is never called again.

@@ -2,8 +2,8 @@
 //! source is closed: a close waits for a call under way on another thread,
 //! and no call starts after it.
 
+use std::cell::Cell;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::{self, ThreadId};
 
 use arc_swap::ArcSwapOption;
 
@@ -31,7 +31,14 @@ struct Gate {
 #[derive(Default)]
 struct GateState {
     closed: bool,
-    running_on: Option<ThreadId>,
+    running: bool,
+}
+
+thread_local! {
+    /// The gate whose callback this thread is running, by address (0 for
+    /// none). A plain cell: asking for the thread's id would allocate a
+    /// handle that a thread made by C never frees.
+    static RUNNING_HERE: Cell<usize> = const { Cell::new(0) };
 }
 
 impl<T> Callbacks<T> {
@@ -59,11 +66,13 @@ impl<T> Callbacks<T> {
             if state.closed {
                 return;
             }
-            state.running_on = Some(thread::current().id());
+            state.running = true;
         }
+        let outer = RUNNING_HERE.replace(gate.address());
         // A callback that panics must not strand the waiting threads.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(token)));
-        gate.lock().running_on = None;
+        RUNNING_HERE.set(outer);
+        gate.lock().running = false;
         gate.call_ended.notify_all();
     }
 
@@ -74,8 +83,7 @@ impl<T> Callbacks<T> {
         let gate = self.gate.get(Gate::default);
         let mut state = gate.lock();
         state.closed = true;
-        let me = thread::current().id();
-        while state.running_on.is_some_and(|thread| thread != me) {
+        while state.running && RUNNING_HERE.get() != gate.address() {
             state = gate
                 .call_ended
                 .wait(state)
@@ -87,6 +95,10 @@ impl<T> Callbacks<T> {
 }
 
 impl Gate {
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
     fn lock(&self) -> MutexGuard<'_, GateState> {
         // Every change is a plain assignment: a panic cannot leave it torn.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -97,6 +109,7 @@ impl Gate {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::thread;
     use std::time::Duration;
 
     #[test]

@@ -306,6 +306,18 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
             bytes: gzip_answer(),
             close: false,
         },
+        // A header continued on the next line (obs-fold, RFC 9112 §5.2).
+        "obs-fold" => {
+            let body = token_json(r#","expires_in":900"#);
+            raw(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Note: first\r\n \
+                     second\r\n\tthird\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                ),
+                true,
+            )
+        }
         "garbage-status" => raw("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n\r\n".into(), true),
         "two-answers" => {
             let body = token_json(r#","expires_in":900"#);

@@ -138,6 +138,19 @@ class LifecycleTest < Minitest::Test
     assert_equal %w[rt-1 rt-2], seen
   end
 
+  # The ffi gem runs the block on a thread of its own: a #token from it is
+  # answered with the token being announced, even one that came expired.
+  def test_on_refresh_may_call_token_when_the_token_came_expired
+    %w[/scenario/lives-0 /scenario/slow-1200-lives-1].each do |path|
+      source = CriteoOAuth::TokenSource.new(client: client(path), **DEMO)
+      inside = nil
+      source.on_refresh { |_token| inside = source.token }
+      first = Timeout.timeout(10) { source.token }
+      assert_equal first, inside, path
+      source.close
+    end
+  end
+
   # A fetch left to finish on the library's thread calls back after its
   # source was dropped and collected: the process must live on.
   def test_a_callback_after_the_source_was_collected_is_harmless

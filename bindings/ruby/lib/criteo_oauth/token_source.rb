@@ -55,7 +55,8 @@ module CriteoOAuth
     # persist a rotated refresh_token), one call at a time, in the order
     # of the fetches, before the threads waiting for that fetch get the
     # token; it runs on a thread of the ffi gem's. It may call #token
-    # (answered with the cached token). If it raises, the next #token call
+    # (answered with the token it was given, even one that came already
+    # expired). It is never called once #close has returned. If it raises, the next #token call
     # raises the same exception; the token stays cached. Without a block,
     # removes it.
     def on_refresh(&block)
