@@ -319,7 +319,10 @@ impl Client {
             }
             (ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..), _) => (
                 ErrorKind::Transport,
-                format!("got a malformed HTTP answer: {error}{}", obs_fold_hint(&error)),
+                format!(
+                    "got a malformed HTTP answer: {error}{}",
+                    obs_fold_hint(&error)
+                ),
             ),
             _ => (ErrorKind::Transport, format!("failed: {error}")),
         };

@@ -97,7 +97,10 @@ mod tests {
     #[test]
     fn devices_fifos_and_directories_are_refused_at_once() {
         let not_regular = |path: &Path| {
-            matches!(read_regular_file(path, 1 << 20), Err(Unreadable::NotRegular))
+            matches!(
+                read_regular_file(path, 1 << 20),
+                Err(Unreadable::NotRegular)
+            )
         };
         assert!(not_regular(Path::new("/dev/zero")));
         assert!(not_regular(Path::new("/")));

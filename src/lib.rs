@@ -6,9 +6,9 @@
 
 mod authority;
 pub mod client;
+mod descriptors;
 pub mod endpoint;
 pub mod error;
-mod descriptors;
 mod escapes;
 pub mod ffi;
 #[cfg(fuzzing)]

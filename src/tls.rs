@@ -100,7 +100,9 @@ fn no_roots(problems: &[Problem]) -> Error {
             ),
         );
     }
-    let why = problems.first().map_or("none found".into(), |p| p.to_string());
+    let why = problems
+        .first()
+        .map_or("none found".into(), |p| p.to_string());
     Error::new(
         ErrorKind::Tls,
         format!(

@@ -86,7 +86,9 @@ fn a_folded_header_line_is_refused_saying_so() {
     assert!(
         error.message.contains("malformed HTTP answer")
             && error.message.contains("obs-fold")
-            && error.message.contains("does not accept folded header lines"),
+            && error
+                .message
+                .contains("does not accept folded header lines"),
         "{}",
         error.message
     );

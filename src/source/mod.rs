@@ -656,11 +656,7 @@ mod tests {
     fn plans_over_a_token_lifetime() {
         let mut state = state("client_credentials");
         let start = Instant::now();
-        assert_eq!(
-            plan_name(state.plan(start)),
-            "fetch",
-            "nothing cached"
-        );
+        assert_eq!(plan_name(state.plan(start)), "fetch", "nothing cached");
         state.fetching = true;
         assert_eq!(
             plan_name(state.plan(start)),
@@ -670,11 +666,7 @@ mod tests {
         state.fetching = false;
         state.install(&token(r#"{"access_token":"a","expires_in":100}"#), start);
         let at = |seconds| start + Duration::from_secs(seconds);
-        assert_eq!(
-            plan_name(state.plan(at(10))),
-            "serve",
-            "fresh"
-        );
+        assert_eq!(plan_name(state.plan(at(10))), "serve", "fresh");
         assert_eq!(
             plan_name(state.plan(at(60))),
             "fetch",
@@ -692,21 +684,9 @@ mod tests {
             served.is_ok(),
             "a failed refresh still serves the valid token"
         );
-        assert_eq!(
-            plan_name(state.plan(at(60))),
-            "serve",
-            "backing off"
-        );
-        assert_eq!(
-            plan_name(state.plan(at(61))),
-            "fetch",
-            "backoff (1 s) over"
-        );
-        assert_eq!(
-            plan_name(state.plan(at(100))),
-            "fetch",
-            "expired"
-        );
+        assert_eq!(plan_name(state.plan(at(60))), "serve", "backing off");
+        assert_eq!(plan_name(state.plan(at(61))), "fetch", "backoff (1 s) over");
+        assert_eq!(plan_name(state.plan(at(100))), "fetch", "expired");
         let served = state.record_failure(Error::new(ErrorKind::HttpStatus, "503"), at(100));
         assert!(served.is_err(), "expired: the error is returned");
         assert_eq!(
@@ -714,10 +694,7 @@ mod tests {
             "fail",
             "no valid token, backing off (2 s)"
         );
-        assert_eq!(
-            plan_name(state.plan(at(102))),
-            "fetch"
-        );
+        assert_eq!(plan_name(state.plan(at(102))), "fetch");
     }
 
     #[test]
@@ -767,8 +744,7 @@ mod tests {
                 ..Default::default()
             });
         let _ = state.record_failure(refused, now);
-        let Plan::Fail(later) = state.plan(now + Duration::from_secs(60))
-        else {
+        let Plan::Fail(later) = state.plan(now + Duration::from_secs(60)) else {
             panic!("a spent code fails");
         };
         assert_eq!(later.kind(), ErrorKind::BadRequest);
