@@ -19,6 +19,7 @@ use crate::request::TokenRequest;
 use crate::resolver::{CachingResolver, SystemLookup, is_temporary_lookup_failure};
 use crate::response::{Answer, AnswerBody, MAX_BODY_BYTES, interpret};
 use crate::retry::{Failure, Next, next_step};
+use crate::sanitize::Redactor;
 use crate::tls::{Roots, read_ca_file, system_roots, tls_failure};
 use crate::token::Token;
 use crate::transport::TcpConnector;
@@ -299,7 +300,8 @@ impl Client {
             location: header_text(headers, header::LOCATION),
             body,
         };
-        interpret(&answer, &request.redactor()).map_err(Failure::from)
+        let redactor = request.redactor().with_secrets(self.proxy_secrets());
+        interpret(&answer, &redactor).map_err(Failure::from)
     }
 
     fn transport_failure(&self, error: ureq::Error) -> Failure {
@@ -330,10 +332,18 @@ impl Client {
             Some(proxy) => format!(" (via proxy {})", proxy.shown()),
             None => String::new(),
         };
+        // A proxy's refusal quotes the proxy, which knows its password.
+        let detail = Redactor::new(self.proxy_secrets())
+            .redact(&detail)
+            .into_owned();
         Failure {
             error: Error::new(kind, format!("POST {} {detail}{via}", self.token_url)),
             nothing_sent,
         }
+    }
+
+    fn proxy_secrets(&self) -> impl Iterator<Item = &str> {
+        self.proxy.iter().flat_map(Proxy::secrets)
     }
 }
 

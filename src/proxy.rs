@@ -24,6 +24,9 @@ pub struct Proxy {
     /// The whole URL, password included.
     url: Secret,
     shown: String,
+    /// The password as written and percent-decoded, for redaction: a
+    /// proxy sees it, and may echo it.
+    password: Vec<Secret>,
 }
 
 impl Proxy {
@@ -49,7 +52,9 @@ impl Proxy {
         };
         if userinfo.is_some_and(|userinfo| !is_userinfo(userinfo)) {
             return Err(invalid(
-                "has a user name or password with characters that must be percent-encoded                  ('@', '/', '?', '#', '%' not followed by two hex digits, or a space);                  it is not shown",
+                "has a user name or password with characters that must be percent-encoded \
+                 ('@', '/', '?', '#', '%' not followed by two hex digits, or a space); \
+                 it is not shown",
             ));
         }
         if !scheme.eq_ignore_ascii_case("http") {
@@ -61,13 +66,32 @@ impl Proxy {
         if host_port.contains(['/', '?', '#']) {
             return Err(invalid("must not have a path, query or fragment"));
         }
+        // Without an '@', `user:password` reads as `host:port`: a port
+        // that is not digits is refused without being quoted.
+        if userinfo.is_none() && !has_numeric_port_or_none(host_port) {
+            return Err(invalid(
+                "has an invalid port (not shown: it may be a password; credentials go before \
+                 an '@', e.g. http://user:password@proxy.example:3128)",
+            ));
+        }
         parse_host_port(host_port, name)?;
         // ureq reads the URL again when the client is built: what it cannot
         // read is refused here, naming the setting.
         ureq::Proxy::new(&with_scheme).map_err(|_| {
             invalid("is not a valid proxy URL (percent-encode any '@', ':' or '%' in the user name or password)")
         })?;
-        let user = userinfo.map(|userinfo| userinfo.split(':').next().unwrap_or_default());
+        let (user, password) = match userinfo.map(|userinfo| userinfo.split_once(':')) {
+            Some(Some((user, password))) => (Some(user), Some(password)),
+            Some(None) => (userinfo, None),
+            None => (None, None),
+        };
+        let password: Vec<Secret> = password
+            .into_iter()
+            .flat_map(|written| {
+                let decoded = percent_encoding::percent_decode_str(written).decode_utf8_lossy();
+                [Secret::new(written), Secret::new(decoded)]
+            })
+            .collect();
         let shown = match user {
             Some(user) => format!("http://{user}@{host_port}"),
             None => format!("http://{host_port}"),
@@ -75,7 +99,13 @@ impl Proxy {
         Ok(Proxy {
             url: Secret::new(with_scheme),
             shown,
+            password,
         })
+    }
+
+    /// The password, as written and decoded: no message may hold it.
+    pub(crate) fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.password.iter().map(Secret::expose)
     }
 
     /// The proxy's URL without its password, for messages.
@@ -116,6 +146,19 @@ impl Proxy {
             return Ok(None);
         }
         Proxy::parse(url.trim(), name).map(Some)
+    }
+}
+
+/// `host`, `host:digits` or `[v6]:digits`: anything else after a ':'
+/// might be a password written without its '@'.
+fn has_numeric_port_or_none(host_port: &str) -> bool {
+    let after_host = match host_port.rfind(']') {
+        Some(end) => &host_port[end + 1..],
+        None => host_port,
+    };
+    match after_host.split_once(':') {
+        Some((_, port)) => port.bytes().all(|b| b.is_ascii_digit()),
+        None => true,
     }
 }
 
@@ -255,7 +298,14 @@ mod tests {
                 format!("http://alice:{password}@"),
                 format!("http://{password}@proxy.corp:3128"),
                 format!("socks5://alice:{password}@proxy.corp:1080"),
+                format!("alice:{password}"),
+                format!("http://alice:{password}:8080"),
             ] {
+                // With no host and an '@' in it, the rest of the password
+                // is the host: no reading could tell.
+                if password.contains('@') && !url.contains("proxy.corp") {
+                    continue;
+                }
                 let shown = match Proxy::parse(&url, "proxy_url") {
                     Ok(proxy) => proxy.shown().to_owned() + &format!("{proxy:?}"),
                     Err(error) => error.message().to_owned(),

@@ -54,6 +54,13 @@ impl<'a> Redactor<'a> {
         }
     }
 
+    /// Also redacts these (a proxy's password, say).
+    pub fn with_secrets(mut self, secrets: impl IntoIterator<Item = &'a str>) -> Self {
+        let long_enough = |secret: &&str| secret.len() >= MIN_REDACTED_BYTES;
+        self.secrets.extend(secrets.into_iter().filter(long_enough));
+        self
+    }
+
     /// Also redacts `client_id:client_secret` as HTTP Basic would carry it.
     pub fn with_basic_credentials(mut self, client_id: &str, client_secret: &str) -> Self {
         self.basic_credentials = Some(Zeroizing::new(format!("{client_id}:{client_secret}")));

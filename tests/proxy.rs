@@ -157,3 +157,47 @@ fn a_proxy_that_refuses_the_credentials_says_so() {
     assert!(!error.message.contains("407/407"), "{}", error.message);
     assert_eq!(server.requests().len(), 0);
 }
+
+/// A hostile proxy knows its password and may echo it, decoded, in what
+/// it answers (here it plays the token server after the tunnel opens):
+/// the password is redacted like any secret.
+#[test]
+fn a_proxy_that_echoes_its_password_gets_it_redacted() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let proxy = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 && !line.ends_with("\r\n\r\n") {}
+        let mut stream = stream;
+        stream
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .unwrap();
+        line.clear();
+        while reader.read_line(&mut line).unwrap() > 0 && !line.ends_with("\r\n\r\n") {}
+        let body = r#"{"error":"invalid_client","error_description":"proxy pw Hun#ter2pw HUN#TER2PW Hun%23ter2pw"}"#;
+        let answer = format!(
+            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(answer.as_bytes()).unwrap();
+    });
+    let client = Setup {
+        proxy: Some(&format!("http://bob:Hun%23ter2pw@127.0.0.1:{port}")),
+        max_retries: 0,
+        ..Setup::new("http://127.0.0.1:9")
+    }
+    .build()
+    .unwrap();
+    let error = client.get(&demo_call()).unwrap_err();
+    proxy.join().unwrap();
+    assert_eq!(error.status, CRITEO_ERR_UNAUTHORIZED, "{}", error.message);
+    for text in [Some(&error.message), error.description.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        assert!(!text.to_lowercase().contains("ter2pw"), "{text}");
+    }
+}
