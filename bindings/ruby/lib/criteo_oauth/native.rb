@@ -68,7 +68,8 @@ module CriteoOAuth
     callback :refresh_callback, %i[pointer pointer], :void
     attach_function :criteo_token_source_set_refresh_callback, %i[pointer refresh_callback pointer], :status
     attach_function :criteo_token_source_invalidate, [:pointer], :void
-    attach_function :criteo_token_source_free, [:pointer], :void
+    # Blocking: free waits for a refresh callback under way, which needs the GVL.
+    attach_function :criteo_token_source_free, [:pointer], :void, blocking: true
 
     OK = 0
 
