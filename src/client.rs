@@ -404,9 +404,6 @@ fn new_agent(config: &ureq::config::Config) -> ureq::Agent {
     )
 }
 
-/// True for failures that happen before any byte of the request is sent:
-/// no address (for now), no connection. Such a request can be sent again
-/// safely.
 /// What a header line that begins with a space or tab (an obs-fold
 /// continuation, RFC 9112 §5.2) looks like to ureq's parser: a header
 /// with an invalid name. The parser cannot be told to unfold it, so the
@@ -422,6 +419,9 @@ fn obs_fold_hint(error: &ureq::Error) -> &'static str {
     }
 }
 
+/// True for failures that happen before any byte of the request is sent:
+/// no address (for now), no connection. Such a request can be sent again
+/// safely.
 fn never_left(error: &ureq::Error) -> bool {
     use std::io::ErrorKind::*;
     match error {

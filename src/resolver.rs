@@ -26,6 +26,7 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::NextTimeout;
 
 use crate::authority::{is_localhost_name, parse_host_port};
+use crate::descriptors::is_out_of_descriptors;
 use crate::process::QuietPanics;
 
 /// How long looked-up addresses are reused. getaddrinfo gives no TTL; this
@@ -174,7 +175,7 @@ fn lookup_failed(host: &str, error: io::Error) -> io::Error {
         .unwrap_or(&text);
     let out_of_files = std::fs::File::open("/dev/null")
         .err()
-        .filter(|e| matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)));
+        .filter(is_out_of_descriptors);
     let message = match out_of_files {
         Some(files) => format!("could not look up {host}: no file descriptor is left ({files})"),
         None => format!("could not look up {host}: {detail}"),

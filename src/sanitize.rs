@@ -42,16 +42,13 @@ pub struct Redactor<'a> {
 
 impl<'a> Redactor<'a> {
     pub fn new(secrets: impl IntoIterator<Item = &'a str>) -> Self {
-        let secrets = secrets
-            .into_iter()
-            .filter(|secret| secret.len() >= MIN_REDACTED_BYTES)
-            .collect();
         Redactor {
-            secrets,
+            secrets: Vec::new(),
             basic_credentials: None,
             plain: OnceCell::new(),
             escaped: OnceCell::new(),
         }
+        .with_secrets(secrets)
     }
 
     /// Also redacts these (a proxy's password, say).

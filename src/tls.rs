@@ -65,10 +65,7 @@ pub(crate) fn system_roots() -> Result<Roots, Error> {
     };
     let mut store = Store::default();
     if let Some(file) = &file {
-        if let Ok(metadata) = std::fs::metadata(file) {
-            store.seen.insert((metadata.dev(), metadata.ino()));
-        }
-        store.read(file);
+        store.read_once(file, std::fs::metadata(file).ok().as_ref())?;
         if let (Some(_), Some(problem)) = (&named_file, store.problems.first()) {
             return Err(match problem.out_of_descriptors {
                 true => no_roots(&store.problems),
@@ -77,10 +74,7 @@ pub(crate) fn system_roots() -> Result<Roots, Error> {
         }
     }
     for dir in &dirs {
-        store.read_dir(dir);
-    }
-    if let Some(problem) = store.problems.iter().find(|p| p.ends_the_search) {
-        return Err(Error::new(ErrorKind::Tls, problem.to_string()));
+        store.read_dir(dir)?;
     }
     if store.roots.is_empty() {
         return Err(no_roots(&store.problems));
@@ -128,8 +122,6 @@ struct Problem {
     path: PathBuf,
     why: String,
     out_of_descriptors: bool,
-    /// Reading on could exceed the bound: the store is refused.
-    ends_the_search: bool,
 }
 
 impl std::fmt::Display for Problem {
@@ -139,58 +131,72 @@ impl std::fmt::Display for Problem {
 }
 
 impl Store {
-    fn read(&mut self, path: &Path) {
+    /// Reads the file at `path` unless a file of the same identity (from
+    /// `metadata`, when known) was read already. A file that cannot be read
+    /// is noted; only a store that grows past its bound is an error.
+    fn read_once(
+        &mut self,
+        path: &Path,
+        metadata: Option<&std::fs::Metadata>,
+    ) -> Result<(), Error> {
+        if metadata.is_some_and(|m| !self.seen.insert((m.dev(), m.ino()))) {
+            return Ok(());
+        }
         let left = MAX_TRUST_STORE_BYTES.saturating_sub(self.bytes_read);
         let limit = MAX_CERTIFICATE_FILE_BYTES.min(left);
-        let problem = |why: String, ends_the_search: bool| Problem {
-            path: path.to_owned(),
-            why,
-            out_of_descriptors: false,
-            ends_the_search,
-        };
-        match read_regular_file(path, limit) {
+        let (why, out_of_descriptors) = match read_regular_file(path, limit) {
             Ok(pem) => {
                 self.bytes_read += pem.len() as u64;
                 match certificates_in(&pem) {
-                    Ok(roots) => self.roots.extend(roots),
-                    Err(why) => self.problems.push(problem(why, false)),
+                    Ok(roots) => {
+                        self.roots.extend(roots);
+                        return Ok(());
+                    }
+                    Err(why) => (why, false),
                 }
             }
             Err(Unreadable::TooLarge(_)) if limit < MAX_CERTIFICATE_FILE_BYTES => {
-                let why = format!("the trust store holds more than {MAX_TRUST_STORE_BYTES} bytes");
-                self.problems.push(problem(why, true));
+                return Err(Error::new(
+                    ErrorKind::Tls,
+                    format!(
+                        "{}: the trust store holds more than {MAX_TRUST_STORE_BYTES} bytes",
+                        path.display()
+                    ),
+                ));
             }
-            Err(why) => self.problems.push(Problem {
-                out_of_descriptors: why.is_out_of_descriptors(),
-                ..problem(why.to_string(), false)
-            }),
-        }
+            Err(why) => (why.to_string(), why.is_out_of_descriptors()),
+        };
+        self.problems.push(Problem {
+            path: path.to_owned(),
+            why,
+            out_of_descriptors,
+        });
+        Ok(())
     }
 
     /// Every regular file of `dir`, in name order, not descending into
     /// subdirectories; what is not a regular file is never opened.
-    fn read_dir(&mut self, dir: &Path) {
+    fn read_dir(&mut self, dir: &Path) -> Result<(), Error> {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(error) => {
-                return self.problems.push(Problem {
+                self.problems.push(Problem {
                     path: dir.to_owned(),
                     out_of_descriptors: is_out_of_descriptors(&error),
                     why: format!("cannot read the directory: {error}"),
-                    ends_the_search: false,
                 });
+                return Ok(());
             }
         };
         let mut paths: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();
         paths.sort();
         for path in paths {
-            let Ok(metadata) = std::fs::metadata(&path) else {
-                continue;
-            };
-            if metadata.is_file() && self.seen.insert((metadata.dev(), metadata.ino())) {
-                self.read(&path);
+            match std::fs::metadata(&path) {
+                Ok(metadata) if metadata.is_file() => self.read_once(&path, Some(&metadata))?,
+                _ => continue,
             }
         }
+        Ok(())
     }
 }
 
@@ -233,4 +239,58 @@ pub(crate) fn tls_failure(error: &ureq::Error) -> Option<String> {
 
 fn rustls_error_in(io: &io::Error) -> Option<&rustls::Error> {
     io.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("criteo-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_directory_passes_over_what_it_cannot_read_and_reads_the_rest() {
+        let dir = scratch_dir("store-mixed");
+        let ca = criteo_test_server::TestCa::new();
+        std::fs::copy(ca.pem_path(), dir.join("ca.pem")).unwrap();
+        std::fs::write(dir.join("huge.pem"), vec![b'A'; 5 << 20]).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero.pem")).unwrap();
+        let mut store = Store::default();
+        let result = store.read_dir(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(result.is_ok());
+        assert_eq!(store.roots.len(), 1, "the CA is read");
+        let problems: Vec<String> = store.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            problems.len(),
+            1,
+            "the device is never opened: {problems:?}"
+        );
+        assert!(
+            problems[0].ends_with("huge.pem: is larger than 4194304 bytes"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_store_over_32_mib_is_refused() {
+        let dir = scratch_dir("store-big");
+        for n in 0..9 {
+            std::fs::write(dir.join(format!("{n}.pem")), vec![b'A'; (4 << 20) - 1]).unwrap();
+        }
+        let result = Store::default().read_dir(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let error = result.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Tls);
+        assert!(
+            error
+                .message()
+                .ends_with("8.pem: the trust store holds more than 33554432 bytes"),
+            "{}",
+            error.message()
+        );
+    }
 }

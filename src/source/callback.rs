@@ -57,10 +57,10 @@ impl<T> Callbacks<T> {
     /// is closed. Calls never overlap: the source's fetches are one at a
     /// time, and each calls this before it counts as done.
     pub(super) fn announce(&self, token: &Arc<T>) {
-        let gate = self.gate.get(Gate::default);
         let Some(callback) = self.registered.load_full() else {
             return;
         };
+        let gate = self.gate.get(Gate::default);
         {
             let mut state = gate.lock();
             if state.closed {

@@ -14,6 +14,11 @@
  *   hostile_host free-during-callback URL
  *       frees the source while its callback runs on the library's thread:
  *       free must return only after the callback did.
+ *   hostile_host fork-during-callback URL
+ *       forks while the callback runs on the library's thread: the child,
+ *       where that thread does not exist, frees the source at once (under
+ *       a 5 s alarm) and gets a token of its own; the parent's free still
+ *       waits for its callback.
  *   hostile_host trust-store PATH TLS_URL
  *       PATH as set_ca_file and as SSL_CERT_FILE: each build must fail at
  *       once with a message naming PATH (run under ulimit -v and a timeout).
@@ -26,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,6 +169,35 @@ static int free_during_callback(const char *url) {
     return started && finished ? 0 : 1;
 }
 
+static int fork_during_callback(const char *url) {
+    struct callback_state *state = calloc(1, sizeof *state);
+    state->sleep_ms = 1000;
+    criteo_token_source *source = source_for(url, state);
+    criteo_token *token = NULL;
+    criteo_token_source_get_within(source, 0, &token, NULL);
+    for (int i = 0; i < 1000 && !atomic_load(&state->started); i++) {
+        sleep_ms(5);
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        alarm(5);
+        criteo_token *own = NULL;
+        criteo_status status = criteo_token_source_get(source, &own, NULL);
+        criteo_token_source_free(source);
+        _exit(status == CRITEO_OK && own != NULL ? 0 : 1);
+    }
+    int child_status = 0;
+    waitpid(child, &child_status, 0);
+    criteo_token_source_free(source);
+    int finished = atomic_load(&state->finished);
+    free(state);
+    criteo_token_free(token);
+    int child_fine = WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0;
+    printf("child got a token and freed its source: %s; parent's free waited for its callback: %s\n",
+           child_fine ? "yes" : "no", finished ? "yes" : "no");
+    return child_fine && finished ? 0 : 1;
+}
+
 static int refused_naming(criteo_error *error, const char *path, const char *how) {
     const char *message = criteo_error_message(error);
     printf("%s: %s\n", how, message);
@@ -193,6 +228,9 @@ int main(int argc, char **argv) {
     }
     if (argc == 3 && strcmp(argv[1], "free-during-callback") == 0) {
         return free_during_callback(argv[2]);
+    }
+    if (argc == 3 && strcmp(argv[1], "fork-during-callback") == 0) {
+        return fork_during_callback(argv[2]);
     }
     if (argc == 4 && strcmp(argv[1], "trust-store") == 0) {
         return trust_store(argv[2], argv[3]);
