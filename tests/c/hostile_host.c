@@ -150,20 +150,27 @@ static int free_during_fetch(const char *slow_url) {
     return status == CRITEO_OK && token == NULL && calls_at_free == 0 && late_calls == 0 ? 0 : 1;
 }
 
-static int free_during_callback(const char *url) {
-    struct callback_state *state = calloc(1, sizeof *state);
-    state->sleep_ms = 500;
+/* A source whose first fetch runs on the library's thread, once its
+ * callback has started (or after 5 s). */
+static criteo_token_source *source_in_its_callback(const char *url, struct callback_state *state) {
     criteo_token_source *source = source_for(url, state);
     criteo_token *token = NULL;
     criteo_token_source_get_within(source, 0, &token, NULL);
+    criteo_token_free(token);
     for (int i = 0; i < 1000 && !atomic_load(&state->started); i++) {
         sleep_ms(5);
     }
+    return source;
+}
+
+static int free_during_callback(const char *url) {
+    struct callback_state *state = calloc(1, sizeof *state);
+    state->sleep_ms = 500;
+    criteo_token_source *source = source_in_its_callback(url, state);
     int started = atomic_load(&state->started);
     criteo_token_source_free(source);
     int finished = atomic_load(&state->finished);
     free(state);
-    criteo_token_free(token);
     printf("callback started before free: %d, finished when free returned: %d\n", started,
            finished);
     return started && finished ? 0 : 1;
@@ -172,12 +179,7 @@ static int free_during_callback(const char *url) {
 static int fork_during_callback(const char *url) {
     struct callback_state *state = calloc(1, sizeof *state);
     state->sleep_ms = 1000;
-    criteo_token_source *source = source_for(url, state);
-    criteo_token *token = NULL;
-    criteo_token_source_get_within(source, 0, &token, NULL);
-    for (int i = 0; i < 1000 && !atomic_load(&state->started); i++) {
-        sleep_ms(5);
-    }
+    criteo_token_source *source = source_in_its_callback(url, state);
     pid_t child = fork();
     if (child == 0) {
         alarm(5);
@@ -191,7 +193,6 @@ static int fork_during_callback(const char *url) {
     criteo_token_source_free(source);
     int finished = atomic_load(&state->finished);
     free(state);
-    criteo_token_free(token);
     int child_fine = WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0;
     printf("child got a token and freed its source: %s; parent's free waited for its callback: %s\n",
            child_fine ? "yes" : "no", finished ? "yes" : "no");
