@@ -44,6 +44,9 @@ class LifecycleTest < Minitest::Test
   def test_sigint_interrupts_a_call_and_the_process_exits
     script = <<~RUBY
       require "criteo_oauth"
+      # A shell that started the suite in the background ignores SIGINT, and
+      # so would this child: Ctrl-C in a console is what is tried here.
+      trap("INT", "DEFAULT")
       client = CriteoOAuth::Client.new(host: ARGV[0], max_retries: 0, proxy: "")
       started = nil
       begin
