@@ -114,6 +114,12 @@ typedef void (*criteo_refresh_callback)(void *user_data,
 #define CRITEO_ERR_INTERNAL 7
 
 /**
+ * The store shared by processes could not be used (a full disk, a
+ * read-only or removed directory): see `criteo_token_source_store_error`.
+ */
+#define CRITEO_ERR_STORE 8
+
+/**
  * The endpoint answered 400 (OAuthErrorModel).
  */
 #define CRITEO_ERR_BAD_REQUEST 400
@@ -627,14 +633,98 @@ criteo_status criteo_token_source_authorization(const criteo_token_source *sourc
                                                 criteo_error **error_out);
 
 /**
- * Drops the cached token, for when the API answered 401 to it: the next
- * `criteo_token_source_get` fetches a new one (one fetch for all threads).
- * NULL is a no-op. Thread-safe.
+ * Drops the cached token, whichever it is: the next
+ * `criteo_token_source_get` fetches a new one (one fetch for all
+ * threads), unless another process has stored a newer one. After an API
+ * 401, prefer `criteo_token_source_reject`, which drops the token only
+ * if it is still the one the 401 answered. With a store, the token is
+ * dropped there too, as `criteo_token_source_reject` does. NULL is a
+ * no-op. Thread-safe; never waits for a fetch.
  *
  * # Safety
  * `source` is NULL or a live source.
  */
 void criteo_token_source_invalidate(const criteo_token_source *source);
+
+/**
+ * Shares the source's token with every source of the same lineage, in
+ * any process of this user, that uses the store in `directory`: one
+ * cached token and one fetch at a time for all of them, and a rotated
+ * refresh token that no process loses. The lineage is the host, the
+ * grant, `client_id` and `client_secret`, and for the `authorization_code`
+ * and `refresh_token` grants the code or refresh token the source was
+ * made with: a source with another secret never finds the token, and a
+ * refresh token provisioned anew starts a lineage of its own.
+ *
+ * `directory` NULL means the default: `$XDG_RUNTIME_DIR/criteo-oauth`
+ * when `XDG_RUNTIME_DIR` is an absolute path, else
+ * `/tmp/criteo-oauth-<uid>`. The directory is created (mode 0700) when it
+ * does not exist, and refused when it is a symbolic link, is not owned by
+ * the effective user, or is open to group or others. Its files are mode
+ * 0600; the client secret is never written (a keyed hash names each
+ * lineage's files). A store on a network file system (NFS) is not
+ * supported. The string is copied.
+ *
+ * A fetch holds the store's lock from before it asks the server until
+ * the new token and refresh token are written (temporary file, fsync,
+ * rename); under it, a token another process stored is taken instead
+ * when it is not due. Another process waits for the lock at most the
+ * client's total time limit and 1 s (then `CRITEO_ERR_TIMEOUT`). A failed
+ * fetch and the server's `Retry-After` are shared the same way. When the
+ * store cannot be used (a full disk, a read-only directory), gets still
+ * fetch and return tokens; `criteo_token_source_store_error` tells why.
+ * Without this call, a source is shared only with the children it has
+ * after `fork()`.
+ *
+ * Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `source` is
+ * NULL, `directory` is empty or not UTF-8, the directory is refused (the
+ * message says why), the source has already been used by a get or
+ * already has a store. Call it once, before the first get; not
+ * thread-safe with gets on the same source.
+ *
+ * # Safety
+ * `source` is NULL or a live source; `directory` is NULL or
+ * NUL-terminated; `error_out` is NULL or writable.
+ */
+criteo_status criteo_token_source_set_store(criteo_token_source *source,
+                                            const char *directory,
+                                            criteo_error **error_out);
+
+/**
+ * Tells whether the source's store is working: `CRITEO_OK` when its last
+ * operation succeeded (or nothing has gone wrong yet), else the failure
+ * of that operation, such as a write to a full disk, which is written to
+ * `*error_out` when it is not NULL. A store failure never fails a get:
+ * the fetched token is returned all the same, but until the store works
+ * again other processes do not see it.
+ *
+ * Returns `CRITEO_OK`, `CRITEO_ERR_STORE`, or `CRITEO_ERR_INVALID_ARGUMENT`
+ * when `source` is NULL. Thread-safe.
+ *
+ * # Safety
+ * `source` is NULL or a live source; `error_out` is NULL or writable.
+ */
+criteo_status criteo_token_source_store_error(const criteo_token_source *source,
+                                              criteo_error **error_out);
+
+/**
+ * Drops the cached token if it is still `access_token`, for when the API
+ * answered 401 to it: the next `criteo_token_source_get` fetches a new
+ * one, unless another thread or process already has. Of N threads or
+ * processes that saw a 401 for the same token, the first causes one
+ * fetch and the others reuse its token; a late 401 for a token already
+ * replaced drops nothing. With a store, the token is dropped there too
+ * (when its lock is free; a fetch that holds it replaces the token
+ * anyway), and this source never takes that token back from the store.
+ * NULL `source` or `access_token` is a no-op. Thread-safe; never waits
+ * for a fetch.
+ *
+ * # Safety
+ * `source` is NULL or a live source; `access_token` is NULL or
+ * NUL-terminated.
+ */
+void criteo_token_source_reject(const criteo_token_source *source,
+                                const char *access_token);
 
 /**
  * Frees a source: its cached token, its copy of the credentials (wiped

@@ -72,7 +72,13 @@ pub(crate) fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, Unre
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .map_err(io_error)?;
-    let file: File = above_stdio(file).map_err(io_error)?;
+    read_open_file(above_stdio(file).map_err(io_error)?, limit)
+}
+
+/// The whole content of `file`, opened for reading, when it is a regular
+/// file of at most `limit` bytes.
+pub(crate) fn read_open_file(file: File, limit: u64) -> Result<Vec<u8>, Unreadable> {
+    let io_error = Unreadable::Io;
     let metadata = file.metadata().map_err(io_error)?;
     if !metadata.is_file() {
         return Err(Unreadable::NotRegular);

@@ -6,7 +6,8 @@ use std::fmt;
 use zeroize::Zeroize;
 
 /// The class of a failure. Each kind maps to one stable C status code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The caller passed something unusable.
     InvalidArgument,
@@ -26,6 +27,8 @@ pub enum ErrorKind {
     BadRequest,
     /// The endpoint answered 401.
     Unauthorized,
+    /// The store shared by processes could not be used.
+    Store,
 }
 
 /// The OAuth error fields of an answer (RFC 6749 §5.2), each sanitised.

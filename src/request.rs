@@ -81,6 +81,26 @@ impl TokenRequest {
         }
     }
 
+    /// The refresh token this request sends, if any.
+    pub(crate) fn refresh_token(&self) -> Option<&Secret> {
+        self.refresh_token.as_ref()
+    }
+
+    /// What makes the lineage of this request: the grant and client, and
+    /// the code or refresh token it starts from (see `source::shared`).
+    pub(crate) fn lineage_fields(&self) -> [&str; 5] {
+        fn or_empty(secret: &Option<Secret>) -> &str {
+            secret.as_ref().map_or("", Secret::expose)
+        }
+        [
+            &self.grant_type,
+            &self.client_id,
+            self.client_secret.expose(),
+            or_empty(&self.code),
+            or_empty(&self.refresh_token),
+        ]
+    }
+
     /// The body, in the order and encoding the reference SDK uses: WHATWG
     /// `application/x-www-form-urlencoded`.
     pub fn form_body(&self) -> Zeroizing<String> {

@@ -33,6 +33,14 @@ impl<'de> serde::Deserialize<'de> for Secret {
     }
 }
 
+/// Written only into the store that processes share (see
+/// `source::shared`), never into a message.
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.expose())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

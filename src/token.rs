@@ -148,6 +148,27 @@ pub(crate) fn parse_token(
     })
 }
 
+/// A token read back from the store that processes share, checked as an
+/// answer would be: a file is no more trusted than a server.
+pub(crate) fn restored_token(
+    access_token: Secret,
+    token_type: String,
+    refresh_token: Option<Secret>,
+    expires_in: Option<u32>,
+    expires_at: Option<i64>,
+) -> Option<Token> {
+    check_access_token(access_token.expose()).ok()?;
+    let token_type = check_token_type(Some(token_type), &Redactor::new([])).ok()?;
+    let refresh_token = check_refresh_token(refresh_token).ok()?;
+    Some(Token {
+        access_token,
+        token_type,
+        refresh_token,
+        expires_in: expires_in.map(|seconds| seconds.min(MAX_EXPIRES_IN)),
+        expires_at,
+    })
+}
+
 /// "invalid_grant: the code has expired", or whichever parts are present.
 pub(crate) fn describe_oauth(oauth: &OAuthError) -> String {
     let parts: Vec<&str> = [&oauth.code, &oauth.description]

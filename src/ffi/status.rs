@@ -27,6 +27,9 @@ pub const CRITEO_ERR_INVALID_RESPONSE: criteo_status = 5;
 pub const CRITEO_ERR_HTTP_STATUS: criteo_status = 6;
 /// A bug in the library (a caught panic).
 pub const CRITEO_ERR_INTERNAL: criteo_status = 7;
+/// The store shared by processes could not be used (a full disk, a
+/// read-only or removed directory): see `criteo_token_source_store_error`.
+pub const CRITEO_ERR_STORE: criteo_status = 8;
 /// The endpoint answered 400 (OAuthErrorModel).
 pub const CRITEO_ERR_BAD_REQUEST: criteo_status = 400;
 /// The endpoint answered 401 (OAuthErrorModel).
@@ -43,6 +46,7 @@ pub(crate) fn status_of(kind: ErrorKind) -> criteo_status {
         ErrorKind::Internal => CRITEO_ERR_INTERNAL,
         ErrorKind::BadRequest => CRITEO_ERR_BAD_REQUEST,
         ErrorKind::Unauthorized => CRITEO_ERR_UNAUTHORIZED,
+        ErrorKind::Store => CRITEO_ERR_STORE,
     }
 }
 
@@ -62,6 +66,7 @@ pub extern "C" fn criteo_status_str(status: u32) -> *const c_char {
             CRITEO_ERR_INVALID_RESPONSE => c"CRITEO_ERR_INVALID_RESPONSE",
             CRITEO_ERR_HTTP_STATUS => c"CRITEO_ERR_HTTP_STATUS",
             CRITEO_ERR_INTERNAL => c"CRITEO_ERR_INTERNAL",
+            CRITEO_ERR_STORE => c"CRITEO_ERR_STORE",
             CRITEO_ERR_BAD_REQUEST => c"CRITEO_ERR_BAD_REQUEST",
             CRITEO_ERR_UNAUTHORIZED => c"CRITEO_ERR_UNAUTHORIZED",
             _ => c"CRITEO_ERR_UNKNOWN",

@@ -1,5 +1,11 @@
-//! A token source: one cached token shared by threads, refreshed before it
-//! expires, one fetch at a time.
+//! A token source: one cached token shared by threads, and by processes,
+//! refreshed before it expires, one fetch at a time.
+//!
+//! Three rooms: [`plan`] decides what a get does (serve, fail, wait,
+//! fetch) from the state alone; this module runs that decision, the fetch
+//! and its waiters; [`shared`] is the store that processes share, which a
+//! fetch holds locked from before it asks the server until its result is
+//! written.
 //!
 //! The state lives behind one mutex that is never held during network I/O:
 //! a fetch marks the state "fetching", drops the lock, talks to the server,
@@ -22,9 +28,12 @@
 //!   was given. After [`TokenSource::close`], it never runs again.
 //! - After `fork()`, the child leaves the parent's lock alone (another
 //!   thread may have held it) and starts from a copy of the state kept
-//!   outside the lock (see [`PerProcess`]).
+//!   outside the lock (see [`PerProcess`]); parent and child then share
+//!   the source's store.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -35,43 +44,29 @@ use crate::client::Client;
 use crate::error::{Error, ErrorKind};
 use crate::process::{Owned, PerProcess, QuietPanics};
 use crate::request::TokenRequest;
-use crate::retry::server_wait;
-use crate::token::Token;
+use crate::secret::Secret;
 
 mod callback;
+mod plan;
+pub(crate) mod shared;
 
 use callback::Callbacks;
 pub use callback::RefreshCallback;
+pub use plan::CachedToken;
+use plan::{Lineage, Plan, later};
+use shared::{Record, SharedStore, Unlocked};
 
-/// A token that comes without `expires_in` is taken to live this long (the
-/// lifetime Criteo documents).
-const DEFAULT_LIFETIME: Duration = Duration::from_secs(900);
-/// The default refresh margin is the smaller of this and half the lifetime.
-const MAX_DEFAULT_MARGIN: Duration = Duration::from_secs(60);
-/// After a failed fetch, wait this long before the next, doubling up to
-/// [`MAX_FAILURE_BACKOFF`], unless the server said `Retry-After` (honoured
-/// up to [`crate::retry::MAX_SERVER_WAIT`]).
-const FIRST_FAILURE_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(30);
 /// A thread waiting for another's fetch gives up after the client's total
-/// time limit and this much more.
+/// time limit and this much more (twice that with a store, where the
+/// fetch may first wait as long for another process).
 const WAIT_SLACK: Duration = Duration::from_secs(1);
 
-/// What a source caches and hands out, made once per fetched token and
-/// shared by every get (the C layer caches its C strings this way).
-pub trait CachedToken: Send + Sync + 'static {
-    fn from_token(token: &Token) -> Self;
-}
-
-impl CachedToken for Token {
-    fn from_token(token: &Token) -> Self {
-        token.clone()
-    }
-}
-
-/// A valid token whenever asked, from any number of threads.
-pub struct TokenSource<T: CachedToken = Token> {
+/// A valid token whenever asked, from any number of threads and processes.
+pub struct TokenSource<T: CachedToken = crate::token::Token> {
     client: Client,
+    /// What the source was made with: a record of the store is read back
+    /// against it.
+    first_request: TokenRequest,
     /// The cached token while it needs no refresh; `None` otherwise.
     fresh: ArcSwapOption<Fresh<T>>,
     /// The lock, and the state it guards, of the process using the source.
@@ -79,6 +74,13 @@ pub struct TokenSource<T: CachedToken = Token> {
     /// The state as of its last change, kept outside the lock: a child of
     /// `fork()` starts again from it.
     saved: ArcSwap<Saved<T>>,
+    /// Where processes share the lineage: the anonymous store made with
+    /// the source, or the one [`set_store`](Self::set_store) named.
+    store: ArcSwapOption<SharedStore>,
+    /// Whether a get has been made, and whether a store has been named:
+    /// [`set_store`](Self::set_store) comes once, before any get.
+    got: AtomicBool,
+    store_named: AtomicBool,
     on_refresh: Callbacks<T>,
 }
 
@@ -88,11 +90,16 @@ struct Locked<T> {
 }
 
 struct State<T> {
-    current: Option<Current<T>>,
-    next_request: NextRequest,
+    lineage: Lineage<T>,
     margin: Option<Duration>,
+    /// The last token a caller rejected: never taken back from the store.
+    rejected: Option<Secret>,
+    /// Whether the lineage holds what the store could not be given (a
+    /// write failed): then it is newer than a record of the same serial.
+    unsaved: bool,
+    /// The last store operation's failure, cleared by its next success.
+    store_error: Option<Error>,
     fetching: bool,
-    failure: Option<Failure>,
     /// How many fetches have finished, and the last one's result, which
     /// the threads that waited for it take.
     fetches_done: u64,
@@ -103,9 +110,9 @@ struct State<T> {
 
 /// What a child of `fork()` carries over.
 struct Saved<T> {
-    current: Option<Current<T>>,
-    next_request: NextRequest,
+    lineage: Lineage<T>,
     margin: Option<Duration>,
+    rejected: Option<Secret>,
 }
 
 /// A token that needs no refresh before `until`.
@@ -114,60 +121,69 @@ struct Fresh<T> {
     until: Instant,
 }
 
-/// The cached token and when it arrived (on the monotonic clock).
-struct Current<T> {
-    token: Arc<T>,
-    received: Instant,
-    lifetime: Duration,
-}
-
-/// What the next fetch sends.
-#[derive(Clone)]
-enum NextRequest {
-    /// May be sent again and again (client credentials, a refresh token).
-    Reusable(TokenRequest),
-    /// May be sent once (an authorization code).
-    SingleUse(TokenRequest),
-    /// Nothing left to send: the code was used and no refresh token came.
-    Spent(Error),
-}
-
-/// The last failed fetch, and when the next may start.
-struct Failure {
-    error: Error,
-    not_before: Instant,
-    backoff: Duration,
-}
-
-/// What a `get` does, decided under the lock.
-enum Plan<T> {
-    Serve(Arc<T>),
-    Fail(Error),
-    Wait,
-    Fetch(TokenRequest),
+/// How a fetch ended.
+struct Exchanged<T> {
+    /// The lineage to install; `None` when it is to stay as it is.
+    lineage: Option<Lineage<T>>,
+    result: Result<Arc<T>, Error>,
+    /// Whether the token came from the server now (and so is announced).
+    fetched: bool,
+    /// What the store said: `None` when it was not used.
+    store: Option<Result<(), Error>>,
+    /// Whether the store was given the lineage as installed.
+    saved: bool,
 }
 
 impl<T: CachedToken> TokenSource<T> {
     /// A source that fetches with `client`, starting from `request`. Nothing
-    /// is fetched until the first [`get`](Self::get).
+    /// is fetched until the first [`get`](Self::get). The source comes with
+    /// an anonymous store, so that after `fork()` the children and the
+    /// parent share its token (when the system cannot make one, each
+    /// process fetches its own).
     pub fn new(client: Client, request: TokenRequest) -> Self {
-        let next_request = if request.is_single_use() {
-            NextRequest::SingleUse(request)
-        } else {
-            NextRequest::Reusable(request)
-        };
         let saved = Saved {
-            current: None,
-            next_request,
+            lineage: Lineage::new(request.clone()),
             margin: None,
+            rejected: None,
         };
+        let store = SharedStore::anonymous(client.token_url(), &request);
         TokenSource {
-            client,
             fresh: ArcSwapOption::empty(),
             locked: PerProcess::new(Locked::from(&saved)),
             saved: ArcSwap::from_pointee(saved),
+            store: ArcSwapOption::new(store.map(Arc::new)),
+            got: AtomicBool::new(false),
+            store_named: AtomicBool::new(false),
             on_refresh: Callbacks::new(),
+            client,
+            first_request: request,
         }
+    }
+
+    /// Shares the token with every source of the same lineage, in any
+    /// process of this user, that uses the store in `directory` (`None`:
+    /// the default one). Once per source, before its first get.
+    pub fn set_store(&self, directory: Option<&Path>) -> Result<(), Error> {
+        if self.got.load(Ordering::Acquire) {
+            return Err(Error::invalid_argument(
+                "the store must be set before the source's first get",
+            ));
+        }
+        let store =
+            SharedStore::in_directory(directory, self.client.token_url(), &self.first_request)?;
+        if self.store_named.swap(true, Ordering::AcqRel) {
+            return Err(Error::invalid_argument(
+                "the store may be set only once per source",
+            ));
+        }
+        self.store.store(Some(Arc::new(store)));
+        Ok(())
+    }
+
+    /// The failure of the last operation on the store (a write to a full
+    /// disk, say), until one succeeds; the token was served all the same.
+    pub fn store_error(&self) -> Option<Error> {
+        self.locked().lock().store_error.clone()
     }
 
     /// Refresh this long before expiry, instead of the default (the smaller
@@ -194,12 +210,42 @@ impl<T: CachedToken> TokenSource<T> {
         self.on_refresh.close();
     }
 
-    /// Forgets the cached token (the API said 401): the next get fetches.
+    /// Forgets the cached token, whichever it is: the next get fetches,
+    /// unless another process has stored a newer one.
     pub fn invalidate(&self) {
+        self.drop_token(None);
+    }
+
+    /// Forgets the cached token if it is `access_token` (the API answered
+    /// 401 to it), here and in the store: of many callers that saw the
+    /// same 401, the first causes one fetch and the others none.
+    pub fn reject(&self, access_token: &str) {
+        self.drop_token(Some(access_token));
+    }
+
+    fn drop_token(&self, access_token: Option<&str>) {
         let locked = self.locked();
         let mut state = locked.lock();
-        state.current = None;
+        let rejected = match access_token {
+            Some(token) => Some(Secret::new(token)),
+            None => state
+                .lineage
+                .current
+                .as_ref()
+                .map(|current| Secret::new(current.access_token())),
+        };
+        state.lineage.reject(access_token);
+        if rejected.is_some() {
+            state.rejected.clone_from(&rejected);
+        }
         self.publish(&state);
+        drop(state);
+        if let (Some(store), Some(rejected)) = (self.store.load_full(), rejected) {
+            let outcome = reject_in_store(&store, rejected.expose());
+            if let Some(outcome) = outcome {
+                locked.lock().note_store(outcome);
+            }
+        }
     }
 
     /// The cached token while it needs no refresh, without taking a lock,
@@ -227,6 +273,7 @@ impl<T: CachedToken> TokenSource<T> {
         if let Some(token) = self.cached() {
             return Some(Ok(token));
         }
+        self.got.store(true, Ordering::Release);
         let locked = self.locked();
         let state = locked.lock();
         match state.plan(Instant::now()) {
@@ -241,15 +288,15 @@ impl<T: CachedToken> TokenSource<T> {
         if let Some(token) = self.cached() {
             return Ok(token);
         }
+        self.got.store(true, Ordering::Release);
         let locked = self.locked();
         let mut state = locked.lock();
         match state.plan(Instant::now()) {
             Plan::Serve(token) => Ok(token),
             Plan::Fail(error) => Err(error),
             Plan::Wait => {
-                let limit = self.client.total_timeout() + WAIT_SLACK;
                 let awaited = state.fetches_done;
-                self.wait_for_fetch(&locked, state, awaited, limit)
+                self.wait_for_fetch(&locked, state, awaited, self.wait_limit())
                     .unwrap_or_else(|| {
                         Err(Error::new(
                             ErrorKind::Timeout,
@@ -257,10 +304,10 @@ impl<T: CachedToken> TokenSource<T> {
                         ))
                     })
             }
-            Plan::Fetch(request) => {
+            Plan::Fetch(_) => {
                 state.fetching = true;
                 drop(state);
-                self.fetch(&locked, request)
+                self.fetch(&locked)
             }
         }
     }
@@ -274,6 +321,7 @@ impl<T: CachedToken> TokenSource<T> {
         if let Some(token) = self.cached() {
             return Some(Ok(token));
         }
+        self.got.store(true, Ordering::Release);
         let locked = self.locked();
         let mut state = locked.lock();
         let awaited = state.fetches_done;
@@ -281,10 +329,10 @@ impl<T: CachedToken> TokenSource<T> {
             Plan::Serve(token) => return Some(Ok(token)),
             Plan::Fail(error) => return Some(Err(error)),
             Plan::Wait => {}
-            Plan::Fetch(request) => {
+            Plan::Fetch(_) => {
                 state.fetching = true;
                 drop(state);
-                if let Err(error) = self.fetch_on_a_thread(Arc::clone(&locked), request) {
+                if let Err(error) = self.fetch_on_a_thread(Arc::clone(&locked)) {
                     // The fetch never started: it ends as a failed one.
                     return Some(finish_fetch(&locked, locked.lock(), Err(error)));
                 }
@@ -294,18 +342,23 @@ impl<T: CachedToken> TokenSource<T> {
         self.wait_for_fetch(&locked, state, awaited, wait)
     }
 
+    /// How long a thread waits for another's fetch.
+    fn wait_limit(&self) -> Duration {
+        let one_fetch = self.client.total_timeout() + WAIT_SLACK;
+        match self.store.load().as_ref() {
+            Some(_) => one_fetch * 2,
+            None => one_fetch,
+        }
+    }
+
     /// Starts [`fetch`](Self::fetch) on a new thread.
-    fn fetch_on_a_thread(
-        self: &Arc<Self>,
-        locked: Arc<Owned<Locked<T>>>,
-        request: TokenRequest,
-    ) -> Result<(), Error> {
+    fn fetch_on_a_thread(self: &Arc<Self>, locked: Arc<Owned<Locked<T>>>) -> Result<(), Error> {
         let source = Arc::clone(self);
         thread::Builder::new()
             .name("criteo-oauth fetch".into())
             .spawn(move || {
                 let _quiet = QuietPanics::enter();
-                let _ = source.fetch(&locked, request);
+                let _ = source.fetch(&locked);
             })
             .map(drop)
             .map_err(|error| {
@@ -349,19 +402,18 @@ impl<T: CachedToken> TokenSource<T> {
         }))
     }
 
-    /// One fetch, with the lock released while it talks to the server and
-    /// while the refresh callback runs.
-    fn fetch(&self, locked: &Locked<T>, request: TokenRequest) -> Result<Arc<T>, Error> {
-        let started = Instant::now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.client.get_token(&request)))
-            .unwrap_or_else(|panic| Err(Error::from_panic(&*panic)));
+    /// One fetch, with the lock released while it talks to the store and
+    /// the server, and while the refresh callback runs.
+    fn fetch(&self, locked: &Locked<T>) -> Result<Arc<T>, Error> {
+        let exchanged = catch_unwind(AssertUnwindSafe(|| self.exchange(locked)))
+            .unwrap_or_else(|panic| Exchanged::failed(Error::from_panic(&*panic)));
         let mut state = locked.lock();
-        let result = match outcome {
-            Ok(token) => Ok(state.install(&token, started)),
-            Err(error) => state.record_failure(error, Instant::now()),
-        };
+        let result = state.take(exchanged.lineage, exchanged.result, exchanged.saved);
+        if let Some(outcome) = exchanged.store {
+            state.note_store(outcome);
+        }
         self.publish(&state);
-        if let Ok(token) = &result {
+        if let (true, Ok(token)) = (exchanged.fetched, &result) {
             state.announcing = Some(Arc::clone(token));
             drop(state);
             self.on_refresh.announce(token);
@@ -371,11 +423,93 @@ impl<T: CachedToken> TokenSource<T> {
         finish_fetch(locked, state, result)
     }
 
+    /// The fetch itself, under the store's lock: the record another
+    /// process left is read first, the server asked only when that will
+    /// not do, and its answer written back before the lock is released.
+    fn exchange(&self, locked: &Locked<T>) -> Exchanged<T> {
+        let store = self.store.load_full();
+        let deadline = later(Instant::now(), self.client.total_timeout() + WAIT_SLACK);
+        let mut store_outcome = None;
+        let guard = match store.as_deref().map(|store| store.lock(deadline)) {
+            None => None,
+            Some(Ok(guard)) => Some(guard),
+            Some(Err(Unlocked::TimedOut)) => {
+                let message = format!(
+                    "timed out waiting for another process's fetch of a token (it holds the \
+                     lock of {})",
+                    store
+                        .as_deref()
+                        .map(SharedStore::describe)
+                        .unwrap_or_default()
+                );
+                return Exchanged::failed(Error::new(ErrorKind::Timeout, message));
+            }
+            Some(Err(Unlocked::Unusable(error))) => {
+                store_outcome = Some(Err(error));
+                None
+            }
+        };
+        let (mut lineage, margin, rejected, unsaved) = {
+            let state = locked.lock();
+            let lineage = state.lineage.clone();
+            (lineage, state.margin, state.rejected.clone(), state.unsaved)
+        };
+        // Whether the lineage is, at this point, what the store holds.
+        let mut saved = store.is_none();
+        if let Some(guard) = &guard {
+            saved = !unsaved;
+            match guard.read() {
+                Ok(Some(record)) if !unsaved || record.serial() > lineage.serial => {
+                    lineage = record.into_lineage(&self.first_request);
+                    saved = true;
+                }
+                Ok(_) => {}
+                Err(error) => store_outcome = Some(Err(error)),
+            }
+            let was_rejected = |current: &plan::Current<T>| {
+                rejected
+                    .as_ref()
+                    .is_some_and(|rejected| current.access_token() == rejected.expose())
+            };
+            if lineage.current.as_ref().is_some_and(was_rejected) {
+                lineage.current = None;
+            }
+        }
+        let (result, fetched) = match lineage.plan(Instant::now(), margin, false) {
+            Plan::Serve(token) => (Ok(token), false),
+            Plan::Fail(error) => (Err(error), false),
+            Plan::Wait => unreachable!("no fetch of this process is under way but this one"),
+            Plan::Fetch(request) => {
+                let started = Instant::now();
+                let result = match self.client.get_token(&request) {
+                    Ok(token) => Ok(lineage.install(&token, started)),
+                    Err(error) => lineage.record_failure(error, Instant::now()),
+                };
+                (result, true)
+            }
+        };
+        if let (Some(guard), true) = (&guard, fetched) {
+            lineage.serial += 1;
+            let written = guard.write(&Record::of(&lineage, guard.key()));
+            saved = written.is_ok();
+            store_outcome = Some(written);
+        } else if guard.is_some() && store_outcome.is_none() {
+            store_outcome = Some(Ok(()));
+        }
+        Exchanged {
+            fetched: fetched && result.is_ok() && lineage.failure.is_none(),
+            lineage: Some(lineage),
+            result,
+            store: store_outcome,
+            saved,
+        }
+    }
+
     /// Mirrors the state's cached token into `fresh`, for lock-free reads,
     /// and the state into `saved`, for a child of `fork()`. Called with the
     /// state locked, after every change to it.
     fn publish(&self, state: &State<T>) {
-        let fresh = state.current.as_ref().map(|current| {
+        let fresh = state.lineage.current.as_ref().map(|current| {
             Arc::new(Fresh {
                 token: Arc::clone(&current.token),
                 until: current.refresh_at(state.margin),
@@ -383,9 +517,9 @@ impl<T: CachedToken> TokenSource<T> {
         });
         self.fresh.store(fresh);
         self.saved.store(Arc::new(Saved {
-            current: state.current.clone(),
-            next_request: state.next_request.clone(),
+            lineage: state.lineage.clone(),
             margin: state.margin,
+            rejected: state.rejected.clone(),
         }));
     }
 
@@ -396,15 +530,48 @@ impl<T: CachedToken> TokenSource<T> {
     }
 }
 
+/// Drops the store's token if it is `access_token`, when the store's lock
+/// is free (its holder is fetching, and replaces the token anyway).
+/// `None` when nothing was tried.
+fn reject_in_store(store: &SharedStore, access_token: &str) -> Option<Result<(), Error>> {
+    let guard = match store.try_lock() {
+        Ok(Some(guard)) => guard,
+        Ok(None) => return None,
+        Err(error) => return Some(Err(error)),
+    };
+    Some(match guard.read() {
+        Ok(Some(mut record)) if record.holds(access_token) => {
+            record.drop_token();
+            guard.write(&record)
+        }
+        Ok(_) => Ok(()),
+        Err(error) => Err(error),
+    })
+}
+
+impl<T> Exchanged<T> {
+    /// A fetch that failed with `error` before it had a lineage to give.
+    fn failed(error: Error) -> Self {
+        Exchanged {
+            lineage: None,
+            result: Err(error),
+            fetched: false,
+            store: None,
+            saved: false,
+        }
+    }
+}
+
 impl<T> Locked<T> {
     fn from(saved: &Saved<T>) -> Self {
         Locked {
             state: Mutex::new(State {
-                current: saved.current.clone(),
-                next_request: saved.next_request.clone(),
+                lineage: saved.lineage.clone(),
                 margin: saved.margin,
+                rejected: saved.rejected.clone(),
+                unsaved: false,
+                store_error: None,
                 fetching: false,
-                failure: None,
                 fetches_done: 0,
                 last_result: None,
                 announcing: None,
@@ -417,6 +584,44 @@ impl<T> Locked<T> {
         // A panic elsewhere cannot leave the state half-changed: every
         // change is a plain assignment made under the lock.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<T> State<T> {
+    fn plan(&self, now: Instant) -> Plan<T> {
+        // What the threads waiting for this fetch will be given, even when
+        // the token came already expired: a get from the callback (whichever
+        // thread a binding runs it on) must not wait for the callback itself.
+        if let Some(token) = &self.announcing {
+            return Plan::Serve(Arc::clone(token));
+        }
+        self.lineage.plan(now, self.margin, self.fetching)
+    }
+
+    /// Installs what a fetch ended with.
+    fn take(
+        &mut self,
+        lineage: Option<Lineage<T>>,
+        result: Result<Arc<T>, Error>,
+        saved: bool,
+    ) -> Result<Arc<T>, Error> {
+        match lineage {
+            Some(lineage) => {
+                self.lineage = lineage;
+                self.unsaved = !saved;
+                result
+            }
+            None => match result {
+                Err(error) if error.kind() == ErrorKind::Internal => {
+                    self.lineage.record_failure(error, Instant::now())
+                }
+                other => other,
+            },
+        }
+    }
+
+    fn note_store(&mut self, outcome: Result<(), Error>) {
+        self.store_error = outcome.err();
     }
 }
 
@@ -433,372 +638,4 @@ fn finish_fetch<T>(
     drop(state);
     locked.fetch_done.notify_all();
     result
-}
-
-/// `now + wait`, or as late as the clock can say when that overflows
-/// (a server may send any `Retry-After`).
-fn later(now: Instant, wait: Duration) -> Instant {
-    now.checked_add(wait)
-        .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
-        .unwrap_or(now)
-}
-
-impl<T> State<T> {
-    fn plan(&self, now: Instant) -> Plan<T> {
-        // What the threads waiting for this fetch will be given, even when
-        // the token came already expired: a get from the callback (whichever
-        // thread a binding runs it on) must not wait for the callback itself.
-        if let Some(token) = &self.announcing {
-            return Plan::Serve(Arc::clone(token));
-        }
-        if let Some(current) = self.current.as_ref().filter(|c| now < c.expires_at()) {
-            let due = now >= current.refresh_at(self.margin);
-            return match &self.next_request {
-                NextRequest::Reusable(request) | NextRequest::SingleUse(request)
-                    if due && !self.fetching && !self.backing_off(now) =>
-                {
-                    Plan::Fetch(request.clone())
-                }
-                _ => Plan::Serve(Arc::clone(&current.token)),
-            };
-        }
-        if let Some(failure) = self.failure.as_ref().filter(|f| now < f.not_before) {
-            return Plan::Fail(failure.error.clone());
-        }
-        if self.fetching {
-            return Plan::Wait;
-        }
-        match &self.next_request {
-            NextRequest::Reusable(request) | NextRequest::SingleUse(request) => {
-                Plan::Fetch(request.clone())
-            }
-            NextRequest::Spent(error) => Plan::Fail(error.clone()),
-        }
-    }
-
-    fn backing_off(&self, now: Instant) -> bool {
-        self.failure
-            .as_ref()
-            .is_some_and(|failure| now < failure.not_before)
-    }
-
-    /// Caches a new token, and moves on to its refresh token when the grant
-    /// is renewed that way (keeping the old one when none came).
-    fn install(&mut self, token: &Token, requested_at: Instant) -> Arc<T>
-    where
-        T: CachedToken,
-    {
-        let renewal = match &self.next_request {
-            NextRequest::Reusable(request) | NextRequest::SingleUse(request)
-                if request.renews_with_refresh_token() =>
-            {
-                match token.refresh_token() {
-                    Some(refresh_token) => {
-                        Some(NextRequest::Reusable(request.refresh_with(refresh_token)))
-                    }
-                    None if request.is_single_use() => Some(NextRequest::Spent(Error::new(
-                        ErrorKind::InvalidResponse,
-                        "the authorization_code grant gave no refresh_token, so the token cannot be \
-                         renewed: a new authorization code is needed",
-                    ))),
-                    None => None,
-                }
-            }
-            _ => None,
-        };
-        if let Some(renewal) = renewal {
-            self.next_request = renewal;
-        }
-        let cached = Arc::new(T::from_token(token));
-        self.current = Some(Current {
-            token: Arc::clone(&cached),
-            received: requested_at,
-            lifetime: token
-                .expires_in()
-                .map_or(DEFAULT_LIFETIME, |s| Duration::from_secs(s.into())),
-        });
-        self.failure = None;
-        cached
-    }
-
-    /// Remembers a failed fetch and when to try again. A valid cached token
-    /// is still served; without one the caller gets the error.
-    fn record_failure(&mut self, error: Error, now: Instant) -> Result<Arc<T>, Error> {
-        let backoff = match &self.failure {
-            Some(previous) => (previous.backoff * 2).min(MAX_FAILURE_BACKOFF),
-            None => FIRST_FAILURE_BACKOFF,
-        };
-        let wait = error.retry_after_secs().map_or(backoff, server_wait);
-        if let NextRequest::SingleUse(_) = self.next_request {
-            // Every later get says why, with the server's status and OAuth
-            // error (`invalid_grant`, say) intact.
-            let message = format!(
-                "the authorization code was already sent and is single-use; its request failed: {error}"
-            );
-            self.next_request = NextRequest::Spent(error.clone().with_message(message));
-        }
-        self.failure = Some(Failure {
-            error: error.clone(),
-            not_before: later(now, wait),
-            backoff,
-        });
-        match self
-            .current
-            .as_ref()
-            .filter(|current| now < current.expires_at())
-        {
-            Some(current) => Ok(Arc::clone(&current.token)),
-            None => Err(error),
-        }
-    }
-}
-
-// Not derived: that would ask for `T: Clone`, and only the `Arc` is cloned.
-impl<T> Clone for Current<T> {
-    fn clone(&self) -> Self {
-        Current {
-            token: Arc::clone(&self.token),
-            received: self.received,
-            lifetime: self.lifetime,
-        }
-    }
-}
-
-impl<T> Current<T> {
-    fn expires_at(&self) -> Instant {
-        later(self.received, self.lifetime)
-    }
-
-    fn refresh_at(&self, margin: Option<Duration>) -> Instant {
-        let margin = margin.unwrap_or_else(|| MAX_DEFAULT_MARGIN.min(self.lifetime / 2));
-        later(self.received, self.lifetime.saturating_sub(margin))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::request::TokenRequestFields;
-    use crate::sanitize::Redactor;
-    use crate::token::parse_token;
-
-    fn request(grant_type: &str) -> TokenRequest {
-        TokenRequest::new(&TokenRequestFields {
-            grant_type,
-            client_id: "id",
-            client_secret: "secret",
-            code: Some("code"),
-            refresh_token: Some("rt-0"),
-            ..Default::default()
-        })
-        .unwrap()
-    }
-
-    fn token(json: &str) -> Token {
-        parse_token(json.as_bytes(), "200 OK", &Redactor::new([])).unwrap()
-    }
-
-    fn state(grant_type: &str) -> State<Token> {
-        let request = request(grant_type);
-        State {
-            next_request: if request.is_single_use() {
-                NextRequest::SingleUse(request)
-            } else {
-                NextRequest::Reusable(request)
-            },
-            current: None,
-            margin: None,
-            fetching: false,
-            failure: None,
-            fetches_done: 0,
-            last_result: None,
-            announcing: None,
-        }
-    }
-
-    fn next_body(state: &State<Token>) -> String {
-        match &state.next_request {
-            NextRequest::Reusable(r) | NextRequest::SingleUse(r) => r.form_body().to_string(),
-            NextRequest::Spent(e) => format!("spent: {}", e.message()),
-        }
-    }
-
-    fn plan_name<T>(plan: Plan<T>) -> &'static str {
-        match plan {
-            Plan::Serve(_) => "serve",
-            Plan::Fail(_) => "fail",
-            Plan::Wait => "wait",
-            Plan::Fetch(_) => "fetch",
-        }
-    }
-
-    #[test]
-    fn default_margin_is_the_smaller_of_60_s_and_half_the_lifetime() {
-        let now = Instant::now();
-        let current = |seconds| Current {
-            token: Arc::new(()),
-            received: now,
-            lifetime: Duration::from_secs(seconds),
-        };
-        assert_eq!(
-            current(900).refresh_at(None),
-            now + Duration::from_secs(840)
-        );
-        assert_eq!(current(10).refresh_at(None), now + Duration::from_secs(5));
-        assert_eq!(
-            current(10).refresh_at(Some(Duration::from_secs(1))),
-            now + Duration::from_secs(9)
-        );
-        assert_eq!(current(10).refresh_at(Some(Duration::from_secs(99))), now);
-    }
-
-    #[test]
-    fn plans_over_a_token_lifetime() {
-        let mut state = state("client_credentials");
-        let start = Instant::now();
-        assert_eq!(plan_name(state.plan(start)), "fetch", "nothing cached");
-        state.fetching = true;
-        assert_eq!(
-            plan_name(state.plan(start)),
-            "wait",
-            "nothing cached, a fetch under way"
-        );
-        state.fetching = false;
-        state.install(&token(r#"{"access_token":"a","expires_in":100}"#), start);
-        let at = |seconds| start + Duration::from_secs(seconds);
-        assert_eq!(plan_name(state.plan(at(10))), "serve", "fresh");
-        assert_eq!(
-            plan_name(state.plan(at(60))),
-            "fetch",
-            "within the margin (50 s)"
-        );
-        state.fetching = true;
-        assert_eq!(
-            plan_name(state.plan(at(60))),
-            "serve",
-            "due, but someone is fetching"
-        );
-        state.fetching = false;
-        let served = state.record_failure(Error::new(ErrorKind::HttpStatus, "503"), at(60));
-        assert!(
-            served.is_ok(),
-            "a failed refresh still serves the valid token"
-        );
-        assert_eq!(plan_name(state.plan(at(60))), "serve", "backing off");
-        assert_eq!(plan_name(state.plan(at(61))), "fetch", "backoff (1 s) over");
-        assert_eq!(plan_name(state.plan(at(100))), "fetch", "expired");
-        let served = state.record_failure(Error::new(ErrorKind::HttpStatus, "503"), at(100));
-        assert!(served.is_err(), "expired: the error is returned");
-        assert_eq!(
-            plan_name(state.plan(at(101))),
-            "fail",
-            "no valid token, backing off (2 s)"
-        );
-        assert_eq!(plan_name(state.plan(at(102))), "fetch");
-    }
-
-    #[test]
-    fn failure_backoff_doubles_to_30_s_or_follows_retry_after() {
-        let mut state = state("client_credentials");
-        let now = Instant::now();
-        let mut waits = Vec::new();
-        for _ in 0..7 {
-            let _ = state.record_failure(Error::new(ErrorKind::Transport, "down"), now);
-            waits.push(state.failure.as_ref().unwrap().not_before - now);
-        }
-        let seconds: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
-        assert_eq!(seconds, [1, 2, 4, 8, 16, 30, 30]);
-        let limited = Error::new(ErrorKind::HttpStatus, "429").with_retry_after(Some(7));
-        let _ = state.record_failure(limited, now);
-        assert_eq!(
-            state.failure.as_ref().unwrap().not_before - now,
-            Duration::from_secs(7)
-        );
-        state.install(&token(r#"{"access_token":"a"}"#), now);
-        assert!(state.failure.is_none(), "a success clears the backoff");
-    }
-
-    #[test]
-    fn any_retry_after_is_capped_and_a_valid_token_is_still_served() {
-        let mut state = state("client_credentials");
-        let now = Instant::now();
-        state.install(&token(r#"{"access_token":"a","expires_in":100}"#), now);
-        let huge = Error::new(ErrorKind::HttpStatus, "503").with_retry_after(Some(u64::MAX));
-        let at = now + Duration::from_secs(90);
-        let served = state.record_failure(huge, at);
-        assert!(served.is_ok(), "the valid token is served, no panic");
-        assert_eq!(
-            state.failure.as_ref().unwrap().not_before,
-            at + crate::retry::MAX_SERVER_WAIT
-        );
-    }
-
-    #[test]
-    fn a_spent_code_keeps_the_servers_answer() {
-        let mut state = state("authorization_code");
-        let now = Instant::now();
-        let refused = Error::new(ErrorKind::BadRequest, "400 Bad Request: invalid_grant")
-            .with_http_status(400)
-            .with_oauth(crate::error::OAuthError {
-                code: Some("invalid_grant".into()),
-                ..Default::default()
-            });
-        let _ = state.record_failure(refused, now);
-        let Plan::Fail(later) = state.plan(now + Duration::from_secs(60)) else {
-            panic!("a spent code fails");
-        };
-        assert_eq!(later.kind(), ErrorKind::BadRequest);
-        assert_eq!(later.http_status(), Some(400));
-        assert_eq!(later.oauth().code.as_deref(), Some("invalid_grant"));
-        assert!(
-            later
-                .message()
-                .starts_with("the authorization code was already sent")
-        );
-    }
-
-    #[test]
-    fn grants_move_to_the_latest_refresh_token() {
-        let now = Instant::now();
-        let mut code = state("authorization_code");
-        code.install(
-            &token(r#"{"access_token":"a","refresh_token":"rt-1"}"#),
-            now,
-        );
-        assert_eq!(
-            next_body(&code),
-            "grant_type=refresh_token&client_id=id&client_secret=secret&refresh_token=rt-1"
-        );
-        code.install(&token(r#"{"access_token":"b"}"#), now);
-        assert!(
-            next_body(&code).ends_with("refresh_token=rt-1"),
-            "kept when none came"
-        );
-
-        let mut no_refresh = state("authorization_code");
-        no_refresh.install(&token(r#"{"access_token":"a"}"#), now);
-        assert!(
-            next_body(&no_refresh)
-                .starts_with("spent: the authorization_code grant gave no refresh_token")
-        );
-
-        let mut failed = state("authorization_code");
-        let _ = failed.record_failure(
-            Error::new(ErrorKind::BadRequest, "400 Bad Request: invalid_grant"),
-            now,
-        );
-        assert!(next_body(&failed).starts_with("spent: the authorization code was already sent"));
-
-        let mut credentials = state("client_credentials");
-        let before = next_body(&credentials);
-        credentials.install(
-            &token(r#"{"access_token":"a","refresh_token":"rt-1"}"#),
-            now,
-        );
-        assert_eq!(
-            next_body(&credentials),
-            before,
-            "client credentials are simply sent again"
-        );
-    }
 }

@@ -1,0 +1,100 @@
+//! The store a source shares with the children it will have: a file with
+//! no name (`memfd_create`), made with the source, inherited by every
+//! child of `fork()` and closed on `exec`.
+//!
+//! Its lock is a POSIX record lock, which belongs to the process: parent
+//! and children exclude each other, a child never inherits the parent's
+//! lock, and a process that dies drops its own. Nothing else in the
+//! process opens this file, so no other descriptor can drop the lock. The
+//! record is read and written in place (`pread`, `pwrite`), never through
+//! the offset that parent and children share.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::time::Instant;
+
+use rustix::fs::{MemfdFlags, fstat, ftruncate, memfd_create};
+
+use super::lock::{self, LockFailure, LockKind};
+use crate::descriptors::above_stdio;
+use crate::error::{Error, ErrorKind};
+
+/// As for a named store.
+const MAX_RECORD_BYTES: u64 = 4 << 20;
+
+pub(super) struct Anonymous {
+    file: File,
+    /// Which file it is: a host program that closes descriptors it does
+    /// not know may see this number given to one of its own files.
+    identity: (u64, u64),
+}
+
+pub(super) struct Locked<'a> {
+    file: &'a File,
+}
+
+impl Anonymous {
+    /// `None` when the system cannot make one (then the source is shared
+    /// by the threads of each process only).
+    pub(super) fn new() -> Option<Anonymous> {
+        let file = memfd_create("criteo-oauth token", MemfdFlags::CLOEXEC).ok()?;
+        let file = File::from(above_stdio(file).ok()?);
+        let status = fstat(&file).ok()?;
+        Some(Anonymous {
+            file,
+            identity: (status.st_dev, status.st_ino),
+        })
+    }
+
+    fn check(&self) -> io::Result<()> {
+        let status = fstat(&self.file)?;
+        if (status.st_dev, status.st_ino) != self.identity {
+            return Err(io::Error::other(
+                "its descriptor was closed and reused by the program",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn lock(&self, deadline: Instant) -> Result<Locked<'_>, LockFailure> {
+        self.check().map_err(LockFailure::Unusable)?;
+        lock::lock_by(&self.file, LockKind::Process, deadline)?;
+        Ok(Locked { file: &self.file })
+    }
+
+    pub(super) fn try_lock(&self) -> io::Result<Option<Locked<'_>>> {
+        self.check()?;
+        Ok(lock::try_lock(&self.file, LockKind::Process)?.then_some(Locked { file: &self.file }))
+    }
+}
+
+impl Locked<'_> {
+    pub(super) fn read(&self) -> Result<Option<Vec<u8>>, Error> {
+        let size = self.file.metadata().map_err(failed)?.len();
+        if size == 0 || size > MAX_RECORD_BYTES {
+            return Ok(None);
+        }
+        let mut bytes = vec![0; size as usize];
+        self.file.read_exact_at(&mut bytes, 0).map_err(failed)?;
+        Ok(Some(bytes))
+    }
+
+    pub(super) fn write(&self, bytes: &[u8]) -> Result<(), Error> {
+        self.file.write_all_at(bytes, 0).map_err(failed)?;
+        ftruncate(self.file, bytes.len() as u64).map_err(|e| failed(e.into()))
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        lock::unlock(self.file, LockKind::Process);
+    }
+}
+
+fn failed(error: io::Error) -> Error {
+    Error::new(
+        ErrorKind::Store,
+        format!("cannot use the token store shared with forked processes: {error}"),
+    )
+}

@@ -1,0 +1,218 @@
+//! What a store holds for one lineage, as JSON with a format version, and
+//! how it is taken from and given to a source's own copy.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::clock::Stamp;
+use crate::error::{Error, ErrorKind, OAuthError};
+use crate::request::TokenRequest;
+use crate::secret::Secret;
+use crate::source::plan::{CachedToken, Current, Failure, Lineage, NextRequest};
+use crate::token::{Token, restored_token};
+
+/// Changes whenever the format does: a record of another version is
+/// ignored, and replaced by the next write.
+const FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(in crate::source) struct Record {
+    format: u32,
+    /// The lineage's whole key: a record copied under another lineage's
+    /// name is not taken.
+    lineage: String,
+    serial: u64,
+    token: Option<StoredToken>,
+    next: StoredNext,
+    failure: Option<StoredFailure>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredToken {
+    access_token: Secret,
+    token_type: String,
+    refresh_token: Option<Secret>,
+    expires_in: Option<u32>,
+    expires_at: Option<i64>,
+    received: Stamp,
+    lifetime_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StoredNext {
+    /// What the sources were made with.
+    First,
+    RefreshToken(Secret),
+    Spent(StoredError),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredFailure {
+    error: StoredError,
+    not_before: Stamp,
+    backoff_ms: u64,
+}
+
+/// An error as a source keeps it: already redacted, so no secret.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredError {
+    kind: ErrorKind,
+    message: String,
+    http_status: Option<u16>,
+    oauth_error: Option<String>,
+    oauth_description: Option<String>,
+    oauth_uri: Option<String>,
+    retry_after_secs: Option<u64>,
+}
+
+impl Record {
+    /// `lineage` as the store keeps it.
+    pub(in crate::source) fn of<T>(lineage: &Lineage<T>, key: &str) -> Record {
+        Record {
+            format: FORMAT,
+            lineage: key.to_owned(),
+            serial: lineage.serial,
+            token: lineage.current.as_ref().map(StoredToken::of),
+            next: match &lineage.next_request {
+                NextRequest::Reusable(request) if request.renews_with_refresh_token() => request
+                    .refresh_token()
+                    .map_or(StoredNext::First, |rt| StoredNext::RefreshToken(rt.clone())),
+                NextRequest::Reusable(_) | NextRequest::SingleUse(_) => StoredNext::First,
+                NextRequest::Spent(error) => StoredNext::Spent(StoredError::of(error)),
+            },
+            failure: lineage.failure.as_ref().map(|failure| StoredFailure {
+                error: StoredError::of(&failure.error),
+                not_before: Stamp::of(failure.not_before),
+                backoff_ms: millis(failure.backoff),
+            }),
+        }
+    }
+
+    /// The record in `bytes`, when they hold one of this format for the
+    /// lineage `key`; anything else (truncated, corrupt, foreign) is none.
+    pub(in crate::source) fn parse(bytes: &[u8], key: &str) -> Option<Record> {
+        let record: Record = serde_json::from_slice(bytes).ok()?;
+        (record.format == FORMAT && record.lineage == key).then_some(record)
+    }
+
+    pub(in crate::source) fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut bytes = Zeroizing::new(Vec::with_capacity(4096));
+        // Writing plain data into a vector cannot fail.
+        let _ = serde_json::to_writer(&mut *bytes, self);
+        bytes
+    }
+
+    pub(in crate::source) fn serial(&self) -> u64 {
+        self.serial
+    }
+
+    /// Whether the record's token is `access_token`.
+    pub(in crate::source) fn holds(&self, access_token: &str) -> bool {
+        self.token
+            .as_ref()
+            .is_some_and(|token| token.access_token.expose() == access_token)
+    }
+
+    pub(in crate::source) fn drop_token(&mut self) {
+        self.token = None;
+        self.serial += 1;
+    }
+
+    /// The lineage this record describes, for sources made with `first`.
+    /// What cannot be read back (a token from a clock that moved back
+    /// across a boot, a malformed token) counts as absent.
+    pub(in crate::source) fn into_lineage<T: CachedToken>(
+        self,
+        first: &TokenRequest,
+    ) -> Lineage<T> {
+        let next_request = match self.next {
+            StoredNext::First => NextRequest::first(first.clone()),
+            StoredNext::RefreshToken(rt) if first.renews_with_refresh_token() => {
+                NextRequest::Reusable(first.refresh_with(&rt))
+            }
+            StoredNext::RefreshToken(_) => NextRequest::first(first.clone()),
+            StoredNext::Spent(error) => NextRequest::Spent(error.into_error()),
+        };
+        Lineage {
+            current: self.token.and_then(StoredToken::into_current),
+            next_request,
+            failure: self.failure.and_then(|failure| {
+                Some(Failure {
+                    not_before: failure.not_before.to_instant()?,
+                    backoff: Duration::from_millis(failure.backoff_ms),
+                    error: failure.error.into_error(),
+                })
+            }),
+            serial: self.serial,
+        }
+    }
+}
+
+impl StoredToken {
+    fn of<T>(current: &Current<T>) -> StoredToken {
+        let token: &Token = &current.fetched;
+        StoredToken {
+            access_token: token.access_token().clone(),
+            token_type: token.token_type().to_owned(),
+            refresh_token: token.refresh_token().cloned(),
+            expires_in: token.expires_in(),
+            expires_at: token.expires_at(),
+            received: Stamp::of(current.received),
+            lifetime_ms: millis(current.lifetime),
+        }
+    }
+
+    fn into_current<T: CachedToken>(self) -> Option<Current<T>> {
+        let received = self.received.to_instant()?;
+        let token = restored_token(
+            self.access_token,
+            self.token_type,
+            self.refresh_token,
+            self.expires_in,
+            self.expires_at,
+        )?;
+        let mut current = Current::new(&token, received);
+        current.lifetime = Duration::from_millis(self.lifetime_ms);
+        Some(current)
+    }
+}
+
+impl StoredError {
+    fn of(error: &Error) -> StoredError {
+        let oauth = error.oauth();
+        StoredError {
+            kind: error.kind(),
+            message: error.message().to_owned(),
+            http_status: error.http_status(),
+            oauth_error: oauth.code.clone(),
+            oauth_description: oauth.description.clone(),
+            oauth_uri: oauth.uri.clone(),
+            retry_after_secs: error.retry_after_secs(),
+        }
+    }
+
+    fn into_error(self) -> Error {
+        let mut error = Error::new(self.kind, self.message)
+            .with_oauth(OAuthError {
+                code: self.oauth_error,
+                description: self.oauth_description,
+                uri: self.oauth_uri,
+            })
+            .with_retry_after(self.retry_after_secs);
+        if let Some(status) = self.http_status {
+            error = error.with_http_status(status);
+        }
+        error
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
