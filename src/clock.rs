@@ -10,7 +10,6 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rustix::time::{ClockId, clock_gettime};
 use serde::{Deserialize, Serialize};
 
 use crate::descriptors::read_regular_file;
@@ -67,8 +66,16 @@ fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Read through the C library, not rustix: rustix finds the vDSO by
+/// parsing it, which crashes under valgrind.
 fn since_boot_ms() -> i64 {
-    let now = clock_gettime(ClockId::Boottime);
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec to write to; CLOCK_BOOTTIME exists
+    // on every Linux the library supports (2.6.39 and later).
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut now) };
     now.tv_sec.saturating_mul(1000) + now.tv_nsec / 1_000_000
 }
 

@@ -1,8 +1,15 @@
 /*
  * criteo-token: prints a Criteo access token, for shell scripts.
  *
- *   criteo-token           prints the access token
- *   criteo-token --json    prints the whole token as one JSON object
+ *   criteo-token             prints the access token
+ *   criteo-token --json      prints the whole token as one JSON object
+ *   criteo-token --no-cache  fetches a new token instead of a cached one
+ *
+ * Tokens are cached in the library's default store (see
+ * criteo_token_source_set_store), shared with every other program of the
+ * user that uses it: a loop of runs makes one token request per token
+ * lifetime, and a cached token always has at least a minute left (the
+ * smaller of 60 s and half its lifetime).
  *
  * Credentials come only from the environment, never from argv (which other
  * users can see in the process list):
@@ -25,9 +32,11 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: criteo-token [--json]\n"
+            "usage: criteo-token [--json] [--no-cache]\n"
             "Prints a Criteo access token. Reads CRITEO_CLIENT_ID, CRITEO_CLIENT_SECRET\n"
-            "and optionally CRITEO_HOST from the environment.\n");
+            "and optionally CRITEO_HOST from the environment. Tokens are cached for the\n"
+            "user (in $XDG_RUNTIME_DIR/criteo-oauth, else /tmp/criteo-oauth-<uid>);\n"
+            "--no-cache fetches a new one.\n");
 }
 
 /* Writes `text` as a JSON string. */
@@ -131,12 +140,43 @@ static int finish_output(void) {
     return 0;
 }
 
+/* A token source for the credentials, on the default store unless
+ * `cached` is 0; a store that cannot be used is reported and done
+ * without. Exits 2 when the credentials are refused. */
+static criteo_token_source *source_for(criteo_client *client, const char *client_id,
+                                       const char *client_secret, int cached) {
+    criteo_token_source *source = NULL;
+    criteo_error *error = NULL;
+    if (criteo_token_source_new(client, "client_credentials", client_id, client_secret, NULL,
+                                NULL, NULL, &source, &error) != CRITEO_OK) {
+        print_setting_error(criteo_error_message(error));
+        exit(2);
+    }
+    if (cached && criteo_token_source_set_store(source, NULL, &error) != CRITEO_OK) {
+        fprintf(stderr, "criteo-token: not caching: %s\n", criteo_error_message(error));
+        criteo_error_free(error);
+    }
+    return source;
+}
+
+/* Says so when the token could not be cached (a full disk, say). */
+static void report_store_failure(const criteo_token_source *source) {
+    criteo_error *error = NULL;
+    if (criteo_token_source_store_error(source, &error) != CRITEO_OK) {
+        fprintf(stderr, "criteo-token: the token was not cached: %s\n",
+                criteo_error_message(error));
+        criteo_error_free(error);
+    }
+}
+
 int main(int argc, char **argv) {
     int stdout_was_open = open_standard_descriptors();
-    int json = 0;
+    int json = 0, cached = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+        } else if (strcmp(argv[i], "--no-cache") == 0) {
+            cached = 0;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -161,15 +201,13 @@ int main(int argc, char **argv) {
     }
 
     criteo_client *client = client_from_environment();
+    criteo_token_source *source = source_for(client, client_id, client_secret, cached);
     criteo_token *token = NULL;
     criteo_error *error = NULL;
-    criteo_status status = criteo_get_token(client, "client_credentials", client_id, client_secret,
-                                            NULL, NULL, NULL, &token, &error);
+    criteo_status status = criteo_token_source_get(source, &token, &error);
+    report_store_failure(source);
     int exit_code = 0;
-    if (status == CRITEO_ERR_INVALID_ARGUMENT) {
-        print_setting_error(criteo_error_message(error));
-        exit_code = 2;
-    } else if (status != CRITEO_OK) {
+    if (status != CRITEO_OK) {
         fprintf(stderr, "criteo-token: %s\n", criteo_error_message(error));
         exit_code = 1;
     } else if (json) {
@@ -182,6 +220,7 @@ int main(int argc, char **argv) {
     }
     criteo_token_free(token);
     criteo_error_free(error);
+    criteo_token_source_free(source);
     criteo_client_free(client);
     return exit_code;
 }

@@ -5,6 +5,8 @@
 //! (see [`DEMO_CLIENT_ID`]). `POST /scenario/<name>/oauth2/token` gives a
 //! scripted answer, good or bad (see [`scenarios`]), so a client configured
 //! with host `<url>/scenario/<name>` meets exactly that answer.
+//! `GET /count/<client_id>` answers how many token requests that client has
+//! made, on any path, so that a test in another process can count fetches.
 
 mod http;
 mod proxy;
@@ -90,6 +92,11 @@ impl TestServer {
         self.observed.requests.lock().unwrap().clone()
     }
 
+    /// How many token requests `client_id` has made, on any path.
+    pub fn fetches_by(&self, client_id: &str) -> usize {
+        self.observed.fetches_by(client_id)
+    }
+
     /// How many TCP connections have been accepted.
     pub fn connections(&self) -> usize {
         self.observed.connections.load(Ordering::SeqCst)
@@ -121,6 +128,17 @@ fn accept_forever(
     }
 }
 
+impl Observed {
+    fn fetches_by(&self, client_id: &str) -> usize {
+        let requests = self.requests.lock().unwrap();
+        requests
+            .iter()
+            .filter(|request| request.method == "POST" && request.target.ends_with("/oauth2/token"))
+            .filter(|request| request.field("client_id").as_deref() == Some(client_id))
+            .count()
+    }
+}
+
 /// Answers requests on one connection until either side closes it.
 fn serve_connection(stream: impl Wire, observed: &Observed) {
     let mut connection = http::Connection::new(stream);
@@ -136,7 +154,12 @@ fn serve_connection(stream: impl Wire, observed: &Observed) {
             *count += 1;
             *count
         };
-        let action = scenarios::respond(&request, sequence, hit);
+        let action = match request.target.strip_prefix("/count/") {
+            Some(client_id) if request.method == "GET" => {
+                scenarios::count_answer(observed.fetches_by(client_id))
+            }
+            _ => scenarios::respond(&request, sequence, hit),
+        };
         match connection.perform(action, &observed.streamed_bytes) {
             Ok(http::After::KeepAlive) if !request.wants_close() => {}
             _ => return,

@@ -2,6 +2,9 @@
 //! endpoint for one demo client; `/scenario/<name>/oauth2/token` gives the
 //! named answer whatever the request.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::http::{Action, Framing, RecordedRequest, Reply};
@@ -15,6 +18,12 @@ pub const DEMO_REFRESH_TOKEN: &str = "demo-refresh";
 
 /// The body cap of the client: scenarios test both sides of it.
 const ONE_MIB: usize = 1 << 20;
+
+/// The answer to `GET /count/<client_id>`: how many token requests that
+/// client has made, as a decimal number.
+pub(crate) fn count_answer(count: usize) -> Action {
+    typed(200, "text/plain", &count.to_string())
+}
 
 /// The answer to a request. `sequence` numbers all requests from 1, so
 /// each token differs; `hit` numbers the requests to this same target, so
@@ -363,7 +372,11 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
 /// - `503-retry-after-<s>`: always 503 with `Retry-After: s` (any text);
 /// - `503-retry-after-date-<s>`: the same, as the HTTP date `s` seconds on;
 /// - `rotate`: a new refresh token each time: `rt-1` for a code, `rt-<n+1>` for `rt-<n>`;
-/// - `keep-refresh`: `rt-1` for a code, no refresh token for a refresh.
+/// - `keep-refresh`: `rt-1` for a code, no refresh token for a refresh;
+/// - `strict-rotate`: as a server that revokes a refresh token once used
+///   (Authlib, RFC 6749 §10.4): any code or unused refresh token gets a new
+///   refresh token, unique to this process; one presented twice gets 400
+///   `invalid_grant`.
 fn parameterised(name: &str, request: &RecordedRequest, hit: usize, token: &str) -> Option<Action> {
     let expiring = |seconds: &str| {
         json(
@@ -400,6 +413,9 @@ fn parameterised(name: &str, request: &RecordedRequest, hit: usize, token: &str)
     if let Some(seconds) = name.strip_prefix("503-retry-after-") {
         return Some(with_retry_after(503, seconds));
     }
+    if name == "strict-rotate" {
+        return Some(strict_rotation(request, token));
+    }
     let next_refresh = match (name, request.field("grant_type").as_deref()) {
         ("rotate" | "keep-refresh", Some("authorization_code")) => Some("rt-1".to_owned()),
         ("rotate", Some("refresh_token")) => {
@@ -418,6 +434,32 @@ fn parameterised(name: &str, request: &RecordedRequest, hit: usize, token: &str)
         200,
         &format!(r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":900{refresh}}}"#),
     ))
+}
+
+/// The refresh tokens `strict-rotate` has seen, in any server of this
+/// process, and the number of the last one it gave.
+static SPENT_REFRESH_TOKENS: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+static ISSUED_REFRESH_TOKENS: AtomicUsize = AtomicUsize::new(0);
+
+fn strict_rotation(request: &RecordedRequest, token: &str) -> Action {
+    if request.field("grant_type").as_deref() == Some("refresh_token") {
+        let presented = request.field("refresh_token").unwrap_or_default();
+        let mut spent = SPENT_REFRESH_TOKENS.lock().unwrap();
+        if !spent.get_or_insert_default().insert(presented) {
+            return json(
+                400,
+                r#"{"error":"invalid_grant","error_description":"refresh token already used"}"#,
+            );
+        }
+    }
+    let issued = ISSUED_REFRESH_TOKENS.fetch_add(1, Ordering::SeqCst) + 1;
+    json(
+        200,
+        &format!(
+            r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":900,"refresh_token":"rt-strict-{}-{issued}"}}"#,
+            std::process::id()
+        ),
+    )
 }
 
 fn raw(text: String, close: bool) -> Action {

@@ -13,6 +13,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{
+    lstat,
     AtFlags, Mode, OFlags, fchmod, fstat, fsync, mkdir, open, openat, renameat, unlinkat,
 };
 use rustix::io::Errno;
@@ -75,6 +76,11 @@ impl Directory {
             Err(Errno::EXIST) => false,
             Err(error) => return Err(refused(format!("cannot be created: {error}"))),
         };
+        // Opening without following refuses a link (as ENOTDIR); asked
+        // first only to say so.
+        if lstat(path).is_ok_and(|status| status.st_mode & libc::S_IFMT == libc::S_IFLNK) {
+            return Err(refused("is a symbolic link".into()));
+        }
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let directory = match open(path, flags, Mode::empty()) {
             Ok(directory) => directory,

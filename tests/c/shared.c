@@ -1,0 +1,357 @@
+/*
+ * shared.c: token sources shared by processes, through a store directory
+ * or by inheritance across fork(). Every fetch is counted by the test
+ * server (GET /count/<client_id>), so each mode checks how many fetches
+ * its processes made, not only that they got tokens.
+ *
+ *   shared get STORE URL CLIENT_ID [REFRESH_TOKEN]
+ *       one process: a source (client_credentials, or the refresh_token
+ *       grant when REFRESH_TOKEN is given) on STORE ("-": no store,
+ *       "default": the default directory), one get. Prints
+ *       "<access token> <status of criteo_token_source_store_error> <its message>".
+ *       The client secret is "secret", or $SECRET when set.
+ *   shared count URL CLIENT_ID
+ *       prints how many token requests CLIENT_ID has made.
+ *   shared prefork URL CLIENT_ID WORKERS ROUNDS get|reject|invalidate [REFRESH_TOKEN]
+ *       a pre-fork server: the master makes one source (no store) and gets
+ *       a token, then forks WORKERS workers, each under a 20 s alarm. In
+ *       each round a worker gets a token and, unless the mode is "get",
+ *       drops it as after an API 401 (reject that token, or invalidate),
+ *       then gets again. Prints "<fetches> fetches, <failures> failed gets,
+ *       <n> distinct final tokens".
+ *   shared killed-holder STORE URL CLIENT_ID
+ *       a child starts a fetch from URL (a slow scenario) on STORE and is
+ *       killed with SIGKILL while it holds the lock; another process's get
+ *       must then succeed within its client's limits (4 s total: a lock
+ *       still held would time it out).
+ *   shared fork-during-fetch STORE URL CLIENT_ID [kill-parent]
+ *       forks while another thread's fetch (a slow scenario) holds the
+ *       store's lock. The child's get must wait for that fetch and take its
+ *       token (no fetch of its own). With kill-parent, the parent is killed
+ *       right after the fork: the child must still get a token in time.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "criteo_oauth.h"
+
+static void die(const char *what) {
+    fprintf(stderr, "%s\n", what);
+    exit(2);
+}
+
+/* How many token requests CLIENT_ID has made, asked of the test server at
+ * URL (http://127.0.0.1:PORT...) over a plain socket. */
+static long fetches_by(const char *url, const char *client_id) {
+    int port = 0;
+    if (sscanf(url, "http://127.0.0.1:%d", &port) != 1) {
+        die("the URL must be http://127.0.0.1:PORT");
+    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+        die("cannot reach the test server");
+    }
+    char request[256], answer[4096];
+    int length = snprintf(request, sizeof request,
+                          "GET /count/%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", client_id);
+    if (write(fd, request, (size_t)length) != length) {
+        die("cannot ask the test server");
+    }
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof answer - 1 && (n = read(fd, answer + got, sizeof answer - 1 - got)) > 0) {
+        got += (size_t)n;
+    }
+    close(fd);
+    answer[got] = '\0';
+    const char *body = strstr(answer, "\r\n\r\n");
+    return body != NULL ? atol(body + 4) : -1;
+}
+
+static criteo_client *client_for(const char *url, uint32_t total_ms) {
+    criteo_client_builder *builder = criteo_client_builder_new();
+    criteo_client_builder_set_host(builder, url);
+    criteo_client_builder_set_timeouts(builder, 1000, total_ms);
+    criteo_client_builder_set_proxy(builder, "");
+    criteo_client *client = NULL;
+    criteo_error *error = NULL;
+    if (criteo_client_builder_build(builder, &client, &error) != CRITEO_OK) {
+        fprintf(stderr, "client: %s\n", criteo_error_message(error));
+        exit(2);
+    }
+    return client;
+}
+
+/* A source for CLIENT_ID on STORE ("-": none; "default": the default). */
+static criteo_token_source *source_for(criteo_client *client, const char *store,
+                                       const char *client_id, const char *refresh_token) {
+    criteo_token_source *source = NULL;
+    criteo_error *error = NULL;
+    const char *grant = refresh_token != NULL ? "refresh_token" : "client_credentials";
+    const char *secret = getenv("SECRET") != NULL ? getenv("SECRET") : "secret";
+    if (criteo_token_source_new(client, grant, client_id, secret, NULL, NULL, refresh_token,
+                                &source, &error) != CRITEO_OK) {
+        fprintf(stderr, "source: %s\n", criteo_error_message(error));
+        exit(2);
+    }
+    if (strcmp(store, "-") != 0) {
+        const char *directory = strcmp(store, "default") == 0 ? NULL : store;
+        criteo_status status = criteo_token_source_set_store(source, directory, &error);
+        if (status != CRITEO_OK) {
+            printf("set_store: %s: %s\n", criteo_status_str(status), criteo_error_message(error));
+            criteo_error_free(error);
+            exit(3);
+        }
+    }
+    return source;
+}
+
+/* The source's token as a string the caller frees, or NULL (said why). */
+static char *get(criteo_token_source *source) {
+    criteo_token *token = NULL;
+    criteo_error *error = NULL;
+    criteo_status status = criteo_token_source_get(source, &token, &error);
+    char *text = NULL;
+    if (status == CRITEO_OK) {
+        text = strdup(criteo_token_access_token(token));
+    } else {
+        fprintf(stderr, "[%d] get: %s: %s\n", (int)getpid(), criteo_status_str(status),
+                criteo_error_message(error));
+    }
+    criteo_token_free(token);
+    criteo_error_free(error);
+    return text;
+}
+
+static int get_once(char **argv, int argc) {
+    criteo_client *client = client_for(argv[3], 5000);
+    criteo_token_source *source = source_for(client, argv[2], argv[4], argc > 5 ? argv[5] : NULL);
+    char *token = get(source);
+    criteo_error *error = NULL;
+    criteo_status store = criteo_token_source_store_error(source, &error);
+    printf("%s %s %s\n", token != NULL ? token : "NONE", criteo_status_str(store),
+           error != NULL ? criteo_error_message(error) : "");
+    criteo_error_free(error);
+    free(token);
+    criteo_token_source_free(source);
+    criteo_client_free(client);
+    return token != NULL ? 0 : 1;
+}
+
+/* One worker of `prefork`: writes its last token to `out`. */
+static int worker(criteo_token_source *source, int rounds, const char *mode, int out) {
+    alarm(20);
+    int failures = 0;
+    char *last = NULL;
+    for (int round = 0; round < rounds; round++) {
+        char *token = get(source);
+        failures += token == NULL;
+        if (token != NULL && strcmp(mode, "reject") == 0) {
+            criteo_token_source_reject(source, token);
+        } else if (strcmp(mode, "invalidate") == 0) {
+            criteo_token_source_invalidate(source);
+        }
+        if (strcmp(mode, "get") != 0) {
+            free(token);
+            token = get(source);
+            failures += token == NULL;
+        }
+        free(last);
+        last = token;
+        usleep(1000);
+    }
+    char line[4096];
+    int length = snprintf(line, sizeof line, "%d %s\n", failures, last != NULL ? last : "NONE");
+    free(last);
+    return write(out, line, (size_t)length) == length ? 0 : 1;
+}
+
+static int prefork(char **argv, int argc) {
+    const char *url = argv[2], *client_id = argv[3], *mode = argv[6];
+    int workers = atoi(argv[4]), rounds = atoi(argv[5]);
+    criteo_client *client = client_for(url, 5000);
+    criteo_token_source *source = source_for(client, "-", client_id, argc > 7 ? argv[7] : NULL);
+    free(get(source));
+    int pipes[2];
+    if (pipe(pipes) != 0) {
+        die("pipe");
+    }
+    for (int i = 0; i < workers; i++) {
+        if (fork() == 0) {
+            close(pipes[0]);
+            int status = worker(source, rounds, mode, pipes[1]);
+            criteo_token_source_free(source);
+            criteo_client_free(client);
+            _exit(status);
+        }
+    }
+    close(pipes[1]);
+    int failures = 0, crashed = 0;
+    for (int i = 0; i < workers; i++) {
+        int status = 0;
+        wait(&status);
+        crashed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    }
+    char all[1 << 16];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof all - 1 && (n = read(pipes[0], all + got, sizeof all - 1 - got)) > 0) {
+        got += (size_t)n;
+    }
+    all[got] = '\0';
+    /* Distinct final tokens: count lines whose token differs from every earlier one. */
+    char *tokens[256];
+    int distinct = 0, lines = 0;
+    for (char *line = strtok(all, "\n"); line != NULL && lines < 256; line = strtok(NULL, "\n")) {
+        char *space = strchr(line, ' ');
+        failures += atoi(line);
+        tokens[lines] = space != NULL ? space + 1 : line;
+        int seen = 0;
+        for (int j = 0; j < lines; j++) {
+            seen |= strcmp(tokens[j], tokens[lines]) == 0;
+        }
+        distinct += !seen;
+        lines++;
+    }
+    printf("%ld fetches, %d failed gets, %d distinct final tokens, %d workers crashed\n",
+           fetches_by(url, client_id), failures + (workers - lines), distinct, crashed);
+    criteo_token_source_free(source);
+    criteo_client_free(client);
+    return 0;
+}
+
+static int killed_holder(char **argv) {
+    const char *store = argv[2], *url = argv[3], *client_id = argv[4];
+    pid_t holder = fork();
+    if (holder == 0) {
+        criteo_client *client = client_for(url, 30000);
+        criteo_token_source *source = source_for(client, store, client_id, NULL);
+        free(get(source));
+        _exit(0);
+    }
+    /* Long enough for the holder to have the lock and be talking to the server. */
+    usleep(700 * 1000);
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    alarm(20);
+    criteo_client *client = client_for(url, 4000);
+    criteo_token_source *source = source_for(client, store, client_id, NULL);
+    char *token = get(source);
+    printf("after the holder was killed: %s, %ld fetches\n", token != NULL ? "a token" : "NO TOKEN",
+           fetches_by(url, client_id));
+    free(token);
+    criteo_token_source_free(source);
+    criteo_client_free(client);
+    return 0;
+}
+
+static criteo_token_source *fetching_source;
+static char *parent_token;
+
+static void *fetch_in_background(void *unused) {
+    (void)unused;
+    parent_token = get(fetching_source);
+    return NULL;
+}
+
+/* The process that forks in `fork-during-fetch`; `done` is closed by it
+ * and its child when they end. */
+static int fork_while_fetching(const char *store, const char *url, const char *client_id,
+                               int kill_parent, int done) {
+    criteo_client *client = client_for(url, 5000);
+    fetching_source = source_for(client, store, client_id, NULL);
+    pthread_t thread;
+    pthread_create(&thread, NULL, fetch_in_background, NULL);
+    usleep(300 * 1000);
+    int report[2];
+    if (pipe(report) != 0) {
+        die("pipe");
+    }
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child == 0) {
+        alarm(20);
+        if (kill_parent) {
+            kill(parent, SIGKILL);
+        }
+        char *token = get(fetching_source);
+        if (kill_parent) {
+            printf("child of a killed parent %s; %ld fetches\n",
+                   token != NULL ? "got a token" : "got NO token", fetches_by(url, client_id));
+            fflush(stdout);
+            _exit(token != NULL ? 0 : 1);
+        }
+        int length = (int)(token != NULL ? strlen(token) : 0);
+        _exit(token != NULL && write(report[1], token, (size_t)length) == length ? 0 : 1);
+    }
+    close(report[1]);
+    pthread_join(thread, NULL);
+    char child_token[4096] = "";
+    ssize_t n = read(report[0], child_token, sizeof child_token - 1);
+    child_token[n > 0 ? n : 0] = '\0';
+    int status = 0;
+    waitpid(child, &status, 0);
+    printf("child %s, %s the parent's; %ld fetches\n",
+           WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "got a token" : "FAILED",
+           parent_token != NULL && strcmp(parent_token, child_token) == 0 ? "the same as"
+                                                                           : "NOT the same as",
+           fetches_by(url, client_id));
+    free(parent_token);
+    criteo_token_source_free(fetching_source);
+    criteo_client_free(client);
+    fflush(stdout);
+    close(done);
+    return 0;
+}
+
+static int fork_during_fetch(char **argv, int argc) {
+    int done[2];
+    if (pipe(done) != 0) {
+        die("pipe");
+    }
+    int kill_parent = argc > 5 && strcmp(argv[5], "kill-parent") == 0;
+    pid_t forking = fork();
+    if (forking == 0) {
+        close(done[0]);
+        _exit(fork_while_fetching(argv[2], argv[3], argv[4], kill_parent, done[1]));
+    }
+    close(done[1]);
+    char byte;
+    while (read(done[0], &byte, 1) > 0) {
+    }
+    waitpid(forking, NULL, 0);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 5 && strcmp(argv[1], "get") == 0) {
+        return get_once(argv, argc);
+    }
+    if (argc == 4 && strcmp(argv[1], "count") == 0) {
+        printf("%ld\n", fetches_by(argv[2], argv[3]));
+        return 0;
+    }
+    if (argc >= 7 && strcmp(argv[1], "prefork") == 0) {
+        return prefork(argv, argc);
+    }
+    if (argc == 5 && strcmp(argv[1], "killed-holder") == 0) {
+        return killed_holder(argv);
+    }
+    if (argc >= 5 && strcmp(argv[1], "fork-during-fetch") == 0) {
+        return fork_during_fetch(argv, argc);
+    }
+    fprintf(stderr, "usage: see the comment at the top of tests/c/shared.c\n");
+    return 2;
+}
