@@ -435,6 +435,12 @@ criteo_status criteo_get_token(const criteo_client *client,
  * Makes a token source for one set of credentials. Nothing is fetched
  * until the first `criteo_token_source_get`.
  *
+ * The source is shared with the children it will have: after `fork()`,
+ * the parent and every child share one cached token, one fetch at a time
+ * and the latest rotated refresh token, through an anonymous file made
+ * with the source (one descriptor per source, close-on-exec). To share
+ * it with other programs too, see `criteo_token_source_set_store`.
+ *
  * - `client`: the client to fetch with, or NULL for the default client.
  *   The source keeps its own reference: the client may be freed first.
  * - The six strings are those of `criteo_get_token`, checked the same way
@@ -515,8 +521,11 @@ criteo_status criteo_token_source_set_refresh_callback(criteo_token_source *sour
  * fetch runs at a time: while it runs, callers whose cached token is
  * still valid get it at once; the others wait for that fetch and share
  * its result, whatever it is (a token, even one already expired when it
- * came, or an error): one get causes at most one fetch, and no get waits
- * longer than the client's total time limit and 1 s. If a refresh fails
+ * came, or an error): one get causes at most one fetch. A get waits for
+ * another thread's or process's fetch at most the client's total time
+ * limit and 1 s, then makes at most one fetch of its own. Under the
+ * store's lock, a token another process stored is taken instead of
+ * fetching when it is not due. If a refresh fails
  * while the cached token is valid, that token is still served and the
  * refresh is tried again later (after 1 s, doubling to 30 s, or the
  * server's `Retry-After`, up to 5 minutes). With no valid token, the

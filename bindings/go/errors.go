@@ -60,6 +60,7 @@ var (
 	ErrInvalidResponse = &Error{Status: StatusInvalidResponse, Message: "invalid response"}
 	ErrHTTPStatus      = &Error{Status: StatusHTTPStatus, Message: "HTTP status"}
 	ErrInternal        = &Error{Status: StatusInternal, Message: "internal error"}
+	ErrStore           = &Error{Status: StatusStore, Message: "store failure"}
 	ErrBadRequest      = &Error{Status: StatusBadRequest, Message: "400 Bad Request"}
 	ErrUnauthorized    = &Error{Status: StatusUnauthorized, Message: "401 Unauthorized"}
 )

@@ -260,6 +260,43 @@ func setRefreshMargin(source unsafe.Pointer, d time.Duration) error {
 	return nil
 }
 
+// setStore gives a new source the store in directory (nil: the default
+// directory). An empty directory goes to C as it is, which refuses it.
+func setStore(source unsafe.Pointer, directory *string) error {
+	var strs cStrings
+	defer strs.free()
+	var dir *C.char
+	if directory != nil {
+		dir = strs.add(*directory, false)
+	}
+	var cerr *C.criteo_error
+	if C.criteo_token_source_set_store((*C.criteo_token_source)(source), dir, &cerr) != C.CRITEO_OK {
+		return takeError(cerr)
+	}
+	return nil
+}
+
+// storeError is the store's last failure, or nil.
+func storeError(source unsafe.Pointer) error {
+	var cerr *C.criteo_error
+	if C.criteo_token_source_store_error((*C.criteo_token_source)(source), &cerr) != C.CRITEO_OK {
+		return takeError(cerr)
+	}
+	return nil
+}
+
+// rejectSource drops the cached token if it is still accessToken. A Go
+// string holding a NUL byte is no token the library has (its tokens are C
+// strings), and C would see it cut short: it rejects nothing.
+func rejectSource(source unsafe.Pointer, accessToken string) {
+	if strings.IndexByte(accessToken, 0) >= 0 {
+		return
+	}
+	var strs cStrings
+	defer strs.free()
+	C.criteo_token_source_reject((*C.criteo_token_source)(source), strs.add(accessToken, false))
+}
+
 func invalidateSource(source unsafe.Pointer) {
 	C.criteo_token_source_invalidate((*C.criteo_token_source)(source))
 }

@@ -12,7 +12,9 @@ import (
 // TokenSource hands out a valid token whenever asked, from any number of
 // goroutines: it caches the token, refreshes it before it expires, and
 // makes one fetch at a time. Goroutines waiting for that fetch wait in Go
-// and hold no OS thread.
+// and hold no OS thread. With a store (WithStore, WithDefaultStore), the
+// token and that one fetch at a time are shared with other sources and
+// other processes.
 type TokenSource struct {
 	h    *handle
 	hook *refreshHook
@@ -21,10 +23,57 @@ type TokenSource struct {
 	fetch *call // the fetch under way, shared by every goroutine waiting
 }
 
+type sourceOptions struct {
+	store     bool    // a store option was given
+	directory *string // its directory; nil for the default
+}
+
+// SourceOption configures a TokenSource (see NewTokenSource).
+type SourceOption func(*sourceOptions)
+
+// WithStore shares the source's token with every source of the same
+// lineage that uses the store in directory, in this process or any other
+// of this user (Go, Ruby, C, the criteo-token command): one cached token
+// and one fetch at a time for all of them, and a rotated refresh token
+// that no process loses. The lineage is the host, the grant, ClientID
+// and ClientSecret, and for the authorization_code and refresh_token
+// grants the Code or RefreshToken the source was made with.
+//
+// The directory is created (mode 0700) when it does not exist, and
+// refused when it is a symbolic link, is not owned by this user, or is
+// open to group or others; so is "" (use WithDefaultStore for the
+// default directory). NewTokenSource then fails with an error matching
+// ErrInvalidArgument whose message says why. Its files are mode 0600 and
+// never hold the client secret. A store on NFS is not supported. Once
+// the source is made, a store that stops working (a full disk, say)
+// never fails Token: see StoreError.
+func WithStore(directory string) SourceOption {
+	return func(o *sourceOptions) { o.store, o.directory = true, &directory }
+}
+
+// WithDefaultStore is WithStore with the library's default directory:
+// $XDG_RUNTIME_DIR/criteo-oauth when XDG_RUNTIME_DIR is an absolute
+// path, else /tmp/criteo-oauth-<uid>. The criteo-token command uses it.
+func WithDefaultStore() SourceOption {
+	return func(o *sourceOptions) { o.store, o.directory = true, nil }
+}
+
 // NewTokenSource makes a source for these credentials; client nil means
 // the default client. The source keeps its own reference to the client.
-// Nothing is fetched before the first Token call.
-func NewTokenSource(client *Client, req TokenRequest) (*TokenSource, error) {
+// Nothing is fetched before the first Token call. Without a store option
+// (WithStore, WithDefaultStore; the last one given counts), the token is
+// cached for this source alone. Errors are *Error (ErrInvalidArgument
+// for refused credentials or a refused store directory).
+func NewTokenSource(client *Client, req TokenRequest, opts ...SourceOption) (*TokenSource, error) {
+	var o sourceOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.directory != nil {
+		if err := checkNoNUL("directory", *o.directory); err != nil {
+			return nil, err
+		}
+	}
 	clientPtr, err := client.acquire()
 	if err != nil {
 		return nil, err
@@ -40,6 +89,12 @@ func NewTokenSource(client *Client, req TokenRequest) (*TokenSource, error) {
 	free := func(ptr unsafe.Pointer) {
 		freeSource(ptr)
 		hookHandle.Delete()
+	}
+	if o.store {
+		if err := setStore(ptr, o.directory); err != nil {
+			free(ptr)
+			return nil, err
+		}
 	}
 	s := &TokenSource{h: newHandle("token source", ptr, free), hook: hook}
 	runtime.SetFinalizer(s, (*TokenSource).Close)
@@ -101,8 +156,11 @@ func (s *TokenSource) currentFetch() (*call, error) {
 	return fetch, nil
 }
 
-// Invalidate drops the cached token (after the API answered 401 to it):
-// the next Token fetches a new one.
+// Invalidate drops the cached token, whichever it is: the next Token
+// fetches a new one (one fetch for all goroutines), unless another
+// process sharing the store has stored a newer one. After an API 401,
+// prefer Reject, which drops the token only if it is still the one the
+// API refused. With a store, the token is dropped there too.
 func (s *TokenSource) Invalidate() {
 	s.with(func(ptr unsafe.Pointer) error {
 		invalidateSource(ptr)
@@ -110,16 +168,28 @@ func (s *TokenSource) Invalidate() {
 	})
 }
 
-// invalidateIfCurrent drops the cached token if it is still the one the
-// API refused: of many requests refused with one token, only the first
-// causes a fetch.
-func (s *TokenSource) invalidateIfCurrent(refused string) {
+// Reject drops the cached token if it is still accessToken, for when the
+// API answered 401 to it: the next Token fetches a new one, unless
+// another goroutine or process already has. Of many requests refused
+// with one token, only the first rejection causes a fetch, and a late
+// 401 for a token already replaced drops nothing. With a store, the
+// token is dropped there too, so no process sharing it is handed that
+// token again. Transport calls it on a 401. A closed source ignores it.
+func (s *TokenSource) Reject(accessToken string) {
 	s.with(func(ptr unsafe.Pointer) error {
-		if token, _, ready := trySourceToken(ptr); !ready || token == nil || token.AccessToken == refused {
-			invalidateSource(ptr)
-		}
+		rejectSource(ptr, accessToken)
 		return nil
 	})
+}
+
+// StoreError is nil when the source has no store, or when its store's
+// last operation succeeded; else it is the *Error (matching ErrStore) of
+// that operation, such as a write to a full disk. A store failure never
+// fails Token: the fetched token is returned all the same, but until the
+// store works again other processes do not see it. On a closed source it
+// is an error matching ErrClosed.
+func (s *TokenSource) StoreError() error {
+	return s.with(storeError)
 }
 
 // SetRefreshMargin refreshes this long before expiry (whole seconds, up

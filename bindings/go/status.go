@@ -13,6 +13,7 @@ const (
 	StatusInvalidResponse Status = 5
 	StatusHTTPStatus      Status = 6
 	StatusInternal        Status = 7
+	StatusStore           Status = 8 // see TokenSource.StoreError
 	StatusBadRequest      Status = 400
 	StatusUnauthorized    Status = 401
 )

@@ -8,10 +8,12 @@ import (
 
 // Transport is an http.RoundTripper that sends each request with an
 // Authorization header from Source, as golang.org/x/oauth2's Transport
-// does. When the API answers 401, it invalidates the token and sends the
-// request once more with a new one, if the body can be sent again (no
-// body, or Request.GetBody set, as http.NewRequest does for in-memory
-// bodies).
+// does. When the API answers 401, it rejects the token it sent
+// (TokenSource.Reject: of many requests refused with one token, only the
+// first causes a fetch, and a token already replaced is kept) and sends
+// the request once more with the source's token, if the body can be sent
+// again (no body, or Request.GetBody set, as http.NewRequest does for
+// in-memory bodies).
 //
 //	httpClient := &http.Client{Transport: &criteo.Transport{Source: source}}
 type Transport struct {
@@ -37,7 +39,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || response.StatusCode != http.StatusUnauthorized || !replayable(req) {
 		return response, err
 	}
-	t.Source.invalidateIfCurrent(token.AccessToken)
+	t.Source.Reject(token.AccessToken)
 	if token, err = t.Source.TokenContext(req.Context()); err != nil {
 		discard(response)
 		return nil, err

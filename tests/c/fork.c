@@ -11,10 +11,11 @@
  * too, so a fetch thread of the parent may hold the source's lock when it
  * forks). The test server's `whoami` scenario names
  * the client_id in the token, so a child that read an answer meant for
- * another process (a shared socket) is caught. Each child also refreshes a
- * second source whose refresh token the parent had rotated three times
- * (the `rotate` scenario): the child must send the latest one, rt-3, and
- * get rt-4.
+ * another process (a shared socket) is caught. Each child also drops the
+ * token of a second source whose refresh token the parent had rotated
+ * three times (the `rotate` scenario) and gets one again: the source is
+ * shared with the children, so the first child to do so sends the latest
+ * refresh token, rt-3, and every child gets the token that brought rt-4.
  *
  * Usage: fork SERVER_URL CHILDREN BATCH [idle]
  * With "idle" the parent's two threads are not started: the allocator of

@@ -306,6 +306,34 @@ impl Source {
         unsafe { criteo_token_source_invalidate(self.0) }
     }
 
+    /// `criteo_token_source_set_store`; `None`: the default directory.
+    pub fn set_store(&self, directory: Option<&str>) -> Result<(), ErrorView> {
+        let directory = directory.map(|d| CString::new(d).unwrap());
+        let mut error = ptr::null_mut();
+        let path = directory.as_ref().map_or(ptr::null(), |d| d.as_ptr());
+        // SAFETY: a live source, a NUL-terminated string or NULL, a writable out-parameter.
+        match unsafe { criteo_token_source_set_store(self.0, path, &mut error) } {
+            CRITEO_OK => Ok(()),
+            _ => Err(take_error(error)),
+        }
+    }
+
+    /// `criteo_token_source_store_error`: `None` when the store works.
+    pub fn store_error(&self) -> Option<ErrorView> {
+        let mut error = ptr::null_mut();
+        // SAFETY: a live source and a writable out-parameter.
+        match unsafe { criteo_token_source_store_error(self.0, &mut error) } {
+            CRITEO_OK => None,
+            _ => Some(take_error(error)),
+        }
+    }
+
+    pub fn reject(&self, access_token: &str) {
+        let access_token = CString::new(access_token).unwrap();
+        // SAFETY: a live source and a NUL-terminated string.
+        unsafe { criteo_token_source_reject(self.0, access_token.as_ptr()) }
+    }
+
     pub fn set_refresh_margin(&self, seconds: u32) {
         // SAFETY: a live source.
         assert_eq!(

@@ -1,0 +1,151 @@
+//! Token sources sharing a store directory, within one process (two
+//! sources on one store behave as two processes would: each has its own
+//! lock descriptor and state). Processes proper, `fork()` and faults are
+//! tested by tests/c/shared.c.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use criteo_oauth::ffi::status::*;
+use support::{Call, Client, Source, TestServer};
+
+/// A fresh store directory under the system's temporary directory.
+fn store_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("criteo-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn call(client_id: &'static str) -> Call<'static> {
+    Call {
+        grant_type: "client_credentials",
+        client_id,
+        client_secret: "secret",
+        ..Call::default()
+    }
+}
+
+fn stored_source(client: &Client, call: &Call, store: &Path) -> Source {
+    let source = Source::new(client, call).unwrap();
+    source.set_store(Some(store.to_str().unwrap())).unwrap();
+    source
+}
+
+#[test]
+fn sources_on_one_store_share_one_fetch_and_lineages_stay_apart() {
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("lives-900"));
+    let store = store_dir("share");
+    let first = stored_source(&client, &call("a"), &store);
+    let second = stored_source(&client, &call("a"), &store);
+    let other = stored_source(&client, &call("b"), &store);
+    let token = first.get().unwrap().access_token;
+    assert_eq!(second.get().unwrap().access_token, token);
+    assert_ne!(other.get().unwrap().access_token, token);
+    assert_eq!(first.get().unwrap().access_token, token);
+    assert_eq!(server.fetches_by("a"), 1);
+    assert_eq!(server.fetches_by("b"), 1);
+    assert!(first.store_error().is_none());
+}
+
+#[test]
+fn one_401_seen_by_every_source_causes_one_fetch_and_a_late_401_drops_nothing() {
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("lives-900"));
+    let store = store_dir("reject");
+    let sources: Vec<Source> = (0..4)
+        .map(|_| stored_source(&client, &call("r"), &store))
+        .collect();
+    let old = sources[0].get().unwrap().access_token;
+    for source in &sources {
+        assert_eq!(source.get().unwrap().access_token, old);
+    }
+    for source in &sources {
+        source.reject(&old);
+    }
+    let new = sources[0].get().unwrap().access_token;
+    assert_ne!(new, old);
+    for source in &sources {
+        assert_eq!(source.get().unwrap().access_token, new);
+        source.reject(&old);
+        assert_eq!(
+            source.get().unwrap().access_token,
+            new,
+            "a late 401 for the old token"
+        );
+    }
+    assert_eq!(server.fetches_by("r"), 2);
+}
+
+#[test]
+fn a_refresh_token_that_rotates_is_never_presented_twice() {
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("strict-rotate"));
+    let store = store_dir("rotate");
+    let refreshing = Call {
+        grant_type: "refresh_token",
+        client_id: "rotation",
+        client_secret: "secret",
+        refresh_token: Some("rt-start-shared-store"),
+        ..Call::default()
+    };
+    let sources: Vec<Source> = (0..3)
+        .map(|_| stored_source(&client, &refreshing, &store))
+        .collect();
+    for round in 0..10 {
+        for source in &sources {
+            source.invalidate();
+            let got = source.get();
+            assert!(got.is_ok(), "round {round}: {got:?}");
+        }
+    }
+    // Each round, the three invalidate the same token: one fetch a round.
+    assert_eq!(server.fetches_by("rotation"), 10);
+}
+
+#[test]
+fn a_failing_server_is_asked_once_by_all_the_sources_of_a_store() {
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("503-retry-after-30"));
+    let store = store_dir("backoff");
+    let sources: Vec<Source> = (0..4)
+        .map(|_| stored_source(&client, &call("down"), &store))
+        .collect();
+    for source in &sources {
+        let error = source.get().unwrap_err();
+        assert_eq!(error.status, CRITEO_ERR_HTTP_STATUS, "{}", error.message);
+        assert_eq!(error.retry_after, 30, "the server's Retry-After, shared");
+    }
+    // The client itself retries a 503 (max_retries); one source's fetch is
+    // all the server saw.
+    let one_fetch = server.fetches_by("down");
+    for source in &sources {
+        assert!(source.get().is_err());
+    }
+    assert_eq!(server.fetches_by("down"), one_fetch);
+    assert!(one_fetch <= 3, "{one_fetch}");
+}
+
+#[test]
+fn the_store_is_set_once_before_the_first_get() {
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("lives-900"));
+    let store = store_dir("once");
+    let source = stored_source(&client, &call("once"), &store);
+    let twice = source.set_store(Some(store.to_str().unwrap())).unwrap_err();
+    assert_eq!(twice.status, CRITEO_ERR_INVALID_ARGUMENT);
+    assert_eq!(twice.message, "the store may be set only once per source");
+    let used = Source::new(&client, &call("once")).unwrap();
+    used.get().unwrap();
+    let late = used.set_store(Some(store.to_str().unwrap())).unwrap_err();
+    assert_eq!(
+        late.message,
+        "the store must be set before the source's first get"
+    );
+    let empty = Source::new(&client, &call("once")).unwrap();
+    assert_eq!(
+        empty.set_store(Some("")).unwrap_err().message,
+        "directory must not be empty"
+    );
+}
