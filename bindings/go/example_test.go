@@ -83,3 +83,37 @@ func ExampleTransport() {
 	defer resp.Body.Close()
 	fmt.Println(resp.Status)
 }
+
+// With a store, every program of this user that asks for the same
+// credentials shares one token and one fetch at a time: Go, Ruby and C
+// programs, and the criteo-token command. After a 401, Reject drops the
+// token the API refused, and only that one.
+func ExampleWithDefaultStore() {
+	source, err := criteo.NewTokenSource(nil, criteo.TokenRequest{
+		GrantType:    "client_credentials",
+		ClientID:     os.Getenv("CRITEO_CLIENT_ID"),
+		ClientSecret: os.Getenv("CRITEO_CLIENT_SECRET"),
+	}, criteo.WithDefaultStore())
+	if err != nil {
+		log.Fatal(err) // the store directory was refused: the message says why
+	}
+	defer source.Close()
+
+	token, err := source.Token()
+	if err != nil {
+		log.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "https://api.criteo.com/2024-10/advertisers/me", nil)
+	req.Header.Set("Authorization", token.Authorization())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		source.Reject(token.AccessToken) // the next Token brings a new one
+	}
+	if err := source.StoreError(); err != nil {
+		log.Print("the token is not shared: ", err) // a full disk, say
+	}
+}

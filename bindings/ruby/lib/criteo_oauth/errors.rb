@@ -51,13 +51,16 @@ module CriteoOAuth
   class InvalidResponse < Error; end
   class HTTPStatusError < Error; end
   class InternalError < Error; end
+  # The store shared by processes could not be used (a full disk, a
+  # removed directory): see TokenSource#store_error. Never raised by #token.
+  class StoreError < Error; end
   class BadRequest < Error; end
   class Unauthorized < Error; end
 
   class Error
     CLASSES = {
       1 => InvalidArgument, 2 => TransportError, 3 => Timeout, 4 => TLSError, 5 => InvalidResponse,
-      6 => HTTPStatusError, 7 => InternalError, 400 => BadRequest, 401 => Unauthorized
+      6 => HTTPStatusError, 7 => InternalError, 8 => StoreError, 400 => BadRequest, 401 => Unauthorized
     }.freeze
   end
 end

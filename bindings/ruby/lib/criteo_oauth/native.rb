@@ -68,6 +68,10 @@ module CriteoOAuth
     callback :refresh_callback, %i[pointer pointer], :void
     attach_function :criteo_token_source_set_refresh_callback, %i[pointer refresh_callback pointer], :status
     attach_function :criteo_token_source_invalidate, [:pointer], :void
+    # The store's calls never wait for a fetch, nor for the store's lock.
+    attach_function :criteo_token_source_set_store, %i[pointer string out], :status
+    attach_function :criteo_token_source_store_error, %i[pointer out], :status
+    attach_function :criteo_token_source_reject, %i[pointer string], :void
     # Blocking: free waits for a refresh callback under way, which needs the GVL.
     attach_function :criteo_token_source_free, [:pointer], :void, blocking: true
 

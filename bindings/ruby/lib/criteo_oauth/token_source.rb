@@ -11,14 +11,33 @@ module CriteoOAuth
 
     # client: a Client, or nil for the library's default client. The
     # source keeps its own reference to it.
+    #
+    # store: shares the token with every source of the same lineage (host,
+    # grant, client_id, client_secret, and the code or refresh token it was
+    # made with) that uses the same store directory, in this process or any
+    # other of this user (Ruby, Go, C, the criteo-token command): one
+    # cached token and one fetch at a time for all of them, and rotated
+    # refresh tokens no process loses.
+    # - nil or false (the default): no store; the token is this source's.
+    # - true: the default directory, $XDG_RUNTIME_DIR/criteo-oauth (when
+    #   XDG_RUNTIME_DIR is an absolute path), else /tmp/criteo-oauth-<uid>;
+    #   criteo-token uses it.
+    # - a String (or Pathname): that directory. "" raises InvalidArgument
+    #   (it never means the default).
+    # The directory is created (mode 0700) when missing; one that is a
+    # symbolic link, owned by another user, or open to group or others
+    # raises InvalidArgument saying why. A store that stops working later
+    # (a full disk, say) never makes #token fail: see #store_error.
     def initialize(client: nil, grant_type:, client_id:, client_secret:, redirect_uri: nil, code: nil,
-                   refresh_token: nil)
+                   refresh_token: nil, store: nil)
       strings = Request.strings(grant_type: grant_type, client_id: client_id, client_secret: client_secret,
                                 redirect_uri: redirect_uri, code: code, refresh_token: refresh_token)
+      directory = store_directory(store)
       pointer = with_client_pointer(client) do |client_pointer|
         Native.call_with_out(:criteo_token_source_new, client_pointer, *strings)
       end
       @handle = Handle.new("token source", pointer, Native.method(:criteo_token_source_free))
+      set_store(directory) if store
       @refresh_lock = Mutex.new
       @refresh_failure = nil
     end
@@ -37,10 +56,45 @@ module CriteoOAuth
       token
     end
 
-    # Drops the cached token, after the API answered 401 to it.
+    # Drops the cached token, whichever it is: the next #token fetches,
+    # unless another process sharing the store has stored a newer one.
+    # After an API 401, prefer #reject. With a store, the token is dropped
+    # there too.
     def invalidate
       @handle.use { |pointer| Native.criteo_token_source_invalidate(pointer) }
       nil
+    end
+
+    # Drops the cached token if it is still access_token (a String), for
+    # when the API answered 401 to it: the next #token fetches a new one,
+    # unless another thread or process already has. Of many callers that
+    # saw a 401 for the same token, the first causes one fetch and the
+    # others reuse its token; a late 401 for a token already replaced
+    # drops nothing. With a store, the token is dropped there too.
+    #
+    #   token = source.token
+    #   response = http.request(request_with(token))
+    #   source.reject(token.access_token) if response.code == "401"
+    def reject(access_token)
+      return nil if access_token.nil?
+
+      access_token = String(access_token)
+      # A NUL byte: no token the library has, and C would see it cut short.
+      return nil if access_token.include?("\0")
+
+      @handle.use { |pointer| Native.criteo_token_source_reject(pointer, access_token) }
+      nil
+    end
+
+    # nil when the source has no store or its store's last operation
+    # succeeded; else a CriteoOAuth::StoreError (not raised) telling why
+    # the store failed, e.g. a write to a full disk. A store failure never
+    # makes #token fail: the token is returned all the same, but other
+    # processes do not see it until the store works again.
+    def store_error
+      error = FFI::MemoryPointer.new(:pointer)
+      status = @handle.use { |pointer| Native.criteo_token_source_store_error(pointer, error) }
+      status == Native::OK ? nil : Error.take(error.read_pointer)
     end
 
     # Refresh this many seconds before expiry (0 to 86400).
@@ -69,6 +123,26 @@ module CriteoOAuth
     end
 
     private
+
+    # The directory for criteo_token_source_set_store: nil for the default.
+    def store_directory(store)
+      case store
+      when nil, false, true then nil
+      when String then Native.c_string("directory", store)
+      when ->(path) { path.respond_to?(:to_path) } then Native.c_string("directory", store.to_path)
+      else raise InvalidArgument.new("store must be nil, false, true or a directory", status: 1)
+      end
+    end
+
+    # Gives the new source its store; closes it when the store is refused.
+    def set_store(directory)
+      error = FFI::MemoryPointer.new(:pointer)
+      status = @handle.use { |pointer| Native.criteo_token_source_set_store(pointer, directory, error) }
+      return if status == Native::OK
+
+      close
+      raise Error.take(error.read_pointer)
+    end
 
     def with_client_pointer(client, &block)
       return yield(nil) if client.nil?
