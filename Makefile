@@ -130,6 +130,8 @@ fuzz:
 bench:
 	mkdir -p build
 	bench/run.sh
+	$(CARGO) build --release -p criteo-test-server
+	bench/shared.sh
 
 deb:
 	scripts/make-deb.sh $(VERSION)

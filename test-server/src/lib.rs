@@ -115,6 +115,9 @@ fn accept_forever(
 ) {
     for stream in listener.incoming().flatten() {
         observed.connections.fetch_add(1, Ordering::SeqCst);
+        // An answer written in pieces (TLS records, a head then a body)
+        // must not wait for the client's delayed ACK.
+        let _ = stream.set_nodelay(true);
         let observed = Arc::clone(&observed);
         let tls = tls.clone();
         thread::spawn(move || match tls {

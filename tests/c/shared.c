@@ -19,6 +19,10 @@
  *       drops it as after an API 401 (reject that token, or invalidate),
  *       then gets again. Prints "<fetches> fetches, <failures> failed gets,
  *       <n> distinct final tokens".
+ *   shared first-gets STORE URL CLIENT_ID N
+ *       for the benchmark (bench/shared.sh): N times, a new source on
+ *       STORE and its first get, then its free; prints the CPU time (user
+ *       and system) per round in microseconds.
  *   shared killed-holder STORE URL CLIENT_ID
  *       a child starts a fetch from URL (a slow scenario) on STORE and is
  *       killed with SIGKILL while it holds the lock; another process's get
@@ -257,6 +261,30 @@ static int killed_holder(char **argv) {
     return 0;
 }
 
+static double cpu_seconds(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+static int first_gets(char **argv) {
+    criteo_client *client = client_for(argv[3], 5000);
+    long rounds = atol(argv[5]);
+    double started = cpu_seconds();
+    for (long i = 0; i < rounds; i++) {
+        criteo_token_source *source = source_for(client, argv[2], argv[4], NULL);
+        char *token = get(source);
+        if (token == NULL) {
+            return 1;
+        }
+        free(token);
+        criteo_token_source_free(source);
+    }
+    printf("%.1f\n", (cpu_seconds() - started) / (double)rounds * 1e6);
+    criteo_client_free(client);
+    return 0;
+}
+
 static criteo_token_source *fetching_source;
 static char *parent_token;
 
@@ -345,6 +373,9 @@ int main(int argc, char **argv) {
     }
     if (argc >= 7 && strcmp(argv[1], "prefork") == 0) {
         return prefork(argv, argc);
+    }
+    if (argc == 6 && strcmp(argv[1], "first-gets") == 0) {
+        return first_gets(argv);
     }
     if (argc == 5 && strcmp(argv[1], "killed-holder") == 0) {
         return killed_holder(argv);

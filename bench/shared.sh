@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Tokens shared by processes, in figures (part of make bench; needs
+# cargo build --release -p criteo-test-server and make build): fetches for N
+# processes against N separate sources, the CPU of a new process's first
+# get that finds its token in the store against one that fetches it, and
+# criteo-token from its cache against --no-cache. The test server counts
+# the fetches (GET /count/<client_id>).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+server_pid=
+trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
+cc -std=c11 -O2 -Wall -Wextra -Werror -pthread -Iinclude -o "$work/shared" tests/c/shared.c \
+    -Lbuild/lib -lcriteo_oauth -Wl,-rpath,"$PWD/build/lib"
+cc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -o "$work/criteo-token" tools/criteo-token.c \
+    -Lbuild/lib -lcriteo_oauth -Wl,-rpath,"$PWD/build/lib"
+# Plain HTTP where fetches are counted, TLS where time is measured.
+target/release/criteo-test-server >"$work/server.out" &
+server_pid=$!
+target/release/criteo-test-server --tls "$work/ca.pem" >"$work/tls.out" &
+server_pid="$server_pid $!"
+for _ in $(seq 50); do [[ -s $work/server.out && -s $work/tls.out ]] && break; sleep 0.1; done
+url=$(head -n1 "$work/server.out")
+lives="$url/scenario/lives-900"
+tls_lives="$(head -n1 "$work/tls.out")/scenario/lives-900"
+export SSL_CERT_FILE=$work/ca.pem
+shared=$work/shared
+count() { "$shared" count "$url" "$1"; }
+# at_once N COMMAND...: N copies of COMMAND started together, waited for.
+at_once() {
+    local pids=()
+    for _ in $(seq "$1"); do "${@:2}" >/dev/null & pids+=($!); done
+    wait "${pids[@]}"
+}
+n=0
+id() { n=$((n + 1)); client="bench-$1-$n"; }
+
+echo
+echo "token requests for N processes that each get a token (one token lifetime)"
+printf '  %-10s %22s %18s %20s\n' processes "one source, pre-fork" "one store (exec)" "separate (no store)"
+for procs in 1 8 32; do
+    id prefork
+    "$shared" prefork "$lives" "$client" "$procs" 10 get >/dev/null
+    prefork=$(count "$client")
+    id store
+    at_once "$procs" "$shared" get "$work/store" "$lives" "$client"
+    store=$(count "$client")
+    id separate
+    at_once "$procs" "$shared" get - "$lives" "$client"
+    separate=$(count "$client")
+    printf '  %-10s %22s %18s %20s\n' "$procs" "$prefork" "$store" "$separate"
+done
+
+echo
+echo "a new source's first get, CPU per get (a new process's first get, without exec)"
+id first
+"$shared" get "$work/store" "$tls_lives" "$client" >/dev/null
+printf '  from the store (token cached)      %8s us\n' "$("$shared" first-gets "$work/store" "$tls_lives" "$client" 2000)"
+printf '  fetched (TLS loopback, no store)   %8s us\n' "$("$shared" first-gets - "$tls_lives" "$client" 200)"
+
+echo
+echo "criteo-token, wall time per run (TLS loopback server)"
+export XDG_RUNTIME_DIR=$work/runtime CRITEO_HOST=$tls_lives CRITEO_CLIENT_ID=bench-cli CRITEO_CLIENT_SECRET=s
+mkdir -m 0700 "$XDG_RUNTIME_DIR"
+"$work/criteo-token" >/dev/null
+per_run() { # ARGS...: milliseconds per run over 100 runs
+    local start end
+    start=$(date +%s%N)
+    for _ in $(seq 100); do "$work/criteo-token" "$@" >/dev/null; done
+    end=$(date +%s%N)
+    echo $(((end - start) / 100000))
+}
+cached=$(per_run) uncached=$(per_run --no-cache)
+python3 -c 'import sys; c, u = int(sys.argv[1]) / 1000, int(sys.argv[2]) / 1000; print(f"  cached {c:.2f} ms, --no-cache {u:.2f} ms: {c / u:.2f}x")' "$cached" "$uncached"
