@@ -52,8 +52,8 @@ func WithStore(directory string) SourceOption {
 }
 
 // WithDefaultStore is WithStore with the library's default directory:
-// $XDG_RUNTIME_DIR/criteo-oauth when XDG_RUNTIME_DIR is an absolute
-// path, else /tmp/criteo-oauth-<uid>. The criteo-token command uses it.
+// $XDG_RUNTIME_DIR/criteo-oauth when XDG_RUNTIME_DIR names an existing
+// directory by an absolute path, else /tmp/criteo-oauth-<uid>. The criteo-token command uses it.
 func WithDefaultStore() SourceOption {
 	return func(o *sourceOptions) { o.store, o.directory = true, nil }
 }

@@ -438,7 +438,7 @@ pub unsafe extern "C" fn criteo_token_source_invalidate(source: *const criteo_to
 /// refresh token provisioned anew starts a lineage of its own.
 ///
 /// `directory` NULL means the default: `$XDG_RUNTIME_DIR/criteo-oauth`
-/// when `XDG_RUNTIME_DIR` is an absolute path, else
+/// when `XDG_RUNTIME_DIR` names an existing directory by an absolute path, else
 /// `/tmp/criteo-oauth-<uid>`. The directory is created (mode 0700) when it
 /// does not exist, and refused when it is a symbolic link, is not owned by
 /// the effective user, or is open to group or others. Its files are mode

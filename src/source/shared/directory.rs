@@ -40,9 +40,12 @@ pub(super) struct Files {
 }
 
 /// A lock taken on a lineage's lock file.
+/// Its entry in the table of held locks goes before the descriptor is
+/// closed (fields drop in order), so that a child never closes a number
+/// the descriptor's successor may have taken.
 pub(super) struct Locked {
-    file: OwnedFd,
     _entered: Held,
+    file: OwnedFd,
 }
 
 impl Files {
@@ -55,11 +58,11 @@ impl Files {
     }
 }
 
-/// `$XDG_RUNTIME_DIR/criteo-oauth` when that variable names an absolute
-/// directory, else `/tmp/criteo-oauth-<uid>`.
+/// `$XDG_RUNTIME_DIR/criteo-oauth` when that variable names an existing
+/// directory by an absolute path, else `/tmp/criteo-oauth-<uid>`.
 pub(super) fn default_path() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
-        Some(runtime) if runtime.is_absolute() => runtime.join("criteo-oauth"),
+        Some(runtime) if runtime.is_absolute() && runtime.is_dir() => runtime.join("criteo-oauth"),
         _ => PathBuf::from(format!("/tmp/criteo-oauth-{}", geteuid().as_raw())),
     }
 }

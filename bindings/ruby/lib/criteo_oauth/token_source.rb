@@ -20,7 +20,8 @@ module CriteoOAuth
     # refresh tokens no process loses.
     # - nil or false (the default): no store; the token is this source's.
     # - true: the default directory, $XDG_RUNTIME_DIR/criteo-oauth (when
-    #   XDG_RUNTIME_DIR is an absolute path), else /tmp/criteo-oauth-<uid>;
+    #   XDG_RUNTIME_DIR names an existing directory by an absolute path),
+    #   else /tmp/criteo-oauth-<uid>;
     #   criteo-token uses it.
     # - a String (or Pathname): that directory. "" raises InvalidArgument
     #   (it never means the default).
