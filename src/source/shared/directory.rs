@@ -13,8 +13,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{
-    lstat,
-    AtFlags, Mode, OFlags, fchmod, fstat, fsync, mkdir, open, openat, renameat, unlinkat,
+    AtFlags, Mode, OFlags, fchmod, fstat, fsync, lstat, mkdir, open, openat, renameat, unlinkat,
 };
 use rustix::io::Errno;
 use rustix::process::geteuid;
