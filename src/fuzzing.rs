@@ -23,3 +23,17 @@ pub fn interpret_answer(
     };
     interpret(&answer, &Redactor::new(secrets.iter().copied()))
 }
+
+/// What a token source makes of a file in its store: never a panic, and a
+/// record it accepts survives being written out and read again.
+pub fn read_store_record(bytes: &[u8]) -> bool {
+    let first = crate::request::TokenRequest::new(&crate::request::TokenRequestFields {
+        grant_type: "refresh_token",
+        client_id: "fuzz",
+        client_secret: "fuzz secret",
+        refresh_token: Some("rt-0"),
+        ..Default::default()
+    })
+    .expect("a valid request");
+    crate::source::shared::read_back_record(bytes, "fuzz-lineage", &first)
+}

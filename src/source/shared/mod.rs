@@ -33,6 +33,8 @@ use anonymous::Anonymous;
 use directory::{Directory, Files};
 use lock::LockFailure;
 pub(super) use record::Record;
+#[cfg(fuzzing)]
+pub use record::read_back as read_back_record;
 
 /// Bumped when the way lineages are named changes.
 const LINEAGE_CONTEXT: &str = "criteo-oauth lineage 1";

@@ -216,3 +216,20 @@ impl StoredError {
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
+
+/// For the `store_record` fuzz target: reads `bytes` as a record of lineage
+/// `key` for sources made with `first`; a record that is read writes out
+/// as one that reads back the same.
+#[cfg(fuzzing)]
+pub fn read_back(bytes: &[u8], key: &str, first: &TokenRequest) -> bool {
+    let Some(record) = Record::parse(bytes, key) else {
+        return false;
+    };
+    let written = record.to_bytes();
+    let lineage: Lineage<Token> = record.into_lineage(first);
+    let again = Record::parse(&written, key).expect("a written record reads back");
+    assert_eq!(again.serial, lineage.serial);
+    let rewritten = Record::of(&lineage, key).to_bytes();
+    assert!(Record::parse(&rewritten, key).is_some());
+    true
+}
