@@ -113,6 +113,7 @@ struct Saved<T> {
     lineage: Lineage<T>,
     margin: Option<Duration>,
     rejected: Option<Secret>,
+    unsaved: bool,
 }
 
 /// A token that needs no refresh before `until`.
@@ -145,6 +146,7 @@ impl<T: CachedToken> TokenSource<T> {
             lineage: Lineage::new(request.clone()),
             margin: None,
             rejected: None,
+            unsaved: false,
         };
         let store = SharedStore::anonymous(client.token_url(), &request);
         TokenSource {
@@ -520,6 +522,7 @@ impl<T: CachedToken> TokenSource<T> {
             lineage: state.lineage.clone(),
             margin: state.margin,
             rejected: state.rejected.clone(),
+            unsaved: state.unsaved,
         }));
     }
 
@@ -569,7 +572,7 @@ impl<T> Locked<T> {
                 lineage: saved.lineage.clone(),
                 margin: saved.margin,
                 rejected: saved.rejected.clone(),
-                unsaved: false,
+                unsaved: saved.unsaved,
                 store_error: None,
                 fetching: false,
                 fetches_done: 0,
