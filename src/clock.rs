@@ -3,8 +3,10 @@
 //! A process's own deadlines are on the monotonic clock (`Instant`), which
 //! another process cannot read back. A [`Stamp`] records a moment on the
 //! clock every process of one boot shares and that counts suspended time
-//! (`CLOCK_BOOTTIME`), with the boot it belongs to (the kernel's
-//! `boot_id`), and on the wall clock for a process of a later boot.
+//! (`CLOCK_BOOTTIME`), with the clock it was read from: the kernel's
+//! `boot_id`, and the time namespace (whose processes may see that clock
+//! shifted); and on the wall clock, for a process of another boot or
+//! namespace.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -17,8 +19,9 @@ use crate::descriptors::read_regular_file;
 /// A moment, as every process of the machine can read it back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Stamp {
-    /// The kernel's id of the boot (empty when unknown).
-    boot_id: String,
+    /// Which `CLOCK_BOOTTIME` this is: the boot and the time namespace
+    /// (empty when unknown).
+    clock_id: String,
     /// Milliseconds since that boot, suspended time included.
     since_boot_ms: i64,
     /// Milliseconds since 1970 on the wall clock.
@@ -34,7 +37,7 @@ impl Stamp {
             None => millis(instant - now),
         };
         Stamp {
-            boot_id: boot_id().to_owned(),
+            clock_id: clock_id(),
             since_boot_ms: since_boot_ms().saturating_add(offset),
             unix_ms: unix_ms().saturating_add(offset),
         }
@@ -44,8 +47,8 @@ impl Stamp {
     /// cannot be told (a stamp of another boot from a wall clock that has
     /// moved back since, or beyond what `Instant` can hold).
     pub(crate) fn to_instant(&self) -> Option<Instant> {
-        let same_boot = !self.boot_id.is_empty() && self.boot_id == boot_id();
-        let ago_ms = if same_boot {
+        let same_clock = !self.clock_id.is_empty() && self.clock_id == clock_id();
+        let ago_ms = if same_clock {
             since_boot_ms().checked_sub(self.since_boot_ms)?
         } else {
             unix_ms()
@@ -85,6 +88,20 @@ fn unix_ms() -> i64 {
         .map_or(0, millis)
 }
 
+/// This process's `CLOCK_BOOTTIME`: the boot's id and the time namespace
+/// (read each time: a child of `fork()` may be in another namespace), or
+/// empty when the boot's id is unknown.
+fn clock_id() -> String {
+    let boot_id = boot_id();
+    if boot_id.is_empty() {
+        return String::new();
+    }
+    let namespace = std::fs::read_link("/proc/self/ns/time")
+        .map(|link| link.display().to_string())
+        .unwrap_or_default();
+    format!("{boot_id} {namespace}")
+}
+
 /// This boot's id, read once per process.
 fn boot_id() -> &'static str {
     static BOOT_ID: OnceLock<String> = OnceLock::new();
@@ -109,12 +126,13 @@ mod tests {
         let error = back.max(then) - back.min(then);
         assert!(error < Duration::from_millis(5), "{error:?}");
         assert!(!boot_id().is_empty(), "Linux tells its boot id");
+        assert!(clock_id().contains(" time:["), "{}", clock_id());
     }
 
     #[test]
     fn a_stamp_of_another_boot_goes_by_the_wall_clock() {
         let mut stamp = Stamp::of(Instant::now());
-        stamp.boot_id = "another boot".into();
+        stamp.clock_id = "another boot".into();
         stamp.since_boot_ms = 0;
         stamp.unix_ms -= 60_000;
         let ago = Instant::now() - stamp.to_instant().unwrap();

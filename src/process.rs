@@ -38,6 +38,13 @@ pub struct Owned<T> {
     value: T,
 }
 
+impl<T> Owned<T> {
+    /// Whether it belongs to this process: false in a child of `fork()`.
+    pub fn is_current(&self) -> bool {
+        self.generation == generation()
+    }
+}
+
 impl<T> Deref for Owned<T> {
     type Target = T;
 

@@ -40,13 +40,12 @@ impl Drop for CancellationDeferred {
 pub(crate) fn watch_for_fork() {
     static REGISTERED: Once = Once::new();
     REGISTERED.call_once(|| {
-        // SAFETY: the handler only increments an atomic counter and closes
-        // descriptors, which is async-signal-safe as a child handler must be.
+        // SAFETY: the handler only increments an atomic counter, which is
+        // async-signal-safe as a child handler must be.
         unsafe { libc::pthread_atfork(None, None, Some(in_the_child)) };
     });
 }
 
 extern "C" fn in_the_child() {
     crate::process::note_fork();
-    crate::source::shared::lock::close_inherited();
 }

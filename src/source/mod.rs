@@ -127,7 +127,7 @@ struct Exchanged<T> {
     /// The lineage to install; `None` when it is to stay as it is.
     lineage: Option<Lineage<T>>,
     result: Result<Arc<T>, Error>,
-    /// Whether the token came from the server now (and so is announced).
+    /// Whether a new token came from the server now (and so is announced).
     fetched: bool,
     /// What the store said: `None` when it was not used.
     store: Option<Result<(), Error>>,
@@ -406,11 +406,16 @@ impl<T: CachedToken> TokenSource<T> {
 
     /// One fetch, with the lock released while it talks to the store and
     /// the server, and while the refresh callback runs.
-    fn fetch(&self, locked: &Locked<T>) -> Result<Arc<T>, Error> {
+    fn fetch(&self, locked: &Owned<Locked<T>>) -> Result<Arc<T>, Error> {
         let exchanged = catch_unwind(AssertUnwindSafe(|| self.exchange(locked)))
             .unwrap_or_else(|panic| Exchanged::failed(Error::from_panic(&*panic)));
         let mut state = locked.lock();
-        let result = state.take(exchanged.lineage, exchanged.result, exchanged.saved);
+        let result = state.take(
+            exchanged.lineage,
+            exchanged.result,
+            exchanged.fetched,
+            exchanged.saved,
+        );
         if let Some(outcome) = exchanged.store {
             state.note_store(outcome);
         }
@@ -419,6 +424,11 @@ impl<T: CachedToken> TokenSource<T> {
             state.announcing = Some(Arc::clone(token));
             drop(state);
             self.on_refresh.announce(token);
+            if !locked.is_current() {
+                // The callback forked, and this is the child: the lock is
+                // the parent's, which another thread may have held.
+                return result;
+            }
             state = locked.lock();
             state.announcing = None;
         }
@@ -461,21 +471,21 @@ impl<T: CachedToken> TokenSource<T> {
         if let Some(guard) = &guard {
             saved = !unsaved;
             match guard.read() {
-                Ok(Some(record)) if !unsaved || record.serial() > lineage.serial => {
-                    lineage = record.into_lineage(&self.first_request);
-                    saved = true;
+                Ok(Some(record)) => {
+                    let stored = record.into_lineage(&self.first_request);
+                    if unsaved {
+                        // Ours holds what the store lost (a refresh token
+                        // rotated when a write failed): it stays, with a
+                        // newer token from the store if there is one.
+                        lineage.absorb(stored);
+                    } else {
+                        lineage = stored;
+                    }
                 }
-                Ok(_) => {}
+                Ok(None) => {}
                 Err(error) => store_outcome = Some(Err(error)),
             }
-            let was_rejected = |current: &plan::Current<T>| {
-                rejected
-                    .as_ref()
-                    .is_some_and(|rejected| current.access_token() == rejected.expose())
-            };
-            if lineage.current.as_ref().is_some_and(was_rejected) {
-                lineage.current = None;
-            }
+            lineage.drop_if(rejected.as_ref());
         }
         let (result, fetched) = match lineage.plan(Instant::now(), margin, false) {
             Plan::Serve(token) => (Ok(token), false),
@@ -490,7 +500,12 @@ impl<T: CachedToken> TokenSource<T> {
                 (result, true)
             }
         };
-        if let (Some(guard), true) = (&guard, fetched) {
+        let new_token = fetched && lineage.failure.is_none();
+        if !new_token {
+            // A caller may have rejected the token while this fetch ran.
+            lineage.drop_if(locked.lock().rejected.as_ref());
+        }
+        if let (Some(guard), true) = (&guard, fetched || !saved) {
             lineage.serial += 1;
             let written = guard.write(&Record::of(&lineage, guard.key()));
             saved = written.is_ok();
@@ -499,7 +514,7 @@ impl<T: CachedToken> TokenSource<T> {
             store_outcome = Some(Ok(()));
         }
         Exchanged {
-            fetched: fetched && result.is_ok() && lineage.failure.is_none(),
+            fetched: new_token && result.is_ok(),
             lineage: Some(lineage),
             result,
             store: store_outcome,
@@ -601,17 +616,21 @@ impl<T> State<T> {
         self.lineage.plan(now, self.margin, self.fetching)
     }
 
-    /// Installs what a fetch ended with.
+    /// Installs what a fetch ended with (`fetched`: a new token).
     fn take(
         &mut self,
         lineage: Option<Lineage<T>>,
         result: Result<Arc<T>, Error>,
+        fetched: bool,
         saved: bool,
     ) -> Result<Arc<T>, Error> {
         match lineage {
             Some(lineage) => {
                 self.lineage = lineage;
                 self.unsaved = !saved;
+                if !fetched {
+                    self.lineage.drop_if(self.rejected.as_ref());
+                }
                 result
             }
             None => match result {

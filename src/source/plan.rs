@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, ErrorKind};
 use crate::request::TokenRequest;
 use crate::retry::server_wait;
+use crate::secret::Secret;
 use crate::token::Token;
 
 /// A token that comes without `expires_in` is taken to live this long (the
@@ -199,6 +200,27 @@ impl<T> Lineage<T> {
             Some(current) => Ok(Arc::clone(&current.token)),
             None => Err(error),
         }
+    }
+
+    /// Drops the cached token if it is `rejected`.
+    pub(super) fn drop_if(&mut self, rejected: Option<&Secret>) {
+        if let Some(rejected) = rejected {
+            self.reject(Some(rejected.expose()));
+        }
+    }
+
+    /// Takes from `stored`, the store's copy, a token newer than this
+    /// copy's, and nothing else: this copy holds what the store missed.
+    pub(super) fn absorb(&mut self, stored: Lineage<T>) {
+        let newer = match (&self.current, &stored.current) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(ours), Some(theirs)) => theirs.received > ours.received,
+        };
+        if newer {
+            self.current = stored.current;
+        }
+        self.serial = self.serial.max(stored.serial);
     }
 
     /// Drops the cached token when it is `access_token` (any token when

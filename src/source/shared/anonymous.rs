@@ -2,12 +2,10 @@
 //! no name (`memfd_create`), made with the source, inherited by every
 //! child of `fork()` and closed on `exec`.
 //!
-//! Its lock is a POSIX record lock, which belongs to the process: parent
-//! and children exclude each other, a child never inherits the parent's
-//! lock, and a process that dies drops its own. Nothing else in the
-//! process opens this file, so no other descriptor can drop the lock. The
-//! record is read and written in place (`pread`, `pwrite`), never through
-//! the offset that parent and children share.
+//! Parent and children exclude each other with its lock (see [`lock`]);
+//! nothing else in a process opens this file, so no other descriptor can
+//! drop the lock. The record is read and written in place (`pread`,
+//! `pwrite`), never through the offset that parent and children share.
 
 use std::fs::File;
 use std::io;
@@ -16,7 +14,7 @@ use std::time::Instant;
 
 use rustix::fs::{MemfdFlags, fstat, ftruncate, memfd_create};
 
-use super::lock::{self, LockFailure, LockKind};
+use super::lock::{self, LockFailure, Turn};
 use crate::descriptors::above_stdio;
 use crate::error::{Error, ErrorKind};
 
@@ -32,6 +30,7 @@ pub(super) struct Anonymous {
 
 pub(super) struct Locked<'a> {
     file: &'a File,
+    _turn: Turn,
 }
 
 impl Anonymous {
@@ -47,6 +46,11 @@ impl Anonymous {
         })
     }
 
+    /// The name of its turn in the process.
+    fn key(&self) -> String {
+        format!("memfd {}:{}", self.identity.0, self.identity.1)
+    }
+
     fn check(&self) -> io::Result<()> {
         let status = fstat(&self.file)?;
         if (status.st_dev, status.st_ino) != self.identity {
@@ -58,14 +62,24 @@ impl Anonymous {
     }
 
     pub(super) fn lock(&self, deadline: Instant) -> Result<Locked<'_>, LockFailure> {
+        let turn = Turn::wait(&self.key(), deadline)?;
         self.check().map_err(LockFailure::Unusable)?;
-        lock::lock_by(&self.file, LockKind::Process, deadline)?;
-        Ok(Locked { file: &self.file })
+        lock::lock(&self.file, deadline)?;
+        Ok(Locked {
+            file: &self.file,
+            _turn: turn,
+        })
     }
 
     pub(super) fn try_lock(&self) -> io::Result<Option<Locked<'_>>> {
+        let Some(turn) = Turn::take(&self.key()) else {
+            return Ok(None);
+        };
         self.check()?;
-        Ok(lock::try_lock(&self.file, LockKind::Process)?.then_some(Locked { file: &self.file }))
+        Ok(lock::try_lock(&self.file)?.then_some(Locked {
+            file: &self.file,
+            _turn: turn,
+        }))
     }
 }
 
@@ -88,7 +102,7 @@ impl Locked<'_> {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        lock::unlock(self.file, LockKind::Process);
+        lock::unlock(self.file);
     }
 }
 

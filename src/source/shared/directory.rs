@@ -1,24 +1,28 @@
 //! A store in a directory: one lock file and one record file per lineage,
 //! in a directory that only its user can reach.
 //!
-//! The directory is opened once, without following a symbolic link, and
-//! checked as tmux and ssh-agent check theirs: owned by this user, no
-//! access for group or others. Every file is then reached through that
-//! open directory (`openat`), never by a path that could be swapped, and
-//! opened without following a link.
+//! The directory is checked as tmux and ssh-agent check theirs (owned by
+//! this user, no access for group or others, not a symbolic link) each
+//! time it is used: it is opened by its path for each lock, so that a
+//! directory removed and made again, or a host program that closed the
+//! library's descriptors, never leads a write astray. Its files are then
+//! reached through that open directory (`openat`), never by a path that
+//! could be swapped, and opened without following a link.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use rustix::fs::{
-    AtFlags, Mode, OFlags, fchmod, fstat, fsync, lstat, mkdir, open, openat, renameat, unlinkat,
+    AtFlags, Mode, OFlags, chmod, fchmod, fstat, fsync, lstat, mkdir, open, openat, renameat,
+    statat, unlinkat,
 };
 use rustix::io::Errno;
 use rustix::process::geteuid;
 
-use super::lock::{self, Held, LockFailure, LockKind};
+use super::lock::{self, LockFailure, Turn};
 use crate::descriptors::{Unreadable, above_stdio, read_open_file};
 use crate::error::{Error, ErrorKind};
 
@@ -26,8 +30,8 @@ use crate::error::{Error, ErrorKind};
 /// largest answer the client accepts, with room to spare.
 const MAX_RECORD_BYTES: u64 = 4 << 20;
 
+/// Where the store is: an absolute path, checked again at each use.
 pub(super) struct Directory {
-    directory: OwnedFd,
     path: PathBuf,
 }
 
@@ -38,13 +42,13 @@ pub(super) struct Files {
     temporary: String,
 }
 
-/// A lock taken on a lineage's lock file.
-/// Its entry in the table of held locks goes before the descriptor is
-/// closed (fields drop in order), so that a child never closes a number
-/// the descriptor's successor may have taken.
+/// A lineage's lock, held: the directory as opened for it, and the lock
+/// file. Fields drop in order: the lock file is unlocked and closed before
+/// the process's turn is given up.
 pub(super) struct Locked {
-    _entered: Held,
-    file: OwnedFd,
+    directory: OwnedFd,
+    lock_file: OwnedFd,
+    _turn: Turn,
 }
 
 impl Files {
@@ -67,96 +71,109 @@ pub(super) fn default_path() -> PathBuf {
 }
 
 impl Directory {
-    /// Opens (creating it 0700 when it does not exist) and checks the
-    /// directory at `path`.
-    pub(super) fn open(path: &Path) -> Result<Directory, Error> {
+    /// The directory at `path`, made (mode 0700) when it does not exist,
+    /// and checked.
+    pub(super) fn new(path: &Path) -> Result<Directory, Error> {
         let refused = |why: String| {
             Error::invalid_argument(format!("the store directory {} {why}", path.display()))
         };
-        let created = match mkdir(path, Mode::RWXU) {
-            Ok(()) => true,
-            Err(Errno::EXIST) => false,
-            Err(error) => return Err(refused(format!("cannot be created: {error}"))),
-        };
-        // Opening without following refuses a link (as ENOTDIR); asked
-        // first only to say so.
-        if lstat(path).is_ok_and(|status| status.st_mode & libc::S_IFMT == libc::S_IFLNK) {
-            return Err(refused("is a symbolic link".into()));
-        }
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let directory = match open(path, flags, Mode::empty()) {
-            Ok(directory) => directory,
-            Err(Errno::LOOP) => return Err(refused("is a symbolic link".into())),
-            Err(Errno::NOTDIR) => return Err(refused("is not a directory".into())),
-            Err(error) => return Err(refused(format!("cannot be opened: {error}"))),
-        };
-        let directory =
-            above_stdio(directory).map_err(|e| refused(format!("cannot be opened: {e}")))?;
-        if created {
-            // The umask may have taken away the owner's own rights.
-            fchmod(&directory, Mode::RWXU)
-                .map_err(|e| refused(format!("cannot be set to 0700: {e}")))?;
-        }
-        let status = fstat(&directory).map_err(|e| refused(format!("cannot be read: {e}")))?;
-        let me = geteuid().as_raw();
-        if status.st_uid != me {
-            return Err(refused(format!(
-                "belongs to uid {}, not to this user (uid {me})",
-                status.st_uid
-            )));
-        }
-        let mode = status.st_mode & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(refused(format!(
-                "is open to group or others (mode {mode:04o}): it must be 0700"
-            )));
-        }
-        Ok(Directory {
-            directory,
-            path: path.to_owned(),
-        })
+        let path =
+            std::path::absolute(path).map_err(|e| refused(format!("has no absolute path: {e}")))?;
+        let directory = Directory { path };
+        directory.open().map_err(refused)?;
+        Ok(directory)
     }
 
     pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Takes the lineage's lock, on a descriptor of its own.
-    pub(super) fn lock(
-        &self,
-        files: &Files,
-        deadline: std::time::Instant,
-    ) -> Result<Locked, LockFailure> {
-        let file = self.open_lock(files).map_err(LockFailure::Unusable)?;
-        let entered = Held::enter(&file);
-        lock::lock_by(&file, LockKind::OpenFile, deadline)?;
-        Ok(Locked {
-            file,
-            _entered: entered,
-        })
+    /// Opens the directory, making it first when it does not exist, and
+    /// checks it.
+    fn open(&self) -> Result<OwnedFd, String> {
+        match mkdir(&self.path, Mode::RWXU) {
+            // The umask may have taken away the owner's own rights; the
+            // directory is checked once opened, whatever this did.
+            Ok(()) => {
+                let _ = chmod(&self.path, Mode::RWXU);
+            }
+            Err(Errno::EXIST) => {}
+            Err(error) => return Err(format!("cannot be created: {error}")),
+        }
+        // Opening without following refuses a link (as ENOTDIR); asked
+        // first only to say so.
+        if lstat(&self.path).is_ok_and(|status| status.st_mode & libc::S_IFMT == libc::S_IFLNK) {
+            return Err("is a symbolic link".into());
+        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let directory = match open(&self.path, flags, Mode::empty()) {
+            Ok(directory) => {
+                above_stdio(directory).map_err(|e| format!("cannot be opened: {e}"))?
+            }
+            Err(Errno::LOOP) => return Err("is a symbolic link".into()),
+            Err(Errno::NOTDIR) => return Err("is not a directory".into()),
+            Err(error) => return Err(format!("cannot be opened: {error}")),
+        };
+        let status = fstat(&directory).map_err(|e| format!("cannot be read: {e}"))?;
+        let me = geteuid().as_raw();
+        if status.st_uid != me {
+            return Err(format!(
+                "belongs to uid {}, not to this user (uid {me})",
+                status.st_uid
+            ));
+        }
+        let mode = status.st_mode & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "is open to group or others (mode {mode:04o}): it must be 0700"
+            ));
+        }
+        Ok(directory)
+    }
+
+    /// Takes the lineage's lock, waiting for another holder until
+    /// `deadline`.
+    pub(super) fn lock(&self, files: &Files, deadline: Instant) -> Result<Locked, LockFailure> {
+        let turn = Turn::wait(&self.turn_key(files), deadline)?;
+        loop {
+            let (directory, lock_file) = self.open_lock(files).map_err(LockFailure::Unusable)?;
+            lock::lock(&lock_file, deadline)?;
+            if self.still_named(&directory, files, &lock_file) {
+                return Ok(Locked {
+                    directory,
+                    lock_file,
+                    _turn: turn,
+                });
+            }
+        }
     }
 
     /// Takes the lineage's lock if no one holds it.
     pub(super) fn try_lock(&self, files: &Files) -> io::Result<Option<Locked>> {
-        let file = self.open_lock(files)?;
-        let entered = Held::enter(&file);
-        Ok(
-            lock::try_lock(&file, LockKind::OpenFile)?.then_some(Locked {
-                file,
-                _entered: entered,
-            }),
-        )
+        let Some(turn) = Turn::take(&self.turn_key(files)) else {
+            return Ok(None);
+        };
+        let (directory, lock_file) = self.open_lock(files)?;
+        let locked = lock::try_lock(&lock_file)? && self.still_named(&directory, files, &lock_file);
+        Ok(locked.then_some(Locked {
+            directory,
+            lock_file,
+            _turn: turn,
+        }))
     }
 
-    fn open_lock(&self, files: &Files) -> io::Result<OwnedFd> {
+    fn turn_key(&self, files: &Files) -> String {
+        format!("{}/{}", self.path.display(), files.lock)
+    }
+
+    /// The directory, checked, and its lineage's lock file (mode 0600,
+    /// whatever the umask of the process that made it).
+    fn open_lock(&self, files: &Files) -> io::Result<(OwnedFd, OwnedFd)> {
+        let directory = self.open().map_err(io::Error::other)?;
         let flags =
             OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        let file = above_stdio(openat(
-            &self.directory,
-            &files.lock,
-            flags,
-            Mode::RUSR | Mode::WUSR,
-        )?)?;
+        let file = openat(&directory, &files.lock, flags, Mode::RUSR | Mode::WUSR)?;
+        let file = above_stdio(file)?;
         let status = fstat(&file)?;
         if status.st_mode & libc::S_IFMT != libc::S_IFREG || status.st_uid != geteuid().as_raw() {
             return Err(io::Error::other(format!(
@@ -164,38 +181,71 @@ impl Directory {
                 files.lock
             )));
         }
-        Ok(file)
+        if status.st_mode & 0o777 != 0o600 {
+            fchmod(&file, Mode::RUSR | Mode::WUSR)?;
+        }
+        Ok((directory, file))
     }
 
+    /// Whether the lock file's name still leads to the file locked: one
+    /// removed meanwhile (by a cleaner of old files, say) locks nothing.
+    fn still_named(&self, directory: &OwnedFd, files: &Files, lock_file: &OwnedFd) -> bool {
+        let named = statat(directory, &files.lock, AtFlags::SYMLINK_NOFOLLOW);
+        let locked = fstat(lock_file);
+        match (named, locked) {
+            (Ok(named), Ok(locked)) => {
+                (named.st_dev, named.st_ino) == (locked.st_dev, locked.st_ino)
+            }
+            _ => false,
+        }
+    }
+
+    fn failed(&self, what: &str, name: &str, error: io::Error) -> Error {
+        Error::new(
+            ErrorKind::Store,
+            format!(
+                "cannot {what} the token store {}: {error}",
+                self.path.join(name).display()
+            ),
+        )
+    }
+}
+
+impl Locked {
     /// The record's bytes; `None` when there is none, or none that could
     /// be a record (a link, a device, another user's file, too large).
-    pub(super) fn read(&self, files: &Files) -> Result<Option<Vec<u8>>, Error> {
+    pub(super) fn read(&self, store: &Directory, files: &Files) -> Result<Option<Vec<u8>>, Error> {
         let flags =
             OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let failed = |error| store.failed("read", &files.record, error);
         let file = match openat(&self.directory, &files.record, flags, Mode::empty()) {
             Ok(file) => file,
             Err(Errno::NOENT | Errno::LOOP) => return Ok(None),
-            Err(error) => return Err(self.failed("read", &files.record, error.into())),
+            Err(error) => return Err(failed(error.into())),
         };
-        let file =
-            File::from(above_stdio(file).map_err(|e| self.failed("read", &files.record, e))?);
+        let file = File::from(above_stdio(file).map_err(failed)?);
         let owner = fstat(&file).map(|status| status.st_uid);
         if owner != Ok(geteuid().as_raw()) {
             return Ok(None);
         }
         match read_open_file(file, MAX_RECORD_BYTES) {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(Unreadable::Io(error)) => Err(self.failed("read", &files.record, error)),
+            Err(Unreadable::Io(error)) => Err(failed(error)),
             Err(Unreadable::NotRegular | Unreadable::TooLarge(_)) => Ok(None),
         }
     }
 
     /// Replaces the record with `bytes`, durably: a temporary file,
     /// written and synced, then renamed over the record, then the
-    /// directory synced. Called with the lineage's lock held.
-    pub(super) fn write(&self, files: &Files, bytes: &[u8]) -> Result<(), Error> {
+    /// directory synced.
+    pub(super) fn write(
+        &self,
+        store: &Directory,
+        files: &Files,
+        bytes: &[u8],
+    ) -> Result<(), Error> {
         self.replace(files, bytes)
-            .map_err(|error| self.failed("write", &files.record, error))
+            .map_err(|error| store.failed("write", &files.record, error))
     }
 
     fn replace(&self, files: &Files, bytes: &[u8]) -> io::Result<()> {
@@ -221,6 +271,8 @@ impl Directory {
                 files.temporary
             )));
         }
+        // Readable by the user whatever the umask of this process.
+        fchmod(&temporary, mode)?;
         temporary.write_all(bytes)?;
         fsync(&temporary)?;
         drop(temporary);
@@ -233,22 +285,12 @@ impl Directory {
         fsync(&self.directory)?;
         Ok(())
     }
-
-    fn failed(&self, what: &str, name: &str, error: io::Error) -> Error {
-        Error::new(
-            ErrorKind::Store,
-            format!(
-                "cannot {what} the token store {}: {error}",
-                self.path.join(name).display()
-            ),
-        )
-    }
 }
 
-/// Unlocked explicitly, not by closing: a child of `fork()` may share the
-/// open file (until its handler closes its copy).
+/// Unlocked explicitly before the descriptor closes (which would drop the
+/// lock too): the order is then plain to see.
 impl Drop for Locked {
     fn drop(&mut self) {
-        lock::unlock(&self.file, LockKind::OpenFile);
+        lock::unlock(&self.lock_file);
     }
 }

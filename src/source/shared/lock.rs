@@ -1,37 +1,30 @@
 //! The lock that processes take for a whole fetch, waited for within a
-//! deadline, and what a child of `fork()` does with one it inherited.
+//! deadline.
 //!
-//! Two kinds serve two files. A named store file is locked with `flock`
-//! on a descriptor opened for that one lock: other descriptors of the file
-//! (another source of the same process, the host's own) cannot drop it.
-//! The anonymous file that a source shares with its children is locked
-//! with a POSIX record lock, which belongs to a process: a child never
-//! inherits it, and the kernel drops it when its process dies.
-//!
-//! A `flock` lock belongs to the open file, which a child shares: were the
-//! parent killed while the child kept its copy, the lock would be held
-//! forever. So the child closes its copies of the descriptors that held a
-//! lock at the fork ([`close_inherited`]); the lock stays the parent's.
+//! It is a POSIX record lock (`fcntl(F_SETLK)`), which belongs to a
+//! process: a child of `fork()` never inherits it, the kernel drops it
+//! when its process dies (even by `SIGKILL`), and no descriptor a child
+//! inherited can keep it alive. Two rules come with it, which this module
+//! keeps. A process does not exclude itself, so its threads first take
+//! the file's turn in the process ([`Turn`]). And closing any descriptor
+//! of the file drops the process's lock, so while a thread holds the turn
+//! it alone has the file open.
 
+use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustix::fs::{FlockOperation, fcntl_lock, flock};
+use rustix::fs::{FlockOperation, fcntl_lock};
 
-#[derive(Clone, Copy)]
-pub(super) enum LockKind {
-    /// `flock`, on a descriptor of the lock's own.
-    OpenFile,
-    /// `fcntl(F_SETLK)`, on a descriptor the process keeps.
-    Process,
-}
+use crate::process::PerProcess;
 
 /// Why no lock was taken.
 pub(super) enum LockFailure {
-    /// Another process held it until the deadline.
+    /// Another holder kept it until the deadline.
     TimedOut,
     /// The lock itself failed (the file cannot be opened, say).
     Unusable(io::Error),
@@ -41,18 +34,50 @@ pub(super) enum LockFailure {
 const FIRST_PAUSE: Duration = Duration::from_millis(1);
 const LONGEST_PAUSE: Duration = Duration::from_millis(16);
 
+/// A file's turn in this process, held while it lives.
+pub(super) struct Turn(Arc<AtomicBool>);
+
+impl Turn {
+    /// The turn of the file named `key`, waited for until `deadline`.
+    pub(super) fn wait(key: &str, deadline: Instant) -> Result<Turn, LockFailure> {
+        let flag = flag(key);
+        poll_until(deadline, || Ok(!flag.swap(true, Ordering::AcqRel)))?;
+        Ok(Turn(flag))
+    }
+
+    /// The turn of the file named `key`, if no thread of this process has it.
+    pub(super) fn take(key: &str) -> Option<Turn> {
+        let flag = flag(key);
+        (!flag.swap(true, Ordering::AcqRel)).then_some(Turn(flag))
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// The flag of each file this process has locked, by name. Per process: a
+/// child of `fork()` starts with none taken.
+fn flag(key: &str) -> Arc<AtomicBool> {
+    type Flags = Mutex<HashMap<String, Arc<AtomicBool>>>;
+    static FLAGS: OnceLock<PerProcess<Flags>> = OnceLock::new();
+    let flags = FLAGS
+        .get_or_init(|| PerProcess::new(Flags::default()))
+        .get(Flags::default);
+    let mut flags = flags.lock().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(flags.entry(key.to_owned()).or_default())
+}
+
 /// Takes the lock on `file`, trying until `deadline`.
-pub(super) fn lock_by(
-    file: &impl AsFd,
-    kind: LockKind,
-    deadline: Instant,
-) -> Result<(), LockFailure> {
-    poll_until(deadline, || try_lock(file, kind))
+pub(super) fn lock(file: &impl AsFd, deadline: Instant) -> Result<(), LockFailure> {
+    poll_until(deadline, || try_lock(file))
 }
 
 /// Calls `attempt` until it succeeds or `deadline` passes, pausing longer
 /// and longer between tries.
-pub(super) fn poll_until(
+fn poll_until(
     deadline: Instant,
     mut attempt: impl FnMut() -> io::Result<bool>,
 ) -> Result<(), LockFailure> {
@@ -70,13 +95,9 @@ pub(super) fn poll_until(
     }
 }
 
-/// Takes the lock if no other holds it; `false` when one does.
-pub(super) fn try_lock(file: &impl AsFd, kind: LockKind) -> io::Result<bool> {
-    let taken = match kind {
-        LockKind::OpenFile => flock(file, FlockOperation::NonBlockingLockExclusive),
-        LockKind::Process => fcntl_lock(file, FlockOperation::NonBlockingLockExclusive),
-    };
-    match taken {
+/// Takes the lock if no other process holds it; `false` when one does.
+pub(super) fn try_lock(file: &impl AsFd) -> io::Result<bool> {
+    match fcntl_lock(file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(true),
         Err(error)
             if error == rustix::io::Errno::WOULDBLOCK || error == rustix::io::Errno::ACCESS =>
@@ -87,55 +108,7 @@ pub(super) fn try_lock(file: &impl AsFd, kind: LockKind) -> io::Result<bool> {
     }
 }
 
-pub(super) fn unlock(file: &impl AsFd, kind: LockKind) {
+pub(super) fn unlock(file: &impl AsFd) {
     // Fails only for a descriptor that is not open, which holds no lock.
-    let _ = match kind {
-        LockKind::OpenFile => flock(file, FlockOperation::Unlock),
-        LockKind::Process => fcntl_lock(file, FlockOperation::NonBlockingUnlock),
-    };
-}
-
-/// The descriptors that hold a `flock` lock now, so that a child of
-/// `fork()` can close its copies. A fixed table of atomics: the child's
-/// handler may neither lock nor allocate.
-static HELD: [AtomicI32; 64] = [const { AtomicI32::new(-1) }; 64];
-
-/// A descriptor entered in [`HELD`] while it lives.
-pub(super) struct Held {
-    slot: Option<usize>,
-}
-
-impl Held {
-    /// Enters `file` (in the rare case of 64 locks held at once, the 65th
-    /// is not entered and a child keeps its copy: as with any `flock`).
-    pub(super) fn enter(file: &OwnedFd) -> Held {
-        let fd = file.as_raw_fd();
-        let slot = HELD.iter().position(|slot| {
-            slot.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        });
-        Held { slot }
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        if let Some(slot) = self.slot {
-            HELD[slot].store(-1, Ordering::Release);
-        }
-    }
-}
-
-/// In a child right after `fork()`: closes the copies of the descriptors
-/// that held a lock, which the child never uses (the threads that would
-/// unlock them are the parent's). Async-signal-safe.
-pub(crate) fn close_inherited() {
-    for slot in &HELD {
-        let fd: RawFd = slot.swap(-1, Ordering::AcqRel);
-        if fd >= 0 {
-            // SAFETY: `fd` is the child's copy of a descriptor that only the
-            // parent's lock holder owned; nothing in the child uses it.
-            unsafe { libc::close(fd) };
-        }
-    }
+    let _ = fcntl_lock(file, FlockOperation::NonBlockingUnlock);
 }

@@ -16,18 +16,15 @@
 
 mod anonymous;
 mod directory;
-pub(crate) mod lock;
+mod lock;
 mod record;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use ring::hmac;
 
 use crate::error::{Error, ErrorKind};
-use crate::process::{Owned, PerProcess};
 use crate::request::TokenRequest;
 use anonymous::Anonymous;
 use directory::{Directory, Files};
@@ -43,10 +40,6 @@ pub(crate) struct SharedStore {
     place: Place,
     /// The lineage's key, in hex; its first half names its files.
     key: String,
-    /// Taken before the file's lock: one holder per process, so that the
-    /// record lock of the anonymous store (which a process cannot take
-    /// from itself) excludes threads too.
-    in_process: PerProcess<AtomicBool>,
 }
 
 enum Place {
@@ -66,24 +59,11 @@ pub(super) enum Unlocked {
 pub(super) struct Guard<'a> {
     store: &'a SharedStore,
     file: FileLock<'a>,
-    _in_process: InProcess,
 }
 
 enum FileLock<'a> {
-    Directory {
-        _locked: directory::Locked,
-        directory: &'a Directory,
-        files: &'a Files,
-    },
+    Directory(directory::Locked, &'a Directory, &'a Files),
     Anonymous(anonymous::Locked<'a>),
-}
-
-struct InProcess(Arc<Owned<AtomicBool>>);
-
-impl Drop for InProcess {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
 }
 
 impl SharedStore {
@@ -97,25 +77,19 @@ impl SharedStore {
         let path = path.map_or_else(directory::default_path, PathBuf::from);
         let key = lineage_key(token_url, request);
         let files = Files::named(&key[..32]);
-        Ok(SharedStore::at(
-            Place::Directory(Directory::open(&path)?, files),
+        Ok(SharedStore {
+            place: Place::Directory(Directory::new(&path)?, files),
             key,
-        ))
+        })
     }
 
     /// A store for this source and the children it will have; `None` when
     /// the system cannot make one.
     pub(crate) fn anonymous(token_url: &str, request: &TokenRequest) -> Option<SharedStore> {
-        let key = lineage_key(token_url, request);
-        Some(SharedStore::at(Place::Anonymous(Anonymous::new()?), key))
-    }
-
-    fn at(place: Place, key: String) -> SharedStore {
-        SharedStore {
-            place,
-            key,
-            in_process: PerProcess::new(AtomicBool::new(false)),
-        }
+        Some(SharedStore {
+            place: Place::Anonymous(Anonymous::new()?),
+            key: lineage_key(token_url, request),
+        })
     }
 
     /// Where the store is, for messages.
@@ -128,53 +102,28 @@ impl SharedStore {
 
     /// Takes the lineage's lock, waiting for another holder until `deadline`.
     pub(super) fn lock(&self, deadline: Instant) -> Result<Guard<'_>, Unlocked> {
-        let in_process = self.in_process.get(|| AtomicBool::new(false));
-        lock::poll_until(deadline, || Ok(!in_process.swap(true, Ordering::AcqRel)))
-            .map_err(|failure| self.unlocked(failure))?;
-        let in_process = InProcess(in_process);
         let file = match &self.place {
-            Place::Directory(directory, files) => {
-                directory
-                    .lock(files, deadline)
-                    .map(|locked| FileLock::Directory {
-                        _locked: locked,
-                        directory,
-                        files,
-                    })
-            }
+            Place::Directory(directory, files) => directory
+                .lock(files, deadline)
+                .map(|locked| FileLock::Directory(locked, directory, files)),
             Place::Anonymous(anonymous) => anonymous.lock(deadline).map(FileLock::Anonymous),
         }
         .map_err(|failure| self.unlocked(failure))?;
-        Ok(Guard {
-            store: self,
-            file,
-            _in_process: in_process,
-        })
+        Ok(Guard { store: self, file })
     }
 
     /// Takes the lineage's lock if nobody holds it.
     pub(super) fn try_lock(&self) -> Result<Option<Guard<'_>>, Error> {
-        let in_process = self.in_process.get(|| AtomicBool::new(false));
-        if in_process.swap(true, Ordering::AcqRel) {
-            return Ok(None);
-        }
-        let in_process = InProcess(in_process);
         let file = match &self.place {
-            Place::Directory(directory, files) => directory.try_lock(files).map(|locked| {
-                locked.map(|locked| FileLock::Directory {
-                    _locked: locked,
-                    directory,
-                    files,
-                })
-            }),
-            Place::Anonymous(anonymous) => anonymous.try_lock().map(|l| l.map(FileLock::Anonymous)),
+            Place::Directory(directory, files) => directory
+                .try_lock(files)
+                .map(|locked| locked.map(|locked| FileLock::Directory(locked, directory, files))),
+            Place::Anonymous(anonymous) => anonymous
+                .try_lock()
+                .map(|locked| locked.map(FileLock::Anonymous)),
         }
         .map_err(|error| self.unusable(error))?;
-        Ok(file.map(|file| Guard {
-            store: self,
-            file,
-            _in_process: in_process,
-        }))
+        Ok(file.map(|file| Guard { store: self, file }))
     }
 
     fn unlocked(&self, failure: LockFailure) -> Unlocked {
@@ -197,9 +146,7 @@ impl Guard<'_> {
     /// take (missing, truncated, corrupt, of another format or lineage).
     pub(super) fn read(&self) -> Result<Option<Record>, Error> {
         let bytes = match &self.file {
-            FileLock::Directory {
-                directory, files, ..
-            } => directory.read(files)?,
+            FileLock::Directory(locked, directory, files) => locked.read(directory, files)?,
             FileLock::Anonymous(locked) => locked.read()?,
         };
         let bytes = bytes.map(zeroize::Zeroizing::new);
@@ -210,9 +157,7 @@ impl Guard<'_> {
     pub(super) fn write(&self, record: &Record) -> Result<(), Error> {
         let bytes = record.to_bytes();
         match &self.file {
-            FileLock::Directory {
-                directory, files, ..
-            } => directory.write(files, &bytes),
+            FileLock::Directory(locked, directory, files) => locked.write(directory, files, &bytes),
             FileLock::Anonymous(locked) => locked.write(&bytes),
         }
     }

@@ -109,10 +109,6 @@ impl Record {
         bytes
     }
 
-    pub(in crate::source) fn serial(&self) -> u64 {
-        self.serial
-    }
-
     /// Whether the record's token is `access_token`.
     pub(in crate::source) fn holds(&self, access_token: &str) -> bool {
         self.token
