@@ -521,11 +521,12 @@ criteo_status criteo_token_source_set_refresh_callback(criteo_token_source *sour
  * fetch runs at a time: while it runs, callers whose cached token is
  * still valid get it at once; the others wait for that fetch and share
  * its result, whatever it is (a token, even one already expired when it
- * came, or an error): one get causes at most one fetch. A get waits for
- * another thread's or process's fetch at most the client's total time
- * limit and 1 s, then makes at most one fetch of its own. Under the
- * store's lock, a token another process stored is taken instead of
- * fetching when it is not due. If a refresh fails
+ * came, or an error): one get causes at most one fetch. A fetch first
+ * waits for another process's fetch of the same lineage (the store's
+ * lock) at most the client's total time limit and 1 s, then takes at
+ * most that limit itself, so no get waits longer than twice the total
+ * time limit and 2 s. Under the store's lock, a token another process
+ * stored is taken instead of fetching when it is not due. If a refresh fails
  * while the cached token is valid, that token is still served and the
  * refresh is tried again later (after 1 s, doubling to 30 s, or the
  * server's `Retry-After`, up to 5 minutes). With no valid token, the
@@ -678,8 +679,10 @@ void criteo_token_source_invalidate(const criteo_token_source *source);
  * the new token and refresh token are written (temporary file, fsync,
  * rename); under it, a token another process stored is taken instead
  * when it is not due. Another process waits for the lock at most the
- * client's total time limit and 1 s (then `CRITEO_ERR_TIMEOUT`). A failed
- * fetch and the server's `Retry-After` are shared the same way. When the
+ * client's total time limit and 1 s (then `CRITEO_ERR_TIMEOUT`, without
+ * a fetch). A failed fetch and the server's `Retry-After` are shared the
+ * same way. The lock belongs to the process that took it: a process
+ * killed while it holds it, or a child of `fork()`, holds up no other. When the
  * store cannot be used (a full disk, a read-only directory), gets still
  * fetch and return tokens; `criteo_token_source_store_error` tells why.
  * Without this call, a source is shared only with the children it has

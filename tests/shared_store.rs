@@ -149,3 +149,26 @@ fn the_store_is_set_once_before_the_first_get() {
         "directory must not be empty"
     );
 }
+
+#[test]
+fn a_token_rejected_while_its_refresh_fails_is_not_served_again() {
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("slow-1500-200-then-503-expires-20"));
+    let source = Source::new(&client, &call("late-reject")).unwrap();
+    let first = source.get().unwrap().access_token;
+    source.set_refresh_margin(19);
+    std::thread::scope(|scope| {
+        let refreshing = scope.spawn(|| source.get());
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        source.reject(&first);
+        let served = refreshing.join().unwrap().unwrap().access_token;
+        assert_eq!(
+            served, first,
+            "the refresh failed: its caller keeps the valid token"
+        );
+    });
+    match source.get() {
+        Ok(token) => assert_ne!(token.access_token, first, "the rejected token came back"),
+        Err(error) => assert_eq!(error.status, CRITEO_ERR_HTTP_STATUS, "{}", error.message),
+    }
+}

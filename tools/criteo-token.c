@@ -8,8 +8,9 @@
  * Tokens are cached in the library's default store (see
  * criteo_token_source_set_store), shared with every other program of the
  * user that uses it: a loop of runs makes one token request per token
- * lifetime, and a cached token always has at least a minute left (the
- * smaller of 60 s and half its lifetime).
+ * lifetime. A cached token is printed while it has more than its refresh
+ * margin left (the smaller of 60 s and half its lifetime), or, when the
+ * refresh fails, while it is still valid.
  *
  * Credentials come only from the environment, never from argv (which other
  * users can see in the process list):

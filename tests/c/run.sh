@@ -349,6 +349,54 @@ for store in "$store_root/forked" -; do
         "$shared" fork-during-fetch "$store" "$URL/scenario/slow-1000" "$(id orphan)" kill-parent
 done
 
+for build in shared shared-asan; do
+    check "a process that fetches without pause forks 1000 children and is killed: no child holds up the others [$build]" 0 \
+        "^after 1000 forks and SIGKILL mid-storm: a token\$" \
+        "$BUILD_DIR/$build" fork-storm "$store_root/storm" "$lives" "$(id storm)" 1000
+done
+check "a fork inside the refresh callback, another thread in the source's lock: the child goes on" 0 \
+    "^50 forks inside the callback: 0 children failed, 0 hung\$" "$shared" fork-in-callback "$lives" "$(id callback-fork)"
+
+for store in "$store_root/closed" -; do
+    decoy=$(mktemp -d) && chmod 0777 "$decoy"
+    check "a child that closes every descriptor and reuses their numbers (store $store): a token, nothing written elsewhere" 0 \
+        "^eyJ[^ ]+ CRITEO_(OK|ERR_STORE)
+0 0\$" bash -c '"$@" && echo "$(find "$6" -type f -size +0 | wc -l) $(find "$6" -type f ! -name "decoy-*" | wc -l)"' _ \
+        "$shared" closefrom "$store" "$lives" "$(id closefrom)" "$decoy"
+    rm -rf "$decoy"
+done
+
+# A time namespace shares the boot's id but shifts CLOCK_BOOTTIME.
+client=$(id timens)
+if unshare -T --boottime 1 true 2>/dev/null; then
+    "$shared" get "$store_root/timens" "$URL/scenario/lives-2" "$client" >/dev/null
+    sleep 3
+    check "a process in a time namespace (CLOCK_BOOTTIME 3000 s behind) never takes an expired token" 0 "^2\$" \
+        bash -c 'unshare -T --boottime -3000 --fork "$@" >/dev/null && "$1" count "$4" "$5"' _ \
+        "$shared" get "$store_root/timens" "$URL/scenario/lives-2" "$client" "$URL"
+elif [[ ${CI:-} == true ]]; then
+    fail "time namespaces (unshare -T) are not available; CI must run that test"
+else
+    echo "SKIP time namespace: unshare -T is not permitted here (CI runs it)"
+fi
+
+# The modes hold whatever the umask of the process that makes the files.
+if [[ $(id -u) -eq 0 ]]; then
+    as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    umasked=$(mktemp -d) && chown 65534 "$umasked"
+    client=$(id umask)
+    for mask in 0777 0277 0022; do
+        "${as_nobody[@]}" bash -c 'umask "$1"; shift; exec "$@"' _ "$mask" "$shared" get "$umasked/store" "$lives" "$client" >/dev/null 2>&1 || true
+    done
+    check "a store made under umask 0777, then used under 0277 and 0022: modes 700 600 600, one fetch" 0 "^700 600 600 1\$" \
+        bash -c 'echo $(stat -c %a "$1" "$1"/*.json "$1"/*.lock) $("$2" count "$3" "$4")' _ "$umasked/store" "$shared" "$URL" "$client"
+    rm -rf "$umasked"
+elif [[ ${CI:-} == true ]]; then
+    fail "umask test: needs root to run as another user"
+else
+    echo "SKIP umask test: needs root (CI runs it)"
+fi
+
 client=$(id cli)
 cli_env=(XDG_RUNTIME_DIR="$store_root/cli" CRITEO_HOST="$lives" CRITEO_CLIENT_ID="$client" CRITEO_CLIENT_SECRET=s)
 for i in $(seq 100); do env "${cli_env[@]}" "$cli"; done | sort -u >"$store_root/cli-tokens"

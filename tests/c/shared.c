@@ -23,6 +23,26 @@
  *       for the benchmark (bench/shared.sh): N times, a new source on
  *       STORE and its first get, then its free; prints the CPU time (user
  *       and system) per round in microseconds.
+ *   shared fork-storm STORE URL CLIENT_ID FORKS
+ *       a process whose thread fetches without pause (invalidate, get) on
+ *       STORE forks FORKS children that sleep, never calling the library,
+ *       and is then killed with SIGKILL; a new process's get must then
+ *       succeed within its limits (4 s), though the children live on with
+ *       every descriptor they inherited.
+ *   shared fork-in-callback URL CLIENT_ID
+ *       the refresh callback forks while another thread keeps calling
+ *       criteo_token_source_store_error (which takes the source's lock):
+ *       the child, which carries on from inside the callback, must finish
+ *       its get and get again, under a 10 s alarm. 50 rounds.
+ *   shared heal STORE URL CLIENT_ID REFRESH_TOKEN
+ *       a get, then, after reading a line from stdin, an invalidate and a
+ *       get: prints the token and store status after each.
+ *   shared closefrom STORE URL CLIENT_ID DECOY_DIR
+ *       a get, then a fork; the child closes every descriptor from 3 up
+ *       (as daemons do), opens DECOY_DIR and files in it until it holds
+ *       the numbers the library had, and gets again: the get must succeed
+ *       and write nothing into DECOY_DIR or its files. Prints the child's
+ *       token and store status.
  *   shared killed-holder STORE URL CLIENT_ID
  *       a child starts a fetch from URL (a slow scenario) on STORE and is
  *       killed with SIGKILL while it holds the lock; another process's get
@@ -36,9 +56,12 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,6 +386,160 @@ static int fork_during_fetch(char **argv, int argc) {
     return 0;
 }
 
+static atomic_bool storming;
+
+static void *fetch_without_pause(void *source) {
+    while (atomic_load(&storming)) {
+        criteo_token_source_invalidate(source);
+        free(get(source));
+    }
+    return NULL;
+}
+
+static int fork_storm(char **argv) {
+    const char *store = argv[2], *url = argv[3], *client_id = argv[4];
+    int forks = atoi(argv[5]);
+    pid_t stormer = fork();
+    if (stormer == 0) {
+        criteo_client *client = client_for(url, 5000);
+        criteo_token_source *source = source_for(client, store, client_id, NULL);
+        atomic_store(&storming, true);
+        pthread_t thread;
+        pthread_create(&thread, NULL, fetch_without_pause, source);
+        for (int i = 0; i < forks; i++) {
+            if (fork() == 0) {
+                /* Off the caller's output, which would wait for them. */
+                int null = open("/dev/null", O_WRONLY);
+                dup2(null, 1);
+                dup2(null, 2);
+                sleep(10);
+                _exit(0);
+            }
+            usleep(2000);
+        }
+        raise(SIGKILL);
+    }
+    waitpid(stormer, NULL, 0);
+    alarm(20);
+    criteo_client *client = client_for(url, 4000);
+    criteo_token_source *source = source_for(client, store, client_id, NULL);
+    char *token = get(source);
+    printf("after %d forks and SIGKILL mid-storm: %s\n", forks, token != NULL ? "a token" : "NO TOKEN");
+    free(token);
+    criteo_token_source_free(source);
+    criteo_client_free(client);
+    return 0;
+}
+
+static atomic_bool asking;
+
+static void *ask_store_error(void *source) {
+    while (atomic_load(&asking)) {
+        criteo_error *error = NULL;
+        criteo_token_source_store_error(source, &error);
+        criteo_error_free(error);
+    }
+    return NULL;
+}
+
+static pid_t forked_in_callback;
+
+static void fork_here(void *unused, const criteo_token *token) {
+    (void)unused;
+    (void)token;
+    forked_in_callback = fork();
+    if (forked_in_callback == 0) {
+        alarm(10);
+    }
+}
+
+static int fork_in_callback(char **argv) {
+    criteo_client *client = client_for(argv[2], 5000);
+    int hung = 0, failed = 0;
+    for (int round = 0; round < 50; round++) {
+        criteo_token_source *source = source_for(client, "-", argv[3], NULL);
+        criteo_token_source_set_refresh_callback(source, fork_here, NULL);
+        atomic_store(&asking, true);
+        pthread_t thread;
+        pthread_create(&thread, NULL, ask_store_error, source);
+        usleep(5000);
+        char *token = get(source);
+        if (forked_in_callback == 0) {
+            criteo_token_source_invalidate(source);
+            char *again = get(source);
+            _exit(token != NULL && again != NULL ? 0 : 1);
+        }
+        atomic_store(&asking, false);
+        pthread_join(thread, NULL);
+        int status = 0;
+        waitpid(forked_in_callback, &status, 0);
+        hung += WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
+        failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        free(token);
+        criteo_token_source_free(source);
+    }
+    printf("50 forks inside the callback: %d children failed, %d hung\n", failed, hung);
+    criteo_client_free(client);
+    return 0;
+}
+
+static void print_outcome(criteo_token_source *source) {
+    char *token = get(source);
+    criteo_error *error = NULL;
+    criteo_status store = criteo_token_source_store_error(source, &error);
+    printf("%s %s\n", token != NULL ? token : "NONE", criteo_status_str(store));
+    fflush(stdout);
+    criteo_error_free(error);
+    free(token);
+}
+
+static int closefrom_child(char **argv) {
+    criteo_client *client = client_for(argv[3], 5000);
+    criteo_token_source *source = source_for(client, argv[2], argv[4], NULL);
+    free(get(source));
+    pid_t child = fork();
+    if (child == 0) {
+        alarm(20);
+        for (int fd = 3; fd < 1024; fd++) {
+            close(fd);
+        }
+        /* The lowest numbers go to the decoys: a directory open to all, and files. */
+        if (open(argv[5], O_RDONLY | O_DIRECTORY) < 0) {
+            _exit(2);
+        }
+        for (int i = 0; i < 16; i++) {
+            char name[4096];
+            snprintf(name, sizeof name, "%s/decoy-%d", argv[5], i);
+            if (open(name, O_RDWR | O_CREAT, 0666) < 0) {
+                _exit(2);
+            }
+        }
+        criteo_token_source_invalidate(source);
+        print_outcome(source);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    criteo_token_source_free(source);
+    criteo_client_free(client);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+static int heal(char **argv) {
+    criteo_client *client = client_for(argv[3], 5000);
+    criteo_token_source *source = source_for(client, argv[2], argv[4], argv[5]);
+    print_outcome(source);
+    char line[16];
+    if (fgets(line, sizeof line, stdin) == NULL) {
+        return 2;
+    }
+    criteo_token_source_invalidate(source);
+    print_outcome(source);
+    criteo_token_source_free(source);
+    criteo_client_free(client);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 5 && strcmp(argv[1], "get") == 0) {
         return get_once(argv, argc);
@@ -376,6 +553,18 @@ int main(int argc, char **argv) {
     }
     if (argc == 6 && strcmp(argv[1], "first-gets") == 0) {
         return first_gets(argv);
+    }
+    if (argc == 6 && strcmp(argv[1], "fork-storm") == 0) {
+        return fork_storm(argv);
+    }
+    if (argc == 4 && strcmp(argv[1], "fork-in-callback") == 0) {
+        return fork_in_callback(argv);
+    }
+    if (argc == 6 && strcmp(argv[1], "closefrom") == 0) {
+        return closefrom_child(argv);
+    }
+    if (argc == 6 && strcmp(argv[1], "heal") == 0) {
+        return heal(argv);
     }
     if (argc == 5 && strcmp(argv[1], "killed-holder") == 0) {
         return killed_holder(argv);

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rustix::fs::{
-    AtFlags, Mode, OFlags, chmod, fchmod, fstat, fsync, lstat, mkdir, open, openat, renameat,
-    statat, unlinkat,
+    AtFlags, Mode, OFlags, Timespec, Timestamps, UTIME_NOW, chmod, fchmod, fstat, fsync, futimens,
+    lstat, mkdir, open, openat, renameat, statat, unlinkat,
 };
 use rustix::io::Errno;
 use rustix::process::geteuid;
@@ -25,6 +25,18 @@ use rustix::process::geteuid;
 use super::lock::{self, LockFailure, Turn};
 use crate::descriptors::{Unreadable, above_stdio, read_open_file};
 use crate::error::{Error, ErrorKind};
+
+/// "Now" for both of a file's times.
+const NOW: Timestamps = Timestamps {
+    last_access: Timespec {
+        tv_sec: 0,
+        tv_nsec: UTIME_NOW,
+    },
+    last_modification: Timespec {
+        tv_sec: 0,
+        tv_nsec: UTIME_NOW,
+    },
+};
 
 /// The most a record file may hold: a token and a refresh token of the
 /// largest answer the client accepts, with room to spare.
@@ -139,6 +151,8 @@ impl Directory {
             let (directory, lock_file) = self.open_lock(files).map_err(LockFailure::Unusable)?;
             lock::lock(&lock_file, deadline)?;
             if self.still_named(&directory, files, &lock_file) {
+                // Used now: a cleaner of old files leaves it alone.
+                let _ = futimens(&lock_file, &NOW);
                 return Ok(Locked {
                     directory,
                     lock_file,
