@@ -369,6 +369,7 @@ fn status_names_and_version() {
         ),
         (CRITEO_ERR_HTTP_STATUS, 6, "CRITEO_ERR_HTTP_STATUS"),
         (CRITEO_ERR_INTERNAL, 7, "CRITEO_ERR_INTERNAL"),
+        (CRITEO_ERR_STORE, 8, "CRITEO_ERR_STORE"),
         (CRITEO_ERR_BAD_REQUEST, 400, "CRITEO_ERR_BAD_REQUEST"),
         (CRITEO_ERR_UNAUTHORIZED, 401, "CRITEO_ERR_UNAUTHORIZED"),
     ];
@@ -376,7 +377,7 @@ fn status_names_and_version() {
         assert_eq!(constant, value, "{text} keeps its number");
         assert_eq!(name(constant), text);
     }
-    assert_eq!(name(8), "CRITEO_ERR_UNKNOWN");
+    assert_eq!(name(9), "CRITEO_ERR_UNKNOWN");
     assert_eq!(name(u32::MAX), "CRITEO_ERR_UNKNOWN");
     // SAFETY: a static string.
     let version = unsafe { CStr::from_ptr(criteo_version()) }
