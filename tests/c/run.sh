@@ -248,9 +248,9 @@ shared="$BUILD_DIR/shared"
 lives="$URL/scenario/lives-900"
 count() { "$shared" count "$URL" "$1"; }
 # A client id of its own for each check, so each counts only its fetches
-# (a file holds the number: $(id) runs in a subshell).
+# (a file holds the number: $(new_client) runs in a subshell).
 echo 0 >"$store_root/ids"
-id() {
+new_client() {
     local n=$(($(cat "$store_root/ids") + 1))
     echo $n >"$store_root/ids"
     echo "$1-$n-$$"
@@ -260,10 +260,10 @@ for build in shared shared-asan; do
     for mode in get reject invalidate; do
         check "pre-fork master, 8 workers, client credentials, $mode once: 1 fetch per token [$build]" 0 \
             "^$([[ $mode == get ]] && echo 1 || echo 2) fetches, 0 failed gets, 1 distinct final tokens, 0 workers crashed\$" \
-            "$BUILD_DIR/$build" prefork "$lives" "$(id prefork)" 8 $([[ $mode == get ]] && echo 50 || echo 1) $mode
+            "$BUILD_DIR/$build" prefork "$lives" "$(new_client prefork)" 8 $([[ $mode == get ]] && echo 50 || echo 1) $mode
     done
     for mode in reject invalidate; do
-        client=$(id rotation)
+        client=$(new_client rotation)
         check "pre-fork master, 8 workers, a server that revokes used refresh tokens, 20 rounds of $mode: no refresh refused [$build]" 0 \
             "^[0-9]+ fetches, 0 failed gets, [0-9]+ distinct final tokens, 0 workers crashed\$" \
             "$BUILD_DIR/$build" prefork "$URL/scenario/strict-rotate" "$client" 8 20 $mode "rt-start-$client"
@@ -272,10 +272,10 @@ done
 if command -v valgrind >/dev/null; then
     # Without the leak check: a child leaks its parent's state on purpose.
     check "pre-fork master, 4 workers, reject once [valgrind]" 0 "^2 fetches, 0 failed gets, 1 distinct final tokens, 0 workers crashed\$" \
-        valgrind --quiet --error-exitcode=99 --leak-check=no --trace-children=yes "$shared" prefork "$lives" "$(id prefork)" 4 1 reject
+        valgrind --quiet --error-exitcode=99 --leak-check=no --trace-children=yes "$shared" prefork "$lives" "$(new_client prefork)" 4 1 reject
 fi
 
-client=$(id exec) pids=()
+client=$(new_client exec) pids=()
 for i in $(seq 10); do
     "$shared" get "$store_root/exec" "$URL/scenario/slow-500" "$client" >"$store_root/exec-$i.out" 2>&1 &
     pids+=($!)
@@ -284,12 +284,12 @@ wait "${pids[@]}"
 check "10 processes started at once on one store: 1 fetch, one token for all" 0 "^1 1\$" \
     echo "$(count "$client") $(cut -d" " -f1 "$store_root"/exec-*.out | sort -u | wc -l)"
 
-store=$store_root/files client=$(id files)
+store=$store_root/files client=$(new_client files)
 run "a store directory is made 0700 and its files 0600" 0 " CRITEO_OK \$" shared get "$store" "$lives" "$client"
 check "  modes" 0 "^700 600 600\$" bash -c 'stat -c %a "$1" "$1"/*.json "$1"/*.lock | xargs' _ "$store"
 record=$(echo "$store"/*.json)
 check "  no secret in the store's files or names" 1 "" grep -rl -e secret -e "$client-secret" "$store"
-other_client=$(id other)
+other_client=$(new_client other)
 "$shared" get "$store" "$lives" "$other_client" >/dev/null
 foreign=$(ls "$store"/*.json | grep -v "$record")
 victim=$store_root/victim
@@ -332,42 +332,42 @@ run "a store directory that is a symlink is refused" 3 "is a symbolic link" shar
 touch "$store_root/plain"
 run "a store that is a file is refused" 3 "is not a directory" shared get "$store_root/plain" "$lives" x
 mkdir -m 0700 "$store_root/runtime" "$store_root/cli"
-run "the default store: \$XDG_RUNTIME_DIR/criteo-oauth" 0 " CRITEO_OK \$" XDG_RUNTIME_DIR="$store_root/runtime" shared get default "$lives" "$(id default)"
+run "the default store: \$XDG_RUNTIME_DIR/criteo-oauth" 0 " CRITEO_OK \$" XDG_RUNTIME_DIR="$store_root/runtime" shared get default "$lives" "$(new_client default)"
 check "  made 0700" 0 "^700\$" stat -c %a "$store_root/runtime/criteo-oauth"
 
 for build in shared shared-asan; do
     check "a lock holder killed with SIGKILL mid-fetch holds up no one [$build]" 0 "^after the holder was killed: a token, 2 fetches\$" \
-        "$BUILD_DIR/$build" killed-holder "$store_root/killed" "$URL/scenario/slow-3000" "$(id killed)"
+        "$BUILD_DIR/$build" killed-holder "$store_root/killed" "$URL/scenario/slow-3000" "$(new_client killed)"
 done
 # Plain build only for forks with a thread in a call (see fork above).
 for store in "$store_root/forked" -; do
     check "a fork while a fetch holds the lock (store $store): the child takes that fetch's token" 0 \
         "^child got a token, the same as the parent's; 1 fetches\$" \
-        "$shared" fork-during-fetch "$store" "$URL/scenario/slow-1000" "$(id forked)"
+        "$shared" fork-during-fetch "$store" "$URL/scenario/slow-1000" "$(new_client forked)"
     check "the parent killed right after that fork (store $store): the child is not stuck" 0 \
         "^child of a killed parent got a token; 2 fetches\$" \
-        "$shared" fork-during-fetch "$store" "$URL/scenario/slow-1000" "$(id orphan)" kill-parent
+        "$shared" fork-during-fetch "$store" "$URL/scenario/slow-1000" "$(new_client orphan)" kill-parent
 done
 
 for build in shared shared-asan; do
     check "a process that fetches without pause forks 1000 children and is killed: no child holds up the others [$build]" 0 \
         "^after 1000 forks and SIGKILL mid-storm: a token\$" \
-        "$BUILD_DIR/$build" fork-storm "$store_root/storm" "$lives" "$(id storm)" 1000
+        "$BUILD_DIR/$build" fork-storm "$store_root/storm" "$lives" "$(new_client storm)" 1000
 done
 check "a fork inside the refresh callback, another thread in the source's lock: the child goes on" 0 \
-    "^50 forks inside the callback: 0 children failed, 0 hung\$" "$shared" fork-in-callback "$lives" "$(id callback-fork)"
+    "^50 forks inside the callback: 0 children failed, 0 hung\$" "$shared" fork-in-callback "$lives" "$(new_client callback-fork)"
 
 for store in "$store_root/closed" -; do
     decoy=$(mktemp -d) && chmod 0777 "$decoy"
     check "a child that closes every descriptor and reuses their numbers (store $store): a token, nothing written elsewhere" 0 \
         "^eyJ[^ ]+ CRITEO_(OK|ERR_STORE)
 0 0\$" bash -c '"$@" && echo "$(find "$6" -type f -size +0 | wc -l) $(find "$6" -type f ! -name "decoy-*" | wc -l)"' _ \
-        "$shared" closefrom "$store" "$lives" "$(id closefrom)" "$decoy"
+        "$shared" closefrom "$store" "$lives" "$(new_client closefrom)" "$decoy"
     rm -rf "$decoy"
 done
 
 # A time namespace shares the boot's id but shifts CLOCK_BOOTTIME.
-client=$(id timens)
+client=$(new_client timens)
 if unshare -T --boottime 1 true 2>/dev/null; then
     "$shared" get "$store_root/timens" "$URL/scenario/lives-2" "$client" >/dev/null
     sleep 3
@@ -384,7 +384,7 @@ fi
 if [[ $(id -u) -eq 0 ]]; then
     as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
     umasked=$(mktemp -d) && chown 65534 "$umasked"
-    client=$(id umask)
+    client=$(new_client umask)
     for mask in 0777 0277 0022; do
         "${as_nobody[@]}" bash -c 'umask "$1"; shift; exec "$@"' _ "$mask" "$shared" get "$umasked/store" "$lives" "$client" >/dev/null 2>&1 || true
     done
@@ -397,7 +397,7 @@ else
     echo "SKIP umask test: needs root (CI runs it)"
 fi
 
-client=$(id cli)
+client=$(new_client cli)
 cli_env=(XDG_RUNTIME_DIR="$store_root/cli" CRITEO_HOST="$lives" CRITEO_CLIENT_ID="$client" CRITEO_CLIENT_SECRET=s)
 for i in $(seq 100); do env "${cli_env[@]}" "$cli"; done | sort -u >"$store_root/cli-tokens"
 check "criteo-token run 100 times: 1 token request, one token" 0 "^1 1\$" \

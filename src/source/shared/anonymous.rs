@@ -10,6 +10,8 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use rustix::fs::{MemfdFlags, fstat, ftruncate, memfd_create};
@@ -17,11 +19,14 @@ use rustix::fs::{MemfdFlags, fstat, ftruncate, memfd_create};
 use super::lock::{self, LockFailure, Turn};
 use crate::descriptors::above_stdio;
 use crate::error::{Error, ErrorKind};
+use crate::process::PerProcess;
 
 /// As for a named store.
 const MAX_RECORD_BYTES: u64 = 4 << 20;
 
 pub(super) struct Anonymous {
+    /// Its turn in each process (no other part of a process locks it).
+    turn: PerProcess<Arc<AtomicBool>>,
     file: File,
     /// Which file it is: a host program that closes descriptors it does
     /// not know may see this number given to one of its own files.
@@ -41,14 +46,14 @@ impl Anonymous {
         let file = File::from(above_stdio(file).ok()?);
         let status = fstat(&file).ok()?;
         Some(Anonymous {
+            turn: PerProcess::new(Arc::default()),
             file,
             identity: (status.st_dev, status.st_ino),
         })
     }
 
-    /// The name of its turn in the process.
-    fn key(&self) -> String {
-        format!("memfd {}:{}", self.identity.0, self.identity.1)
+    fn turn_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.turn.get(Arc::default))
     }
 
     fn check(&self) -> io::Result<()> {
@@ -62,7 +67,7 @@ impl Anonymous {
     }
 
     pub(super) fn lock(&self, deadline: Instant) -> Result<Locked<'_>, LockFailure> {
-        let turn = Turn::wait(&self.key(), deadline)?;
+        let turn = Turn::wait(self.turn_flag(), deadline)?;
         self.check().map_err(LockFailure::Unusable)?;
         lock::lock(&self.file, deadline)?;
         Ok(Locked {
@@ -72,7 +77,7 @@ impl Anonymous {
     }
 
     pub(super) fn try_lock(&self) -> io::Result<Option<Locked<'_>>> {
-        let Some(turn) = Turn::take(&self.key()) else {
+        let Some(turn) = Turn::take(self.turn_flag()) else {
             return Ok(None);
         };
         self.check()?;

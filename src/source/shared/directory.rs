@@ -146,7 +146,7 @@ impl Directory {
     /// Takes the lineage's lock, waiting for another holder until
     /// `deadline`.
     pub(super) fn lock(&self, files: &Files, deadline: Instant) -> Result<Locked, LockFailure> {
-        let turn = Turn::wait(&self.turn_key(files), deadline)?;
+        let turn = Turn::wait(lock::flag_of(&self.turn_key(files)), deadline)?;
         loop {
             let (directory, lock_file) = self.open_lock(files).map_err(LockFailure::Unusable)?;
             lock::lock(&lock_file, deadline)?;
@@ -164,7 +164,7 @@ impl Directory {
 
     /// Takes the lineage's lock if no one holds it.
     pub(super) fn try_lock(&self, files: &Files) -> io::Result<Option<Locked>> {
-        let Some(turn) = Turn::take(&self.turn_key(files)) else {
+        let Some(turn) = Turn::take(lock::flag_of(&self.turn_key(files))) else {
             return Ok(None);
         };
         let (directory, lock_file) = self.open_lock(files)?;

@@ -38,16 +38,14 @@ const LONGEST_PAUSE: Duration = Duration::from_millis(16);
 pub(super) struct Turn(Arc<AtomicBool>);
 
 impl Turn {
-    /// The turn of the file named `key`, waited for until `deadline`.
-    pub(super) fn wait(key: &str, deadline: Instant) -> Result<Turn, LockFailure> {
-        let flag = flag(key);
+    /// The turn that `flag` marks, waited for until `deadline`.
+    pub(super) fn wait(flag: Arc<AtomicBool>, deadline: Instant) -> Result<Turn, LockFailure> {
         poll_until(deadline, || Ok(!flag.swap(true, Ordering::AcqRel)))?;
         Ok(Turn(flag))
     }
 
-    /// The turn of the file named `key`, if no thread of this process has it.
-    pub(super) fn take(key: &str) -> Option<Turn> {
-        let flag = flag(key);
+    /// The turn that `flag` marks, if no thread of this process has it.
+    pub(super) fn take(flag: Arc<AtomicBool>) -> Option<Turn> {
         (!flag.swap(true, Ordering::AcqRel)).then_some(Turn(flag))
     }
 }
@@ -58,9 +56,10 @@ impl Drop for Turn {
     }
 }
 
-/// The flag of each file this process has locked, by name. Per process: a
-/// child of `fork()` starts with none taken.
-fn flag(key: &str) -> Arc<AtomicBool> {
+/// The flag of the turn of the named file `key`, one per file in this
+/// process (a store's files, by path). Per process: a child of `fork()`
+/// starts with none taken.
+pub(super) fn flag_of(key: &str) -> Arc<AtomicBool> {
     type Flags = Mutex<HashMap<String, Arc<AtomicBool>>>;
     static FLAGS: OnceLock<PerProcess<Flags>> = OnceLock::new();
     let flags = FLAGS
