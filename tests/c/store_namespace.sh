@@ -17,7 +17,8 @@ enter_namespace "store namespace" "$0" "$@"
 ip link set lo up
 server_out=$(mktemp)
 "$server" >"$server_out" &
-trap 'kill $! 2>/dev/null; rm -f "$server_out"' EXIT
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; rm -f "$server_out"' EXIT
 for _ in $(seq 50); do [[ -s $server_out ]] && break; sleep 0.1; done
 url="$(head -n1 "$server_out")/scenario/lives-900"
 
