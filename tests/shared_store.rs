@@ -172,3 +172,28 @@ fn a_token_rejected_while_its_refresh_fails_is_not_served_again() {
         Err(error) => assert_eq!(error.status, CRITEO_ERR_HTTP_STATUS, "{}", error.message),
     }
 }
+
+#[test]
+fn sixteen_threads_on_two_sources_rejecting_one_token_cause_one_fetch() {
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("lives-900"));
+    let store = store_dir("concurrent-reject");
+    let sources = [
+        stored_source(&client, &call("cr"), &store),
+        stored_source(&client, &call("cr"), &store),
+    ];
+    let old = sources[0].get().unwrap().access_token;
+    assert_eq!(sources[1].get().unwrap().access_token, old);
+    let barrier = std::sync::Barrier::new(16);
+    std::thread::scope(|scope| {
+        for i in 0..16 {
+            let (source, barrier, old) = (&sources[i % 2], &barrier, &old);
+            scope.spawn(move || {
+                barrier.wait();
+                source.reject(old);
+                assert_ne!(&source.get().unwrap().access_token, old);
+            });
+        }
+    });
+    assert_eq!(server.fetches_by("cr"), 2);
+}

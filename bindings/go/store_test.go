@@ -259,7 +259,11 @@ func TestStoreOptions(t *testing.T) {
 func TestStoreErrorReportsAFailedStoreWithoutFailingToken(t *testing.T) {
 	req, dir := storeRequest(t), storeDir(t)
 	source := newStoreSource(t, lives900, req, criteo.WithStore(dir))
+	// A file where the directory was: a removed directory is made again.
 	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, []byte("not a directory"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := source.Token(); err != nil {
@@ -267,7 +271,7 @@ func TestStoreErrorReportsAFailedStoreWithoutFailingToken(t *testing.T) {
 	}
 	err := source.StoreError()
 	if !errors.Is(err, criteo.ErrStore) || asError(t, err).Status != criteo.StatusStore {
-		t.Errorf("StoreError after the directory was removed: %v", err)
+		t.Errorf("StoreError after the directory was replaced by a file: %v", err)
 	}
 	if criteo.StatusStore.String() != "CRITEO_ERR_STORE" {
 		t.Errorf("StatusStore is %s", criteo.StatusStore)

@@ -102,7 +102,9 @@ class StoreTest < Minitest::Test
 
   def test_store_error_reports_a_failed_store_without_failing_token
     a = source(store: @store)
+    # A file where the directory was: a removed directory is made again.
     FileUtils.remove_entry(@store)
+    File.write(@store, "not a directory")
     assert_match(/\AeyJ/, a.token.access_token)
     error = a.store_error
     assert_kind_of CriteoOAuth::StoreError, error

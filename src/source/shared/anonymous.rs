@@ -81,7 +81,7 @@ impl Anonymous {
             return Ok(None);
         };
         self.check()?;
-        Ok(lock::try_lock(&self.file)?.then_some(Locked {
+        Ok(lock::try_lock(&self.file)?.then(|| Locked {
             file: &self.file,
             _turn: turn,
         }))

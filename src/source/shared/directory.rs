@@ -169,7 +169,7 @@ impl Directory {
         };
         let (directory, lock_file) = self.open_lock(files)?;
         let locked = lock::try_lock(&lock_file)? && self.still_named(&directory, files, &lock_file);
-        Ok(locked.then_some(Locked {
+        Ok(locked.then(|| Locked {
             directory,
             lock_file,
             _turn: turn,

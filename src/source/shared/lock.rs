@@ -46,7 +46,8 @@ impl Turn {
 
     /// The turn that `flag` marks, if no thread of this process has it.
     pub(super) fn take(flag: Arc<AtomicBool>) -> Option<Turn> {
-        (!flag.swap(true, Ordering::AcqRel)).then_some(Turn(flag))
+        // Made only when taken: a Turn that is dropped gives the turn up.
+        (!flag.swap(true, Ordering::AcqRel)).then(|| Turn(flag))
     }
 }
 
