@@ -197,3 +197,35 @@ fn sixteen_threads_on_two_sources_rejecting_one_token_cause_one_fetch() {
     });
     assert_eq!(server.fetches_by("cr"), 2);
 }
+
+#[test]
+fn every_spelling_of_the_store_path_shares_one_fetch() {
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("slow-500"));
+    let parent = store_dir("spellings");
+    std::fs::create_dir_all(&parent).unwrap();
+    let link = parent.with_extension("link");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&parent, &link).unwrap();
+    let plain = parent.join("store");
+    let spellings = [
+        plain.clone(),
+        PathBuf::from(format!("{}/", plain.display())),
+        link.join("store"),
+        parent
+            .join("..")
+            .join(parent.file_name().unwrap())
+            .join("store"),
+    ];
+    let sources: Vec<Source> = spellings
+        .iter()
+        .map(|path| stored_source(&client, &call("spelled"), path))
+        .collect();
+    std::thread::scope(|scope| {
+        for source in &sources {
+            scope.spawn(move || source.get().unwrap());
+        }
+    });
+    assert_eq!(server.fetches_by("spelled"), 1);
+    std::fs::remove_file(&link).unwrap();
+}

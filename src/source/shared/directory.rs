@@ -13,6 +13,8 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use rustix::fs::{
@@ -146,9 +148,11 @@ impl Directory {
     /// Takes the lineage's lock, waiting for another holder until
     /// `deadline`.
     pub(super) fn lock(&self, files: &Files, deadline: Instant) -> Result<Locked, LockFailure> {
-        let turn = Turn::wait(lock::flag_of(&self.turn_key(files)), deadline)?;
+        let unusable = LockFailure::Unusable;
         loop {
-            let (directory, lock_file) = self.open_lock(files).map_err(LockFailure::Unusable)?;
+            let directory = self.open().map_err(|why| unusable(io::Error::other(why)))?;
+            let turn = Turn::wait(turn_flag(&directory, files).map_err(unusable)?, deadline)?;
+            let lock_file = open_lock_file(&directory, files).map_err(unusable)?;
             lock::lock(&lock_file, deadline)?;
             if self.still_named(&directory, files, &lock_file) {
                 // Used now: a cleaner of old files leaves it alone.
@@ -164,41 +168,17 @@ impl Directory {
 
     /// Takes the lineage's lock if no one holds it.
     pub(super) fn try_lock(&self, files: &Files) -> io::Result<Option<Locked>> {
-        let Some(turn) = Turn::take(lock::flag_of(&self.turn_key(files))) else {
+        let directory = self.open().map_err(io::Error::other)?;
+        let Some(turn) = Turn::take(turn_flag(&directory, files)?) else {
             return Ok(None);
         };
-        let (directory, lock_file) = self.open_lock(files)?;
+        let lock_file = open_lock_file(&directory, files)?;
         let locked = lock::try_lock(&lock_file)? && self.still_named(&directory, files, &lock_file);
         Ok(locked.then(|| Locked {
             directory,
             lock_file,
             _turn: turn,
         }))
-    }
-
-    fn turn_key(&self, files: &Files) -> String {
-        format!("{}/{}", self.path.display(), files.lock)
-    }
-
-    /// The directory, checked, and its lineage's lock file (mode 0600,
-    /// whatever the umask of the process that made it).
-    fn open_lock(&self, files: &Files) -> io::Result<(OwnedFd, OwnedFd)> {
-        let directory = self.open().map_err(io::Error::other)?;
-        let flags =
-            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        let file = openat(&directory, &files.lock, flags, Mode::RUSR | Mode::WUSR)?;
-        let file = above_stdio(file)?;
-        let status = fstat(&file)?;
-        if status.st_mode & libc::S_IFMT != libc::S_IFREG || status.st_uid != geteuid().as_raw() {
-            return Err(io::Error::other(format!(
-                "{} is not a regular file of this user",
-                files.lock
-            )));
-        }
-        if status.st_mode & 0o777 != 0o600 {
-            fchmod(&file, Mode::RUSR | Mode::WUSR)?;
-        }
-        Ok((directory, file))
     }
 
     /// Whether the lock file's name still leads to the file locked: one
@@ -223,6 +203,35 @@ impl Directory {
             ),
         )
     }
+}
+
+/// The turn of a lineage's lock file in this process, named by the
+/// directory's identity: every spelling of its path (a link, `..`, a
+/// trailing `/`) shares it.
+fn turn_flag(directory: &OwnedFd, files: &Files) -> io::Result<Arc<AtomicBool>> {
+    let status = fstat(directory)?;
+    let key = format!("{}:{}/{}", status.st_dev, status.st_ino, files.lock);
+    Ok(lock::flag_of(&key))
+}
+
+/// The lineage's lock file in `directory` (mode 0600, whatever the umask
+/// of the process that made it). Opened only with the file's turn held.
+fn open_lock_file(directory: &OwnedFd, files: &Files) -> io::Result<OwnedFd> {
+    let flags =
+        OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let file = openat(directory, &files.lock, flags, Mode::RUSR | Mode::WUSR)?;
+    let file = above_stdio(file)?;
+    let status = fstat(&file)?;
+    if status.st_mode & libc::S_IFMT != libc::S_IFREG || status.st_uid != geteuid().as_raw() {
+        return Err(io::Error::other(format!(
+            "{} is not a regular file of this user",
+            files.lock
+        )));
+    }
+    if status.st_mode & 0o777 != 0o600 {
+        fchmod(&file, Mode::RUSR | Mode::WUSR)?;
+    }
+    Ok(file)
 }
 
 impl Locked {

@@ -6,9 +6,11 @@
 //! when its process dies (even by `SIGKILL`), and no descriptor a child
 //! inherited can keep it alive. Two rules come with it, which this module
 //! keeps. A process does not exclude itself, so its threads first take
-//! the file's turn in the process ([`Turn`]). And closing any descriptor
-//! of the file drops the process's lock, so while a thread holds the turn
-//! it alone has the file open.
+//! the file's turn in the process ([`Turn`]), named by the file's
+//! identity, not by a path that may be spelled several ways. And closing
+//! any descriptor of the file drops the process's lock, so the file is
+//! opened only with its turn held: while a thread holds the turn it alone
+//! has the file open.
 
 use std::collections::HashMap;
 use std::io;
