@@ -314,6 +314,10 @@ for damage in truncated garbage other-version other-lineage symlink fifo; do
 done
 check "  the symlink's target was left alone" 0 "^not a token\$" cat "$victim"
 lock=$(echo "$store"/*"$(basename "$record" .json)".lock)
+touch -d 2000-01-01 "$lock"
+"$shared" get "$store" "$lives" "$client" >/dev/null
+check "a lock file's times are refreshed at each lock, so cleaners of old files leave it" 0 "^20[2-9][0-9]\$" \
+    date -r "$lock" +%Y
 rm "$lock" && ln -s "$victim" "$lock"
 run "a lock file that is a symlink: the token all the same, the store's failure reported" 0 \
     " CRITEO_ERR_STORE cannot lock the token store .*Too many levels of symbolic links" shared get "$store" "$lives" "$client"

@@ -17,12 +17,10 @@ use std::time::Instant;
 use rustix::fs::{MemfdFlags, fstat, ftruncate, memfd_create};
 
 use super::lock::{self, LockFailure, Turn};
+use super::record::MAX_RECORD_BYTES;
 use crate::descriptors::above_stdio;
 use crate::error::{Error, ErrorKind};
 use crate::process::PerProcess;
-
-/// As for a named store.
-const MAX_RECORD_BYTES: u64 = 4 << 20;
 
 pub(super) struct Anonymous {
     /// Its turn in each process (no other part of a process locks it).

@@ -25,6 +25,7 @@ use rustix::io::Errno;
 use rustix::process::geteuid;
 
 use super::lock::{self, LockFailure, Turn};
+use super::record::MAX_RECORD_BYTES;
 use crate::descriptors::{Unreadable, above_stdio, read_open_file};
 use crate::error::{Error, ErrorKind};
 
@@ -39,10 +40,6 @@ const NOW: Timestamps = Timestamps {
         tv_nsec: UTIME_NOW,
     },
 };
-
-/// The most a record file may hold: a token and a refresh token of the
-/// largest answer the client accepts, with room to spare.
-const MAX_RECORD_BYTES: u64 = 4 << 20;
 
 /// Where the store is: an absolute path, checked again at each use.
 pub(super) struct Directory {

@@ -13,6 +13,10 @@ use crate::secret::Secret;
 use crate::source::plan::{CachedToken, Current, Failure, Lineage, NextRequest};
 use crate::token::{Token, restored_token};
 
+/// The most a record may hold: a token and a refresh token of the largest
+/// answer the client accepts, with room to spare. A larger file is none.
+pub(super) const MAX_RECORD_BYTES: u64 = 4 << 20;
+
 /// Changes whenever the format does: a record of another version is
 /// ignored, and replaced by the next write.
 const FORMAT: u32 = 1;
