@@ -1,105 +1,99 @@
-//! Moments that several processes agree on, for the store they share.
+//! Time, as a token source reads it: one small abstraction, so that the
+//! source's logic can be run on a clock a test moves at will.
 //!
-//! A process's own deadlines are on the monotonic clock (`Instant`), which
-//! another process cannot read back. A [`Stamp`] records a moment on the
-//! clock every process of one boot shares and that counts suspended time
-//! (`CLOCK_BOOTTIME`), with the clock it was read from: the kernel's
-//! `boot_id`, and the time namespace (whose processes may see that clock
-//! shifted); and on the wall clock, for a process of another boot or
-//! namespace.
+//! A token lives for a while after it was received. That while is measured
+//! on the boot clock (`CLOCK_BOOTTIME`), which counts the time a machine
+//! spends suspended (the monotonic clock, Rust's `Instant`, stops then) and
+//! is never moved by NTP or by someone setting the date (the wall clock
+//! is). So a suspend never keeps a dead token, and a wall clock stepped
+//! either way neither keeps a dead token nor drops a good one.
+//!
+//! Every process of one boot shares the boot clock, so the store that
+//! processes share keeps its moments on it, with the wall clock beside them
+//! for a process of another boot (see [`Stamp`]).
 
+use std::ops::Add;
 use std::path::Path;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use crate::descriptors::read_regular_file;
 
-/// A moment, as every process of the machine can read it back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Stamp {
-    /// Which `CLOCK_BOOTTIME` this is: the boot and the time namespace
-    /// (empty when unknown).
-    clock_id: String,
-    /// Milliseconds since that boot, suspended time included.
-    since_boot_ms: i64,
-    /// Milliseconds since 1970 on the wall clock.
-    unix_ms: i64,
+/// A moment on the boot clock: the time since the machine booted,
+/// suspended time included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Moment(Duration);
+
+impl Moment {
+    /// The moment `since_boot` after the boot.
+    pub fn since_boot(since_boot: Duration) -> Moment {
+        Moment(since_boot)
+    }
+
+    /// How long after `earlier` this is (zero when it is not after).
+    pub fn saturating_since(self, earlier: Moment) -> Duration {
+        self.0.saturating_sub(earlier.0)
+    }
 }
 
-impl Stamp {
-    /// The moment `instant` of this process's monotonic clock.
-    pub(crate) fn of(instant: Instant) -> Stamp {
-        let now = Instant::now();
-        let offset = match now.checked_duration_since(instant) {
-            Some(ago) => -millis(ago),
-            None => millis(instant - now),
+/// Saturates: a server may ask for any wait.
+impl Add<Duration> for Moment {
+    type Output = Moment;
+
+    fn add(self, wait: Duration) -> Moment {
+        Moment(self.0.saturating_add(wait))
+    }
+}
+
+/// What a token source reads the time from: the system's clocks, or a
+/// clock a test moves.
+pub trait Clock: Send + Sync + 'static {
+    /// Now on the boot clock.
+    fn now(&self) -> Moment;
+    /// Now on the wall clock.
+    fn wall(&self) -> SystemTime;
+    /// Which boot clock [`now`](Self::now) reads: equal for every process
+    /// whose boot clock reads the same, empty when unknown.
+    fn boot_clock_id(&self) -> String;
+}
+
+/// The system's clocks.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    /// Read through the C library, not rustix: rustix finds the vDSO by
+    /// parsing it, which crashes under valgrind.
+    fn now(&self) -> Moment {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
         };
-        Stamp {
-            clock_id: clock_id(),
-            since_boot_ms: since_boot_ms().saturating_add(offset),
-            unix_ms: unix_ms().saturating_add(offset),
+        // SAFETY: `now` is a valid timespec to write to; CLOCK_BOOTTIME
+        // exists on every Linux the library supports (2.6.39 and later).
+        unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut now) };
+        let seconds = u64::try_from(now.tv_sec).unwrap_or(0);
+        let nanos = u32::try_from(now.tv_nsec).unwrap_or(0);
+        Moment(Duration::new(seconds, nanos))
+    }
+
+    fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    /// The boot's id and the time namespace (read each time: a child of
+    /// `fork()` may enter another, whose boot clock is shifted).
+    fn boot_clock_id(&self) -> String {
+        let boot_id = boot_id();
+        if boot_id.is_empty() {
+            return String::new();
         }
+        let namespace = std::fs::read_link("/proc/self/ns/time")
+            .map(|link| link.display().to_string())
+            .unwrap_or_default();
+        format!("{boot_id} {namespace}")
     }
-
-    /// The same moment on this process's monotonic clock; `None` when it
-    /// cannot be told (a stamp of another boot from a wall clock that has
-    /// moved back since, or beyond what `Instant` can hold).
-    pub(crate) fn to_instant(&self) -> Option<Instant> {
-        let same_clock = !self.clock_id.is_empty() && self.clock_id == clock_id();
-        let ago_ms = if same_clock {
-            since_boot_ms().checked_sub(self.since_boot_ms)?
-        } else {
-            unix_ms()
-                .checked_sub(self.unix_ms)
-                .filter(|ago| *ago >= 0)?
-        };
-        let now = Instant::now();
-        let magnitude = Duration::from_millis(ago_ms.unsigned_abs());
-        if ago_ms >= 0 {
-            now.checked_sub(magnitude)
-        } else {
-            now.checked_add(magnitude)
-        }
-    }
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// Read through the C library, not rustix: rustix finds the vDSO by
-/// parsing it, which crashes under valgrind.
-fn since_boot_ms() -> i64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid timespec to write to; CLOCK_BOOTTIME exists
-    // on every Linux the library supports (2.6.39 and later).
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut now) };
-    now.tv_sec.saturating_mul(1000) + now.tv_nsec / 1_000_000
-}
-
-fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, millis)
-}
-
-/// This process's `CLOCK_BOOTTIME`: the boot's id and the time namespace
-/// (read each time: a child of `fork()` may be in another namespace), or
-/// empty when the boot's id is unknown.
-fn clock_id() -> String {
-    let boot_id = boot_id();
-    if boot_id.is_empty() {
-        return String::new();
-    }
-    let namespace = std::fs::read_link("/proc/self/ns/time")
-        .map(|link| link.display().to_string())
-        .unwrap_or_default();
-    format!("{boot_id} {namespace}")
 }
 
 /// This boot's id, read once per process.
@@ -114,34 +108,139 @@ fn boot_id() -> &'static str {
     })
 }
 
+/// A moment as every process of the machine can read it back: on the boot
+/// clock, with the clock it was read from, and on the wall clock, for a
+/// process whose boot clock is another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Stamp {
+    /// Which boot clock this is (empty when unknown).
+    clock_id: String,
+    /// Milliseconds on that clock.
+    since_boot_ms: i64,
+    /// Milliseconds since 1970 on the wall clock.
+    unix_ms: i64,
+}
+
+impl Stamp {
+    /// `moment`, of `clock`.
+    pub(crate) fn of(moment: Moment, clock: &dyn Clock) -> Stamp {
+        let since_boot_ms = millis(moment.0);
+        let ago_ms = millis(clock.now().0).saturating_sub(since_boot_ms);
+        Stamp {
+            clock_id: clock.boot_clock_id(),
+            since_boot_ms,
+            unix_ms: unix_ms(clock.wall()).saturating_sub(ago_ms),
+        }
+    }
+
+    /// The same moment on `clock`; `None` when it cannot be told (a stamp
+    /// of another boot from a wall clock that has moved back since).
+    pub(crate) fn to_moment(&self, clock: &dyn Clock) -> Option<Moment> {
+        let same_clock = !self.clock_id.is_empty() && self.clock_id == clock.boot_clock_id();
+        let since_boot_ms = if same_clock {
+            self.since_boot_ms
+        } else {
+            let ago_ms = unix_ms(clock.wall())
+                .checked_sub(self.unix_ms)
+                .filter(|ago| *ago >= 0)?;
+            millis(clock.now().0).checked_sub(ago_ms)?
+        };
+        // A moment before this boot is as good as its start: long gone.
+        let since_boot_ms = u64::try_from(since_boot_ms).unwrap_or(0);
+        Some(Moment(Duration::from_millis(since_boot_ms)))
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn unix_ms(wall: SystemTime) -> i64 {
+    match wall.duration_since(UNIX_EPOCH) {
+        Ok(since) => millis(since),
+        Err(before) => -millis(before.duration()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// A clock that moves only when told.
+    struct Stopped {
+        now: Mutex<(Moment, SystemTime)>,
+        id: &'static str,
+    }
+
+    impl Clock for Stopped {
+        fn now(&self) -> Moment {
+            self.now.lock().unwrap().0
+        }
+        fn wall(&self) -> SystemTime {
+            self.now.lock().unwrap().1
+        }
+        fn boot_clock_id(&self) -> String {
+            self.id.into()
+        }
+    }
+
+    fn stopped(id: &'static str, since_boot: u64, unix: u64) -> Stopped {
+        Stopped {
+            now: Mutex::new((
+                Moment::since_boot(Duration::from_secs(since_boot)),
+                UNIX_EPOCH + Duration::from_secs(unix),
+            )),
+            id,
+        }
+    }
+
+    fn at(seconds: u64) -> Moment {
+        Moment::since_boot(Duration::from_secs(seconds))
+    }
 
     #[test]
-    fn a_stamp_reads_back_as_the_same_instant() {
-        let then = Instant::now() - Duration::from_secs(5);
-        let stamp = Stamp::of(then);
-        let back = stamp.to_instant().unwrap();
-        let error = back.max(then) - back.min(then);
-        assert!(error < Duration::from_millis(5), "{error:?}");
+    fn the_system_boot_clock_is_named_and_runs() {
+        let first = SystemClock.now();
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(SystemClock.now() > first);
         assert!(!boot_id().is_empty(), "Linux tells its boot id");
-        assert!(clock_id().contains(" time:["), "{}", clock_id());
+        let id = SystemClock.boot_clock_id();
+        assert!(id.contains(" time:["), "{id}");
+    }
+
+    #[test]
+    fn a_stamp_of_the_same_boot_reads_back_exactly_whatever_the_wall_clock_did() {
+        let clock = stopped("boot-a", 1_000, 1_700_000_000);
+        let stamp = Stamp::of(at(900), &clock);
+        clock.now.lock().unwrap().1 -= Duration::from_secs(3600);
+        assert_eq!(stamp.to_moment(&clock), Some(at(900)));
     }
 
     #[test]
     fn a_stamp_of_another_boot_goes_by_the_wall_clock() {
-        let mut stamp = Stamp::of(Instant::now());
-        stamp.clock_id = "another boot".into();
-        stamp.since_boot_ms = 0;
-        stamp.unix_ms -= 60_000;
-        let ago = Instant::now() - stamp.to_instant().unwrap();
-        assert!((59..=61).contains(&ago.as_secs()), "{ago:?}");
-        stamp.unix_ms += 3_600_000;
+        let before = stopped("boot-a", 5_000, 1_700_000_000);
+        let stamp = Stamp::of(at(4_940), &before);
+        let after = stopped("boot-b", 100, 1_700_000_030);
         assert_eq!(
-            stamp.to_instant(),
+            stamp.to_moment(&after),
+            Some(at(10)),
+            "60 s before the old wall clock's now, so 90 s before the new one's"
+        );
+        let long_after = stopped("boot-b", 100, 1_700_100_000);
+        assert_eq!(stamp.to_moment(&long_after), Some(at(0)), "before this boot");
+        let moved_back = stopped("boot-b", 100, 1_600_000_000);
+        assert_eq!(
+            stamp.to_moment(&moved_back),
             None,
             "a wall clock moved back tells nothing"
         );
+    }
+
+    #[test]
+    fn moments_saturate() {
+        assert_eq!(at(5) + Duration::MAX, Moment::since_boot(Duration::MAX));
+        assert_eq!(at(5).saturating_since(at(9)), Duration::ZERO);
+        assert_eq!(at(9).saturating_since(at(5)), Duration::from_secs(4));
     }
 }

@@ -6,7 +6,7 @@
 
 mod authority;
 pub mod client;
-mod clock;
+pub mod clock;
 mod descriptors;
 pub mod endpoint;
 pub mod error;

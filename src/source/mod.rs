@@ -39,8 +39,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
+use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::client::Client;
+use crate::clock::{Clock, Moment, SystemClock};
 use crate::error::{Error, ErrorKind};
 use crate::process::{Owned, PerProcess, QuietPanics};
 use crate::request::TokenRequest;
@@ -53,7 +55,7 @@ pub(crate) mod shared;
 use callback::Callbacks;
 pub use callback::RefreshCallback;
 pub use plan::CachedToken;
-use plan::{Lineage, Plan, later};
+use plan::{Lineage, Margin, Plan};
 use shared::{Record, SharedStore, Unlocked};
 
 /// A thread waiting for another's fetch gives up after the client's total
@@ -64,6 +66,7 @@ const WAIT_SLACK: Duration = Duration::from_secs(1);
 /// A valid token whenever asked, from any number of threads and processes.
 pub struct TokenSource<T: CachedToken = crate::token::Token> {
     client: Client,
+    clock: Arc<dyn Clock>,
     /// What the source was made with: a record of the store is read back
     /// against it.
     first_request: TokenRequest,
@@ -91,7 +94,7 @@ struct Locked<T> {
 
 struct State<T> {
     lineage: Lineage<T>,
-    margin: Option<Duration>,
+    margin: Margin,
     /// The last token a caller rejected: never taken back from the store.
     rejected: Option<Secret>,
     /// Whether the lineage holds what the store could not be given (a
@@ -111,7 +114,7 @@ struct State<T> {
 /// What a child of `fork()` carries over.
 struct Saved<T> {
     lineage: Lineage<T>,
-    margin: Option<Duration>,
+    margin: Margin,
     rejected: Option<Secret>,
     unsaved: bool,
 }
@@ -119,7 +122,7 @@ struct Saved<T> {
 /// A token that needs no refresh before `until`.
 struct Fresh<T> {
     token: Arc<T>,
-    until: Instant,
+    until: Moment,
 }
 
 /// How a fetch ended.
@@ -142,9 +145,14 @@ impl<T: CachedToken> TokenSource<T> {
     /// parent share its token (when the system cannot make one, each
     /// process fetches its own).
     pub fn new(client: Client, request: TokenRequest) -> Self {
+        Self::with_clock(client, request, Arc::new(SystemClock))
+    }
+
+    /// As [`new`](Self::new), reading the time from `clock` (a test's).
+    pub fn with_clock(client: Client, request: TokenRequest, clock: Arc<dyn Clock>) -> Self {
         let saved = Saved {
             lineage: Lineage::new(request.clone()),
-            margin: None,
+            margin: Margin::jittered(random_unit()),
             rejected: None,
             unsaved: false,
         };
@@ -158,6 +166,7 @@ impl<T: CachedToken> TokenSource<T> {
             store_named: AtomicBool::new(false),
             on_refresh: Callbacks::new(),
             client,
+            clock,
             first_request: request,
         }
     }
@@ -188,12 +197,13 @@ impl<T: CachedToken> TokenSource<T> {
         self.locked().lock().store_error.clone()
     }
 
-    /// Refresh this long before expiry, instead of the default (the smaller
-    /// of 60 s and half the token's lifetime).
+    /// Refresh exactly this long before expiry, instead of the default (a
+    /// quarter of the token's lifetime, from 30 s to 5 minutes and at most
+    /// half the lifetime, shortened by a jitter of up to a tenth).
     pub fn set_refresh_margin(&self, margin: Duration) {
         let locked = self.locked();
         let mut state = locked.lock();
-        state.margin = Some(margin);
+        state.margin = Margin::Fixed(margin);
         self.publish(&state);
     }
 
@@ -264,37 +274,53 @@ impl<T: CachedToken> TokenSource<T> {
         let fresh = self.fresh.load();
         let fresh = fresh
             .as_ref()
-            .filter(|fresh| Instant::now() < fresh.until)?;
+            .filter(|fresh| self.clock.now() < fresh.until)?;
         Some(read(&fresh.token))
     }
 
     /// What [`get`](Self::get) would answer without fetching or waiting
     /// for a fetch: `None` when it would have to do either. For callers
-    /// that wait in their own runtime (the Go and Ruby bindings).
-    pub fn try_get(&self) -> Option<Result<Arc<T>, Error>> {
+    /// that wait in their own runtime (the Go and Ruby bindings). A token
+    /// due for refresh is served, and its refresh started on a thread of
+    /// the library's (`None` when no thread could be started: then `get`
+    /// refreshes on the caller's thread).
+    pub fn try_get(self: &Arc<Self>) -> Option<Result<Arc<T>, Error>> {
         if let Some(token) = self.cached() {
             return Some(Ok(token));
         }
         self.got.store(true, Ordering::Release);
         let locked = self.locked();
         let state = locked.lock();
-        match state.plan(Instant::now()) {
+        match state.plan(self.clock.now()) {
             Plan::Serve(token) => Some(Ok(token)),
+            Plan::Refresh(_, token) => self.refresh_in_background(&locked, state).then_some(Ok(token)),
             Plan::Fail(error) => Some(Err(error)),
             Plan::Wait | Plan::Fetch(_) => None,
         }
     }
 
-    /// A valid token: the cached one, or a new one when it is due.
-    pub fn get(&self) -> Result<Arc<T>, Error> {
+    /// A valid token: the cached one, or a new one when there is none. A
+    /// token due for refresh is returned at once, and refreshed on a thread
+    /// of the library's own (on the caller's thread when no thread can be
+    /// started).
+    pub fn get(self: &Arc<Self>) -> Result<Arc<T>, Error> {
         if let Some(token) = self.cached() {
             return Ok(token);
         }
         self.got.store(true, Ordering::Release);
         let locked = self.locked();
-        let mut state = locked.lock();
-        match state.plan(Instant::now()) {
+        let state = locked.lock();
+        match state.plan(self.clock.now()) {
             Plan::Serve(token) => Ok(token),
+            Plan::Refresh(_, token) => {
+                self.start_fetch(state);
+                match self.fetch_on_a_thread(&locked) {
+                    Ok(()) => Ok(token),
+                    // No thread: the caller refreshes, as it would wait
+                    // for its thread's fetch anyway.
+                    Err(_) => self.fetch(&locked),
+                }
+            }
             Plan::Fail(error) => Err(error),
             Plan::Wait => {
                 let awaited = state.fetches_done;
@@ -307,8 +333,7 @@ impl<T: CachedToken> TokenSource<T> {
                     })
             }
             Plan::Fetch(_) => {
-                state.fetching = true;
-                drop(state);
+                self.start_fetch(state);
                 self.fetch(&locked)
             }
         }
@@ -327,21 +352,49 @@ impl<T: CachedToken> TokenSource<T> {
         let locked = self.locked();
         let mut state = locked.lock();
         let awaited = state.fetches_done;
-        match state.plan(Instant::now()) {
+        match state.plan(self.clock.now()) {
             Plan::Serve(token) => return Some(Ok(token)),
+            // Without a thread, the refresh waits for a later call.
+            Plan::Refresh(_, token) => {
+                self.refresh_in_background(&locked, state);
+                return Some(Ok(token));
+            }
             Plan::Fail(error) => return Some(Err(error)),
             Plan::Wait => {}
             Plan::Fetch(_) => {
-                state.fetching = true;
-                drop(state);
-                if let Err(error) = self.fetch_on_a_thread(Arc::clone(&locked)) {
+                self.start_fetch(state);
+                if let Err(error) = self.fetch_on_a_thread(&locked) {
                     // The fetch never started: it ends as a failed one.
-                    return Some(finish_fetch(&locked, locked.lock(), Err(error)));
+                    return Some(self.finish_fetch(&locked, locked.lock(), Err(error)));
                 }
                 state = locked.lock();
             }
         }
         self.wait_for_fetch(&locked, state, awaited, wait)
+    }
+
+    /// Starts the refresh that `state`'s plan calls for on a thread of the
+    /// library's. False when no thread could be started: then no refresh
+    /// is under way, and the next get tries again.
+    fn refresh_in_background(
+        self: &Arc<Self>,
+        locked: &Arc<Owned<Locked<T>>>,
+        state: MutexGuard<'_, State<T>>,
+    ) -> bool {
+        self.start_fetch(state);
+        match self.fetch_on_a_thread(locked) {
+            Ok(()) => true,
+            Err(error) => {
+                let _ = self.finish_fetch(locked, locked.lock(), Err(error));
+                false
+            }
+        }
+    }
+
+    /// Marks a fetch under way, for the other threads, and unlocks.
+    fn start_fetch(&self, mut state: MutexGuard<'_, State<T>>) {
+        state.fetching = true;
+        self.publish(&state);
     }
 
     /// How long a thread waits for another's fetch.
@@ -353,9 +406,12 @@ impl<T: CachedToken> TokenSource<T> {
         }
     }
 
-    /// Starts [`fetch`](Self::fetch) on a new thread.
-    fn fetch_on_a_thread(self: &Arc<Self>, locked: Arc<Owned<Locked<T>>>) -> Result<(), Error> {
+    /// Starts [`fetch`](Self::fetch) on a new thread, which keeps the
+    /// source, and the library, alive until it ends.
+    fn fetch_on_a_thread(self: &Arc<Self>, locked: &Arc<Owned<Locked<T>>>) -> Result<(), Error> {
         let source = Arc::clone(self);
+        let locked = Arc::clone(locked);
+        crate::process::keep_library_loaded();
         thread::Builder::new()
             .name("criteo-oauth fetch".into())
             .spawn(move || {
@@ -384,7 +440,7 @@ impl<T: CachedToken> TokenSource<T> {
         awaited: u64,
         limit: Duration,
     ) -> Option<Result<Arc<T>, Error>> {
-        let deadline = later(Instant::now(), limit);
+        let deadline = deadline_after(limit);
         while state.fetches_done == awaited {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -409,18 +465,11 @@ impl<T: CachedToken> TokenSource<T> {
     fn fetch(&self, locked: &Owned<Locked<T>>) -> Result<Arc<T>, Error> {
         let exchanged = catch_unwind(AssertUnwindSafe(|| self.exchange(locked)))
             .unwrap_or_else(|panic| Exchanged::failed(Error::from_panic(&*panic)));
+        let fetched = exchanged.fetched;
         let mut state = locked.lock();
-        let result = state.take(
-            exchanged.lineage,
-            exchanged.result,
-            exchanged.fetched,
-            exchanged.saved,
-        );
-        if let Some(outcome) = exchanged.store {
-            state.note_store(outcome);
-        }
+        let result = state.take(exchanged, self.clock.now());
         self.publish(&state);
-        if let (true, Ok(token)) = (exchanged.fetched, &result) {
+        if let (true, Ok(token)) = (fetched, &result) {
             state.announcing = Some(Arc::clone(token));
             drop(state);
             self.on_refresh.announce(token);
@@ -432,7 +481,24 @@ impl<T: CachedToken> TokenSource<T> {
             state = locked.lock();
             state.announcing = None;
         }
-        finish_fetch(locked, state, result)
+        self.finish_fetch(locked, state, result)
+    }
+
+    /// Marks the fetch under way done with `result`, which every thread
+    /// waiting for it then takes.
+    fn finish_fetch(
+        &self,
+        locked: &Locked<T>,
+        mut state: MutexGuard<'_, State<T>>,
+        result: Result<Arc<T>, Error>,
+    ) -> Result<Arc<T>, Error> {
+        state.fetching = false;
+        state.fetches_done += 1;
+        state.last_result = Some(result.clone());
+        self.publish(&state);
+        drop(state);
+        locked.fetch_done.notify_all();
+        result
     }
 
     /// The fetch itself, under the store's lock: the record another
@@ -440,7 +506,7 @@ impl<T: CachedToken> TokenSource<T> {
     /// not do, and its answer written back before the lock is released.
     fn exchange(&self, locked: &Locked<T>) -> Exchanged<T> {
         let store = self.store.load_full();
-        let deadline = later(Instant::now(), self.client.total_timeout() + WAIT_SLACK);
+        let deadline = deadline_after(self.client.total_timeout() + WAIT_SLACK);
         let mut store_outcome = None;
         let guard = match store.as_deref().map(|store| store.lock(deadline)) {
             None => None,
@@ -472,7 +538,7 @@ impl<T: CachedToken> TokenSource<T> {
             saved = !unsaved;
             match guard.read() {
                 Ok(Some(record)) => {
-                    let stored = record.into_lineage(&self.first_request);
+                    let stored = record.into_lineage(&self.first_request, &*self.clock);
                     if unsaved {
                         // Ours holds what the store lost (a refresh token
                         // rotated when a write failed): it stays, with a
@@ -487,15 +553,16 @@ impl<T: CachedToken> TokenSource<T> {
             }
             lineage.drop_if(rejected.as_ref());
         }
-        let (result, fetched) = match lineage.plan(Instant::now(), margin, false) {
+        let (result, fetched) = match lineage.plan(self.clock.now(), margin, false) {
             Plan::Serve(token) => (Ok(token), false),
             Plan::Fail(error) => (Err(error), false),
             Plan::Wait => unreachable!("no fetch of this process is under way but this one"),
-            Plan::Fetch(request) => {
-                let started = Instant::now();
+            Plan::Fetch(request) | Plan::Refresh(request, _) => {
+                // A token's lifetime counts from before it was asked for.
+                let started = self.clock.now();
                 let result = match self.client.get_token(&request) {
                     Ok(token) => Ok(lineage.install(&token, started)),
-                    Err(error) => lineage.record_failure(error, Instant::now()),
+                    Err(error) => lineage.record_failure(error, self.clock.now()),
                 };
                 (result, true)
             }
@@ -507,7 +574,7 @@ impl<T: CachedToken> TokenSource<T> {
         }
         if let (Some(guard), true) = (&guard, fetched || !saved) {
             lineage.serial += 1;
-            let written = guard.write(&Record::of(&lineage, guard.key()));
+            let written = guard.write(&Record::of(&lineage, guard.key(), &*self.clock));
             saved = written.is_ok();
             store_outcome = Some(written);
         } else if guard.is_some() && store_outcome.is_none() {
@@ -526,10 +593,13 @@ impl<T: CachedToken> TokenSource<T> {
     /// and the state into `saved`, for a child of `fork()`. Called with the
     /// state locked, after every change to it.
     fn publish(&self, state: &State<T>) {
-        let fresh = state.lineage.current.as_ref().map(|current| {
+        let now = self.clock.now();
+        let lineage = &state.lineage;
+        let until = lineage.serves_until(now, state.margin, state.fetching);
+        let fresh = lineage.valid_at(now).zip(until).map(|(current, until)| {
             Arc::new(Fresh {
                 token: Arc::clone(&current.token),
-                until: current.refresh_at(state.margin),
+                until,
             })
         });
         self.fresh.store(fresh);
@@ -606,7 +676,7 @@ impl<T> Locked<T> {
 }
 
 impl<T> State<T> {
-    fn plan(&self, now: Instant) -> Plan<T> {
+    fn plan(&self, now: Moment) -> Plan<T> {
         // What the threads waiting for this fetch will be given, even when
         // the token came already expired: a get from the callback (whichever
         // thread a binding runs it on) must not wait for the callback itself.
@@ -616,26 +686,23 @@ impl<T> State<T> {
         self.lineage.plan(now, self.margin, self.fetching)
     }
 
-    /// Installs what a fetch ended with (`fetched`: a new token).
-    fn take(
-        &mut self,
-        lineage: Option<Lineage<T>>,
-        result: Result<Arc<T>, Error>,
-        fetched: bool,
-        saved: bool,
-    ) -> Result<Arc<T>, Error> {
-        match lineage {
+    /// Installs what a fetch ended with, at `now`.
+    fn take(&mut self, exchanged: Exchanged<T>, now: Moment) -> Result<Arc<T>, Error> {
+        if let Some(outcome) = exchanged.store {
+            self.note_store(outcome);
+        }
+        match exchanged.lineage {
             Some(lineage) => {
                 self.lineage = lineage;
-                self.unsaved = !saved;
-                if !fetched {
+                self.unsaved = !exchanged.saved;
+                if !exchanged.fetched {
                     self.lineage.drop_if(self.rejected.as_ref());
                 }
-                result
+                exchanged.result
             }
-            None => match result {
+            None => match exchanged.result {
                 Err(error) if error.kind() == ErrorKind::Internal => {
-                    self.lineage.record_failure(error, Instant::now())
+                    self.lineage.record_failure(error, now)
                 }
                 other => other,
             },
@@ -647,17 +714,20 @@ impl<T> State<T> {
     }
 }
 
-/// Marks the fetch under way done with `result`, which every thread waiting
-/// for it then takes.
-fn finish_fetch<T>(
-    locked: &Locked<T>,
-    mut state: MutexGuard<'_, State<T>>,
-    result: Result<Arc<T>, Error>,
-) -> Result<Arc<T>, Error> {
-    state.fetching = false;
-    state.fetches_done += 1;
-    state.last_result = Some(result.clone());
-    drop(state);
-    locked.fetch_done.notify_all();
-    result
+/// `wait` from now, or as late as the clock can say when that overflows.
+fn deadline_after(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(now)
+}
+
+/// A number from 0 to 1 that no other process draws alike (0 when the
+/// system gives no randomness: the margin is then not spread).
+fn random_unit() -> f64 {
+    let mut bytes = [0; 4];
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        return 0.0;
+    }
+    f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX)
 }

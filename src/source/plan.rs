@@ -1,10 +1,12 @@
 //! What a get does now, decided from the state of a lineage alone: serve
-//! the cached token, fail at once, wait for the fetch under way, or fetch.
-//! No lock, no clock, no I/O here: every moment is passed in.
+//! the cached token, serve it and refresh it in the background, fail at
+//! once, wait for the fetch under way, or fetch. No lock, no clock, no I/O
+//! here: every moment is passed in.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::clock::Moment;
 use crate::error::{Error, ErrorKind};
 use crate::request::TokenRequest;
 use crate::retry::server_wait;
@@ -14,8 +16,14 @@ use crate::token::Token;
 /// A token that comes without `expires_in` is taken to live this long (the
 /// lifetime Criteo documents).
 pub(super) const DEFAULT_LIFETIME: Duration = Duration::from_secs(900);
-/// The default refresh margin is the smaller of this and half the lifetime.
-const MAX_DEFAULT_MARGIN: Duration = Duration::from_secs(60);
+/// The default refresh margin is a quarter of the lifetime, within these
+/// bounds, and never more than half the lifetime.
+const MIN_DEFAULT_MARGIN: Duration = Duration::from_secs(30);
+const MAX_DEFAULT_MARGIN: Duration = Duration::from_secs(300);
+/// Each source shortens the default margin by up to this fraction of it,
+/// drawn at random when the source is made, so that a fleet of processes
+/// started together spreads its fetches.
+const MAX_JITTER: f64 = 0.1;
 /// After a failed fetch, wait this long before the next, doubling up to
 /// [`MAX_FAILURE_BACKOFF`], unless the server said `Retry-After` (honoured
 /// up to [`crate::retry::MAX_SERVER_WAIT`]).
@@ -45,12 +53,12 @@ pub(super) struct Lineage<T> {
     pub(super) serial: u64,
 }
 
-/// The cached token and when it arrived (on the monotonic clock).
+/// The cached token and when it arrived.
 pub(super) struct Current<T> {
     pub(super) token: Arc<T>,
     /// The token as fetched, for the store and for telling tokens apart.
     pub(super) fetched: Arc<Token>,
-    pub(super) received: Instant,
+    pub(super) received: Moment,
     pub(super) lifetime: Duration,
 }
 
@@ -69,13 +77,26 @@ pub(super) enum NextRequest {
 #[derive(Clone)]
 pub(super) struct Failure {
     pub(super) error: Error,
-    pub(super) not_before: Instant,
+    pub(super) not_before: Moment,
     pub(super) backoff: Duration,
+}
+
+/// How long before its expiry a token is refreshed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Margin {
+    /// The default for the token's lifetime, shortened by `jitter` (a
+    /// fraction below [`MAX_JITTER`]) of itself.
+    Default { jitter: f64 },
+    /// Exactly this, whatever the lifetime.
+    Fixed(Duration),
 }
 
 /// What a `get` does.
 pub(super) enum Plan<T> {
     Serve(Arc<T>),
+    /// Serve this valid token, and refresh it without making the caller
+    /// wait.
+    Refresh(TokenRequest, Arc<T>),
     Fail(Error),
     Wait,
     Fetch(TokenRequest),
@@ -87,6 +108,36 @@ impl NextRequest {
             NextRequest::SingleUse(request)
         } else {
             NextRequest::Reusable(request)
+        }
+    }
+
+    /// What may be sent, if anything.
+    fn sendable(&self) -> Option<&TokenRequest> {
+        match self {
+            NextRequest::Reusable(request) | NextRequest::SingleUse(request) => Some(request),
+            NextRequest::Spent(_) => None,
+        }
+    }
+}
+
+impl Margin {
+    /// The default, with `unit` (from 0 to 1) of the largest jitter.
+    pub(super) fn jittered(unit: f64) -> Margin {
+        Margin::Default {
+            jitter: unit.clamp(0.0, 1.0) * MAX_JITTER,
+        }
+    }
+
+    /// The margin for a token living `lifetime`.
+    pub(super) fn for_lifetime(self, lifetime: Duration) -> Duration {
+        match self {
+            Margin::Fixed(margin) => margin,
+            Margin::Default { jitter } => {
+                let margin = (lifetime / 4)
+                    .clamp(MIN_DEFAULT_MARGIN, MAX_DEFAULT_MARGIN)
+                    .min(lifetime / 2);
+                margin.saturating_sub(margin.mul_f64(jitter))
+            }
         }
     }
 }
@@ -103,16 +154,13 @@ impl<T> Lineage<T> {
 
     /// The plan at `now`, with the given refresh margin, while another
     /// fetch of this process is under way or not.
-    pub(super) fn plan(&self, now: Instant, margin: Option<Duration>, fetching: bool) -> Plan<T> {
+    pub(super) fn plan(&self, now: Moment, margin: Margin, fetching: bool) -> Plan<T> {
         if let Some(current) = self.valid_at(now) {
-            let due = now >= current.refresh_at(margin);
-            return match &self.next_request {
-                NextRequest::Reusable(request) | NextRequest::SingleUse(request)
-                    if due && !fetching && !self.backing_off(now) =>
-                {
-                    Plan::Fetch(request.clone())
-                }
-                _ => Plan::Serve(Arc::clone(&current.token)),
+            let token = Arc::clone(&current.token);
+            let due = now >= current.refresh_at(margin) && !fetching && !self.backing_off(now);
+            return match self.next_request.sendable() {
+                Some(request) if due => Plan::Refresh(request.clone(), token),
+                _ => Plan::Serve(token),
             };
         }
         if let Some(failure) = self.failure.as_ref().filter(|f| now < f.not_before) {
@@ -129,11 +177,32 @@ impl<T> Lineage<T> {
         }
     }
 
-    pub(super) fn valid_at(&self, now: Instant) -> Option<&Current<T>> {
+    /// Until when [`plan`](Self::plan), asked at `now`, would go on
+    /// serving the cached token and doing nothing else; `None` when it
+    /// would not even now.
+    pub(super) fn serves_until(
+        &self,
+        now: Moment,
+        margin: Margin,
+        fetching: bool,
+    ) -> Option<Moment> {
+        let current = self.valid_at(now)?;
+        let expires_at = current.expires_at();
+        if fetching || self.next_request.sendable().is_none() {
+            return Some(expires_at);
+        }
+        let refresh_at = current.refresh_at(margin);
+        Some(match self.failure.as_ref().filter(|f| now < f.not_before) {
+            Some(failure) => failure.not_before.max(refresh_at).min(expires_at),
+            None => refresh_at,
+        })
+    }
+
+    pub(super) fn valid_at(&self, now: Moment) -> Option<&Current<T>> {
         self.current.as_ref().filter(|c| now < c.expires_at())
     }
 
-    fn backing_off(&self, now: Instant) -> bool {
+    fn backing_off(&self, now: Moment) -> bool {
         self.failure
             .as_ref()
             .is_some_and(|failure| now < failure.not_before)
@@ -142,7 +211,7 @@ impl<T> Lineage<T> {
     /// Caches a new token received at `received`, and moves on to its
     /// refresh token when the grant is renewed that way (keeping the old
     /// one when none came).
-    pub(super) fn install(&mut self, token: &Token, received: Instant) -> Arc<T>
+    pub(super) fn install(&mut self, token: &Token, received: Moment) -> Arc<T>
     where
         T: CachedToken,
     {
@@ -177,7 +246,7 @@ impl<T> Lineage<T> {
 
     /// Remembers a failed fetch and when to try again. A valid cached token
     /// is still served; without one the caller gets the error.
-    pub(super) fn record_failure(&mut self, error: Error, now: Instant) -> Result<Arc<T>, Error> {
+    pub(super) fn record_failure(&mut self, error: Error, now: Moment) -> Result<Arc<T>, Error> {
         let backoff = match &self.failure {
             Some(previous) => (previous.backoff * 2).min(MAX_FAILURE_BACKOFF),
             None => FIRST_FAILURE_BACKOFF,
@@ -193,7 +262,7 @@ impl<T> Lineage<T> {
         }
         self.failure = Some(Failure {
             error: error.clone(),
-            not_before: later(now, wait),
+            not_before: now + wait,
             backoff,
         });
         match self.valid_at(now) {
@@ -260,7 +329,7 @@ impl<T> Clone for Current<T> {
 }
 
 impl<T> Current<T> {
-    pub(super) fn new(token: &Token, received: Instant) -> Self
+    pub(super) fn new(token: &Token, received: Moment) -> Self
     where
         T: CachedToken,
     {
@@ -278,22 +347,14 @@ impl<T> Current<T> {
         self.fetched.access_token().expose()
     }
 
-    pub(super) fn expires_at(&self) -> Instant {
-        later(self.received, self.lifetime)
+    pub(super) fn expires_at(&self) -> Moment {
+        self.received + self.lifetime
     }
 
-    pub(super) fn refresh_at(&self, margin: Option<Duration>) -> Instant {
-        let margin = margin.unwrap_or_else(|| MAX_DEFAULT_MARGIN.min(self.lifetime / 2));
-        later(self.received, self.lifetime.saturating_sub(margin))
+    pub(super) fn refresh_at(&self, margin: Margin) -> Moment {
+        let margin = margin.for_lifetime(self.lifetime);
+        self.received + self.lifetime.saturating_sub(margin)
     }
-}
-
-/// `now + wait`, or as late as the clock can say when that overflows
-/// (a server may send any `Retry-After`).
-pub(super) fn later(now: Instant, wait: Duration) -> Instant {
-    now.checked_add(wait)
-        .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
-        .unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -333,65 +394,93 @@ mod tests {
     fn plan_name<T>(plan: Plan<T>) -> &'static str {
         match plan {
             Plan::Serve(_) => "serve",
+            Plan::Refresh(..) => "serve and refresh",
             Plan::Fail(_) => "fail",
             Plan::Wait => "wait",
             Plan::Fetch(_) => "fetch",
         }
     }
 
+    /// The moment `seconds` after an arbitrary start.
+    fn at(seconds: u64) -> Moment {
+        Moment::since_boot(Duration::from_secs(1000 + seconds))
+    }
+
+    const NO_JITTER: Margin = Margin::Default { jitter: 0.0 };
+
     #[test]
-    fn default_margin_is_the_smaller_of_60_s_and_half_the_lifetime() {
-        let now = Instant::now();
+    fn the_default_margin_is_a_quarter_of_the_lifetime_from_30_s_to_5_min_at_most_half() {
+        let margin = |lifetime| NO_JITTER.for_lifetime(Duration::from_secs(lifetime)).as_secs_f64();
+        assert_eq!(margin(900), 225.0, "Criteo's tokens");
+        assert_eq!(margin(3600), 300.0);
+        assert_eq!(margin(100), 30.0);
+        assert_eq!(margin(40), 20.0, "half the lifetime");
+        assert_eq!(margin(4), 2.0);
+        let fixed = Margin::Fixed(Duration::from_secs(7));
+        assert_eq!(fixed.for_lifetime(Duration::from_secs(900)).as_secs(), 7);
+        assert_eq!(fixed, Margin::Fixed(Duration::from_secs(7)), "no jitter");
+    }
+
+    #[test]
+    fn the_jitter_shortens_the_margin_by_up_to_a_tenth() {
+        let lifetime = Duration::from_secs(900);
+        let most = Margin::jittered(1.0).for_lifetime(lifetime);
+        assert_eq!(most, Duration::from_millis(202_500));
+        assert_eq!(Margin::jittered(0.0).for_lifetime(lifetime).as_secs(), 225);
+        assert_eq!(Margin::jittered(0.5).for_lifetime(lifetime), Duration::from_millis(213_750));
+        assert_eq!(Margin::jittered(7.0), Margin::jittered(1.0), "clamped");
+    }
+
+    #[test]
+    fn refresh_at_is_the_lifetime_less_the_margin() {
         let current = |seconds| {
             let mut current =
-                Current::<Token>::new(&token(r#"{"access_token":"a","expires_in":1}"#), now);
+                Current::<Token>::new(&token(r#"{"access_token":"a","expires_in":1}"#), at(0));
             current.lifetime = Duration::from_secs(seconds);
             current
         };
-        assert_eq!(
-            current(900).refresh_at(None),
-            now + Duration::from_secs(840)
-        );
-        assert_eq!(current(10).refresh_at(None), now + Duration::from_secs(5));
-        assert_eq!(
-            current(10).refresh_at(Some(Duration::from_secs(1))),
-            now + Duration::from_secs(9)
-        );
-        assert_eq!(current(10).refresh_at(Some(Duration::from_secs(99))), now);
+        assert_eq!(current(900).refresh_at(NO_JITTER), at(675));
+        assert_eq!(current(10).refresh_at(NO_JITTER), at(5));
+        let fixed = |seconds| Margin::Fixed(Duration::from_secs(seconds));
+        assert_eq!(current(10).refresh_at(fixed(1)), at(9));
+        assert_eq!(current(10).refresh_at(fixed(99)), at(0));
     }
 
     #[test]
     fn plans_over_a_token_lifetime() {
         let mut lineage = lineage("client_credentials");
-        let start = Instant::now();
-        let plan =
-            |lineage: &Lineage<Token>, at, fetching| plan_name(lineage.plan(at, None, fetching));
-        assert_eq!(plan(&lineage, start, false), "fetch", "nothing cached");
+        let plan = |lineage: &Lineage<Token>, moment, fetching| {
+            plan_name(lineage.plan(moment, NO_JITTER, fetching))
+        };
+        assert_eq!(plan(&lineage, at(0), false), "fetch", "nothing cached");
         assert_eq!(
-            plan(&lineage, start, true),
+            plan(&lineage, at(0), true),
             "wait",
             "nothing cached, a fetch under way"
         );
-        lineage.install(&token(r#"{"access_token":"a","expires_in":100}"#), start);
-        let at = |seconds| start + Duration::from_secs(seconds);
+        lineage.install(&token(r#"{"access_token":"a","expires_in":100}"#), at(0));
         assert_eq!(plan(&lineage, at(10), false), "serve", "fresh");
         assert_eq!(
-            plan(&lineage, at(60), false),
-            "fetch",
-            "within the margin (50 s)"
+            plan(&lineage, at(70), false),
+            "serve and refresh",
+            "within the margin (30 s)"
         );
         assert_eq!(
-            plan(&lineage, at(60), true),
+            plan(&lineage, at(70), true),
             "serve",
             "due, but someone is fetching"
         );
-        let served = lineage.record_failure(Error::new(ErrorKind::HttpStatus, "503"), at(60));
+        let served = lineage.record_failure(Error::new(ErrorKind::HttpStatus, "503"), at(70));
         assert!(
             served.is_ok(),
             "a failed refresh still serves the valid token"
         );
-        assert_eq!(plan(&lineage, at(60), false), "serve", "backing off");
-        assert_eq!(plan(&lineage, at(61), false), "fetch", "backoff (1 s) over");
+        assert_eq!(plan(&lineage, at(70), false), "serve", "backing off");
+        assert_eq!(
+            plan(&lineage, at(71), false),
+            "serve and refresh",
+            "backoff (1 s) over"
+        );
         assert_eq!(plan(&lineage, at(100), false), "fetch", "expired");
         let served = lineage.record_failure(Error::new(ErrorKind::HttpStatus, "503"), at(100));
         assert!(served.is_err(), "expired: the error is returned");
@@ -404,20 +493,53 @@ mod tests {
     }
 
     #[test]
+    fn a_token_is_served_without_a_look_at_the_state_until_something_is_to_be_done() {
+        let mut lineage = lineage("client_credentials");
+        let until = |lineage: &Lineage<Token>, moment, fetching| {
+            lineage.serves_until(moment, NO_JITTER, fetching)
+        };
+        assert_eq!(until(&lineage, at(0), false), None, "nothing cached");
+        lineage.install(&token(r#"{"access_token":"a","expires_in":100}"#), at(0));
+        assert_eq!(until(&lineage, at(0), false), Some(at(70)), "the refresh");
+        assert_eq!(
+            until(&lineage, at(70), true),
+            Some(at(100)),
+            "a refresh under way: the expiry"
+        );
+        let _ = lineage.record_failure(Error::new(ErrorKind::HttpStatus, "503"), at(80));
+        assert_eq!(until(&lineage, at(80), false), Some(at(81)), "the backoff");
+        let limited = Error::new(ErrorKind::HttpStatus, "429").with_retry_after(Some(60));
+        let _ = lineage.record_failure(limited, at(81));
+        assert_eq!(
+            until(&lineage, at(81), false),
+            Some(at(100)),
+            "a wait past the expiry: the expiry"
+        );
+        assert_eq!(until(&lineage, at(100), false), None, "expired");
+        let mut spent = self::lineage("authorization_code");
+        spent.install(&token(r#"{"access_token":"a","expires_in":100}"#), at(0));
+        assert_eq!(
+            until(&spent, at(0), false),
+            Some(at(100)),
+            "nothing to refresh with: the expiry"
+        );
+    }
+
+    #[test]
     fn failure_backoff_doubles_to_30_s_or_follows_retry_after() {
         let mut lineage = lineage("client_credentials");
-        let now = Instant::now();
+        let now = at(0);
         let mut waits = Vec::new();
         for _ in 0..7 {
             let _ = lineage.record_failure(Error::new(ErrorKind::Transport, "down"), now);
-            waits.push(lineage.failure.as_ref().unwrap().not_before - now);
+            waits.push(lineage.failure.as_ref().unwrap().not_before.saturating_since(now));
         }
         let seconds: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
         assert_eq!(seconds, [1, 2, 4, 8, 16, 30, 30]);
         let limited = Error::new(ErrorKind::HttpStatus, "429").with_retry_after(Some(7));
         let _ = lineage.record_failure(limited, now);
         assert_eq!(
-            lineage.failure.as_ref().unwrap().not_before - now,
+            lineage.failure.as_ref().unwrap().not_before.saturating_since(now),
             Duration::from_secs(7)
         );
         lineage.install(&token(r#"{"access_token":"a"}"#), now);
@@ -427,22 +549,22 @@ mod tests {
     #[test]
     fn any_retry_after_is_capped_and_a_valid_token_is_still_served() {
         let mut lineage = lineage("client_credentials");
-        let now = Instant::now();
+        let now = at(0);
         lineage.install(&token(r#"{"access_token":"a","expires_in":100}"#), now);
         let huge = Error::new(ErrorKind::HttpStatus, "503").with_retry_after(Some(u64::MAX));
-        let at = now + Duration::from_secs(90);
-        let served = lineage.record_failure(huge, at);
+        let moment = now + Duration::from_secs(90);
+        let served = lineage.record_failure(huge, moment);
         assert!(served.is_ok(), "the valid token is served, no panic");
         assert_eq!(
             lineage.failure.as_ref().unwrap().not_before,
-            at + crate::retry::MAX_SERVER_WAIT
+            moment + crate::retry::MAX_SERVER_WAIT
         );
     }
 
     #[test]
     fn a_spent_code_keeps_the_servers_answer() {
         let mut lineage = lineage("authorization_code");
-        let now = Instant::now();
+        let now = at(0);
         let refused = Error::new(ErrorKind::BadRequest, "400 Bad Request: invalid_grant")
             .with_http_status(400)
             .with_oauth(crate::error::OAuthError {
@@ -450,7 +572,7 @@ mod tests {
                 ..Default::default()
             });
         let _ = lineage.record_failure(refused, now);
-        let Plan::Fail(later) = lineage.plan(now + Duration::from_secs(60), None, false) else {
+        let Plan::Fail(later) = lineage.plan(now + Duration::from_secs(60), NO_JITTER, false) else {
             panic!("a spent code fails");
         };
         assert_eq!(later.kind(), ErrorKind::BadRequest);
@@ -465,7 +587,7 @@ mod tests {
 
     #[test]
     fn grants_move_to_the_latest_refresh_token() {
-        let now = Instant::now();
+        let now = at(0);
         let mut code = lineage("authorization_code");
         code.install(
             &token(r#"{"access_token":"a","refresh_token":"rt-1"}"#),
@@ -510,7 +632,7 @@ mod tests {
 
     #[test]
     fn reject_drops_only_the_token_named() {
-        let now = Instant::now();
+        let now = at(0);
         let mut lineage = lineage("client_credentials");
         lineage.install(&token(r#"{"access_token":"new"}"#), now);
         assert!(

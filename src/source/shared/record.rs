@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::clock::Stamp;
+use crate::clock::{Clock, Stamp};
 use crate::error::{Error, ErrorKind, OAuthError};
 use crate::request::TokenRequest;
 use crate::secret::Secret;
@@ -77,13 +77,16 @@ struct StoredError {
 }
 
 impl Record {
-    /// `lineage` as the store keeps it.
-    pub(in crate::source) fn of<T>(lineage: &Lineage<T>, key: &str) -> Record {
+    /// `lineage`, whose moments are of `clock`, as the store keeps it.
+    pub(in crate::source) fn of<T>(lineage: &Lineage<T>, key: &str, clock: &dyn Clock) -> Record {
         Record {
             format: FORMAT,
             lineage: key.to_owned(),
             serial: lineage.serial,
-            token: lineage.current.as_ref().map(StoredToken::of),
+            token: lineage
+                .current
+                .as_ref()
+                .map(|current| StoredToken::of(current, clock)),
             next: match &lineage.next_request {
                 NextRequest::Reusable(request) if request.renews_with_refresh_token() => request
                     .refresh_token()
@@ -93,7 +96,7 @@ impl Record {
             },
             failure: lineage.failure.as_ref().map(|failure| StoredFailure {
                 error: StoredError::of(&failure.error),
-                not_before: Stamp::of(failure.not_before),
+                not_before: Stamp::of(failure.not_before, clock),
                 backoff_ms: millis(failure.backoff),
             }),
         }
@@ -125,12 +128,14 @@ impl Record {
         self.serial += 1;
     }
 
-    /// The lineage this record describes, for sources made with `first`.
-    /// What cannot be read back (a token from a clock that moved back
-    /// across a boot, a malformed token) counts as absent.
+    /// The lineage this record describes, for sources made with `first`
+    /// that read the time from `clock`. What cannot be read back (a token
+    /// from a clock that moved back across a boot, a malformed token)
+    /// counts as absent.
     pub(in crate::source) fn into_lineage<T: CachedToken>(
         self,
         first: &TokenRequest,
+        clock: &dyn Clock,
     ) -> Lineage<T> {
         let next_request = match self.next {
             StoredNext::First => NextRequest::first(first.clone()),
@@ -141,11 +146,11 @@ impl Record {
             StoredNext::Spent(error) => NextRequest::Spent(error.into_error()),
         };
         Lineage {
-            current: self.token.and_then(StoredToken::into_current),
+            current: self.token.and_then(|token| token.into_current(clock)),
             next_request,
             failure: self.failure.and_then(|failure| {
                 Some(Failure {
-                    not_before: failure.not_before.to_instant()?,
+                    not_before: failure.not_before.to_moment(clock)?,
                     backoff: Duration::from_millis(failure.backoff_ms),
                     error: failure.error.into_error(),
                 })
@@ -156,7 +161,7 @@ impl Record {
 }
 
 impl StoredToken {
-    fn of<T>(current: &Current<T>) -> StoredToken {
+    fn of<T>(current: &Current<T>, clock: &dyn Clock) -> StoredToken {
         let token: &Token = &current.fetched;
         StoredToken {
             access_token: token.access_token().clone(),
@@ -164,13 +169,13 @@ impl StoredToken {
             refresh_token: token.refresh_token().cloned(),
             expires_in: token.expires_in(),
             expires_at: token.expires_at(),
-            received: Stamp::of(current.received),
+            received: Stamp::of(current.received, clock),
             lifetime_ms: millis(current.lifetime),
         }
     }
 
-    fn into_current<T: CachedToken>(self) -> Option<Current<T>> {
-        let received = self.received.to_instant()?;
+    fn into_current<T: CachedToken>(self, clock: &dyn Clock) -> Option<Current<T>> {
+        let received = self.received.to_moment(clock)?;
         let token = restored_token(
             self.access_token,
             self.token_type,
@@ -226,10 +231,11 @@ pub fn read_back(bytes: &[u8], key: &str, first: &TokenRequest) -> bool {
         return false;
     };
     let written = record.to_bytes();
-    let lineage: Lineage<Token> = record.into_lineage(first);
+    let clock = crate::clock::SystemClock;
+    let lineage: Lineage<Token> = record.into_lineage(first, &clock);
     let again = Record::parse(&written, key).expect("a written record reads back");
     assert_eq!(again.serial, lineage.serial);
-    let rewritten = Record::of(&lineage, key).to_bytes();
+    let rewritten = Record::of(&lineage, key, &clock).to_bytes();
     assert!(Record::parse(&rewritten, key).is_some());
     true
 }
