@@ -228,7 +228,11 @@ mod tests {
             "60 s before the old wall clock's now, so 90 s before the new one's"
         );
         let long_after = stopped("boot-b", 100, 1_700_100_000);
-        assert_eq!(stamp.to_moment(&long_after), Some(at(0)), "before this boot");
+        assert_eq!(
+            stamp.to_moment(&long_after),
+            Some(at(0)),
+            "before this boot"
+        );
         let moved_back = stopped("boot-b", 100, 1_600_000_000);
         assert_eq!(
             stamp.to_moment(&moved_back),

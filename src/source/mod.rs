@@ -293,7 +293,9 @@ impl<T: CachedToken> TokenSource<T> {
         let state = locked.lock();
         match state.plan(self.clock.now()) {
             Plan::Serve(token) => Some(Ok(token)),
-            Plan::Refresh(_, token) => self.refresh_in_background(&locked, state).then_some(Ok(token)),
+            Plan::Refresh(_, token) => self
+                .refresh_in_background(&locked, state)
+                .then_some(Ok(token)),
             Plan::Fail(error) => Some(Err(error)),
             Plan::Wait | Plan::Fetch(_) => None,
         }
@@ -568,10 +570,12 @@ impl<T: CachedToken> TokenSource<T> {
             }
         };
         let new_token = fetched && lineage.failure.is_none();
-        if !new_token {
+        let result = if new_token {
+            result
+        } else {
             // A caller may have rejected the token while this fetch ran.
-            lineage.drop_if(locked.lock().rejected.as_ref());
-        }
+            lineage.withdraw(locked.lock().rejected.as_ref(), result)
+        };
         if let (Some(guard), true) = (&guard, fetched || !saved) {
             lineage.serial += 1;
             let written = guard.write(&Record::of(&lineage, guard.key(), &*self.clock));
@@ -695,10 +699,12 @@ impl<T> State<T> {
             Some(lineage) => {
                 self.lineage = lineage;
                 self.unsaved = !exchanged.saved;
-                if !exchanged.fetched {
-                    self.lineage.drop_if(self.rejected.as_ref());
+                if exchanged.fetched {
+                    exchanged.result
+                } else {
+                    self.lineage
+                        .withdraw(self.rejected.as_ref(), exchanged.result)
                 }
-                exchanged.result
             }
             None => match exchanged.result {
                 Err(error) if error.kind() == ErrorKind::Internal => {

@@ -278,6 +278,22 @@ impl<T> Lineage<T> {
         }
     }
 
+    /// After a fetch that gave no new token and ended with `result`, drops
+    /// the cached token if it is `rejected`, and says what the fetch gives
+    /// then: a dropped token is given to no one, the failure that kept it
+    /// is given instead.
+    pub(super) fn withdraw(
+        &mut self,
+        rejected: Option<&Secret>,
+        result: Result<Arc<T>, Error>,
+    ) -> Result<Arc<T>, Error> {
+        let dropped = rejected.is_some_and(|rejected| self.reject(Some(rejected.expose())));
+        match (result, &self.failure) {
+            (Ok(_), Some(failure)) if dropped => Err(failure.error.clone()),
+            (result, _) => result,
+        }
+    }
+
     /// Takes from `stored`, the store's copy, a token newer than this
     /// copy's, and nothing else: this copy holds what the store missed.
     pub(super) fn absorb(&mut self, stored: Lineage<T>) {
@@ -410,7 +426,11 @@ mod tests {
 
     #[test]
     fn the_default_margin_is_a_quarter_of_the_lifetime_from_30_s_to_5_min_at_most_half() {
-        let margin = |lifetime| NO_JITTER.for_lifetime(Duration::from_secs(lifetime)).as_secs_f64();
+        let margin = |lifetime| {
+            NO_JITTER
+                .for_lifetime(Duration::from_secs(lifetime))
+                .as_secs_f64()
+        };
         assert_eq!(margin(900), 225.0, "Criteo's tokens");
         assert_eq!(margin(3600), 300.0);
         assert_eq!(margin(100), 30.0);
@@ -427,7 +447,10 @@ mod tests {
         let most = Margin::jittered(1.0).for_lifetime(lifetime);
         assert_eq!(most, Duration::from_millis(202_500));
         assert_eq!(Margin::jittered(0.0).for_lifetime(lifetime).as_secs(), 225);
-        assert_eq!(Margin::jittered(0.5).for_lifetime(lifetime), Duration::from_millis(213_750));
+        assert_eq!(
+            Margin::jittered(0.5).for_lifetime(lifetime),
+            Duration::from_millis(213_750)
+        );
         assert_eq!(Margin::jittered(7.0), Margin::jittered(1.0), "clamped");
     }
 
@@ -532,14 +555,26 @@ mod tests {
         let mut waits = Vec::new();
         for _ in 0..7 {
             let _ = lineage.record_failure(Error::new(ErrorKind::Transport, "down"), now);
-            waits.push(lineage.failure.as_ref().unwrap().not_before.saturating_since(now));
+            waits.push(
+                lineage
+                    .failure
+                    .as_ref()
+                    .unwrap()
+                    .not_before
+                    .saturating_since(now),
+            );
         }
         let seconds: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
         assert_eq!(seconds, [1, 2, 4, 8, 16, 30, 30]);
         let limited = Error::new(ErrorKind::HttpStatus, "429").with_retry_after(Some(7));
         let _ = lineage.record_failure(limited, now);
         assert_eq!(
-            lineage.failure.as_ref().unwrap().not_before.saturating_since(now),
+            lineage
+                .failure
+                .as_ref()
+                .unwrap()
+                .not_before
+                .saturating_since(now),
             Duration::from_secs(7)
         );
         lineage.install(&token(r#"{"access_token":"a"}"#), now);
@@ -572,7 +607,8 @@ mod tests {
                 ..Default::default()
             });
         let _ = lineage.record_failure(refused, now);
-        let Plan::Fail(later) = lineage.plan(now + Duration::from_secs(60), NO_JITTER, false) else {
+        let Plan::Fail(later) = lineage.plan(now + Duration::from_secs(60), NO_JITTER, false)
+        else {
             panic!("a spent code fails");
         };
         assert_eq!(later.kind(), ErrorKind::BadRequest);

@@ -102,6 +102,9 @@ pub enum Action {
     Reply(Reply),
     /// Waits, then replies.
     Slow(Duration, Reply),
+    /// Replies once the test releases held answers (see
+    /// `TestServer::release_held`).
+    Held(Reply),
     /// Closes the connection without answering.
     CloseSilently,
     /// Resets the connection (RST) without answering.
@@ -211,6 +214,7 @@ impl<W: Wire> Connection<W> {
                 thread::sleep(delay);
                 write_reply(stream, &reply)
             }
+            Action::Held(reply) => write_reply(stream, &reply),
             Action::CloseSilently => {
                 stream.tcp().shutdown(Shutdown::Both)?;
                 Ok(After::Closed)

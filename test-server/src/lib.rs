@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use http::Wire;
@@ -35,6 +35,9 @@ pub(crate) struct Observed {
     hits: Mutex<HashMap<String, usize>>,
     connections: AtomicUsize,
     streamed_bytes: AtomicU64,
+    /// Whether held answers may go, and who waits for that.
+    released: Mutex<bool>,
+    release: Condvar,
 }
 
 /// A running server. It serves until the process ends.
@@ -102,6 +105,13 @@ impl TestServer {
         self.observed.connections.load(Ordering::SeqCst)
     }
 
+    /// Lets every held answer go, now and from now on (the scenario
+    /// `held-refresh-expires-<s>` holds them).
+    pub fn release_held(&self) {
+        *self.observed.released.lock().unwrap() = true;
+        self.observed.release.notify_all();
+    }
+
     /// Body bytes written by the streaming scenarios (`huge`, `huge-chunked`).
     pub fn streamed_bytes(&self) -> u64 {
         self.observed.streamed_bytes.load(Ordering::SeqCst)
@@ -163,6 +173,10 @@ fn serve_connection(stream: impl Wire, observed: &Observed) {
             }
             _ => scenarios::respond(&request, sequence, hit),
         };
+        if let http::Action::Held(_) = action {
+            let released = observed.released.lock().unwrap();
+            drop(observed.release.wait_while(released, |released| !*released));
+        }
         match connection.perform(action, &observed.streamed_bytes) {
             Ok(http::After::KeepAlive) if !request.wants_close() => {}
             _ => return,

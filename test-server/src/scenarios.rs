@@ -368,6 +368,8 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
 /// Scenarios with numbers or state in them, for token sources:
 /// - `lives-<s>`: a token living `s` seconds;
 /// - `slow-refresh-<ms>-expires-<s>`: the same, every answer after the first `ms` late;
+/// - `held-refresh-expires-<s>`: the same, every answer after the first held
+///   until the test lets them go (`TestServer::release_held`);
 /// - `200-then-503-expires-<s>`: one such token, then 503s;
 /// - `503-retry-after-<s>`: always 503 with `Retry-After: s` (any text);
 /// - `503-retry-after-date-<s>`: the same, as the HTTP date `s` seconds on;
@@ -397,6 +399,13 @@ fn parameterised(name: &str, request: &RecordedRequest, hit: usize, token: &str)
         return Some(match hit {
             1 => Action::Reply(reply),
             _ => Action::Slow(Duration::from_millis(millis.parse().ok()?), reply),
+        });
+    }
+    if let Some(seconds) = name.strip_prefix("held-refresh-expires-") {
+        return Some(match (hit, expiring(seconds)) {
+            (1, reply) => reply,
+            (_, Action::Reply(reply)) => Action::Held(reply),
+            (_, other) => other,
         });
     }
     if let Some(seconds) = name.strip_prefix("200-then-503-expires-") {

@@ -2,6 +2,8 @@
 //! into plain Rust values for assertions.
 #![allow(dead_code)] // each test file uses its own part of this module
 
+pub mod fake_clock;
+
 use std::ffi::{CStr, CString, c_char};
 use std::ptr;
 
