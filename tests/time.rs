@@ -178,7 +178,7 @@ fn a_suspend_ends_the_token_and_a_wall_clock_step_changes_nothing() {
     assert_eq!(server.requests().len(), 1, "no fetch for a wall clock step");
     clock.advance(Duration::from_secs(3600));
     assert!(source.cached().is_none());
-    assert!(matches!(source.try_get(), None), "a fetch is due");
+    assert!(source.try_get().is_none(), "a fetch is due");
     let after = access_token(&source.get().unwrap());
     assert_ne!(after, first, "the suspended token is dead");
     let within = source.get_within(Duration::ZERO).unwrap().unwrap();
