@@ -165,8 +165,12 @@ pub unsafe extern "C" fn criteo_token_source_new(
 }
 
 /// Sets how long before expiry the token is refreshed, in seconds (0 to
-/// 86400). The default is the smaller of 60 s and half the token's
-/// lifetime; a token without `expires_in` is taken to live 900 s.
+/// 86400), exactly. The default is a quarter of the token's lifetime, at
+/// least 30 s and at most 300 s, and never more than half the lifetime
+/// (225 s for a 900 s token), shortened by a random fraction of up to 10 %
+/// drawn when the source is made, so that processes started together
+/// spread their refreshes. A token without `expires_in` is taken to live
+/// 900 s.
 ///
 /// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `source` is
 /// NULL or `seconds` exceeds 86400. Thread-safe.
@@ -193,9 +197,11 @@ pub unsafe extern "C" fn criteo_token_source_set_refresh_margin(
 
 /// Registers `on_refresh`, called after every successful fetch with the
 /// new token (borrowed for the call), e.g. to persist a rotated refresh
-/// token. It runs on the thread that fetched (the caller of
-/// `criteo_token_source_get`, or the library's own thread of
-/// `criteo_token_source_get_within`), outside any lock of the source,
+/// token. It runs on the thread that fetched: the library's own thread
+/// (named "criteo-oauth fetch") for a refresh made in the background and
+/// for a fetch of `criteo_token_source_get_within`; the caller's thread
+/// for a fetch that a caller with no valid token waits for. It runs outside
+/// any lock of the source,
 /// before that fetch counts as done: calls for one source never overlap,
 /// and come in the order the tokens were
 /// fetched (never an older token after a newer one). Threads waiting for
@@ -239,19 +245,26 @@ pub unsafe extern "C" fn criteo_token_source_set_refresh_callback(
 }
 
 /// Writes a valid token to `*token_out`: the cached one, or a new one when
-/// there is none or it is within the refresh margin of expiry. Only one
-/// fetch runs at a time: while it runs, callers whose cached token is
-/// still valid get it at once; the others wait for that fetch and share
-/// its result, whatever it is (a token, even one already expired when it
-/// came, or an error): one get causes at most one fetch. A fetch first
+/// there is none. A token is valid while the time since it was received,
+/// on a clock that counts the time the machine was suspended and that
+/// setting the date does not move (`CLOCK_BOOTTIME`), is within its
+/// lifetime: a token is never served past its expiry, even after a
+/// suspend. Once the cached token is within the refresh margin of expiry,
+/// the call returns it at once and starts its refresh on a thread of the
+/// library's own (if no thread can be started, it refreshes on the
+/// caller's thread instead). Only one fetch runs at a time: while it runs,
+/// callers whose cached token is still valid get it at once; the others
+/// wait for that fetch and share its result, whatever it is (a token, even
+/// one already expired when it came, or an error): one get causes at most
+/// one fetch. A fetch first
 /// waits for another process's fetch of the same lineage (the store's
 /// lock) at most the client's total time limit and 1 s, then takes at
 /// most that limit itself, so no get waits longer than twice the total
 /// time limit and 2 s. Under the store's lock, a token another process
 /// stored is taken instead of fetching when it is not due. If a refresh fails
 /// while the cached token is valid, that token is still served and the
-/// refresh is tried again later (after 1 s, doubling to 30 s, or the
-/// server's `Retry-After`, up to 5 minutes). With no valid token, the
+/// next get after a wait (1 s, doubling to 30 s, or the server's
+/// `Retry-After`, up to 5 minutes) starts another refresh. With no valid token, the
 /// error is returned, and the same error, with every detail of the
 /// original, is returned at once, without asking the server, until that
 /// wait has passed.
@@ -295,7 +308,10 @@ pub unsafe extern "C" fn criteo_token_source_get(
 /// On `CRITEO_OK`, `*token_out` is a valid token (the caller's to free
 /// with `criteo_token_free`), or NULL when a fetch is due or under way:
 /// then call `criteo_token_source_get`, which fetches or waits for that
-/// fetch. When `criteo_token_source_get` would fail at once (a failed
+/// fetch. A token due for refresh is written, and its refresh started on a
+/// thread of the library's own, as `criteo_token_source_get` does (NULL
+/// when no thread could be started, so that `criteo_token_source_get`
+/// refreshes). When `criteo_token_source_get` would fail at once (a failed
 /// fetch whose wait has not passed, a spent authorization code), returns
 /// that error and writes it to `*error_out` when it is not NULL.
 ///
@@ -324,10 +340,13 @@ pub unsafe extern "C" fn criteo_token_source_try_get(
 /// while a fetch runs (an interpreter that handles interrupts between
 /// calls, an event loop): a fetch runs on a thread of the library's own,
 /// and this call waits at most `wait_ms` milliseconds (0: not at all) for
-/// its result. Call it again to go on waiting. A fetch nobody waits for any
-/// more still ends within the client's time limits, and its token is
-/// cached; it keeps the source's state alive until then, so the source may
-/// be freed meanwhile (but the library must not be unloaded). The refresh
+/// its result. Call it again to go on waiting. A token due for refresh is
+/// written at once, its refresh started as `criteo_token_source_get` does
+/// (when no thread can be started, the next call tries again). A fetch
+/// nobody waits for any more still ends within the client's time limits,
+/// and its token is cached; it keeps the source's state alive until then,
+/// so the source may be freed meanwhile, and the library stays loaded
+/// (`dlclose` leaves it mapped once it has started a thread). The refresh
 /// callback of such a fetch runs on the library's thread.
 ///
 /// On `CRITEO_OK`, `*token_out` is a valid token (the caller's to free with
@@ -361,8 +380,9 @@ pub unsafe extern "C" fn criteo_token_source_get_within(
 
 /// Writes the `Authorization` header value of a valid token (`"Bearer
 /// eyJ..."`, NUL-terminated) into `buffer`, getting the token exactly as
-/// `criteo_token_source_get` would: the cached one, or a new one when it is
-/// due (then it may fetch or wait, as that function does). The hot path
+/// `criteo_token_source_get` would: the cached one (whose refresh it
+/// starts in the background when due), or a new one when there is no valid
+/// one (then it fetches or waits, as that function does). The hot path
 /// for programs that build their own requests: a cached token is copied
 /// out without a lock, an allocation, or a reference count that threads
 /// share, so the cost per call does not grow with the number of threads.
@@ -549,10 +569,11 @@ pub unsafe extern "C" fn criteo_token_source_reject(
 /// Frees a source: its cached token, its copy of the credentials (wiped
 /// with zeros) and its reference to the client. NULL is a no-op. No call
 /// may be using the source at the time; tokens it handed out stay valid. A
-/// fetch that `criteo_token_source_get_within` started goes on, and what it
-/// holds is freed when it ends. The refresh callback is never called once
-/// this returns: if it is running on another thread (a fetch of
-/// `criteo_token_source_get_within`), this waits for it to return, so the
+/// fetch on the library's thread (a refresh in the background, a fetch of
+/// `criteo_token_source_get_within`) goes on, without being waited for,
+/// and what it holds is freed when it ends. The refresh callback is never
+/// called once this returns: if it is running on the library's thread,
+/// this waits for it to return, so the
 /// program may release the callback's `user_data` right after. Not thread-safe
 /// with other calls on the same source; fork-safe.
 ///

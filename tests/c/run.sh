@@ -414,6 +414,23 @@ check "criteo-token with an unusable store: the token, and a warning" 0 "^criteo
 check "a full or read-only file system under the store: tokens all the same, the failure reported" 0 "^(ok|SKIP) " \
     tests/c/store_namespace.sh "$BUILD_DIR" "$SERVER"
 
+echo "== time: suspends and clocks set by hand"
+# clocks.c moves the clocks under the library with its own clock_gettime.
+build clocks "$CC" c11 tests/c/clocks.c -rdynamic
+run "a suspend of an hour: every getter gives a new token, none the expired one" 0 \
+    "^get: a new token; try_get: none, a fetch is due; authorization: a new token; get_within: a new token\$" clocks suspend "$lives" "$(new_client suspend)"
+run "the wall clock set an hour ahead, then behind: every getter gives the same token" 0 \
+    "^an hour ahead: 4 of 4 the same; an hour behind: 4 of 4 the same\$" clocks wall "$lives" "$(new_client wall)"
+client=$(new_client clocks-store)
+stored=$("$BUILD_DIR/clocks" store "$store_root/clocks" "$lives" "$client" none)
+for shift in wall-ahead wall-behind; do
+    check "through the store, a process whose wall clock is an hour ${shift#wall-}: the stored token" 0 "^$stored\$" \
+        "$BUILD_DIR/clocks" store "$store_root/clocks" "$lives" "$client" "$shift"
+done
+check "through the store, a process after a suspend of an hour: a new token, the second fetch" 0 "^new 2\$" \
+    bash -c '[[ $("$1" store "$2" "$3" "$4" suspend) != "$5" ]] && echo new $("$6" count "$7" "$4")' _ \
+    "$BUILD_DIR/clocks" "$store_root/clocks" "$lives" "$client" "$stored" "$shared" "$URL"
+
 echo "== name lookups, in namespaces with their own /etc/hosts and DNS server"
 check "localhost is 127.0.0.1 and ::1 in a namespace whose /etc/hosts says otherwise" 0 "^(ok|SKIP) " \
     tests/c/localhost_namespace.sh "$BUILD_DIR" "$SERVER"
