@@ -15,7 +15,7 @@
 use std::ops::Add;
 use std::path::Path;
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +106,15 @@ fn boot_id() -> &'static str {
             .map(|text| text.trim().to_owned())
             .unwrap_or_default()
     })
+}
+
+/// A deadline `wait` from now, for a timeout of this process (on the
+/// monotonic clock), or as late as that clock can say when it overflows.
+pub(crate) fn deadline_after(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(now)
 }
 
 /// A moment as every process of the machine can read it back: on the boot

@@ -23,6 +23,7 @@ mod retry;
 mod sanitize;
 pub mod secret;
 pub mod source;
+mod threads;
 mod tls;
 pub mod token;
 mod transport;

@@ -1,6 +1,5 @@
 //! The library inside someone else's process: which process it is in (a
-//! `fork()` starts a new generation), panics kept off the host's stderr,
-//! and code that stays loaded while a thread of the library runs it.
+//! `fork()` starts a new generation), and panics kept off the host's stderr.
 
 use std::cell::Cell;
 use std::ops::Deref;
@@ -82,32 +81,6 @@ impl<T> PerProcess<T> {
             arc_swap::Guard::into_inner(previous)
         }
     }
-}
-
-/// Keeps the library loaded until the process exits, from the first time
-/// it starts a thread of its own: a `dlclose` while that thread runs would
-/// unmap the code it runs. (In a library linked into the program, this
-/// changes nothing.)
-pub(crate) fn keep_library_loaded() {
-    static KEPT: Once = Once::new();
-    KEPT.call_once(|| {
-        // SAFETY: Dl_info is plain data, for which zeros are valid.
-        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-        let here = keep_library_loaded as *const libc::c_void;
-        // SAFETY: `here` is an address in this library and `info` is
-        // writable.
-        if unsafe { libc::dladdr(here, &mut info) } == 0 || info.dli_fname.is_null() {
-            return;
-        }
-        let flags = libc::RTLD_LAZY | libc::RTLD_NOLOAD | libc::RTLD_NODELETE;
-        // SAFETY: dli_fname is the NUL-terminated name the loader keeps for
-        // this library, which is loaded (RTLD_NOLOAD loads nothing new).
-        let handle = unsafe { libc::dlopen(info.dli_fname, flags) };
-        if !handle.is_null() {
-            // SAFETY: the handle was just opened; RTLD_NODELETE outlives it.
-            unsafe { libc::dlclose(handle) };
-        }
-    });
 }
 
 thread_local! {

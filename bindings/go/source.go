@@ -193,15 +193,20 @@ func (s *TokenSource) StoreError() error {
 }
 
 // SetRefreshMargin refreshes this long before expiry (whole seconds, up
-// to 24 h) instead of the default, the smaller of 60 s and half the lifetime.
+// to 24 h), exactly, instead of the default: a quarter of the lifetime,
+// from 30 s to 5 min and at most half the lifetime, shortened by a random
+// jitter of up to 10 % so that processes started together spread their
+// refreshes.
 func (s *TokenSource) SetRefreshMargin(margin time.Duration) error {
 	return s.with(func(ptr unsafe.Pointer) error { return setRefreshMargin(ptr, margin) })
 }
 
 // SetRefreshCallback calls fn with every token the source fetches from
 // then on, e.g. to persist a rotated RefreshToken; nil removes it. Calls
-// come one at a time, in the order of the fetches, on the goroutine
-// doing the fetch, before the goroutines waiting for it get the token.
+// come one at a time, in the order of the fetches, before the goroutines
+// waiting for a fetch get its token: on the goroutine doing the fetch, or,
+// for a refresh made in the background while the old token is still
+// served, on the library's own thread (cgo runs fn there as a goroutine).
 // fn may call Token (which answers with the token fn was given) and
 // Invalidate; a panic in fn crashes the program, as in any goroutine.
 func (s *TokenSource) SetRefreshCallback(fn func(*Token)) {

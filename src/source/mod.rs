@@ -35,18 +35,18 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::client::Client;
-use crate::clock::{Clock, Moment, SystemClock};
+use crate::clock::{Clock, Moment, SystemClock, deadline_after};
 use crate::error::{Error, ErrorKind};
 use crate::process::{Owned, PerProcess, QuietPanics};
 use crate::request::TokenRequest;
 use crate::secret::Secret;
+use crate::threads;
 
 mod callback;
 mod plan;
@@ -408,28 +408,24 @@ impl<T: CachedToken> TokenSource<T> {
         }
     }
 
-    /// Starts [`fetch`](Self::fetch) on a new thread, which keeps the
-    /// source, and the library, alive until it ends.
+    /// Starts [`fetch`](Self::fetch) on a thread of the library's, which
+    /// keeps the source alive until it ends.
     fn fetch_on_a_thread(self: &Arc<Self>, locked: &Arc<Owned<Locked<T>>>) -> Result<(), Error> {
         let source = Arc::clone(self);
         let locked = Arc::clone(locked);
-        crate::process::keep_library_loaded();
-        thread::Builder::new()
-            .name("criteo-oauth fetch".into())
-            .spawn(move || {
-                let _quiet = QuietPanics::enter();
-                let _ = source.fetch(&locked);
-            })
-            .map(drop)
-            .map_err(|error| {
-                Error::new(
-                    ErrorKind::Transport,
-                    format!(
-                        "could not start a thread for the fetch ({error}): the process may be \
-                         at its limit of threads (ulimit -u)"
-                    ),
-                )
-            })
+        threads::spawn("criteo-oauth fetch", self.wait_limit(), move || {
+            let _quiet = QuietPanics::enter();
+            let _ = source.fetch(&locked);
+        })
+        .map_err(|error| {
+            Error::new(
+                ErrorKind::Transport,
+                format!(
+                    "could not start a thread for the fetch ({error}): the process may be at \
+                     its limit of threads (ulimit -u)"
+                ),
+            )
+        })
     }
 
     /// Waits at most `limit` for the fetch under way to end, and takes its
@@ -718,14 +714,6 @@ impl<T> State<T> {
     fn note_store(&mut self, outcome: Result<(), Error>) {
         self.store_error = outcome.err();
     }
-}
-
-/// `wait` from now, or as late as the clock can say when that overflows.
-fn deadline_after(wait: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(wait)
-        .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
-        .unwrap_or(now)
 }
 
 /// A number from 0 to 1 that no other process draws alike (0 when the

@@ -358,6 +358,12 @@ for build in shared shared-asan; do
         "^after 1000 forks and SIGKILL mid-storm: a token\$" \
         "$BUILD_DIR/$build" fork-storm "$store_root/storm" "$lives" "$(new_client storm)" 1000
 done
+for build in shared shared-asan; do
+    client=$(new_client exit)
+    check "a program that exits while its refresh runs in the background: exit waits, the rotated refresh token is stored [$build]" 0 \
+        "^after the child's exit: CRITEO_OK \$" \
+        "$BUILD_DIR/$build" exit-during-refresh "$store_root/exit-$build" "$URL/scenario/slow-500-strict-rotate" "$client" "rt-start-$client"
+done
 check "a fork inside the refresh callback, another thread in the source's lock: the child goes on" 0 \
     "^50 forks inside the callback: 0 children failed, 0 hung\$" "$shared" fork-in-callback "$lives" "$(new_client callback-fork)"
 

@@ -53,6 +53,15 @@
  *       store's lock. The child's get must wait for that fetch and take its
  *       token (no fetch of its own). With kill-parent, the parent is killed
  *       right after the fork: the child must still get a token in time.
+ *   shared exit-during-refresh STORE URL CLIENT_ID REFRESH_TOKEN
+ *       a short-lived program on the refresh_token grant: a child gets a
+ *       token from URL (a slow scenario of a server that revokes used
+ *       refresh tokens) on STORE with a margin of 899 s, so it is due a
+ *       second later; then gets again, which starts a refresh in the
+ *       background, and exits 100 ms later, before the server answers. Then the parent drops the token and
+ *       gets a new one with what the store holds: if the child's exit cut
+ *       its refresh off, that is a refresh token the server revoked.
+ *       Prints the parent's status.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -540,6 +549,42 @@ static int heal(char **argv) {
     return 0;
 }
 
+static int exit_during_refresh(char **argv) {
+    pid_t child = fork();
+    if (child == 0) {
+        criteo_client *client = client_for(argv[3], 5000);
+        criteo_token_source *source = source_for(client, argv[2], argv[4], argv[5]);
+        criteo_token_source_set_refresh_margin(source, 899);
+        free(get(source));
+        usleep(1100 * 1000);
+        char *token = get(source);
+        /* A moment's work, in which the refresh's request reaches the
+         * server, whose answer takes longer. */
+        usleep(100 * 1000);
+        exit(token != NULL ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        printf("the child failed\n");
+        return 1;
+    }
+    criteo_client *client = client_for(argv[3], 5000);
+    criteo_token_source *source = source_for(client, argv[2], argv[4], argv[5]);
+    free(get(source));
+    criteo_token_source_invalidate(source);
+    criteo_token *token = NULL;
+    criteo_error *error = NULL;
+    criteo_status got = criteo_token_source_get(source, &token, &error);
+    printf("after the child's exit: %s %s\n", criteo_status_str(got),
+           error != NULL ? criteo_error_message(error) : "");
+    criteo_token_free(token);
+    criteo_error_free(error);
+    criteo_token_source_free(source);
+    criteo_client_free(client);
+    return got == CRITEO_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 5 && strcmp(argv[1], "get") == 0) {
         return get_once(argv, argc);
@@ -571,6 +616,9 @@ int main(int argc, char **argv) {
     }
     if (argc >= 5 && strcmp(argv[1], "fork-during-fetch") == 0) {
         return fork_during_fetch(argv, argc);
+    }
+    if (argc == 6 && strcmp(argv[1], "exit-during-refresh") == 0) {
+        return exit_during_refresh(argv);
     }
     fprintf(stderr, "usage: see the comment at the top of tests/c/shared.c\n");
     return 2;
