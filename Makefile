@@ -132,6 +132,7 @@ bench:
 	bench/run.sh
 	$(CARGO) build --release -p criteo-test-server
 	bench/shared.sh
+	bench/refresh.sh
 
 deb:
 	scripts/make-deb.sh $(VERSION)
