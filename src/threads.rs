@@ -100,9 +100,9 @@ extern "C" fn wait_for_library_threads() {
     let running = running();
     let mut state = running.lock();
     while state.count > 0 {
-        let left = state
-            .until
-            .map_or(Duration::ZERO, |until| until.saturating_duration_since(Instant::now()));
+        let left = state.until.map_or(Duration::ZERO, |until| {
+            until.saturating_duration_since(Instant::now())
+        });
         if left.is_zero() {
             return;
         }

@@ -1,21 +1,19 @@
 //! A token source: one cached token shared by threads, and by processes,
-//! refreshed before it expires, one fetch at a time.
+//! refreshed before it expires, one fetch at a time, without making
+//! callers that hold a valid token wait.
 //!
-//! Three rooms: [`plan`] decides what a get does (serve, fail, wait,
-//! fetch) from the state alone; this module runs that decision, the fetch
-//! and its waiters; [`shared`] is the store that processes share, which a
-//! fetch holds locked from before it asks the server until its result is
-//! written.
+//! Three rooms: [`plan`] decides what a get does (serve, serve and refresh
+//! in the background, fail, wait, fetch) from the state and the time
+//! alone; [`fetch`] runs a fetch and its waiters; [`shared`] is the store
+//! that processes share, which a fetch holds locked from before it asks
+//! the server until its result is written. This module holds the state
+//! and the getters that act on the plan. Time is read from a [`Clock`].
 //!
-//! The state lives behind one mutex that is never held during network I/O:
-//! a fetch marks the state "fetching", drops the lock, talks to the server,
-//! then takes the lock again to install the result. Readers with a valid
-//! token never wait for a fetch; readers without one wait on a condition
-//! variable for the fetch under way and share its result.
-//!
-//! The common case, a token that is not yet due for refresh, takes no lock
-//! at all: it is published in an `ArcSwap` that readers load lock-free.
-//! Every change to it is made under the mutex, with the state it mirrors.
+//! The state lives behind one mutex that is never held during network
+//! I/O. The common case, a token that needs nothing done, takes no lock at
+//! all: it is published in an `ArcSwap` with the moment until which it
+//! may be served so, and readers load it lock-free. Every change to it is
+//! made under the mutex, with the state it mirrors.
 //!
 //! What threads can rely on:
 //! - Every way out of a fetch (a token, an error, a caught panic) wakes the
@@ -31,37 +29,32 @@
 //!   outside the lock (see [`PerProcess`]); parent and child then share
 //!   the source's store.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::client::Client;
-use crate::clock::{Clock, Moment, SystemClock, deadline_after};
+use crate::clock::{Clock, Moment, SystemClock};
 use crate::error::{Error, ErrorKind};
-use crate::process::{Owned, PerProcess, QuietPanics};
+use crate::process::{Owned, PerProcess};
 use crate::request::TokenRequest;
 use crate::secret::Secret;
-use crate::threads;
 
 mod callback;
+mod fetch;
 mod plan;
 pub(crate) mod shared;
 
 use callback::Callbacks;
 pub use callback::RefreshCallback;
+use fetch::reject_in_store;
 pub use plan::CachedToken;
 use plan::{Lineage, Margin, Plan};
-use shared::{Record, SharedStore, Unlocked};
-
-/// A thread waiting for another's fetch gives up after the client's total
-/// time limit and this much more (twice that with a store, where the
-/// fetch may first wait as long for another process).
-const WAIT_SLACK: Duration = Duration::from_secs(1);
+use shared::SharedStore;
 
 /// A valid token whenever asked, from any number of threads and processes.
 pub struct TokenSource<T: CachedToken = crate::token::Token> {
@@ -123,19 +116,6 @@ struct Saved<T> {
 struct Fresh<T> {
     token: Arc<T>,
     until: Moment,
-}
-
-/// How a fetch ended.
-struct Exchanged<T> {
-    /// The lineage to install; `None` when it is to stay as it is.
-    lineage: Option<Lineage<T>>,
-    result: Result<Arc<T>, Error>,
-    /// Whether a new token came from the server now (and so is announced).
-    fetched: bool,
-    /// What the store said: `None` when it was not used.
-    store: Option<Result<(), Error>>,
-    /// Whether the store was given the lineage as installed.
-    saved: bool,
 }
 
 impl<T: CachedToken> TokenSource<T> {
@@ -375,220 +355,6 @@ impl<T: CachedToken> TokenSource<T> {
         self.wait_for_fetch(&locked, state, awaited, wait)
     }
 
-    /// Starts the refresh that `state`'s plan calls for on a thread of the
-    /// library's. False when no thread could be started: then no refresh
-    /// is under way, and the next get tries again.
-    fn refresh_in_background(
-        self: &Arc<Self>,
-        locked: &Arc<Owned<Locked<T>>>,
-        state: MutexGuard<'_, State<T>>,
-    ) -> bool {
-        self.start_fetch(state);
-        match self.fetch_on_a_thread(locked) {
-            Ok(()) => true,
-            Err(error) => {
-                let _ = self.finish_fetch(locked, locked.lock(), Err(error));
-                false
-            }
-        }
-    }
-
-    /// Marks a fetch under way, for the other threads, and unlocks.
-    fn start_fetch(&self, mut state: MutexGuard<'_, State<T>>) {
-        state.fetching = true;
-        self.publish(&state);
-    }
-
-    /// How long a thread waits for another's fetch.
-    fn wait_limit(&self) -> Duration {
-        let one_fetch = self.client.total_timeout() + WAIT_SLACK;
-        match self.store.load().as_ref() {
-            Some(_) => one_fetch * 2,
-            None => one_fetch,
-        }
-    }
-
-    /// Starts [`fetch`](Self::fetch) on a thread of the library's, which
-    /// keeps the source alive until it ends.
-    fn fetch_on_a_thread(self: &Arc<Self>, locked: &Arc<Owned<Locked<T>>>) -> Result<(), Error> {
-        let source = Arc::clone(self);
-        let locked = Arc::clone(locked);
-        threads::spawn("criteo-oauth fetch", self.wait_limit(), move || {
-            let _quiet = QuietPanics::enter();
-            let _ = source.fetch(&locked);
-        })
-        .map_err(|error| {
-            Error::new(
-                ErrorKind::Transport,
-                format!(
-                    "could not start a thread for the fetch ({error}): the process may be at \
-                     its limit of threads (ulimit -u)"
-                ),
-            )
-        })
-    }
-
-    /// Waits at most `limit` for the fetch under way to end, and takes its
-    /// result (`awaited` is how many fetches had ended before it); `None`
-    /// when it is still under way.
-    fn wait_for_fetch(
-        &self,
-        locked: &Locked<T>,
-        mut state: MutexGuard<'_, State<T>>,
-        awaited: u64,
-        limit: Duration,
-    ) -> Option<Result<Arc<T>, Error>> {
-        let deadline = deadline_after(limit);
-        while state.fetches_done == awaited {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            state = locked
-                .fetch_done
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        Some(state.last_result.clone().unwrap_or_else(|| {
-            Err(Error::new(
-                ErrorKind::Internal,
-                "a fetch ended without a result",
-            ))
-        }))
-    }
-
-    /// One fetch, with the lock released while it talks to the store and
-    /// the server, and while the refresh callback runs.
-    fn fetch(&self, locked: &Owned<Locked<T>>) -> Result<Arc<T>, Error> {
-        let exchanged = catch_unwind(AssertUnwindSafe(|| self.exchange(locked)))
-            .unwrap_or_else(|panic| Exchanged::failed(Error::from_panic(&*panic)));
-        let fetched = exchanged.fetched;
-        let mut state = locked.lock();
-        let result = state.take(exchanged, self.clock.now());
-        self.publish(&state);
-        if let (true, Ok(token)) = (fetched, &result) {
-            state.announcing = Some(Arc::clone(token));
-            drop(state);
-            self.on_refresh.announce(token);
-            if !locked.is_current() {
-                // The callback forked, and this is the child: the lock is
-                // the parent's, which another thread may have held.
-                return result;
-            }
-            state = locked.lock();
-            state.announcing = None;
-        }
-        self.finish_fetch(locked, state, result)
-    }
-
-    /// Marks the fetch under way done with `result`, which every thread
-    /// waiting for it then takes.
-    fn finish_fetch(
-        &self,
-        locked: &Locked<T>,
-        mut state: MutexGuard<'_, State<T>>,
-        result: Result<Arc<T>, Error>,
-    ) -> Result<Arc<T>, Error> {
-        state.fetching = false;
-        state.fetches_done += 1;
-        state.last_result = Some(result.clone());
-        self.publish(&state);
-        drop(state);
-        locked.fetch_done.notify_all();
-        result
-    }
-
-    /// The fetch itself, under the store's lock: the record another
-    /// process left is read first, the server asked only when that will
-    /// not do, and its answer written back before the lock is released.
-    fn exchange(&self, locked: &Locked<T>) -> Exchanged<T> {
-        let store = self.store.load_full();
-        let deadline = deadline_after(self.client.total_timeout() + WAIT_SLACK);
-        let mut store_outcome = None;
-        let guard = match store.as_deref().map(|store| store.lock(deadline)) {
-            None => None,
-            Some(Ok(guard)) => Some(guard),
-            Some(Err(Unlocked::TimedOut)) => {
-                let message = format!(
-                    "timed out waiting for another process's fetch of a token (it holds the \
-                     lock of {})",
-                    store
-                        .as_deref()
-                        .map(SharedStore::describe)
-                        .unwrap_or_default()
-                );
-                return Exchanged::failed(Error::new(ErrorKind::Timeout, message));
-            }
-            Some(Err(Unlocked::Unusable(error))) => {
-                store_outcome = Some(Err(error));
-                None
-            }
-        };
-        let (mut lineage, margin, rejected, unsaved) = {
-            let state = locked.lock();
-            let lineage = state.lineage.clone();
-            (lineage, state.margin, state.rejected.clone(), state.unsaved)
-        };
-        // Whether the lineage is, at this point, what the store holds.
-        let mut saved = store.is_none();
-        if let Some(guard) = &guard {
-            saved = !unsaved;
-            match guard.read() {
-                Ok(Some(record)) => {
-                    let stored = record.into_lineage(&self.first_request, &*self.clock);
-                    if unsaved {
-                        // Ours holds what the store lost (a refresh token
-                        // rotated when a write failed): it stays, with a
-                        // newer token from the store if there is one.
-                        lineage.absorb(stored);
-                    } else {
-                        lineage = stored;
-                    }
-                }
-                Ok(None) => {}
-                Err(error) => store_outcome = Some(Err(error)),
-            }
-            lineage.drop_if(rejected.as_ref());
-        }
-        let (result, fetched) = match lineage.plan(self.clock.now(), margin, false) {
-            Plan::Serve(token) => (Ok(token), false),
-            Plan::Fail(error) => (Err(error), false),
-            Plan::Wait => unreachable!("no fetch of this process is under way but this one"),
-            Plan::Fetch(request) | Plan::Refresh(request, _) => {
-                // A token's lifetime counts from before it was asked for.
-                let started = self.clock.now();
-                let result = match self.client.get_token(&request) {
-                    Ok(token) => Ok(lineage.install(&token, started)),
-                    Err(error) => lineage.record_failure(error, self.clock.now()),
-                };
-                (result, true)
-            }
-        };
-        let new_token = fetched && lineage.failure.is_none();
-        let result = if new_token {
-            result
-        } else {
-            // A caller may have rejected the token while this fetch ran.
-            lineage.withdraw(locked.lock().rejected.as_ref(), result)
-        };
-        if let (Some(guard), true) = (&guard, fetched || !saved) {
-            lineage.serial += 1;
-            let written = guard.write(&Record::of(&lineage, guard.key(), &*self.clock));
-            saved = written.is_ok();
-            store_outcome = Some(written);
-        } else if guard.is_some() && store_outcome.is_none() {
-            store_outcome = Some(Ok(()));
-        }
-        Exchanged {
-            fetched: new_token && result.is_ok(),
-            lineage: Some(lineage),
-            result,
-            store: store_outcome,
-            saved,
-        }
-    }
-
     /// Mirrors the state's cached token into `fresh`, for lock-free reads,
     /// and the state into `saved`, for a child of `fork()`. Called with the
     /// state locked, after every change to it.
@@ -615,38 +381,6 @@ impl<T: CachedToken> TokenSource<T> {
     /// last saved state.
     fn locked(&self) -> Arc<Owned<Locked<T>>> {
         self.locked.get(|| Locked::from(&**self.saved.load()))
-    }
-}
-
-/// Drops the store's token if it is `access_token`, when the store's lock
-/// is free (its holder is fetching, and replaces the token anyway).
-/// `None` when nothing was tried.
-fn reject_in_store(store: &SharedStore, access_token: &str) -> Option<Result<(), Error>> {
-    let guard = match store.try_lock() {
-        Ok(Some(guard)) => guard,
-        Ok(None) => return None,
-        Err(error) => return Some(Err(error)),
-    };
-    Some(match guard.read() {
-        Ok(Some(mut record)) if record.holds(access_token) => {
-            record.drop_token();
-            guard.write(&record)
-        }
-        Ok(_) => Ok(()),
-        Err(error) => Err(error),
-    })
-}
-
-impl<T> Exchanged<T> {
-    /// A fetch that failed with `error` before it had a lineage to give.
-    fn failed(error: Error) -> Self {
-        Exchanged {
-            lineage: None,
-            result: Err(error),
-            fetched: false,
-            store: None,
-            saved: false,
-        }
     }
 }
 
@@ -684,35 +418,6 @@ impl<T> State<T> {
             return Plan::Serve(Arc::clone(token));
         }
         self.lineage.plan(now, self.margin, self.fetching)
-    }
-
-    /// Installs what a fetch ended with, at `now`.
-    fn take(&mut self, exchanged: Exchanged<T>, now: Moment) -> Result<Arc<T>, Error> {
-        if let Some(outcome) = exchanged.store {
-            self.note_store(outcome);
-        }
-        match exchanged.lineage {
-            Some(lineage) => {
-                self.lineage = lineage;
-                self.unsaved = !exchanged.saved;
-                if exchanged.fetched {
-                    exchanged.result
-                } else {
-                    self.lineage
-                        .withdraw(self.rejected.as_ref(), exchanged.result)
-                }
-            }
-            None => match exchanged.result {
-                Err(error) if error.kind() == ErrorKind::Internal => {
-                    self.lineage.record_failure(error, now)
-                }
-                other => other,
-            },
-        }
-    }
-
-    fn note_store(&mut self, outcome: Result<(), Error>) {
-        self.store_error = outcome.err();
     }
 }
 

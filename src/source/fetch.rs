@@ -1,0 +1,323 @@
+//! A fetch and the threads waiting for it. One fetch at a time per
+//! process: it marks the state "fetching", drops the lock, and under the
+//! store's lock (shared by processes) reads what another process left,
+//! asks the server only when that will not do, writes the answer back,
+//! then takes the state's lock again to install it. Threads with no valid
+//! token wait on a condition variable for that fetch and share its result.
+//! A refresh of a token that is still valid runs on a thread of the
+//! library's, so that no caller waits for it.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::plan::{CachedToken, Lineage, Plan};
+use super::shared::{Record, SharedStore, Unlocked};
+use super::{Locked, State, TokenSource};
+use crate::clock::{Moment, deadline_after};
+use crate::error::{Error, ErrorKind};
+use crate::process::{Owned, QuietPanics};
+use crate::threads;
+
+/// A thread waiting for another's fetch gives up after the client's total
+/// time limit and this much more (twice that with a store, where the
+/// fetch may first wait as long for another process).
+const WAIT_SLACK: Duration = Duration::from_secs(1);
+
+/// How a fetch ended.
+struct Exchanged<T> {
+    /// The lineage to install; `None` when it is to stay as it is.
+    lineage: Option<Lineage<T>>,
+    result: Result<Arc<T>, Error>,
+    /// Whether a new token came from the server now (and so is announced).
+    fetched: bool,
+    /// What the store said: `None` when it was not used.
+    store: Option<Result<(), Error>>,
+    /// Whether the store was given the lineage as installed.
+    saved: bool,
+}
+
+impl<T: CachedToken> TokenSource<T> {
+    /// Starts the refresh that `state`'s plan calls for on a thread of the
+    /// library's. False when no thread could be started: then no refresh
+    /// is under way, and the next get tries again.
+    pub(super) fn refresh_in_background(
+        self: &Arc<Self>,
+        locked: &Arc<Owned<Locked<T>>>,
+        state: MutexGuard<'_, State<T>>,
+    ) -> bool {
+        self.start_fetch(state);
+        match self.fetch_on_a_thread(locked) {
+            Ok(()) => true,
+            Err(error) => {
+                let _ = self.finish_fetch(locked, locked.lock(), Err(error));
+                false
+            }
+        }
+    }
+
+    /// Marks a fetch under way, for the other threads, and unlocks.
+    pub(super) fn start_fetch(&self, mut state: MutexGuard<'_, State<T>>) {
+        state.fetching = true;
+        self.publish(&state);
+    }
+
+    /// How long a thread waits for another's fetch.
+    pub(super) fn wait_limit(&self) -> Duration {
+        let one_fetch = self.client.total_timeout() + WAIT_SLACK;
+        match self.store.load().as_ref() {
+            Some(_) => one_fetch * 2,
+            None => one_fetch,
+        }
+    }
+
+    /// Starts [`fetch`](Self::fetch) on a thread of the library's, which
+    /// keeps the source alive until it ends.
+    pub(super) fn fetch_on_a_thread(
+        self: &Arc<Self>,
+        locked: &Arc<Owned<Locked<T>>>,
+    ) -> Result<(), Error> {
+        let source = Arc::clone(self);
+        let locked = Arc::clone(locked);
+        threads::spawn("criteo-oauth fetch", self.wait_limit(), move || {
+            let _quiet = QuietPanics::enter();
+            let _ = source.fetch(&locked);
+        })
+        .map_err(|error| {
+            Error::new(
+                ErrorKind::Transport,
+                format!(
+                    "could not start a thread for the fetch ({error}): the process may be at \
+                     its limit of threads (ulimit -u)"
+                ),
+            )
+        })
+    }
+
+    /// Waits at most `limit` for the fetch under way to end, and takes its
+    /// result (`awaited` is how many fetches had ended before it); `None`
+    /// when it is still under way.
+    pub(super) fn wait_for_fetch(
+        &self,
+        locked: &Locked<T>,
+        mut state: MutexGuard<'_, State<T>>,
+        awaited: u64,
+        limit: Duration,
+    ) -> Option<Result<Arc<T>, Error>> {
+        let deadline = deadline_after(limit);
+        while state.fetches_done == awaited {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            state = locked
+                .fetch_done
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        Some(state.last_result.clone().unwrap_or_else(|| {
+            Err(Error::new(
+                ErrorKind::Internal,
+                "a fetch ended without a result",
+            ))
+        }))
+    }
+
+    /// One fetch, with the lock released while it talks to the store and
+    /// the server, and while the refresh callback runs.
+    pub(super) fn fetch(&self, locked: &Owned<Locked<T>>) -> Result<Arc<T>, Error> {
+        let exchanged = catch_unwind(AssertUnwindSafe(|| self.exchange(locked)))
+            .unwrap_or_else(|panic| Exchanged::failed(Error::from_panic(&*panic)));
+        let fetched = exchanged.fetched;
+        let mut state = locked.lock();
+        let result = state.take(exchanged, self.clock.now());
+        self.publish(&state);
+        if let (true, Ok(token)) = (fetched, &result) {
+            state.announcing = Some(Arc::clone(token));
+            drop(state);
+            self.on_refresh.announce(token);
+            if !locked.is_current() {
+                // The callback forked, and this is the child: the lock is
+                // the parent's, which another thread may have held.
+                return result;
+            }
+            state = locked.lock();
+            state.announcing = None;
+        }
+        self.finish_fetch(locked, state, result)
+    }
+
+    /// Marks the fetch under way done with `result`, which every thread
+    /// waiting for it then takes.
+    pub(super) fn finish_fetch(
+        &self,
+        locked: &Locked<T>,
+        mut state: MutexGuard<'_, State<T>>,
+        result: Result<Arc<T>, Error>,
+    ) -> Result<Arc<T>, Error> {
+        state.fetching = false;
+        state.fetches_done += 1;
+        state.last_result = Some(result.clone());
+        self.publish(&state);
+        drop(state);
+        locked.fetch_done.notify_all();
+        result
+    }
+
+    /// The fetch itself, under the store's lock: the record another
+    /// process left is read first, the server asked only when that will
+    /// not do, and its answer written back before the lock is released.
+    fn exchange(&self, locked: &Locked<T>) -> Exchanged<T> {
+        let store = self.store.load_full();
+        let deadline = deadline_after(self.client.total_timeout() + WAIT_SLACK);
+        let mut store_outcome = None;
+        let guard = match store.as_deref().map(|store| store.lock(deadline)) {
+            None => None,
+            Some(Ok(guard)) => Some(guard),
+            Some(Err(Unlocked::TimedOut)) => {
+                let message = format!(
+                    "timed out waiting for another process's fetch of a token (it holds the \
+                     lock of {})",
+                    store
+                        .as_deref()
+                        .map(SharedStore::describe)
+                        .unwrap_or_default()
+                );
+                return Exchanged::failed(Error::new(ErrorKind::Timeout, message));
+            }
+            Some(Err(Unlocked::Unusable(error))) => {
+                store_outcome = Some(Err(error));
+                None
+            }
+        };
+        let (mut lineage, margin, rejected, unsaved) = {
+            let state = locked.lock();
+            let lineage = state.lineage.clone();
+            (lineage, state.margin, state.rejected.clone(), state.unsaved)
+        };
+        // Whether the lineage is, at this point, what the store holds.
+        let mut saved = store.is_none();
+        if let Some(guard) = &guard {
+            saved = !unsaved;
+            match guard.read() {
+                Ok(Some(record)) => {
+                    let stored = record.into_lineage(&self.first_request, &*self.clock);
+                    if unsaved {
+                        // Ours holds what the store lost (a refresh token
+                        // rotated when a write failed): it stays, with a
+                        // newer token from the store if there is one.
+                        lineage.absorb(stored);
+                    } else {
+                        lineage = stored;
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => store_outcome = Some(Err(error)),
+            }
+            lineage.drop_if(rejected.as_ref());
+        }
+        let (result, fetched) = match lineage.plan(self.clock.now(), margin, false) {
+            Plan::Serve(token) => (Ok(token), false),
+            Plan::Fail(error) => (Err(error), false),
+            Plan::Wait => unreachable!("no fetch of this process is under way but this one"),
+            Plan::Fetch(request) | Plan::Refresh(request, _) => {
+                // A token's lifetime counts from before it was asked for.
+                let started = self.clock.now();
+                let result = match self.client.get_token(&request) {
+                    Ok(token) => Ok(lineage.install(&token, started)),
+                    Err(error) => lineage.record_failure(error, self.clock.now()),
+                };
+                (result, true)
+            }
+        };
+        let new_token = fetched && lineage.failure.is_none();
+        let result = if new_token {
+            result
+        } else {
+            // A caller may have rejected the token while this fetch ran.
+            lineage.withdraw(locked.lock().rejected.as_ref(), result)
+        };
+        if let (Some(guard), true) = (&guard, fetched || !saved) {
+            lineage.serial += 1;
+            let written = guard.write(&Record::of(&lineage, guard.key(), &*self.clock));
+            saved = written.is_ok();
+            store_outcome = Some(written);
+        } else if guard.is_some() && store_outcome.is_none() {
+            store_outcome = Some(Ok(()));
+        }
+        Exchanged {
+            fetched: new_token && result.is_ok(),
+            lineage: Some(lineage),
+            result,
+            store: store_outcome,
+            saved,
+        }
+    }
+}
+
+/// Drops the store's token if it is `access_token`, when the store's lock
+/// is free (its holder is fetching, and replaces the token anyway).
+/// `None` when nothing was tried.
+pub(super) fn reject_in_store(
+    store: &SharedStore,
+    access_token: &str,
+) -> Option<Result<(), Error>> {
+    let guard = match store.try_lock() {
+        Ok(Some(guard)) => guard,
+        Ok(None) => return None,
+        Err(error) => return Some(Err(error)),
+    };
+    Some(match guard.read() {
+        Ok(Some(mut record)) if record.holds(access_token) => {
+            record.drop_token();
+            guard.write(&record)
+        }
+        Ok(_) => Ok(()),
+        Err(error) => Err(error),
+    })
+}
+
+impl<T> Exchanged<T> {
+    /// A fetch that failed with `error` before it had a lineage to give.
+    fn failed(error: Error) -> Self {
+        Exchanged {
+            lineage: None,
+            result: Err(error),
+            fetched: false,
+            store: None,
+            saved: false,
+        }
+    }
+}
+
+impl<T> State<T> {
+    /// Installs what a fetch ended with, at `now`.
+    fn take(&mut self, exchanged: Exchanged<T>, now: Moment) -> Result<Arc<T>, Error> {
+        if let Some(outcome) = exchanged.store {
+            self.note_store(outcome);
+        }
+        match exchanged.lineage {
+            Some(lineage) => {
+                self.lineage = lineage;
+                self.unsaved = !exchanged.saved;
+                if exchanged.fetched {
+                    exchanged.result
+                } else {
+                    self.lineage
+                        .withdraw(self.rejected.as_ref(), exchanged.result)
+                }
+            }
+            None => match exchanged.result {
+                Err(error) if error.kind() == ErrorKind::Internal => {
+                    self.lineage.record_failure(error, now)
+                }
+                other => other,
+            },
+        }
+    }
+
+    pub(super) fn note_store(&mut self, outcome: Result<(), Error>) {
+        self.store_error = outcome.err();
+    }
+}
