@@ -5,8 +5,17 @@ failures=0
 pass() { echo "ok   $1"; }
 fail() { echo "FAIL $1"; failures=$((failures + 1)); }
 
+# matches PATTERN TEXT: every line of PATTERN (grep -E) matches a line of
+# TEXT. (grep itself takes a pattern of several lines as any one of them.)
+matches() {
+    local line
+    while IFS= read -r line; do
+        grep -Eq -- "$line" <<<"$2" || return 1
+    done <<<"$1"
+}
+
 # check NAME EXPECTED_EXIT PATTERN COMMAND...: runs COMMAND, and checks its
-# exit status and that stdout+stderr matches PATTERN (grep -E).
+# exit status and that stdout+stderr matches PATTERN (see matches).
 check() {
     local name=$1 expected_exit=$2 pattern=$3
     shift 3
@@ -14,7 +23,7 @@ check() {
     output=$("$@" 2>&1) || exit_code=$?
     if [[ $exit_code -ne $expected_exit ]]; then
         fail "$name: exit $exit_code, expected $expected_exit; output: $output"
-    elif ! grep -Eq -- "$pattern" <<<"$output"; then
+    elif ! matches "$pattern" "$output"; then
         fail "$name: output does not match /$pattern/: $output"
     else
         pass "$name"
