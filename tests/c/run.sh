@@ -364,6 +364,13 @@ for build in shared shared-asan; do
         "^after the child's exit: CRITEO_OK \$" \
         "$BUILD_DIR/$build" exit-during-refresh "$store_root/exit-$build" "$URL/scenario/slow-500-strict-rotate" "$client" "rt-start-$client"
 done
+for build in shared shared-asan; do
+    check "exit() from the callback of a background refresh does not wait for its own thread [$build]" 0 \
+        "^exit\(\) from the callback\$" timeout 10 "$BUILD_DIR/$build" exit-in-callback "$lives" "$(new_client exit-callback)"
+    check "a child of fork() exits without waiting for its parent's background refresh [$build]" 0 \
+        "^the child exited before the parent's refresh ended\$" \
+        "$BUILD_DIR/$build" fork-and-exit-during-refresh "$URL/scenario/slow-refresh-2000-expires-900" "$(new_client fork-exit)"
+done
 check "a fork inside the refresh callback, another thread in the source's lock: the child goes on" 0 \
     "^50 forks inside the callback: 0 children failed, 0 hung\$" "$shared" fork-in-callback "$lives" "$(new_client callback-fork)"
 

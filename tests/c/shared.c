@@ -62,6 +62,16 @@
  *       gets a new one with what the store holds: if the child's exit cut
  *       its refresh off, that is a refresh token the server revoked.
  *       Prints the parent's status.
+ *   shared exit-in-callback URL CLIENT_ID
+ *       the refresh callback of a refresh in the background calls exit(),
+ *       on the library's thread, while the main thread sleeps: the exit
+ *       must not wait for the thread it runs on (the client's time limit
+ *       is 30 s; the caller runs this under a shorter timeout).
+ *   shared fork-and-exit-during-refresh URL CLIENT_ID
+ *       while a refresh runs in the background (URL: a slow scenario), the
+ *       process forks and the child exits at once: the child must not wait
+ *       for its parent's refresh. Prints whether the parent's refresh was
+ *       still under way when the child had exited.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -585,6 +595,56 @@ static int exit_during_refresh(char **argv) {
     return got == CRITEO_OK ? 0 : 1;
 }
 
+/* A source whose token is due for refresh a second after it came, with
+ * `on_refresh` called for that refresh, not for the first fetch. */
+static criteo_token_source *due_soon(const char *url, const char *client_id,
+                                     criteo_refresh_callback on_refresh) {
+    criteo_client *client = client_for(url, 30000);
+    criteo_token_source *source = source_for(client, "-", client_id, NULL);
+    criteo_client_free(client);
+    criteo_token_source_set_refresh_margin(source, 899);
+    free(get(source));
+    criteo_token_source_set_refresh_callback(source, on_refresh, NULL);
+    usleep(1100 * 1000);
+    return source;
+}
+
+static void exit_here(void *user_data, const criteo_token *token) {
+    (void)user_data, (void)token;
+    printf("exit() from the callback\n");
+    fflush(stdout);
+    exit(0);
+}
+
+static int exit_in_callback(char **argv) {
+    criteo_token_source *source = due_soon(argv[2], argv[3], exit_here);
+    free(get(source));
+    sleep(60);
+    printf("the callback never ran\n");
+    return 1;
+}
+
+static atomic_bool refreshed;
+
+static void note_refresh(void *user_data, const criteo_token *token) {
+    (void)user_data, (void)token;
+    atomic_store(&refreshed, true);
+}
+
+static int fork_and_exit_during_refresh(char **argv) {
+    criteo_token_source *source = due_soon(argv[2], argv[3], note_refresh);
+    free(get(source));
+    pid_t child = fork();
+    if (child == 0) {
+        exit(0);
+    }
+    waitpid(child, NULL, 0);
+    printf("the child exited %s the parent's refresh ended\n",
+           atomic_load(&refreshed) ? "after" : "before");
+    criteo_token_source_free(source);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 5 && strcmp(argv[1], "get") == 0) {
         return get_once(argv, argc);
@@ -619,6 +679,12 @@ int main(int argc, char **argv) {
     }
     if (argc == 6 && strcmp(argv[1], "exit-during-refresh") == 0) {
         return exit_during_refresh(argv);
+    }
+    if (argc == 4 && strcmp(argv[1], "exit-in-callback") == 0) {
+        return exit_in_callback(argv);
+    }
+    if (argc == 4 && strcmp(argv[1], "fork-and-exit-during-refresh") == 0) {
+        return fork_and_exit_during_refresh(argv);
     }
     fprintf(stderr, "usage: see the comment at the top of tests/c/shared.c\n");
     return 2;
