@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::descriptors::read_regular_file;
+use crate::process::made_once;
 
 /// A moment on the boot clock: the time since the machine booted,
 /// suspended time included.
@@ -99,13 +100,14 @@ impl Clock for SystemClock {
 /// This boot's id, read once per process.
 fn boot_id() -> &'static str {
     static BOOT_ID: OnceLock<String> = OnceLock::new();
-    BOOT_ID.get_or_init(|| {
+    made_once(&BOOT_ID, || {
         read_regular_file(Path::new("/proc/sys/kernel/random/boot_id"), 64)
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .map(|text| text.trim().to_owned())
             .unwrap_or_default()
     })
+    .as_str()
 }
 
 /// A deadline `wait` from now, for a timeout of this process (on the

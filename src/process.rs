@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::ops::Deref;
 use std::panic;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, OnceLock};
 
 use arc_swap::ArcSwap;
 
@@ -21,6 +21,18 @@ pub fn generation() -> u64 {
 /// Called in the child right after a `fork()`.
 pub(crate) fn note_fork() {
     GENERATION.fetch_add(1, Ordering::AcqRel);
+}
+
+/// The value in `cell`, made with `make` on first use. Made outside the
+/// cell's lock: a child forked while another thread of its parent makes
+/// it never waits for that thread (threads that race each make one, and
+/// all but the first drop theirs).
+pub(crate) fn made_once<T>(cell: &'static OnceLock<T>, make: impl FnOnce() -> T) -> &'static T {
+    if let Some(value) = cell.get() {
+        return value;
+    }
+    let made = make();
+    cell.get_or_init(|| made)
 }
 
 /// A value that belongs to the process that made it, such as a pool of

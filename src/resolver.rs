@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::{Mutex, PoisonError, mpsc};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use ureq::config::Config;
@@ -28,6 +27,7 @@ use ureq::unversioned::transport::NextTimeout;
 use crate::authority::{is_localhost_name, parse_host_port};
 use crate::descriptors::is_out_of_descriptors;
 use crate::process::QuietPanics;
+use crate::threads;
 
 /// How long looked-up addresses are reused. getaddrinfo gives no TTL; this
 /// is short enough to follow a DNS change soon, long enough that a busy
@@ -194,12 +194,10 @@ fn lookup_on_a_thread(
         .rsplit_once(':')
         .map_or(name.as_str(), |(host, _)| host)
         .to_owned();
-    let started = thread::Builder::new()
-        .name("criteo-oauth lookup".into())
-        .spawn(move || {
-            let _quiet = QuietPanics::enter();
-            let _ = answer.send(name.to_socket_addrs());
-        });
+    let started = threads::spawn("criteo-oauth lookup", move || {
+        let _quiet = QuietPanics::enter();
+        let _ = answer.send(name.to_socket_addrs());
+    });
     if let Err(error) = started {
         let message = format!(
             "could not start a thread to look up {host} ({error}): the process may be at its \

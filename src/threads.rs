@@ -1,22 +1,24 @@
 //! The library's own threads in the host's process (a refresh in the
-//! background, a fetch of `get_within`), all started here. While one runs:
-//! - the library stays loaded: a `dlclose` would unmap the code it runs,
-//!   so once the library has started a thread it is never unloaded;
-//! - the process's `exit()` waits for it, up to the time it was given:
-//!   a short-lived program (a cron job, a command in a shell loop) must not
-//!   cut off a refresh whose request the server may have answered with a
-//!   new refresh token, and revoked the old one.
+//! background, a fetch of `get_within`, a name lookup that may outlast its
+//! call), all started here. Once the library has started one, it is never
+//! unloaded: a `dlclose` would unmap the code such a thread runs.
+//!
+//! A fetch's thread is also awaited: the process's `exit()` waits for it,
+//! up to the time it was given, because a short-lived program (a cron job,
+//! a command in a shell loop) must not cut off a refresh whose request the
+//! server may have answered with a new refresh token, revoking the old.
 
 use std::cell::Cell;
 use std::io;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::clock::deadline_after;
-use crate::process::{Owned, PerProcess};
+use crate::process::{self, Owned, PerProcess, made_once};
 
-/// The library's threads running in this process (in a child of `fork()`,
+/// The awaited threads running in this process (in a child of `fork()`,
 /// none: the parent's are not there).
 #[derive(Default)]
 struct Running {
@@ -32,56 +34,74 @@ struct RunningState {
 }
 
 thread_local! {
-    static ON_A_LIBRARY_THREAD: Cell<bool> = const { Cell::new(false) };
+    /// On an awaited thread: the generation of the process that started it
+    /// (a child forked from it runs on as its own main thread).
+    static AWAITED_THREAD_OF: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
-/// Runs `work` on a new thread named `name`, which should end within
-/// `limit`. The error says why no thread could be started.
-pub(crate) fn spawn(
+/// Runs `work` on a new thread named `name`. The error says why no thread
+/// could be started.
+pub(crate) fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    stay_loaded_and_wait_at_exit();
+    thread::Builder::new()
+        .name(name.into())
+        .spawn(work)
+        .map(drop)
+}
+
+/// As [`spawn`], and `exit()` waits for the thread to end, at most
+/// `limit` from now.
+pub(crate) fn spawn_awaited(
     name: &str,
     limit: Duration,
     work: impl FnOnce() + Send + 'static,
 ) -> io::Result<()> {
-    stay_loaded_and_wait_at_exit();
-    let running = running();
-    {
+    let counted = Counted::start(limit);
+    spawn(name, move || {
+        AWAITED_THREAD_OF.set(Some(process::generation()));
+        let _counted = counted;
+        work();
+    })
+}
+
+/// One awaited thread, counted in from its start until this is dropped
+/// (when its work ends, even by a panic, or when it could not start).
+struct Counted {
+    running: Arc<Owned<Running>>,
+}
+
+impl Counted {
+    fn start(limit: Duration) -> Counted {
+        let running = running();
         let mut state = running.lock();
         state.count += 1;
         let until = deadline_after(limit);
         state.until = Some(state.until.map_or(until, |earlier| earlier.max(until)));
+        drop(state);
+        Counted { running }
     }
-    let spawned = thread::Builder::new().name(name.into()).spawn(move || {
-        ON_A_LIBRARY_THREAD.set(true);
-        let _ended = Ended;
-        work();
-    });
-    if spawned.is_err() {
-        drop(Ended);
-    }
-    spawned.map(drop)
 }
 
-/// Counts a thread out when dropped, even by a panic.
-struct Ended;
-
-impl Drop for Ended {
+impl Drop for Counted {
     fn drop(&mut self) {
-        let running = running();
-        let mut state = running.lock();
+        // In a child of fork(), the count is the parent's, and its lock may
+        // have been held at the fork.
+        if !self.running.is_current() {
+            return;
+        }
+        let mut state = self.running.lock();
         state.count -= 1;
         if state.count == 0 {
             state.until = None;
         }
         drop(state);
-        running.ended.notify_all();
+        self.running.ended.notify_all();
     }
 }
 
 fn running() -> Arc<Owned<Running>> {
     static RUNNING: OnceLock<PerProcess<Running>> = OnceLock::new();
-    RUNNING
-        .get_or_init(|| PerProcess::new(Running::default()))
-        .get(Running::default)
+    made_once(&RUNNING, || PerProcess::new(Running::default())).get(Running::default)
 }
 
 impl Running {
@@ -90,16 +110,14 @@ impl Running {
     }
 }
 
-/// Called by `exit()`: waits for the library's threads of this process to
-/// end, each at most until its limit. Not from one of them (a refresh
-/// callback that calls `exit()`), which would wait for itself.
-extern "C" fn wait_for_library_threads() {
-    if ON_A_LIBRARY_THREAD.get() {
-        return;
-    }
+/// Called by `exit()`: waits for the awaited threads of this process to
+/// end, each at most until its limit, but not for the thread calling
+/// `exit()` (a refresh callback may), which would wait for itself.
+extern "C" fn wait_for_awaited_threads() {
+    let own = usize::from(AWAITED_THREAD_OF.get() == Some(process::generation()));
     let running = running();
     let mut state = running.lock();
-    while state.count > 0 {
+    while state.count > own {
         let left = state.until.map_or(Duration::ZERO, |until| {
             until.saturating_duration_since(Instant::now())
         });
@@ -115,15 +133,17 @@ extern "C" fn wait_for_library_threads() {
 }
 
 /// The first time the library starts a thread: it is never unloaded from
-/// then on, and `exit()` waits for its threads.
+/// then on, and `exit()` waits for its awaited threads. Never waits (a
+/// `Once` would hang a child forked while another thread runs it).
 fn stay_loaded_and_wait_at_exit() {
-    static DONE: Once = Once::new();
-    DONE.call_once(|| {
-        keep_library_loaded();
-        // SAFETY: the handler is a function of this library, which is never
-        // unloaded from now on. Its failure (no memory) only loses the wait.
-        unsafe { libc::atexit(wait_for_library_threads) };
-    });
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if DONE.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    // SAFETY: the handler is a function of this library, which is never
+    // unloaded from now on. Its failure (no memory) only loses the wait.
+    unsafe { libc::atexit(wait_for_awaited_threads) };
+    keep_library_loaded();
 }
 
 /// Marks the library never to be unloaded. (Linked into the program, it

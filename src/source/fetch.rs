@@ -79,7 +79,7 @@ impl<T: CachedToken> TokenSource<T> {
     ) -> Result<(), Error> {
         let source = Arc::clone(self);
         let locked = Arc::clone(locked);
-        threads::spawn("criteo-oauth fetch", self.wait_limit(), move || {
+        threads::spawn_awaited("criteo-oauth fetch", self.wait_limit(), move || {
             let _quiet = QuietPanics::enter();
             let _ = source.fetch(&locked);
         })

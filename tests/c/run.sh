@@ -365,8 +365,13 @@ for build in shared shared-asan; do
         "$BUILD_DIR/$build" exit-during-refresh "$store_root/exit-$build" "$URL/scenario/slow-500-strict-rotate" "$client" "rt-start-$client"
 done
 for build in shared shared-asan; do
-    check "exit() from the callback of a background refresh does not wait for its own thread [$build]" 0 \
-        "^exit\(\) from the callback\$" timeout 10 "$BUILD_DIR/$build" exit-in-callback "$lives" "$(new_client exit-callback)"
+    check "exit() from the callback of a background refresh waits for another refresh, not for its own thread [$build]" 0 \
+        "^exit\(\) from the callback
+^the slow refresh ended\$" timeout 10 "$BUILD_DIR/$build" exit-in-callback "$lives" \
+        "$URL/scenario/slow-refresh-1500-expires-900" "$(new_client exit-callback)"
+    check "a child forked in a background refresh's callback waits at exit for its own fetch [$build]" 0 \
+        "^the child's own fetch ended\$" "$BUILD_DIR/$build" fork-in-callback-then-exit \
+        "$URL/scenario/slow-refresh-1000-expires-900" "$(new_client fork-callback-exit)"
     check "a child of fork() exits without waiting for its parent's background refresh [$build]" 0 \
         "^the child exited before the parent's refresh ended\$" \
         "$BUILD_DIR/$build" fork-and-exit-during-refresh "$URL/scenario/slow-refresh-2000-expires-900" "$(new_client fork-exit)"

@@ -62,11 +62,18 @@
  *       gets a new one with what the store holds: if the child's exit cut
  *       its refresh off, that is a refresh token the server revoked.
  *       Prints the parent's status.
- *   shared exit-in-callback URL CLIENT_ID
- *       the refresh callback of a refresh in the background calls exit(),
- *       on the library's thread, while the main thread sleeps: the exit
- *       must not wait for the thread it runs on (the client's time limit
- *       is 30 s; the caller runs this under a shorter timeout).
+ *   shared exit-in-callback URL SLOW_URL CLIENT_ID
+ *       two sources refresh in the background, one from SLOW_URL (a slow
+ *       scenario), whose refresh is under way when the other's refresh
+ *       callback calls exit(), on the library's thread, while the main
+ *       thread sleeps: the exit must wait for the slow refresh (its
+ *       callback runs), not for the thread it runs on (the client's time
+ *       limit is 30 s; the caller runs this under a shorter timeout).
+ *   shared fork-in-callback-then-exit URL CLIENT_ID
+ *       the callback of a refresh in the background forks; the child, whose
+ *       only thread is that library thread, starts a fetch of its own with
+ *       criteo_token_source_get_within and exits: the exit must wait for
+ *       that fetch (its callback runs).
  *   shared fork-and-exit-during-refresh URL CLIENT_ID
  *       while a refresh runs in the background (URL: a slow scenario), the
  *       process forks and the child exits at once: the child must not wait
@@ -595,8 +602,8 @@ static int exit_during_refresh(char **argv) {
     return got == CRITEO_OK ? 0 : 1;
 }
 
-/* A source whose token is due for refresh a second after it came, with
- * `on_refresh` called for that refresh, not for the first fetch. */
+/* A source with a token that is due for refresh a second after it came
+ * (the caller waits for that), with `on_refresh` called for later fetches. */
 static criteo_token_source *due_soon(const char *url, const char *client_id,
                                      criteo_refresh_callback on_refresh) {
     criteo_client *client = client_for(url, 30000);
@@ -605,23 +612,56 @@ static criteo_token_source *due_soon(const char *url, const char *client_id,
     criteo_token_source_set_refresh_margin(source, 899);
     free(get(source));
     criteo_token_source_set_refresh_callback(source, on_refresh, NULL);
-    usleep(1100 * 1000);
     return source;
 }
 
-static void exit_here(void *user_data, const criteo_token *token) {
-    (void)user_data, (void)token;
-    printf("exit() from the callback\n");
+static void say(void *user_data, const criteo_token *token) {
+    (void)token;
+    printf("%s\n", (const char *)user_data);
     fflush(stdout);
+}
+
+static void exit_here(void *user_data, const criteo_token *token) {
+    say(user_data, token);
     exit(0);
 }
 
 static int exit_in_callback(char **argv) {
-    criteo_token_source *source = due_soon(argv[2], argv[3], exit_here);
-    free(get(source));
+    criteo_token_source *slow = due_soon(argv[3], argv[4], say);
+    criteo_token_source_set_refresh_callback(slow, say, "the slow refresh ended");
+    criteo_token_source *exiting = due_soon(argv[2], argv[4], NULL);
+    criteo_token_source_set_refresh_callback(exiting, exit_here, "exit() from the callback");
+    usleep(1100 * 1000);
+    free(get(slow));
+    free(get(exiting));
     sleep(60);
     printf("the callback never ran\n");
     return 1;
+}
+
+static criteo_token_source *forking;
+
+static void fork_then_fetch_and_exit(void *user_data, const criteo_token *token) {
+    (void)user_data, (void)token;
+    if (fork() != 0) {
+        wait(NULL);
+        return;
+    }
+    criteo_token_source_set_refresh_callback(forking, say, "the child's own fetch ended");
+    criteo_token_source_invalidate(forking);
+    criteo_token *fetched = NULL;
+    criteo_token_source_get_within(forking, 0, &fetched, NULL);
+    criteo_token_free(fetched);
+    exit(0);
+}
+
+static int fork_in_callback_then_exit(char **argv) {
+    forking = due_soon(argv[2], argv[3], fork_then_fetch_and_exit);
+    usleep(1100 * 1000);
+    free(get(forking));
+    sleep(5);
+    printf("the parent is done\n");
+    return 0;
 }
 
 static atomic_bool refreshed;
@@ -633,6 +673,7 @@ static void note_refresh(void *user_data, const criteo_token *token) {
 
 static int fork_and_exit_during_refresh(char **argv) {
     criteo_token_source *source = due_soon(argv[2], argv[3], note_refresh);
+    usleep(1100 * 1000);
     free(get(source));
     pid_t child = fork();
     if (child == 0) {
@@ -680,8 +721,11 @@ int main(int argc, char **argv) {
     if (argc == 6 && strcmp(argv[1], "exit-during-refresh") == 0) {
         return exit_during_refresh(argv);
     }
-    if (argc == 4 && strcmp(argv[1], "exit-in-callback") == 0) {
+    if (argc == 5 && strcmp(argv[1], "exit-in-callback") == 0) {
         return exit_in_callback(argv);
+    }
+    if (argc == 4 && strcmp(argv[1], "fork-in-callback-then-exit") == 0) {
+        return fork_in_callback_then_exit(argv);
     }
     if (argc == 4 && strcmp(argv[1], "fork-and-exit-during-refresh") == 0) {
         return fork_and_exit_during_refresh(argv);

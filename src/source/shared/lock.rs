@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{FlockOperation, fcntl_lock};
 
-use crate::process::PerProcess;
+use crate::process::{PerProcess, made_once};
 
 /// Why no lock was taken.
 pub(super) enum LockFailure {
@@ -65,9 +65,7 @@ impl Drop for Turn {
 pub(super) fn flag_of(key: &str) -> Arc<AtomicBool> {
     type Flags = Mutex<HashMap<String, Arc<AtomicBool>>>;
     static FLAGS: OnceLock<PerProcess<Flags>> = OnceLock::new();
-    let flags = FLAGS
-        .get_or_init(|| PerProcess::new(Flags::default()))
-        .get(Flags::default);
+    let flags = made_once(&FLAGS, || PerProcess::new(Flags::default())).get(Flags::default);
     let mut flags = flags.lock().unwrap_or_else(PoisonError::into_inner);
     Arc::clone(flags.entry(key.to_owned()).or_default())
 }
