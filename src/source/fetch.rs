@@ -38,22 +38,22 @@ struct Exchanged<T> {
 }
 
 impl<T: CachedToken> TokenSource<T> {
-    /// Starts the refresh that `state`'s plan calls for on a thread of the
-    /// library's. False when no thread could be started: then no refresh
-    /// is under way, and the next get tries again.
+    /// Starts the refresh of `token` that `state`'s plan calls for on a
+    /// thread of the library's. False when no thread could be started:
+    /// then no refresh is under way (a thread that came to wait for it
+    /// meanwhile takes `token`), and the next get tries again.
     pub(super) fn refresh_in_background(
         self: &Arc<Self>,
         locked: &Arc<Owned<Locked<T>>>,
         state: MutexGuard<'_, State<T>>,
+        token: &Arc<T>,
     ) -> bool {
         self.start_fetch(state);
-        match self.fetch_on_a_thread(locked) {
-            Ok(()) => true,
-            Err(error) => {
-                let _ = self.finish_fetch(locked, locked.lock(), Err(error));
-                false
-            }
+        let started = self.fetch_on_a_thread(locked).is_ok();
+        if !started {
+            let _ = self.finish_fetch(locked, locked.lock(), Ok(Arc::clone(token)));
         }
+        started
     }
 
     /// Marks a fetch under way, for the other threads, and unlocks.

@@ -274,7 +274,7 @@ impl<T: CachedToken> TokenSource<T> {
         match state.plan(self.clock.now()) {
             Plan::Serve(token) => Some(Ok(token)),
             Plan::Refresh(_, token) => self
-                .refresh_in_background(&locked, state)
+                .refresh_in_background(&locked, state, &token)
                 .then_some(Ok(token)),
             Plan::Fail(error) => Some(Err(error)),
             Plan::Wait | Plan::Fetch(_) => None,
@@ -338,7 +338,7 @@ impl<T: CachedToken> TokenSource<T> {
             Plan::Serve(token) => return Some(Ok(token)),
             // Without a thread, the refresh waits for a later call.
             Plan::Refresh(_, token) => {
-                self.refresh_in_background(&locked, state);
+                self.refresh_in_background(&locked, state, &token);
                 return Some(Ok(token));
             }
             Plan::Fail(error) => return Some(Err(error)),
