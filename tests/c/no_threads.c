@@ -4,7 +4,10 @@
  * answer: looking a host name up needs a thread, and failing to start one
  * is CRITEO_ERR_TRANSPORT saying so. A host given as an IP address needs
  * no thread: a token from URL still comes. criteo_token_source_get_within,
- * which fetches on a thread of its own, says it could not start one. The
+ * which fetches on a thread of its own, says it could not start one. A token
+ * due for refresh is served by try_get as none (the fetch is the caller's)
+ * and by get_within as it is, and refreshed by get and authorization on
+ * the caller's thread, which the library's thread would do otherwise. The
  * library prints nothing:
  * stderr goes to a file during the calls, which must stay empty.
  *
@@ -12,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,6 +68,55 @@ static int source_says_no_thread(const char *url) {
     return said;
 }
 
+/* The access token in an Authorization header value, as a copy. */
+static char *from_header(criteo_token_source *source) {
+    char header[4096] = "";
+    criteo_token_source_authorization(source, header, sizeof header, NULL, NULL);
+    return strdup(header + strlen("Bearer "));
+}
+
+static char *token_text(criteo_token *token) {
+    char *text = strdup(token != NULL ? criteo_token_access_token(token) : "none");
+    criteo_token_free(token);
+    return text;
+}
+
+/* Whether a token due for refresh is handled as the header says when no
+ * thread can be started. */
+static int refreshes_on_the_callers_thread(const char *url) {
+    criteo_client *client = client_for(url);
+    criteo_token_source *source = NULL;
+    if (client == NULL ||
+        criteo_token_source_new(client, "client_credentials", "demo-client", "demo-secret", NULL,
+                                NULL, NULL, &source, NULL) != CRITEO_OK) {
+        return 0;
+    }
+    criteo_token_source_set_refresh_margin(source, 899);
+    criteo_token *token = NULL;
+    criteo_token_source_get(source, &token, NULL);
+    char *first = token_text(token);
+    usleep(1100 * 1000);
+    criteo_token_source_try_get(source, &token, NULL);
+    char *tried = token_text(token);
+    criteo_token_source_get_within(source, 0, &token, NULL);
+    char *within = token_text(token);
+    criteo_token_source_get(source, &token, NULL);
+    char *got = token_text(token);
+    usleep(1100 * 1000);
+    char *header = from_header(source);
+    int right = strcmp(tried, "none") == 0 && strcmp(within, first) == 0 &&
+                strcmp(got, first) != 0 && strcmp(header, got) != 0 && strcmp(header, "") != 0;
+    printf("due for refresh: try_get %s, get_within %s, get %s, authorization %s\n",
+           strcmp(tried, "none") == 0 ? "none" : "a token",
+           strcmp(within, first) == 0 ? "the valid token" : "another token",
+           strcmp(got, first) != 0 ? "a new token" : "THE OLD TOKEN",
+           strcmp(header, got) != 0 ? "a new token" : "THE OLD TOKEN");
+    free(first), free(tried), free(within), free(got), free(header);
+    criteo_token_source_free(source);
+    criteo_client_free(client);
+    return right;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: no_threads URL\n");
@@ -95,7 +148,7 @@ int main(int argc, char **argv) {
         printf("no token from %s, which needs no thread\n", argv[1]);
         expected = 0;
     }
-    if (!source_says_no_thread(argv[1])) {
+    if (!source_says_no_thread(argv[1]) || !refreshes_on_the_callers_thread(argv[1])) {
         expected = 0;
     }
     criteo_token_free(token);

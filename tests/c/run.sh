@@ -156,7 +156,8 @@ fi
 # process: root runs the program as nobody.
 if [[ $(id -u) -eq 0 ]]; then
     check "no thread can be started (a lookup, a fetch of its own): CRITEO_ERR_TRANSPORT saying so, nothing on stderr" 0 \
-        "^CRITEO_ERR_TRANSPORT: .*could not start a thread" \
+        "^CRITEO_ERR_TRANSPORT: .*could not start a thread
+^due for refresh: try_get none, get_within the valid token, get a new token, authorization a new token\$" \
         setpriv --reuid=65534 --regid=65534 --clear-groups prlimit --nproc=1 "$BUILD_DIR/no_threads" "$URL"
 elif [[ ${CI:-} == true ]]; then
     fail "no_threads: needs root to run as a user with no other process"
