@@ -77,13 +77,21 @@ impl<T: CachedToken> TokenSource<T> {
         self: &Arc<Self>,
         locked: &Arc<Owned<Locked<T>>>,
     ) -> Result<(), Error> {
+        const NAME: &str = "criteo-oauth fetch";
         let source = Arc::clone(self);
         let locked = Arc::clone(locked);
-        threads::spawn_awaited("criteo-oauth fetch", self.wait_limit(), move || {
+        let fetch = move || {
             let _quiet = QuietPanics::enter();
             let _ = source.fetch(&locked);
-        })
-        .map_err(|error| {
+        };
+        // Cut off by the process's exit, a fetch of these grants may lose
+        // a refresh token the server has rotated, or a code it has spent.
+        let started = if self.first_request.renews_with_refresh_token() {
+            threads::spawn_awaited(NAME, self.wait_limit(), fetch)
+        } else {
+            threads::spawn(NAME, fetch)
+        };
+        started.map_err(|error| {
             Error::new(
                 ErrorKind::Transport,
                 format!(

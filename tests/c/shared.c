@@ -602,12 +602,13 @@ static int exit_during_refresh(char **argv) {
     return got == CRITEO_OK ? 0 : 1;
 }
 
-/* A source with a token that is due for refresh a second after it came
- * (the caller waits for that), with `on_refresh` called for later fetches. */
+/* A source on the refresh_token grant (whose fetches exit() waits for)
+ * with a token that is due for refresh a second after it came (the caller
+ * waits for that), with `on_refresh` called for later fetches. */
 static criteo_token_source *due_soon(const char *url, const char *client_id,
                                      criteo_refresh_callback on_refresh) {
     criteo_client *client = client_for(url, 30000);
-    criteo_token_source *source = source_for(client, "-", client_id, NULL);
+    criteo_token_source *source = source_for(client, "-", client_id, "rt-start");
     criteo_client_free(client);
     criteo_token_source_set_refresh_margin(source, 899);
     free(get(source));
