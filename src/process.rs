@@ -4,8 +4,8 @@
 use std::cell::Cell;
 use std::ops::Deref;
 use std::panic;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Once, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 
@@ -119,8 +119,8 @@ impl Drop for QuietPanics {
 }
 
 fn install_hook() {
-    static INSTALLED: Once = Once::new();
-    INSTALLED.call_once(|| {
+    static INSTALLED: AtomicBool = AtomicBool::new(false);
+    first_time(&INSTALLED, || {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             if INSIDE_THE_LIBRARY.with(Cell::get) == 0 {
@@ -128,4 +128,14 @@ fn install_hook() {
             }
         }));
     });
+}
+
+/// Runs `once` the first time `done` is seen false, and never waits for it
+/// elsewhere: a `Once` would hang forever a child forked while another
+/// thread of its parent runs it. (A thread that comes meanwhile goes on
+/// before `once` has ended.)
+pub(crate) fn first_time(done: &AtomicBool, once: impl FnOnce()) {
+    if !done.swap(true, Ordering::AcqRel) {
+        once();
+    }
 }

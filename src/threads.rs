@@ -10,7 +10,7 @@
 
 use std::cell::Cell;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -33,6 +33,11 @@ struct RunningState {
     until: Option<Instant>,
 }
 
+/// The generation of the process whose `exit()` has begun to wait (none
+/// at first). From then on no awaited thread starts: nothing would wait
+/// for it.
+static EXITING: AtomicU64 = AtomicU64::new(u64::MAX);
+
 thread_local! {
     /// On an awaited thread: the generation of the process that started it
     /// (a child forked from it runs on as its own main thread).
@@ -50,12 +55,19 @@ pub(crate) fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> io::Res
 }
 
 /// As [`spawn`], and `exit()` waits for the thread to end, at most
-/// `limit` from now.
+/// `limit` from now. Refused once the process has begun to exit (an
+/// `atexit` handler of the host's, or another thread, may call in then):
+/// the caller does the work itself, or not at all.
 pub(crate) fn spawn_awaited(
     name: &str,
     limit: Duration,
     work: impl FnOnce() + Send + 'static,
 ) -> io::Result<()> {
+    if EXITING.load(Ordering::Acquire) == process::generation() {
+        return Err(io::Error::other(
+            "the process is exiting, and would not wait for it",
+        ));
+    }
     let counted = Counted::start(limit);
     spawn(name, move || {
         AWAITED_THREAD_OF.set(Some(process::generation()));
@@ -114,6 +126,7 @@ impl Running {
 /// end, each at most until its limit, but not for the thread calling
 /// `exit()` (a refresh callback may), which would wait for itself.
 extern "C" fn wait_for_awaited_threads() {
+    EXITING.store(process::generation(), Ordering::Release);
     let own = usize::from(AWAITED_THREAD_OF.get() == Some(process::generation()));
     let running = running();
     let mut state = running.lock();
@@ -137,13 +150,12 @@ extern "C" fn wait_for_awaited_threads() {
 /// `Once` would hang a child forked while another thread runs it).
 fn stay_loaded_and_wait_at_exit() {
     static DONE: AtomicBool = AtomicBool::new(false);
-    if DONE.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    // SAFETY: the handler is a function of this library, which is never
-    // unloaded from now on. Its failure (no memory) only loses the wait.
-    unsafe { libc::atexit(wait_for_awaited_threads) };
-    keep_library_loaded();
+    process::first_time(&DONE, || {
+        // SAFETY: the handler is a function of this library, which is never
+        // unloaded from now on. Its failure (no memory) only loses the wait.
+        unsafe { libc::atexit(wait_for_awaited_threads) };
+        keep_library_loaded();
+    });
 }
 
 /// Marks the library never to be unloaded. (Linked into the program, it

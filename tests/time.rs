@@ -22,6 +22,8 @@ const LIFETIME: Duration = Duration::from_secs(900);
 fn source_with(host: &str, client_id: &str, clock: &Arc<FakeClock>) -> Arc<TokenSource> {
     let mut config = ClientConfig::default();
     config.set_host(host).unwrap();
+    // One request per fetch, so that the server counts fetches.
+    config.set_max_retries(0).unwrap();
     let request = TokenRequest::new(&TokenRequestFields {
         grant_type: "client_credentials",
         client_id,
@@ -273,4 +275,40 @@ fn a_thousand_sources_made_at_once_spread_their_refreshes_over_the_jitter_window
     }
     // 100 expected in each; fewer than 50 is more than five deviations off.
     assert!(bins.iter().all(|&count| count >= 50), "{bins:?}");
+}
+
+#[test]
+fn a_token_that_dies_while_the_refresh_callback_runs_is_not_served() {
+    let server = TestServer::start().unwrap();
+    let clock = Arc::new(FakeClock::new("boot"));
+    let source = source_with(&server.scenario_url("lives-900"), "dies", &clock);
+    let first = access_token(&source.get().unwrap());
+    let during = Arc::new(Mutex::new(None));
+    let (weak, seen, suspended) = (
+        Arc::downgrade(&source),
+        Arc::clone(&during),
+        Arc::clone(&clock),
+    );
+    source.set_refresh_callback(Some(Box::new(move |_: &Arc<Token>| {
+        let mut seen = seen.lock().unwrap();
+        if seen.is_none() {
+            // A suspend of an hour while the first call runs.
+            suspended.advance(Duration::from_secs(3600));
+            let source = weak.upgrade().expect("the source lives");
+            *seen = Some(source.get().map(|token| access_token(&token)));
+        }
+    })));
+    clock.advance(PAST_ANY_REFRESH);
+    assert_eq!(access_token(&source.get().unwrap()), first);
+    eventually("the callback has run", || during.lock().unwrap().is_some());
+    let got = during.lock().unwrap().clone().unwrap();
+    let error = got.expect_err("the token the callback was given died during it");
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    // Until the callback has returned, gets fail as that one did.
+    eventually("a new token once the callback has returned", || {
+        source
+            .get()
+            .is_ok_and(|token| access_token(&token) != first)
+    });
+    assert_eq!(server.requests().len(), 3, "the refresh, then a new fetch");
 }

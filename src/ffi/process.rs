@@ -2,7 +2,7 @@
 //! held off during calls, and word of a `fork()`.
 
 use std::ffi::c_int;
-use std::sync::Once;
+use std::sync::atomic::AtomicBool;
 
 // Not in the libc crate for Linux; the values of glibc's and musl's <pthread.h>.
 const PTHREAD_CANCEL_ENABLE: c_int = 0;
@@ -38,8 +38,8 @@ impl Drop for CancellationDeferred {
 /// `fork()`, so that a child never uses its parent's connections or locks.
 /// glibc removes the handler when the library is unloaded with `dlclose`.
 pub(crate) fn watch_for_fork() {
-    static REGISTERED: Once = Once::new();
-    REGISTERED.call_once(|| {
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    crate::process::first_time(&REGISTERED, || {
         // SAFETY: the handler only increments an atomic counter, which is
         // async-signal-safe as a child handler must be.
         unsafe { libc::pthread_atfork(None, None, Some(in_the_child)) };

@@ -208,7 +208,10 @@ pub unsafe extern "C" fn criteo_token_source_set_refresh_margin(
 /// that fetch wait for the callback too. While it runs, every get of the
 /// source, from any thread (a binding may run the callback on a thread of
 /// its own), is answered with the token it was given, without a new fetch,
-/// even when that token is already expired. It may call
+/// even when that token came already expired; once a token that came valid
+/// dies while the callback runs (a callback slower than its lifetime, a
+/// suspend meanwhile), those gets fail with `CRITEO_ERR_TIMEOUT` instead,
+/// and so does the fetch the callback belongs to. It may call
 /// `criteo_token_source_invalidate`; it must not free the source. It must
 /// return normally: a C++ exception that escapes it aborts the process
 /// (the library is C to it), and a `longjmp` out of it is undefined

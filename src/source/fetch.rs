@@ -11,9 +11,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::plan::{CachedToken, Lineage, Plan};
+use super::plan::{CachedToken, Current, Lineage, Plan};
 use super::shared::{Record, SharedStore, Unlocked};
-use super::{Locked, State, TokenSource};
+use super::{Announced, Locked, State, TokenSource};
 use crate::clock::{Moment, deadline_after};
 use crate::error::{Error, ErrorKind};
 use crate::process::{Owned, QuietPanics};
@@ -92,12 +92,15 @@ impl<T: CachedToken> TokenSource<T> {
             threads::spawn(NAME, fetch)
         };
         started.map_err(|error| {
+            let hint = match error.kind() {
+                std::io::ErrorKind::WouldBlock => {
+                    ": the process may be at its limit of threads (ulimit -u)"
+                }
+                _ => "",
+            };
             Error::new(
                 ErrorKind::Transport,
-                format!(
-                    "could not start a thread for the fetch ({error}): the process may be at \
-                     its limit of threads (ulimit -u)"
-                ),
+                format!("could not start a thread for the fetch ({error}){hint}"),
             )
         })
     }
@@ -142,7 +145,12 @@ impl<T: CachedToken> TokenSource<T> {
         let result = state.take(exchanged, self.clock.now());
         self.publish(&state);
         if let (true, Ok(token)) = (fetched, &result) {
-            state.announcing = Some(Arc::clone(token));
+            let now = self.clock.now();
+            let dies_at = state.lineage.valid_at(now).map(Current::expires_at);
+            state.announcing = Some(Announced {
+                token: Arc::clone(token),
+                dies_at,
+            });
             drop(state);
             self.on_refresh.announce(token);
             if !locked.is_current() {
@@ -151,7 +159,10 @@ impl<T: CachedToken> TokenSource<T> {
                 return result;
             }
             state = locked.lock();
-            state.announcing = None;
+            let announced = state.announcing.take();
+            let outlived = announced.and_then(|announced| announced.outlived(self.clock.now()));
+            let result = outlived.map_or(result, Err);
+            return self.finish_fetch(locked, state, result);
         }
         self.finish_fetch(locked, state, result)
     }

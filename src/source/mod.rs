@@ -101,7 +101,15 @@ struct State<T> {
     fetches_done: u64,
     last_result: Option<Result<Arc<T>, Error>>,
     /// The token being handed to the refresh callback.
-    announcing: Option<Arc<T>>,
+    announcing: Option<Announced<T>>,
+}
+
+/// The token a refresh callback is given, while it runs.
+struct Announced<T> {
+    token: Arc<T>,
+    /// When it dies; `None` for a token that came already expired, which
+    /// the threads waiting for its fetch share all the same.
+    dies_at: Option<Moment>,
 }
 
 /// What a child of `fork()` carries over.
@@ -411,13 +419,28 @@ impl<T> Locked<T> {
 
 impl<T> State<T> {
     fn plan(&self, now: Moment) -> Plan<T> {
-        // What the threads waiting for this fetch will be given, even when
-        // the token came already expired: a get from the callback (whichever
-        // thread a binding runs it on) must not wait for the callback itself.
-        if let Some(token) = &self.announcing {
-            return Plan::Serve(Arc::clone(token));
+        // While the callback runs, no get waits: one from the callback
+        // (whichever thread a binding runs it on) would wait for itself.
+        if let Some(announced) = &self.announcing {
+            return match announced.outlived(now) {
+                Some(error) => Plan::Fail(error),
+                None => Plan::Serve(Arc::clone(&announced.token)),
+            };
         }
         self.lineage.plan(now, self.margin, self.fetching)
+    }
+}
+
+impl<T> Announced<T> {
+    /// The error for a token that has died since the callback was given it
+    /// (a callback slower than the token's lifetime, a suspend meanwhile).
+    fn outlived(&self, now: Moment) -> Option<Error> {
+        self.dies_at.filter(|dies_at| now >= *dies_at).map(|_| {
+            Error::new(
+                ErrorKind::Timeout,
+                "the token expired while the refresh callback ran: get again for a new one",
+            )
+        })
     }
 }
 

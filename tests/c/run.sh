@@ -129,6 +129,8 @@ build survival "$CC" c11 tests/c/survival.c
 check "dlopen_cycles builds (not linked: it loads the library itself)" 0 "" \
     "$CC" -std=c11 "${WARNINGS[@]}" -pthread -Iinclude -o "$BUILD_DIR/dlopen_cycles" tests/c/dlopen_cycles.c -ldl
 check "no_threads builds" 0 "" "$CC" -std=c11 "${WARNINGS[@]}" -o "$BUILD_DIR/no_threads" tests/c/no_threads.c "${LINK[@]}"
+# Plain build only: GCC 12's ASan allocator is not fork-safe (see fork below).
+check "fork_first_call builds" 0 "" "$CC" -std=c11 "${WARNINGS[@]}" -pthread -o "$BUILD_DIR/fork_first_call" tests/c/fork_first_call.c "${LINK[@]}"
 
 # Forks while two threads of the parent call without pause; each child runs
 # under a 10 s alarm, so a hang fails the test instead of blocking it.
@@ -143,6 +145,8 @@ if command -v valgrind >/dev/null; then
 fi
 run "pthread_cancel inside a call: the call finishes, the thread ends after it" 0 \
     "^cancelled inside every call: each finished with a token, then its thread ended\$" cancel "$URL/scenario/slow-1000"
+check "fork() while another thread makes the library's first call, 20 times: no child hangs" 0 "^20 0\$" \
+    bash -c 'hung=0; for _ in $(seq 20); do "$1" >/dev/null || hung=$((hung + 1)); done; echo 20 $hung' _ "$BUILD_DIR/fork_first_call"
 check "dlopen/dlclose cycles with threads, and a fork after dlclose" 0 \
     "^21 load-use-unload cycles .*: 0 failed calls, child fine\$" \
     "$BUILD_DIR/dlopen_cycles" "$PWD/$LIB_DIR/libcriteo_oauth.so" "$URL" 20
@@ -364,6 +368,10 @@ for build in shared shared-asan; do
     check "a program that exits while its refresh runs in the background: exit waits, the rotated refresh token is stored [$build]" 0 \
         "^after the child's exit: CRITEO_OK \$" \
         "$BUILD_DIR/$build" exit-during-refresh "$store_root/exit-$build" "$URL/scenario/slow-500-strict-rotate" "$client" "rt-start-$client"
+    client=$(new_client exit-handler)
+    check "a refresh due in an atexit handler that runs after the library's: made there, the rotated refresh token stored [$build]" 0 \
+        "^after the child's exit: CRITEO_OK \$" "$BUILD_DIR/$build" exit-during-refresh "$store_root/exit-handler-$build" \
+        "$URL/scenario/slow-500-strict-rotate" "$client" "rt-start-$client" in-an-exit-handler
 done
 for build in shared shared-asan; do
     check "exit() from the callback of a background refresh waits for another refresh, not for its own thread [$build]" 0 \

@@ -53,7 +53,7 @@
  *       store's lock. The child's get must wait for that fetch and take its
  *       token (no fetch of its own). With kill-parent, the parent is killed
  *       right after the fork: the child must still get a token in time.
- *   shared exit-during-refresh STORE URL CLIENT_ID REFRESH_TOKEN
+ *   shared exit-during-refresh STORE URL CLIENT_ID REFRESH_TOKEN [in-an-exit-handler]
  *       a short-lived program on the refresh_token grant: a child gets a
  *       token from URL (a slow scenario of a server that revokes used
  *       refresh tokens) on STORE with a margin of 899 s, so it is due a
@@ -61,7 +61,10 @@
  *       background, and exits 100 ms later, before the server answers. Then the parent drops the token and
  *       gets a new one with what the store holds: if the child's exit cut
  *       its refresh off, that is a refresh token the server revoked.
- *       Prints the parent's status.
+ *       Prints the parent's status. With in-an-exit-handler, the child's
+ *       second get is made by an atexit handler of its own, which runs
+ *       after the library's (it was registered before the library's first
+ *       thread started).
  *   shared exit-in-callback URL SLOW_URL CLIENT_ID
  *       two sources refresh in the background, one from SLOW_URL (a slow
  *       scenario), whose refresh is under way when the other's refresh
@@ -566,19 +569,42 @@ static int heal(char **argv) {
     return 0;
 }
 
-static int exit_during_refresh(char **argv) {
+static criteo_token_source *exiting_source;
+
+/* The last get of a program that is exiting, and a moment's work with the
+ * token, in which a refresh's request reaches the server, whose answer
+ * takes longer. */
+static void last_get(void) {
+    char *token = get(exiting_source);
+    usleep(100 * 1000);
+    if (token == NULL) {
+        _exit(1);
+    }
+    free(token);
+}
+
+static int exit_during_refresh(char **argv, int argc) {
     pid_t child = fork();
     if (child == 0) {
+        int in_handler = argc > 6 && strcmp(argv[6], "in-an-exit-handler") == 0;
+        if (in_handler) {
+            atexit(last_get);
+        }
         criteo_client *client = client_for(argv[3], 5000);
-        criteo_token_source *source = source_for(client, argv[2], argv[4], argv[5]);
-        criteo_token_source_set_refresh_margin(source, 899);
-        free(get(source));
+        exiting_source = source_for(client, argv[2], argv[4], argv[5]);
+        criteo_token_source_set_refresh_margin(exiting_source, 899);
+        criteo_token *first = NULL;
+        while (first == NULL) { /* on a library thread: its exit handler comes in */
+            if (criteo_token_source_get_within(exiting_source, 5000, &first, NULL) != CRITEO_OK) {
+                _exit(1);
+            }
+        }
+        criteo_token_free(first);
         usleep(1100 * 1000);
-        char *token = get(source);
-        /* A moment's work, in which the refresh's request reaches the
-         * server, whose answer takes longer. */
-        usleep(100 * 1000);
-        exit(token != NULL ? 0 : 1);
+        if (!in_handler) {
+            last_get();
+        }
+        exit(0);
     }
     int status = 0;
     waitpid(child, &status, 0);
@@ -719,8 +745,8 @@ int main(int argc, char **argv) {
     if (argc >= 5 && strcmp(argv[1], "fork-during-fetch") == 0) {
         return fork_during_fetch(argv, argc);
     }
-    if (argc == 6 && strcmp(argv[1], "exit-during-refresh") == 0) {
-        return exit_during_refresh(argv);
+    if (argc >= 6 && strcmp(argv[1], "exit-during-refresh") == 0) {
+        return exit_during_refresh(argv, argc);
     }
     if (argc == 5 && strcmp(argv[1], "exit-in-callback") == 0) {
         return exit_in_callback(argv);
