@@ -77,14 +77,18 @@ impl ClientConfig {
     }
 
     /// Time limits in milliseconds for connecting and for the whole call,
-    /// retries and their waits included; 0 keeps the default (10 s, 30 s).
+    /// retries and their waits included. 0 keeps the default: 30 s for the
+    /// total, and for connecting 10 s or the total when that is smaller.
     pub fn set_timeouts(&mut self, connect_ms: u32, total_ms: u32) -> Result<(), Error> {
-        let or_default = |ms: u32, default| match ms {
-            0 => default,
-            ms => Duration::from_millis(ms.into()),
+        let millis = |ms: u32| Duration::from_millis(ms.into());
+        let total = match total_ms {
+            0 => DEFAULT_TOTAL_TIMEOUT,
+            ms => millis(ms),
         };
-        let connect = or_default(connect_ms, DEFAULT_CONNECT_TIMEOUT);
-        let total = or_default(total_ms, DEFAULT_TOTAL_TIMEOUT);
+        let connect = match connect_ms {
+            0 => DEFAULT_CONNECT_TIMEOUT.min(total),
+            ms => millis(ms),
+        };
         if connect > total {
             return Err(Error::invalid_argument(format!(
                 "connect_ms ({} ms) must not exceed total_ms ({} ms)",
@@ -484,6 +488,14 @@ mod tests {
         );
         config.set_timeouts(250, 1000).unwrap();
         assert_eq!(config.total_timeout, Duration::from_millis(1000));
+        config.set_timeouts(0, 2000).unwrap();
+        assert_eq!(
+            (config.connect_timeout, config.total_timeout),
+            (Duration::from_millis(2000), Duration::from_millis(2000)),
+            "the default connect limit fits under a smaller total"
+        );
+        config.set_timeouts(0, 60_000).unwrap();
+        assert_eq!(config.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
         let error = config.set_timeouts(40_000, 0).unwrap_err();
         assert_eq!(
             error.message(),

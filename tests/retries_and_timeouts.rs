@@ -248,3 +248,17 @@ fn plain_http_to_a_non_loopback_host_is_refused_before_connecting() {
         assert!(Setup::new(host).build().is_ok(), "{host}");
     }
 }
+
+#[test]
+fn a_connect_limit_of_0_fits_under_a_smaller_total() {
+    let server = server();
+    // (0, 1500): the default connect limit (10 s) would exceed the total.
+    let client = support::Client::with_timeouts(&server.scenario_url("slow-5000"), 0, 1_500);
+    let error = client.get(&demo_call()).unwrap_err();
+    assert_eq!(
+        status_name(error.status),
+        "CRITEO_ERR_TIMEOUT",
+        "the total limit holds: {}",
+        error.message
+    );
+}

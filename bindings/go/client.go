@@ -41,7 +41,8 @@ type Option func(*options)
 func WithHost(baseURL string) Option { return func(o *options) { o.host = baseURL } }
 
 // WithTimeouts sets the connect and total time limits (0 keeps the
-// defaults, 10 s and 30 s). The total covers retries and their waits.
+// defaults: 30 s for the total, and 10 s or the total when that is smaller
+// for connecting). The total covers retries and their waits.
 func WithTimeouts(connect, total time.Duration) Option {
 	return func(o *options) { o.connectTimeout, o.totalTimeout = connect, total }
 }

@@ -132,6 +132,15 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+// A connect limit of 0 is the default, or the total when that is smaller:
+// a total alone, under 10 s, is accepted.
+func TestATotalAloneUnderTheDefaultConnectLimit(t *testing.T) {
+	client := newClient(t, serverURL+"/scenario/slow-3000", criteo.WithTimeouts(0, 500*time.Millisecond))
+	if _, err := client.GetToken(demo); !errors.Is(err, criteo.ErrTimeout) {
+		t.Fatalf("want ErrTimeout, got %v", err)
+	}
+}
+
 func TestBadArguments(t *testing.T) {
 	client := newClient(t, serverURL)
 	req := demo

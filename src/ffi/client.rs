@@ -117,7 +117,8 @@ pub unsafe extern "C" fn criteo_client_builder_set_host(
 /// Sets the time limits, in milliseconds: `connect_ms` to establish a
 /// connection, `total_ms` for the whole call: every attempt, the waits
 /// between retries, and reading the answer (a server that sends one byte a
-/// second is cut off). 0 keeps the default (10 000 and 30 000).
+/// second is cut off). 0 keeps the default: 30 000 for `total_ms`, and for
+/// `connect_ms` 10 000 or `total_ms` when that is smaller.
 ///
 /// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `builder` is
 /// NULL or `connect_ms` exceeds `total_ms`. A refused setting also makes

@@ -44,6 +44,14 @@ class CriteoOAuthTest < Minitest::Test
     assert_operator Process.clock_gettime(Process::CLOCK_MONOTONIC) - started, :<, 2.5
   end
 
+  # A timeout alone, under the default connect limit (10 s), is accepted:
+  # connecting is then bounded by the timeout.
+  def test_a_timeout_alone_under_the_default_connect_limit
+    assert_raises(CriteoOAuth::Timeout) do
+      client("/scenario/slow-3000", timeout: 0.5).get_token(**DEMO)
+    end
+  end
+
   def test_bad_arguments
     error = assert_raises(CriteoOAuth::InvalidArgument) { client.get_token(**DEMO, client_id: "") }
     assert_equal "client_id must not be empty", error.message

@@ -9,7 +9,8 @@ module CriteoOAuth
 
     # host: the API's base URL (default https://api.criteo.com).
     # timeout / connect_timeout: seconds for the whole call (retries
-    #   included) and for connecting; nil keeps the defaults (30 s, 10 s).
+    #   included) and for connecting; nil keeps the defaults (30 s, and for
+    #   connecting 10 s or the timeout when that is smaller).
     # ca_file: trust exactly this PEM bundle. proxy: an http:// proxy, or
     #   "" for none whatever the environment says. user_agent: your product
     #   token, sent first. max_retries: 0 to 10 (default 2).
