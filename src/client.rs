@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind};
-use crate::process::PerProcess;
+use crate::process::{PerProcess, made_once};
 use crate::proxy::{Proxy, ProxySetting};
 use crate::request::TokenRequest;
 use crate::resolver::{CachingResolver, SystemLookup, is_temporary_lookup_failure};
@@ -218,10 +218,8 @@ impl Client {
         if let Some(client) = DEFAULT.get() {
             return Ok(client);
         }
-        // Made outside the lock: a thread that forks meanwhile leaves its
-        // child nothing to wait for.
         let client = ClientConfig::default().build()?;
-        Ok(DEFAULT.get_or_init(|| client))
+        Ok(made_once(&DEFAULT, || client))
     }
 
     /// The full URL requests are posted to.

@@ -43,6 +43,19 @@ fn access_token(token: &Token) -> String {
     token.access_token().expose().to_owned()
 }
 
+/// A server, a stopped clock, and a source on both for `scenario` that has
+/// fetched its first token (whose access token comes last).
+fn started(
+    scenario: &str,
+    client_id: &str,
+) -> (TestServer, Arc<FakeClock>, Arc<TokenSource>, String) {
+    let server = TestServer::start().unwrap();
+    let clock = Arc::new(FakeClock::new("boot"));
+    let source = source_with(&server.scenario_url(scenario), client_id, &clock);
+    let first = access_token(&source.get().unwrap());
+    (server, clock, source, first)
+}
+
 /// Waits (on the real clock, at most 10 s) until `done` holds.
 fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     for _ in 0..1000 {
@@ -56,14 +69,7 @@ fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn a_get_when_the_refresh_falls_due_returns_at_once_and_the_library_refreshes() {
-    let server = TestServer::start().unwrap();
-    let clock = Arc::new(FakeClock::new("boot"));
-    let source = source_with(
-        &server.scenario_url("held-refresh-expires-900"),
-        "due",
-        &clock,
-    );
-    let first = access_token(&source.get().unwrap());
+    let (server, clock, source, first) = started("held-refresh-expires-900", "due");
     let announced = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&announced);
     source.set_refresh_callback(Some(Box::new(move |token: &Arc<Token>| {
@@ -95,17 +101,11 @@ fn a_get_when_the_refresh_falls_due_returns_at_once_and_the_library_refreshes() 
 
 #[test]
 fn sixty_four_threads_reading_during_a_background_refresh_never_wait() {
-    let server = TestServer::start().unwrap();
-    let clock = Arc::new(FakeClock::new("boot"));
-    let source = source_with(
-        &server.scenario_url("held-refresh-expires-900"),
-        "readers",
-        &clock,
-    );
-    let first = access_token(&source.get().unwrap());
+    let (server, clock, source, first) = started("held-refresh-expires-900", "readers");
     clock.advance(PAST_ANY_REFRESH);
-    // The refresh cannot end before the readers do: had any of them waited
-    // for it, it would be waiting still.
+    // This get starts the refresh, which cannot end before the readers do:
+    // had any of them waited for it, it would be waiting still.
+    assert_eq!(access_token(&source.get().unwrap()), first);
     thread::scope(|scope| {
         for reader in 0..64 {
             let (source, first) = (&source, &first);
@@ -130,14 +130,7 @@ fn sixty_four_threads_reading_during_a_background_refresh_never_wait() {
 
 #[test]
 fn a_failing_background_refresh_keeps_the_token_until_its_expiry_and_no_later() {
-    let server = TestServer::start().unwrap();
-    let clock = Arc::new(FakeClock::new("boot"));
-    let source = source_with(
-        &server.scenario_url("200-then-503-expires-900"),
-        "failing",
-        &clock,
-    );
-    let first = access_token(&source.get().unwrap());
+    let (server, clock, source, first) = started("200-then-503-expires-900", "failing");
     clock.advance(PAST_ANY_REFRESH);
     assert_eq!(access_token(&source.get().unwrap()), first);
     eventually("the refresh fails", || server.requests().len() == 2);
@@ -168,10 +161,7 @@ fn a_failing_background_refresh_keeps_the_token_until_its_expiry_and_no_later() 
 
 #[test]
 fn a_suspend_ends_the_token_and_a_wall_clock_step_changes_nothing() {
-    let server = TestServer::start().unwrap();
-    let clock = Arc::new(FakeClock::new("boot"));
-    let source = source_with(&server.scenario_url("lives-900"), "suspend", &clock);
-    let first = access_token(&source.get().unwrap());
+    let (server, clock, source, first) = started("lives-900", "suspend");
     for step in [3600, -3600, -7200, 3600] {
         clock.step_wall(step);
         assert_eq!(access_token(&source.get().unwrap()), first);
@@ -279,10 +269,7 @@ fn a_thousand_sources_made_at_once_spread_their_refreshes_over_the_jitter_window
 
 #[test]
 fn a_token_that_dies_while_the_refresh_callback_runs_is_not_served() {
-    let server = TestServer::start().unwrap();
-    let clock = Arc::new(FakeClock::new("boot"));
-    let source = source_with(&server.scenario_url("lives-900"), "dies", &clock);
-    let first = access_token(&source.get().unwrap());
+    let (server, clock, source, first) = started("lives-900", "dies");
     let during = Arc::new(Mutex::new(None));
     let (weak, seen, suspended) = (
         Arc::downgrade(&source),

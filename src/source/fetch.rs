@@ -38,22 +38,19 @@ struct Exchanged<T> {
 }
 
 impl<T: CachedToken> TokenSource<T> {
-    /// Starts the refresh of `token` that `state`'s plan calls for on a
-    /// thread of the library's. False when no thread could be started:
-    /// then no refresh is under way (a thread that came to wait for it
-    /// meanwhile takes `token`), and the next get tries again.
-    pub(super) fn refresh_in_background(
+    /// Starts the fetch that `state`'s plan calls for on a thread of the
+    /// library's. When no thread can be started, the fetch ends at once
+    /// with what `not_started` makes of that error (the threads that came
+    /// to wait for it meanwhile take it), which is returned.
+    pub(super) fn fetch_in_background(
         self: &Arc<Self>,
         locked: &Arc<Owned<Locked<T>>>,
         state: MutexGuard<'_, State<T>>,
-        token: &Arc<T>,
-    ) -> bool {
+        not_started: impl FnOnce(Error) -> Result<Arc<T>, Error>,
+    ) -> Option<Result<Arc<T>, Error>> {
         self.start_fetch(state);
-        let started = self.fetch_on_a_thread(locked).is_ok();
-        if !started {
-            let _ = self.finish_fetch(locked, locked.lock(), Ok(Arc::clone(token)));
-        }
-        started
+        let error = self.fetch_on_a_thread(locked).err()?;
+        Some(self.finish_fetch(locked, locked.lock(), not_started(error)))
     }
 
     /// Marks a fetch under way, for the other threads, and unlocks.

@@ -63,7 +63,8 @@ pub struct TokenSource<T: CachedToken = crate::token::Token> {
     /// What the source was made with: a record of the store is read back
     /// against it.
     first_request: TokenRequest,
-    /// The cached token while it needs no refresh; `None` otherwise.
+    /// The cached token while a get needs nothing else done (see
+    /// [`Lineage::serves_until`]); `None` otherwise.
     fresh: ArcSwapOption<Fresh<T>>,
     /// The lock, and the state it guards, of the process using the source.
     locked: PerProcess<Locked<T>>,
@@ -120,7 +121,8 @@ struct Saved<T> {
     unsaved: bool,
 }
 
-/// A token that needs no refresh before `until`.
+/// A token every get may be served, without a look at the state, before
+/// `until`.
 struct Fresh<T> {
     token: Arc<T>,
     until: Moment,
@@ -248,13 +250,14 @@ impl<T: CachedToken> TokenSource<T> {
         }
     }
 
-    /// The cached token while it needs no refresh, without taking a lock,
-    /// waiting or fetching.
+    /// The cached token while a get needs nothing else done (it is valid,
+    /// and not due for a refresh that nobody has started), without taking
+    /// a lock, waiting or fetching.
     pub fn cached(&self) -> Option<Arc<T>> {
         self.read_cached(Arc::clone)
     }
 
-    /// Runs `read` on the cached token while it needs no refresh, without
+    /// Runs `read` on the token [`cached`](Self::cached) gives, without
     /// taking a lock, waiting, fetching, or touching a reference count that
     /// threads share (`arc-swap` lends the token through a slot of the
     /// calling thread's own): the path of a read from many threads at once.
@@ -281,9 +284,12 @@ impl<T: CachedToken> TokenSource<T> {
         let state = locked.lock();
         match state.plan(self.clock.now()) {
             Plan::Serve(token) => Some(Ok(token)),
-            Plan::Refresh(_, token) => self
-                .refresh_in_background(&locked, state, &token)
-                .then_some(Ok(token)),
+            // Not started: the caller's `get` refreshes.
+            Plan::Refresh(_, token) => {
+                let not_started =
+                    self.fetch_in_background(&locked, state, |_| Ok(Arc::clone(&token)));
+                not_started.is_none().then_some(Ok(token))
+            }
             Plan::Fail(error) => Some(Err(error)),
             Plan::Wait | Plan::Fetch(_) => None,
         }
@@ -344,18 +350,16 @@ impl<T: CachedToken> TokenSource<T> {
         let awaited = state.fetches_done;
         match state.plan(self.clock.now()) {
             Plan::Serve(token) => return Some(Ok(token)),
-            // Without a thread, the refresh waits for a later call.
+            // Not started: a later call tries again.
             Plan::Refresh(_, token) => {
-                self.refresh_in_background(&locked, state, &token);
+                let _ = self.fetch_in_background(&locked, state, |_| Ok(Arc::clone(&token)));
                 return Some(Ok(token));
             }
             Plan::Fail(error) => return Some(Err(error)),
             Plan::Wait => {}
             Plan::Fetch(_) => {
-                self.start_fetch(state);
-                if let Err(error) = self.fetch_on_a_thread(&locked) {
-                    // The fetch never started: it ends as a failed one.
-                    return Some(self.finish_fetch(&locked, locked.lock(), Err(error)));
+                if let Some(not_started) = self.fetch_in_background(&locked, state, Err) {
+                    return Some(not_started);
                 }
                 state = locked.lock();
             }

@@ -548,6 +548,16 @@ mod tests {
         );
     }
 
+    /// How long after `now` the last failure lets the next fetch start.
+    fn wait_after(lineage: &Lineage<Token>, now: Moment) -> Duration {
+        lineage
+            .failure
+            .as_ref()
+            .unwrap()
+            .not_before
+            .saturating_since(now)
+    }
+
     #[test]
     fn failure_backoff_doubles_to_30_s_or_follows_retry_after() {
         let mut lineage = lineage("client_credentials");
@@ -555,28 +565,13 @@ mod tests {
         let mut waits = Vec::new();
         for _ in 0..7 {
             let _ = lineage.record_failure(Error::new(ErrorKind::Transport, "down"), now);
-            waits.push(
-                lineage
-                    .failure
-                    .as_ref()
-                    .unwrap()
-                    .not_before
-                    .saturating_since(now),
-            );
+            waits.push(wait_after(&lineage, now));
         }
         let seconds: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
         assert_eq!(seconds, [1, 2, 4, 8, 16, 30, 30]);
         let limited = Error::new(ErrorKind::HttpStatus, "429").with_retry_after(Some(7));
         let _ = lineage.record_failure(limited, now);
-        assert_eq!(
-            lineage
-                .failure
-                .as_ref()
-                .unwrap()
-                .not_before
-                .saturating_since(now),
-            Duration::from_secs(7)
-        );
+        assert_eq!(wait_after(&lineage, now), Duration::from_secs(7));
         lineage.install(&token(r#"{"access_token":"a"}"#), now);
         assert!(lineage.failure.is_none(), "a success clears the backoff");
     }
