@@ -92,13 +92,14 @@ fn a_slow_refresh_holds_up_neither_its_caller_nor_other_readers() {
             });
         }
     });
-    assert_eq!(server.requests().len(), 2, "one refresh");
+    // The refresh's request, sent from the library's thread.
+    eventually(|| (server.requests().len() == 2).then_some(()));
     let refreshed = eventually(|| {
         let token = source.get().unwrap();
         (token != first).then_some(token)
     });
     assert_ne!(refreshed.access_token, first.access_token);
-    assert_eq!(server.requests().len(), 2);
+    assert_eq!(server.requests().len(), 2, "one refresh");
 }
 
 /// What `found` finds within 10 s of polling.
