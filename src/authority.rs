@@ -11,6 +11,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::error::Error;
 
+/// The port a URL means when it names none: 443 for https, else 80.
+pub fn default_port(uri: &ureq::http::Uri) -> u16 {
+    match uri.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    }
+}
+
 /// The name `localhost` and the names under it (RFC 6761): always the
 /// loopback interface, whatever a resolver says.
 pub fn is_localhost_name(host: &str) -> bool {

@@ -11,6 +11,7 @@ use ureq::tls::{RootCerts, TlsConfig};
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
 use zeroize::Zeroizing;
 
+use crate::connect::ConnectFailed;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind};
 use crate::process::{PerProcess, made_once};
@@ -22,7 +23,7 @@ use crate::retry::{Failure, Next, next_step};
 use crate::sanitize::Redactor;
 use crate::tls::{Roots, read_ca_file, system_roots, tls_failure};
 use crate::token::Token;
-use crate::transport::TcpConnector;
+use crate::transport::{TcpConnector, take_last_peer};
 
 pub const DEFAULT_HOST: &str = "https://api.criteo.com";
 /// Our product token, last in every `User-Agent`.
@@ -277,6 +278,7 @@ impl Client {
         time_left: Option<Duration>,
     ) -> Result<Token, Failure> {
         let form = request.form_body();
+        take_last_peer();
         let agent = self.connections.for_this_process();
         let mut post = agent.post(&*self.token_url);
         if let Some(time_left) = time_left {
@@ -303,13 +305,22 @@ impl Client {
             body,
         };
         let redactor = request.redactor().with_secrets(self.proxy_secrets());
-        interpret(&answer, &redactor).map_err(Failure::from)
+        interpret(&answer, &redactor).map_err(|error| {
+            let message = format!("POST {} answered {}", self.token_url, error.message());
+            Failure::from(error.with_message(message))
+        })
     }
 
     fn transport_failure(&self, error: ureq::Error) -> Failure {
         let nothing_sent = never_left(&error);
         let (kind, detail) = match (&error, tls_failure(&error)) {
             (_, Some(reason)) => (ErrorKind::Tls, format!("failed TLS: {reason}")),
+            (ureq::Error::Io(io), _) if let Some(failed) = ConnectFailed::of(io) => {
+                match failed.timed_out() {
+                    true => (ErrorKind::Timeout, format!("timed out: {failed}")),
+                    false => (ErrorKind::Transport, format!("failed: {failed}")),
+                }
+            }
             (ureq::Error::Timeout(which), _) => {
                 (ErrorKind::Timeout, format!("timed out ({which} limit)"))
             }
@@ -330,10 +341,13 @@ impl Client {
             ),
             _ => (ErrorKind::Transport, format!("failed: {error}")),
         };
-        let via = match &self.proxy {
+        let mut via = match &self.proxy {
             Some(proxy) => format!(" (via proxy {})", proxy.shown()),
             None => String::new(),
         };
+        if let Some(peer) = take_last_peer() {
+            via.push_str(&format!(" (connected to {peer})"));
+        }
         // A proxy's refusal quotes the proxy, which knows its password.
         let detail = Redactor::new(self.proxy_secrets())
             .redact(&detail)
@@ -397,7 +411,7 @@ impl Connections {
 fn new_agent(config: &ureq::config::Config) -> ureq::Agent {
     let connector =
         ().chain(ConnectProxyConnector::default())
-            .chain(TcpConnector)
+            .chain(TcpConnector::default())
             .chain(RustlsConnector::default());
     ureq::Agent::with_parts(
         config.clone(),
@@ -430,6 +444,7 @@ fn never_left(error: &ureq::Error) -> bool {
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
         ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => true,
         ureq::Error::Io(io) if is_temporary_lookup_failure(io) => true,
+        ureq::Error::Io(io) if ConnectFailed::of(io).is_some() => true,
         ureq::Error::Io(io) => matches!(
             io.kind(),
             ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable

@@ -7,6 +7,7 @@
 mod authority;
 pub mod client;
 pub mod clock;
+mod connect;
 mod descriptors;
 pub mod endpoint;
 pub mod error;

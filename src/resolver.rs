@@ -24,7 +24,7 @@ use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::NextTimeout;
 
-use crate::authority::{is_localhost_name, parse_host_port};
+use crate::authority::{default_port, is_localhost_name, parse_host_port};
 use crate::descriptors::is_out_of_descriptors;
 use crate::process::QuietPanics;
 use crate::threads;
@@ -51,11 +51,6 @@ impl<L: Resolver> Resolver for CachingResolver<L> {
         let authority = uri
             .authority()
             .ok_or_else(|| ureq::Error::BadUri(uri.to_string()))?;
-        let default_port = if uri.scheme_str() == Some("https") {
-            443
-        } else {
-            80
-        };
         let host_port = authority
             .as_str()
             .rsplit_once('@')
@@ -64,7 +59,10 @@ impl<L: Resolver> Resolver for CachingResolver<L> {
         // default port in place of one that cannot be read.
         let checked =
             parse_host_port(host_port, "url").map_err(|_| ureq::Error::BadUri(uri.to_string()))?;
-        let (host, port) = (checked.host.as_str(), checked.port.unwrap_or(default_port));
+        let (host, port) = (
+            checked.host.as_str(),
+            checked.port.unwrap_or(default_port(uri)),
+        );
         if let Some(ip) = checked.ip() {
             return Ok(self.these(&[ip], port));
         }

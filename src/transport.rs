@@ -1,6 +1,7 @@
 //! The TCP transport under ureq's connector chain (plain HTTP, and under
 //! rustls and the CONNECT proxy, which ureq layers on top of it): a
-//! non-blocking socket, and a system call only when it does something.
+//! non-blocking socket, connected by [`crate::connect`], and a system call
+//! only when it does something.
 //!
 //! ureq's own TCP transport changes the socket's timeouts before reads and
 //! writes (`setsockopt`), checks a pooled connection by switching the
@@ -19,6 +20,7 @@
 //!   only the second can see what the first would not (the server closed,
 //!   or sent bytes nobody asked for), so the first costs nothing.
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Weak};
@@ -31,14 +33,17 @@ use ureq::unversioned::transport::{
     Transport,
 };
 
-use crate::descriptors::above_stdio;
+use crate::authority::default_port;
+use crate::connect::Eyeballs;
 
 /// Output is sent at once when less than this much room is left for more.
 const MIN_OUTPUT_ROOM: usize = 4096;
 
 /// Opens the TCP connection when no earlier connector in the chain did.
 #[derive(Debug, Default)]
-pub struct TcpConnector;
+pub struct TcpConnector {
+    eyeballs: Eyeballs,
+}
 
 impl<In: Transport> Connector<In> for TcpConnector {
     type Out = Either<In, TcpTransport>;
@@ -51,16 +56,27 @@ impl<In: Transport> Connector<In> for TcpConnector {
         if let Some(transport) = chained {
             return Ok(Some(Either::A(transport)));
         }
+        if details.addrs.is_empty() {
+            return Err(ureq::Error::ConnectionFailed);
+        }
+        // The server's host, or the proxy's when there is one (never its
+        // credentials: this name is shown in messages).
+        let uri = details.uri;
+        let port = uri.port_u16().unwrap_or(default_port(uri));
+        let host = format!("{}:{port}", uri.host().unwrap_or(""));
         let deadline = Deadline::after(details.timeout);
-        let stream = connect(&details.addrs, deadline)?;
+        let (stream, peer) = self
+            .eyeballs
+            .connect(&host, &details.addrs, deadline.at)
+            .map_err(io::Error::from)?;
         stream.set_nodelay(details.config.no_delay())?;
-        stream.set_nonblocking(true)?;
         let buffers = LazyBuffers::new(
             details.config.input_buffer_size(),
             details.config.output_buffer_size(),
         );
         let transport = TcpTransport {
             stream: Arc::new(stream),
+            peer,
             buffers: WriteBehind {
                 inner: buffers,
                 pending: 0,
@@ -72,29 +88,14 @@ impl<In: Transport> Connector<In> for TcpConnector {
     }
 }
 
-/// Tries each address in turn, giving the first half of the time left,
-/// the next a quarter, and so on (as ureq does), the last all of it.
-fn connect(addrs: &[SocketAddr], deadline: Deadline) -> Result<TcpStream, ureq::Error> {
-    let mut last_error = None;
-    for (index, addr) in addrs.iter().enumerate() {
-        let left = deadline.left()?;
-        let share = match (left, addrs.len() - index) {
-            (Some(left), remaining) if remaining > 1 => Some(left / 2),
-            (left, _) => left,
-        };
-        let attempt = match share {
-            Some(share) => TcpStream::connect_timeout(addr, share.max(Duration::from_millis(10))),
-            None => TcpStream::connect(addr),
-        };
-        match attempt.and_then(above_stdio) {
-            Ok(stream) => return Ok(stream),
-            Err(error) if error.kind() == io::ErrorKind::TimedOut => {
-                last_error = Some(ureq::Error::Timeout(ureq::Timeout::Connect));
-            }
-            Err(error) => last_error = Some(error.into()),
-        }
-    }
-    Err(last_error.unwrap_or(ureq::Error::ConnectionFailed))
+thread_local! {
+    static LAST_PEER: Cell<Option<SocketAddr>> = const { Cell::new(None) };
+}
+
+/// The address this thread's last request was sent to (the server's, or
+/// the proxy's), taken: for the messages of failures after connecting.
+pub(crate) fn take_last_peer() -> Option<SocketAddr> {
+    LAST_PEER.with(Cell::take)
 }
 
 /// A connected, non-blocking TCP socket and its buffers.
@@ -102,6 +103,8 @@ fn connect(addrs: &[SocketAddr], deadline: Deadline) -> Result<TcpStream, ureq::
 pub struct TcpTransport {
     /// Shared (weakly) with the handle ureq uses to shut the socket down.
     stream: Arc<TcpStream>,
+    /// Where it is connected to.
+    peer: SocketAddr,
     buffers: WriteBehind,
     /// Set by a read, cleared by the next liveness check (see the module doc).
     answer_just_read: bool,
@@ -161,6 +164,7 @@ impl Transport for TcpTransport {
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        LAST_PEER.set(Some(self.peer));
         let sent_now = self.buffers.pending > 0;
         self.send_pending(Deadline::after(timeout.for_write()))?;
         let deadline = Deadline::after(timeout.for_read());

@@ -5,8 +5,8 @@ mod support;
 
 use criteo_oauth::ffi::status::*;
 use support::{
-    Call, Client, TestServer, TokenView, assert_invalid_grant, demo_call, expect_error, scenario,
-    status_name, unix_now,
+    Call, Client, TestServer, TokenView, after_answered, assert_invalid_grant, demo_call,
+    expect_answer, expect_error, scenario, status_name, unix_now,
 };
 
 fn server() -> TestServer {
@@ -107,7 +107,7 @@ fn wrong_credentials_give_401_with_the_oauth_error() {
     assert_eq!(error.http_status, 401);
     assert_eq!(error.code.as_deref(), Some("invalid_client"));
     assert_eq!(
-        error.message,
+        after_answered(&error.message, &server.url()),
         "401 Unauthorized: invalid_client: client_id doesn't exist or the client_secret is invalid"
     );
     assert_eq!(error.retry_after, -1);
@@ -116,7 +116,7 @@ fn wrong_credentials_give_401_with_the_oauth_error() {
 #[test]
 fn oauth_400_carries_code_description_and_uri() {
     let server = server();
-    let error = expect_error(&server, "400-json", CRITEO_ERR_BAD_REQUEST);
+    let error = expect_answer(&server, "400-json", CRITEO_ERR_BAD_REQUEST);
     assert_invalid_grant(&error);
     assert_eq!(
         error.message,
@@ -127,7 +127,7 @@ fn oauth_400_carries_code_description_and_uri() {
 #[test]
 fn non_json_401_bodies_give_a_short_clean_excerpt() {
     let server = server();
-    let error = expect_error(&server, "401-html", CRITEO_ERR_UNAUTHORIZED);
+    let error = expect_answer(&server, "401-html", CRITEO_ERR_UNAUTHORIZED);
     assert_eq!(
         error.message,
         "401 Unauthorized: 401 Authorization Required 401 Authorization Required nginx"
@@ -136,28 +136,28 @@ fn non_json_401_bodies_give_a_short_clean_excerpt() {
         (error.code, error.description, error.uri),
         (None, None, None)
     );
-    let error = expect_error(&server, "401-empty", CRITEO_ERR_UNAUTHORIZED);
+    let error = expect_answer(&server, "401-empty", CRITEO_ERR_UNAUTHORIZED);
     assert_eq!(error.message, "401 Unauthorized: empty body");
 }
 
 #[test]
 fn other_statuses_are_http_status_errors() {
     let server = server();
-    let error = expect_error(&server, "429", CRITEO_ERR_HTTP_STATUS);
+    let error = expect_answer(&server, "429", CRITEO_ERR_HTTP_STATUS);
     assert_eq!((error.http_status, error.retry_after), (429, 7));
     assert_eq!(
         error.message,
         "429 Too Many Requests: rate limit exceeded (retry after 7 s)"
     );
 
-    let error = expect_error(&server, "500", CRITEO_ERR_HTTP_STATUS);
+    let error = expect_answer(&server, "500", CRITEO_ERR_HTTP_STATUS);
     assert_eq!((error.http_status, error.retry_after), (500, -1));
     assert_eq!(
         error.message,
         "500 Internal Server Error: Internal Server Error"
     );
 
-    let error = expect_error(&server, "503", CRITEO_ERR_HTTP_STATUS);
+    let error = expect_answer(&server, "503", CRITEO_ERR_HTTP_STATUS);
     assert_eq!(
         error.message,
         r#"503 Service Unavailable: {"message":"maintenance"}"#
@@ -167,7 +167,7 @@ fn other_statuses_are_http_status_errors() {
 #[test]
 fn redirects_are_reported_not_followed() {
     let server = server();
-    let error = expect_error(&server, "302", CRITEO_ERR_HTTP_STATUS);
+    let error = expect_answer(&server, "302", CRITEO_ERR_HTTP_STATUS);
     assert_eq!(error.http_status, 302);
     assert_eq!(
         error.message,
@@ -207,7 +207,7 @@ fn unusable_2xx_answers_are_invalid_responses() {
         ),
     ];
     for (name, message) in cases {
-        let error = expect_error(&server, name, CRITEO_ERR_INVALID_RESPONSE);
+        let error = expect_answer(&server, name, CRITEO_ERR_INVALID_RESPONSE);
         assert_eq!(error.message, message, "{name}");
         assert_eq!(error.http_status, 200, "{name}");
     }
@@ -216,7 +216,7 @@ fn unusable_2xx_answers_are_invalid_responses() {
 #[test]
 fn an_error_field_in_a_2xx_keeps_its_oauth_code() {
     let server = server();
-    let error = expect_error(&server, "error-in-200", CRITEO_ERR_INVALID_RESPONSE);
+    let error = expect_answer(&server, "error-in-200", CRITEO_ERR_INVALID_RESPONSE);
     assert_eq!(error.code.as_deref(), Some("invalid_grant"));
     assert_eq!(error.description.as_deref(), Some("code already used"));
     assert_eq!(
@@ -228,14 +228,14 @@ fn an_error_field_in_a_2xx_keeps_its_oauth_code() {
 #[test]
 fn bodies_over_1_mib_are_refused_without_being_read() {
     let server = server();
-    let error = expect_error(&server, "over-limit", CRITEO_ERR_INVALID_RESPONSE);
+    let error = expect_answer(&server, "over-limit", CRITEO_ERR_INVALID_RESPONSE);
     assert_eq!(
         error.message,
         "200 OK is not a usable token: the body is larger than 1048576 bytes"
     );
     for name in ["huge", "huge-chunked"] {
         let before = server.streamed_bytes();
-        let error = expect_error(&server, name, CRITEO_ERR_INVALID_RESPONSE);
+        let error = expect_answer(&server, name, CRITEO_ERR_INVALID_RESPONSE);
         assert!(
             error
                 .message

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use criteo_oauth::ffi::status::*;
 use criteo_test_server::TestCa;
-use support::{Client, Setup, TestServer, demo_call, expect_error, scenario, status_name};
+use support::{
+    Client, Setup, TestServer, demo_call, expect_answer, expect_error, scenario, status_name,
+};
 
 #[test]
 fn a_server_that_dribbles_one_byte_a_second_hits_the_total_limit() {
@@ -66,7 +68,7 @@ fn an_http_1_0_answer_ended_by_closing_is_read() {
 #[test]
 fn a_gzip_body_nobody_asked_for_is_refused_unread() {
     let server = TestServer::start().unwrap();
-    let error = expect_error(&server, "gzip", CRITEO_ERR_INVALID_RESPONSE);
+    let error = expect_answer(&server, "gzip", CRITEO_ERR_INVALID_RESPONSE);
     assert_eq!(
         error.message,
         "200 OK is not a usable token: the body is encoded with gzip (Content-Encoding), which was not asked for"
@@ -169,11 +171,9 @@ fn a_tls_server_that_closes_mid_handshake_is_a_transport_error() {
         "{}",
         error.message
     );
-    assert!(
-        error
-            .message
-            .ends_with("failed: the connection closed before the answer was complete"),
-        "{}",
-        error.message
+    // The message names the address that was connected to.
+    let ending = format!(
+        "failed: the connection closed before the answer was complete (connected to 127.0.0.1:{port})"
     );
+    assert!(error.message.ends_with(&ending), "{}", error.message);
 }

@@ -94,7 +94,7 @@ func TestUnauthorized(t *testing.T) {
 	if e.HTTPStatus != 401 || e.Code != "invalid_client" || e.RetryAfter != -1 {
 		t.Errorf("unexpected error fields %+v", e)
 	}
-	want := "401 Unauthorized: invalid_client: client_id doesn't exist or the client_secret is invalid"
+	want := "POST " + serverURL + "/oauth2/token answered 401 Unauthorized: invalid_client: client_id doesn't exist or the client_secret is invalid"
 	if e.Message != want || err.Error() != "criteo: "+want {
 		t.Errorf("message %q", e.Message)
 	}

@@ -100,9 +100,11 @@ pub unsafe extern "C" fn criteo_error_uri(error: *const criteo_error) -> *const 
     unsafe { read_handle(error, ptr::null(), |e| optional_ptr(&e.uri)) }
 }
 
-/// One readable line saying what failed, e.g. `401 Unauthorized:
+/// One readable line saying what failed, e.g. `POST
+/// https://api.criteo.com/oauth2/token answered 401 Unauthorized:
 /// invalid_client: client_id doesn't exist or the client_secret is invalid`.
-/// Never NULL (a NULL `error` gives a static line saying so); never holds a
+/// An answer names the URL that answered, a failure to connect every
+/// address tried. Never NULL (a NULL `error` gives a static line saying so); never holds a
 /// secret. Borrowed from `error`.
 ///
 /// # Safety

@@ -82,7 +82,7 @@ unset http_proxy all_proxy ALL_PROXY
 good=(CRITEO_HOST="$URL" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret)
 bad=(CRITEO_HOST="$URL" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=wrong)
 unset_credentials=(CRITEO_CLIENT_ID= CRITEO_CLIENT_SECRET=)
-unauthorized="CRITEO_ERR_UNAUTHORIZED: 401 Unauthorized: invalid_client: client_id doesn't exist or the client_secret is invalid"
+unauthorized="CRITEO_ERR_UNAUTHORIZED: POST $URL/oauth2/token answered 401 Unauthorized: invalid_client: client_id doesn't exist or the client_secret is invalid"
 
 run "C11 header test" 0 "" header_c11
 run "C++17 header test" 0 "" header_cxx17
@@ -97,7 +97,7 @@ done
 check "get_token: no credentials" 2 "set CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET" env -u CRITEO_CLIENT_ID "$BUILD_DIR/get_token"
 
 run "criteo-token: prints the token alone" 0 '^eyJ[A-Za-z0-9._-]+$' "${good[@]}" criteo-token
-run "criteo-token: 401" 1 "^criteo-token: 401 Unauthorized: invalid_client" "${bad[@]}" criteo-token
+run "criteo-token: 401, naming the URL" 1 "^criteo-token: POST $URL/oauth2/token answered 401 Unauthorized: invalid_client" "${bad[@]}" criteo-token
 run "criteo-token: empty credentials name the variable" 2 "^criteo-token: CRITEO_CLIENT_ID must not be empty\$" "${unset_credentials[@]}" criteo-token
 run "criteo-token: unknown argument" 2 "unknown argument '--secret'" criteo-token --secret
 run "criteo-token: --help" 0 "^usage: criteo-token" criteo-token --help
@@ -463,5 +463,7 @@ check "localhost is 127.0.0.1 and ::1 in a namespace whose /etc/hosts says other
     tests/c/localhost_namespace.sh "$BUILD_DIR" "$SERVER"
 check "a SERVFAIL is retried, an NXDOMAIN is not" 0 "^(ok|SKIP) " \
     tests/c/dns_namespace.sh "$BUILD_DIR" "$SERVER"
+check "a dual-stack name whose IPv6 path is a black hole: a token within 1 s, direct and through a proxy" 0 "^(ok|SKIP) " \
+    tests/c/eyeballs_namespace.sh "$BUILD_DIR" "$SERVER"
 
 finish C

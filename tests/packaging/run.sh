@@ -116,7 +116,7 @@ fi
 echo "== criteo-token and the man pages"
 check "criteo-token --help" 0 "^usage: criteo-token" "$prefix/bin/criteo-token" --help
 check "criteo-token finds the library through its rpath" 0 "^eyJ" "$prefix/bin/criteo-token"
-check "criteo-token: 401 on stderr, exit 1" 1 "^criteo-token: 401 Unauthorized" \
+check "criteo-token: 401 on stderr, exit 1" 1 "^criteo-token: POST .*/oauth2/token answered 401 Unauthorized" \
     env CRITEO_CLIENT_SECRET=wrong "$prefix/bin/criteo-token"
 check_man "criteo-token(1)" "EXIT STATUS" "$prefix/share/man/man1/criteo-token.1"
 check_man "criteo_oauth(3)" "criteo_token_source_get_within" "$prefix/share/man/man3/criteo_oauth.3"

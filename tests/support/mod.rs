@@ -411,6 +411,25 @@ pub fn expect_error(server: &TestServer, name: &str, status: criteo_status) -> E
     error
 }
 
+/// The error the named scenario's answer must give, checked to have
+/// `status` and to name the URL that answered; its message is what
+/// follows "answered ".
+pub fn expect_answer(server: &TestServer, name: &str, status: criteo_status) -> ErrorView {
+    let mut error = expect_error(server, name, status);
+    error.message = after_answered(&error.message, &server.scenario_url(name));
+    error
+}
+
+/// What a message says after "POST {host}/oauth2/token answered ",
+/// checked to start so.
+pub fn after_answered(message: &str, host: &str) -> String {
+    let prefix = format!("POST {host}/oauth2/token answered ");
+    match message.strip_prefix(&prefix) {
+        Some(rest) => rest.to_owned(),
+        None => panic!("{message:?} does not start with {prefix:?}"),
+    }
+}
+
 /// The name of a status, for readable assertion failures.
 pub fn status_name(status: criteo_status) -> String {
     owned(criteo_status_str(status)).unwrap()

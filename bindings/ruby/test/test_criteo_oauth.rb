@@ -21,7 +21,8 @@ class CriteoOAuthTest < Minitest::Test
     error = assert_raises(CriteoOAuth::Unauthorized) { client.get_token(**DEMO, client_secret: "wrong") }
     assert_kind_of CriteoOAuth::Error, error
     assert_equal [401, 401, "invalid_client", nil], [error.status, error.http_status, error.code, error.retry_after]
-    assert_equal "401 Unauthorized: invalid_client: client_id doesn't exist or the client_secret is invalid",
+    assert_equal "POST #{TestServer.url}/oauth2/token answered 401 Unauthorized: invalid_client: " \
+                 "client_id doesn't exist or the client_secret is invalid",
                  error.message
   end
 
