@@ -69,6 +69,17 @@ GO
     else
         fail "the Go program gets a token (LD_LIBRARY_PATH=<prefix>/lib)"
     fi
+    # README's other way: an rpath from pkg-config, PKG_CONFIG_PATH exported.
+    (
+        cd "$app"
+        export GOFLAGS=-mod=mod GOPROXY=off PKG_CONFIG_PATH="$scratch/prefix/lib/pkgconfig"
+        CGO_LDFLAGS="-Wl,-rpath,$(pkg-config --variable=libdir criteo-oauth)" go build -o app-rpath .
+    ) || true
+    if [[ -x $app/app-rpath ]] && [[ $(env -u LD_LIBRARY_PATH "$app/app-rpath" "$url") == "token valid: true" ]]; then
+        pass "the Go program built with README's rpath gets a token without LD_LIBRARY_PATH"
+    else
+        fail "the Go program built with README's rpath gets a token without LD_LIBRARY_PATH"
+    fi
 fi
 
 if command -v gem >/dev/null && ruby -e 'require "ffi"' 2>/dev/null; then

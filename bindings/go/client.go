@@ -24,51 +24,59 @@ type Client struct {
 	h *handle
 }
 
+// options holds what the Options set; nil means not set, so that a value
+// given explicitly (even "" or -1) reaches the library, which refuses it,
+// and never quietly becomes the default.
 type options struct {
-	host           string
+	host           *string
 	connectTimeout time.Duration
 	totalTimeout   time.Duration
-	maxRetries     int
-	caFile         string
+	maxRetries     *int
+	caFile         *string
 	proxy          *string
-	userAgent      string
+	userAgent      *string
 }
 
 // Option configures a Client.
 type Option func(*options)
 
-// WithHost sets the API's base URL (default https://api.criteo.com).
-func WithHost(baseURL string) Option { return func(o *options) { o.host = baseURL } }
+// WithHost sets the API's base URL (default https://api.criteo.com); ""
+// is refused, as every empty setting is.
+func WithHost(baseURL string) Option { return func(o *options) { o.host = &baseURL } }
 
 // WithTimeouts sets the connect and total time limits (0 keeps the
 // defaults: 30 s for the total, and 10 s or the total when that is smaller
-// for connecting). The total covers retries and their waits.
+// for connecting). The total covers retries and their waits. A negative
+// limit is refused; one below a millisecond counts as 1 ms.
 func WithTimeouts(connect, total time.Duration) Option {
 	return func(o *options) { o.connectTimeout, o.totalTimeout = connect, total }
 }
 
 // WithMaxRetries sets how many times a failed call may be retried (0 to 10, default 2).
-func WithMaxRetries(n int) Option { return func(o *options) { o.maxRetries = n } }
+func WithMaxRetries(n int) Option { return func(o *options) { o.maxRetries = &n } }
 
 // WithCAFile trusts exactly the certificates in this PEM bundle.
-func WithCAFile(path string) Option { return func(o *options) { o.caFile = path } }
+func WithCAFile(path string) Option { return func(o *options) { o.caFile = &path } }
 
 // WithProxy sends requests through this http:// CONNECT proxy; "" means
 // no proxy whatever the environment says.
 func WithProxy(url string) Option { return func(o *options) { o.proxy = &url } }
 
 // WithUserAgent puts your product token first in the User-Agent header.
-func WithUserAgent(product string) Option { return func(o *options) { o.userAgent = product } }
+func WithUserAgent(product string) Option { return func(o *options) { o.userAgent = &product } }
 
 // NewClient makes a client. Errors are *Error (ErrInvalidArgument for a
 // refused option, with a message naming it).
 func NewClient(opts ...Option) (*Client, error) {
-	o := options{maxRetries: -1}
+	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.maxRetries < -1 || o.maxRetries > 10 {
-		return nil, &Error{Status: StatusInvalidArgument, Message: "max retries must be between 0 and 10", RetryAfter: -1}
+	if o.maxRetries != nil && (*o.maxRetries < 0 || *o.maxRetries > 10) {
+		return nil, invalidArgument("max retries must be between 0 and 10")
+	}
+	if o.connectTimeout < 0 || o.totalTimeout < 0 {
+		return nil, invalidArgument("timeouts must not be negative")
 	}
 	ptr, err := buildClient(&o)
 	if err != nil {

@@ -141,6 +141,43 @@ func TestATotalAloneUnderTheDefaultConnectLimit(t *testing.T) {
 	}
 }
 
+// An option given with an empty or out-of-range value is refused, naming
+// it, as C refuses it: never quietly replaced by the default.
+func TestExplicitOptionsNeverFallBackToADefault(t *testing.T) {
+	cases := []struct {
+		option criteo.Option
+		want   string
+	}{
+		{criteo.WithHost(""), "base_url"},
+		{criteo.WithCAFile(""), "ca_file"},
+		{criteo.WithUserAgent(""), "user_agent must not be empty"},
+		{criteo.WithMaxRetries(-1), "max retries must be between 0 and 10"},
+		{criteo.WithMaxRetries(11), "max retries must be between 0 and 10"},
+		{criteo.WithTimeouts(-time.Second, 0), "timeouts must not be negative"},
+		{criteo.WithTimeouts(0, -time.Millisecond), "timeouts must not be negative"},
+	}
+	for _, c := range cases {
+		client, err := criteo.NewClient(c.option)
+		if err == nil {
+			client.Close()
+			t.Errorf("want %q refused, got a client", c.want)
+			continue
+		}
+		if !errors.Is(err, criteo.ErrInvalidArgument) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want ErrInvalidArgument naming %q, got %v", c.want, err)
+		}
+	}
+}
+
+// Below a millisecond is 1 ms, not 0 (the default of 30 s).
+func TestASubMillisecondTotalIsNotTheDefault(t *testing.T) {
+	client := newClient(t, serverURL+"/scenario/slow-3000", criteo.WithTimeouts(0, 500*time.Microsecond))
+	started := time.Now()
+	if _, err := client.GetToken(demo); !errors.Is(err, criteo.ErrTimeout) {
+		t.Fatalf("want ErrTimeout, got %v after %v", err, time.Since(started))
+	}
+}
+
 func TestBadArguments(t *testing.T) {
 	client := newClient(t, serverURL)
 	req := demo

@@ -51,6 +51,11 @@ func closedError(what string) error {
 	return &Error{Status: StatusInvalidArgument, Message: "the " + what + " is closed", RetryAfter: -1, closed: true}
 }
 
+// invalidArgument is the error of an argument the binding refuses itself.
+func invalidArgument(message string) *Error {
+	return &Error{Status: StatusInvalidArgument, Message: message, RetryAfter: -1}
+}
+
 // Sentinels for errors.Is, one per status.
 var (
 	ErrInvalidArgument = &Error{Status: StatusInvalidArgument, Message: "invalid argument"}

@@ -107,33 +107,28 @@ func optionalString(p *C.char) string {
 // buildClient applies the options to a builder and builds. A refused
 // setting is remembered by the builder, so build reports it.
 func buildClient(o *options) (*C.criteo_client, error) {
-	proxy := ""
-	if o.proxy != nil {
-		proxy = *o.proxy
-	}
-	for _, f := range [][2]string{{"base_url", o.host}, {"pem_path", o.caFile}, {"proxy_url", proxy}, {"user_agent", o.userAgent}} {
-		if err := checkNoNUL(f[0], f[1]); err != nil {
-			return nil, err
+	settings := []struct {
+		name  string
+		value *string
+	}{{"base_url", o.host}, {"pem_path", o.caFile}, {"proxy_url", o.proxy}, {"user_agent", o.userAgent}}
+	for _, setting := range settings {
+		if setting.value != nil {
+			if err := checkNoNUL(setting.name, *setting.value); err != nil {
+				return nil, err
+			}
 		}
 	}
 	builder := C.criteo_client_builder_new()
 	var strs cStrings
 	defer strs.free()
-	if o.host != "" {
-		C.criteo_client_builder_set_host(builder, strs.add(o.host, false))
+	for _, setting := range settings {
+		if setting.value != nil {
+			setString(builder, setting.name, strs.add(*setting.value, false))
+		}
 	}
 	C.criteo_client_builder_set_timeouts(builder, milliseconds(o.connectTimeout), milliseconds(o.totalTimeout))
-	if o.maxRetries >= 0 {
-		C.criteo_client_builder_set_max_retries(builder, C.uint32_t(o.maxRetries))
-	}
-	if o.caFile != "" {
-		C.criteo_client_builder_set_ca_file(builder, strs.add(o.caFile, false))
-	}
-	if o.proxy != nil {
-		C.criteo_client_builder_set_proxy(builder, strs.add(*o.proxy, false))
-	}
-	if o.userAgent != "" {
-		C.criteo_client_builder_set_user_agent(builder, strs.add(o.userAgent, false))
+	if o.maxRetries != nil {
+		C.criteo_client_builder_set_max_retries(builder, C.uint32_t(*o.maxRetries))
 	}
 	var client *C.criteo_client
 	var cerr *C.criteo_error
@@ -143,20 +138,37 @@ func buildClient(o *options) (*C.criteo_client, error) {
 	return client, nil
 }
 
+// setString gives the builder the string setting of this name (its
+// argument's name in C); the builder checks the value.
+func setString(builder *C.criteo_client_builder, name string, value *C.char) {
+	switch name {
+	case "base_url":
+		C.criteo_client_builder_set_host(builder, value)
+	case "pem_path":
+		C.criteo_client_builder_set_ca_file(builder, value)
+	case "proxy_url":
+		C.criteo_client_builder_set_proxy(builder, value)
+	case "user_agent":
+		C.criteo_client_builder_set_user_agent(builder, value)
+	}
+}
+
 // checkNoNUL refuses a Go string C would see cut short at a NUL byte.
 func checkNoNUL(name, value string) error {
 	if strings.IndexByte(value, 0) >= 0 {
-		return &Error{Status: StatusInvalidArgument, Message: name + " contains a NUL byte", RetryAfter: -1}
+		return invalidArgument(name + " contains a NUL byte")
 	}
 	return nil
 }
 
+// milliseconds is d rounded up to a whole millisecond (so that 500µs is
+// 1 ms, not 0, which means the default), at most the C limit's maximum.
 func milliseconds(d time.Duration) C.uint32_t {
-	ms := d.Milliseconds()
-	if ms > int64(^uint32(0)) {
-		ms = int64(^uint32(0))
+	const most = time.Duration(^uint32(0)) * time.Millisecond
+	if d >= most {
+		return C.uint32_t(^uint32(0))
 	}
-	return C.uint32_t(ms)
+	return C.uint32_t((d + time.Millisecond - 1) / time.Millisecond)
 }
 
 func freeClient(c unsafe.Pointer) { C.criteo_client_free((*C.criteo_client)(c)) }
@@ -252,10 +264,10 @@ func sourceToken(source unsafe.Pointer) (*Token, error) {
 func setRefreshMargin(source unsafe.Pointer, d time.Duration) error {
 	seconds := d / time.Second
 	if seconds < 0 || seconds > 86400 {
-		return &Error{Status: StatusInvalidArgument, Message: "refresh margin must be between 0 and 24 h", RetryAfter: -1}
+		return invalidArgument("refresh margin must be between 0 and 24 h")
 	}
 	if C.criteo_token_source_set_refresh_margin((*C.criteo_token_source)(source), C.uint32_t(seconds)) != C.CRITEO_OK {
-		return &Error{Status: StatusInvalidArgument, Message: "refresh margin refused", RetryAfter: -1}
+		return invalidArgument("refresh margin refused")
 	}
 	return nil
 }

@@ -53,6 +53,36 @@ class CriteoOAuthTest < Minitest::Test
     end
   end
 
+  # Code written for Ruby's own timeouts handles the library's too.
+  def test_the_library_s_timeout_is_a_timeout_error
+    slow = client("/scenario/slow-3000", timeout: 0.3)
+    caught = begin
+      slow.get_token(**DEMO)
+    rescue ::Timeout::Error => e
+      e
+    end
+    assert_instance_of CriteoOAuth::Timeout, caught
+    assert_kind_of CriteoOAuth::Error, caught
+    assert_kind_of ::Timeout::Error, caught
+    assert_equal 3, caught.status
+    # Only Timeout::Error itself: its subclasses and other classes still
+    # catch what they did.
+    require "net/http"
+    refute Net::ReadTimeout === caught
+    refute RuntimeError === caught
+    assert ::Timeout::Error === ::Timeout::Error.new
+    refute ::Timeout::Error === CriteoOAuth::TransportError.new("x", status: 2)
+  end
+
+  # Without the library, require says how it is found.
+  def test_a_missing_library_is_a_load_error_that_says_how_to_find_it
+    lib = File.expand_path("../lib", __dir__)
+    output = IO.popen([{ "CRITEO_OAUTH_LIB" => "/nonexistent/libcriteo_oauth.so.0" }, RbConfig.ruby, "-I", lib,
+                       "-e", 'begin; require "criteo_oauth"; rescue LoadError => e; puts e.message; end'], &:read)
+    assert_match %r{\Alibcriteo_oauth could not be loaded \(Could not open library '/nonexistent/}, output
+    %w[CRITEO_OAUTH_LIB PKG_CONFIG_PATH LD_LIBRARY_PATH].each { |name| assert_includes output, name }
+  end
+
   def test_bad_arguments
     error = assert_raises(CriteoOAuth::InvalidArgument) { client.get_token(**DEMO, client_id: "") }
     assert_equal "client_id must not be empty", error.message

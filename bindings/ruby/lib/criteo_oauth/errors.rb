@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require "timeout"
+
 module CriteoOAuth
   # A failed call. #message is one readable line that never holds a secret.
   class Error < StandardError
@@ -46,7 +48,26 @@ module CriteoOAuth
   # A call on a closed Client or TokenSource.
   class ClosedError < InvalidArgument; end
   class TransportError < Error; end
-  class Timeout < Error; end
+  # The library's time limit passed. It is a CriteoOAuth::Error, and also
+  # a ::Timeout::Error to `rescue Timeout::Error` and to
+  # `is_a?(Timeout::Error)`, so that code written for Ruby's own timeouts
+  # (Timeout.timeout, Net::HTTP's) handles the library's too. (A class has
+  # one superclass: ::Timeout::Error is not among its ancestors.)
+  class Timeout < Error
+    def is_a?(klass)
+      klass.equal?(::Timeout::Error) || super
+    end
+    alias kind_of? is_a?
+  end
+
+  # Makes `rescue Timeout::Error` (which asks Timeout::Error.===) catch a
+  # CriteoOAuth::Timeout; the subclasses of Timeout::Error are unchanged.
+  module TimeoutErrorMatch
+    def ===(other)
+      (equal?(::Timeout::Error) && other.is_a?(CriteoOAuth::Timeout)) || super
+    end
+  end
+  ::Timeout::Error.singleton_class.prepend(TimeoutErrorMatch)
   class TLSError < Error; end
   class InvalidResponse < Error; end
   class HTTPStatusError < Error; end

@@ -23,7 +23,18 @@ module CriteoOAuth
       ["libcriteo_oauth.so.0", ("#{libdir}/libcriteo_oauth.so.0" unless libdir.empty?)].compact
     end
 
-    ffi_lib library_paths
+    # ffi's own LoadError lists the files tried but not how to make one
+    # of them work.
+    def self.load_library
+      ffi_lib library_paths
+    rescue LoadError => e
+      raise LoadError, "libcriteo_oauth could not be loaded (#{e.message.lines.first&.strip}). " \
+                       "Set CRITEO_OAUTH_LIB to the library's path (e.g. /usr/local/lib/libcriteo_oauth.so.0), " \
+                       "or PKG_CONFIG_PATH to the directory of criteo-oauth.pc (PREFIX/lib/pkgconfig after " \
+                       "make install), or install it where the system's loader looks (ldconfig, " \
+                       "LD_LIBRARY_PATH); see the binding's README."
+    end
+    load_library
 
     typedef :uint32, :status
     typedef :pointer, :out
