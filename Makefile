@@ -94,6 +94,7 @@ install: tool
 	install -m 0644 $(BUILT)/libcriteo_oauth.a $(lib_dir)/libcriteo_oauth.a
 	$(STRIP) --strip-debug $(lib_dir)/libcriteo_oauth.a
 	install -m 0644 include/criteo_oauth.h $(include_dir)/criteo_oauth.h
+	install -m 0644 include/criteo_oauth.hpp $(include_dir)/criteo_oauth.hpp
 	$(substitute) packaging/criteo-oauth.pc.in >$(lib_dir)/pkgconfig/criteo-oauth.pc
 	$(substitute) packaging/criteo-oauthConfig.cmake.in >$(cmake_dir)/criteo-oauthConfig.cmake
 	$(substitute) packaging/criteo-oauthConfigVersion.cmake.in >$(cmake_dir)/criteo-oauthConfigVersion.cmake
@@ -106,7 +107,7 @@ install: tool
 uninstall:
 	rm -f $(lib_dir)/libcriteo_oauth.so.$(VERSION) $(lib_dir)/libcriteo_oauth.so.$(MAJOR) \
 		$(lib_dir)/libcriteo_oauth.so $(lib_dir)/libcriteo_oauth.a \
-		$(include_dir)/criteo_oauth.h $(lib_dir)/pkgconfig/criteo-oauth.pc \
+		$(include_dir)/criteo_oauth.h $(include_dir)/criteo_oauth.hpp $(lib_dir)/pkgconfig/criteo-oauth.pc \
 		$(cmake_dir)/criteo-oauthConfig.cmake $(cmake_dir)/criteo-oauthConfigVersion.cmake \
 		$(bin_dir)/criteo-token $(man_dir)/man1/criteo-token.1 $(man_dir)/man3/criteo_oauth.3 \
 		$(doc_dir)/LICENSE $(doc_dir)/THIRD-PARTY-NOTICES

@@ -213,8 +213,9 @@ pub(crate) fn tls_failure(error: &ureq::Error) -> Option<String> {
             Some(e @ rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)),
             _,
         ) => Some(format!(
-            "{e} (no trusted CA signed the server's certificate: install the CA system-wide \
-             or pass it to criteo_client_builder_set_ca_file)"
+            "{e} (no trusted CA signed the server's certificate: install the CA system-wide, \
+             name its file in SSL_CERT_FILE or its directory in SSL_CERT_DIR, or give the \
+             client its file with criteo_client_builder_set_ca_file)"
         )),
         (
             Some(e @ rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)),

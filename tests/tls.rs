@@ -46,6 +46,11 @@ fn an_unknown_ca_is_a_tls_error() {
     // The system's trust store does not hold this CA.
     let message = tls_failure(Setup::new(&server.url()));
     assert!(message.contains("UnknownIssuer"), "{message}");
+    // The hint names what a shell user can set as well as the C call.
+    assert!(
+        message.contains("SSL_CERT_FILE") && message.contains("SSL_CERT_DIR"),
+        "{message}"
+    );
     // Nor does another CA's bundle.
     let other = TestCa::new();
     let message = tls_failure(Setup {

@@ -1,16 +1,17 @@
 /*
  * criteo-token: prints a Criteo access token, for shell scripts.
  *
- *   criteo-token             prints the access token
- *   criteo-token --json      prints the whole token as one JSON object
- *   criteo-token --no-cache  fetches a new token instead of a cached one
+ *   criteo-token                  prints the access token
+ *   criteo-token --header         prints "Bearer <token>", an Authorization value
+ *   criteo-token --json           prints the whole token as one JSON object
+ *   criteo-token --no-cache       fetches a new token instead of a cached one
+ *   criteo-token --timeout SECS   gives up after SECS seconds (default 30)
  *
  * Tokens are cached in the library's default store (see
  * criteo_token_source_set_store), shared with every other program of the
  * user that uses it: a loop of runs makes one token request per token
  * lifetime. A cached token is printed while it has more than its refresh
- * margin left (the smaller of 60 s and half its lifetime), or, when the
- * refresh fails, while it is still valid.
+ * margin left, or, when the refresh fails, while it is still valid.
  *
  * Credentials come only from the environment, never from argv (which other
  * users can see in the process list):
@@ -19,11 +20,12 @@
  *
  * Exit status: 0 when the token was printed, 1 when the call failed or the
  * token could not be written (the reason on stderr), 2 for a usage or
- * setup mistake.
+ * setup mistake, 3 when the time limit passed.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +35,74 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: criteo-token [--json] [--no-cache]\n"
+            "usage: criteo-token [--header | --json] [--no-cache] [--timeout SECONDS]\n"
             "Prints a Criteo access token. Reads CRITEO_CLIENT_ID, CRITEO_CLIENT_SECRET\n"
-            "and optionally CRITEO_HOST from the environment. Tokens are cached for the\n"
-            "user (in $XDG_RUNTIME_DIR/criteo-oauth, else /tmp/criteo-oauth-<uid>);\n"
-            "--no-cache fetches a new one.\n");
+            "and optionally CRITEO_HOST from the environment.\n"
+            "  --header          print \"Bearer <token>\", for curl -H \"Authorization: $(...)\"\n"
+            "  --json            print the whole token as one JSON object\n"
+            "  --no-cache        fetch a new token; tokens are otherwise cached for the user\n"
+            "                    (in $XDG_RUNTIME_DIR/criteo-oauth, else /tmp/criteo-oauth-<uid>)\n"
+            "  --timeout SECONDS give up after this long (default 30; decimals allowed)\n"
+            "Exit status: 0 printed, 1 failed, 2 usage or setup mistake, 3 timed out.\n");
+}
+
+/* How a token is printed. */
+enum output { PLAIN, HEADER, JSON };
+
+/* What the command line asks for. */
+struct options {
+    enum output output;
+    int cached;
+    /* The time limit in milliseconds; 0 for the library's default. */
+    uint32_t timeout_ms;
+};
+
+/* SECONDS as milliseconds, or 0 when it is not a positive number of at
+ * most 4294967 seconds (what fits in the library's limits). */
+static uint32_t parse_timeout(const char *text) {
+    char *end = NULL;
+    errno = 0;
+    double seconds = strtod(text, &end);
+    /* !(seconds > 0) is also true for NaN; the upper bound stops infinity. */
+    if (errno != 0 || end == text || *end != '\0' || !(seconds > 0) || seconds > 4294967.0) {
+        return 0;
+    }
+    double exact = seconds * 1000.0;
+    uint32_t millis = (uint32_t)exact;
+    return millis < exact ? millis + 1 : millis;
+}
+
+/* Reads argv into `options`; exits 0 after --help, 2 on a mistake. */
+static struct options parse_arguments(int argc, char **argv) {
+    struct options options = {PLAIN, 1, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *argument = argv[i];
+        if (strcmp(argument, "--json") == 0 || strcmp(argument, "--header") == 0) {
+            enum output wanted = argument[2] == 'j' ? JSON : HEADER;
+            if (options.output != PLAIN && options.output != wanted) {
+                fprintf(stderr, "criteo-token: --header and --json cannot be used together\n");
+                exit(2);
+            }
+            options.output = wanted;
+        } else if (strcmp(argument, "--no-cache") == 0) {
+            options.cached = 0;
+        } else if (strcmp(argument, "--timeout") == 0 || strncmp(argument, "--timeout=", 10) == 0) {
+            const char *value = argument[9] == '=' ? argument + 10 : argv[++i];
+            if (value == NULL || (options.timeout_ms = parse_timeout(value)) == 0) {
+                fprintf(stderr, "criteo-token: --timeout needs a number of seconds above 0 and at "
+                                "most 4294967, such as 5 or 0.5\n");
+                exit(2);
+            }
+        } else if (strcmp(argument, "--help") == 0 || strcmp(argument, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else {
+            fprintf(stderr, "criteo-token: unknown argument '%s'\n", argument);
+            usage(stderr);
+            exit(2);
+        }
+    }
+    return options;
 }
 
 /* Writes `text` as a JSON string. */
@@ -94,13 +159,23 @@ static void print_setting_error(const char *message) {
 }
 
 /* The client for CRITEO_HOST (default https://api.criteo.com), with the
- * proxy and trust store the environment gives; exits 2 when it cannot be
- * made, with the message of whichever setting is wrong. */
-static criteo_client *client_from_environment(void) {
+ * proxy and trust store the environment gives, and `timeout_ms` as its
+ * total time limit when not 0; exits 2 when it cannot be made, with the
+ * message of whichever setting is wrong. */
+static criteo_client *client_from_environment(uint32_t timeout_ms) {
     criteo_client_builder *builder = criteo_client_builder_new();
     const char *host = getenv("CRITEO_HOST");
-    if (host != NULL && host[0] != '\0') {
+    /* An empty CRITEO_HOST is refused, not quietly taken as the default. */
+    if (host != NULL && host[0] == '\0') {
+        fprintf(stderr, "criteo-token: CRITEO_HOST is set but empty: unset it for "
+                        "https://api.criteo.com, or set it to the API's base URL\n");
+        exit(2);
+    }
+    if (host != NULL) {
         criteo_client_builder_set_host(builder, host);
+    }
+    if (timeout_ms != 0) {
+        criteo_client_builder_set_timeouts(builder, 0, timeout_ms);
     }
     criteo_client *client = NULL;
     criteo_error *error = NULL;
@@ -170,23 +245,38 @@ static void report_store_failure(const criteo_token_source *source) {
     }
 }
 
+/* Gets the token, within `timeout_ms` when not 0: the fetch runs on the
+ * library's thread, and a fetch still under way at the limit is a
+ * CRITEO_ERR_TIMEOUT. */
+static criteo_status get_token(const criteo_token_source *source, uint32_t timeout_ms,
+                               criteo_token **token, criteo_error **error) {
+    if (timeout_ms == 0) {
+        return criteo_token_source_get(source, token, error);
+    }
+    criteo_status status = criteo_token_source_get_within(source, timeout_ms, token, error);
+    if (status == CRITEO_OK && *token == NULL) {
+        return CRITEO_ERR_TIMEOUT;
+    }
+    return status;
+}
+
+static void print_token(const criteo_token *token, enum output output) {
+    switch (output) {
+    case JSON:
+        print_json(token);
+        break;
+    case HEADER:
+        printf("Bearer %s\n", criteo_token_access_token(token));
+        break;
+    case PLAIN:
+        printf("%s\n", criteo_token_access_token(token));
+        break;
+    }
+}
+
 int main(int argc, char **argv) {
     int stdout_was_open = open_standard_descriptors();
-    int json = 0, cached = 1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if (strcmp(argv[i], "--no-cache") == 0) {
-            cached = 0;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "criteo-token: unknown argument '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-    }
+    struct options options = parse_arguments(argc, argv);
     if (!stdout_was_open) {
         fprintf(stderr, "criteo-token: standard output is closed: nowhere to print the token\n");
         return 1;
@@ -201,22 +291,21 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    criteo_client *client = client_from_environment();
-    criteo_token_source *source = source_for(client, client_id, client_secret, cached);
+    criteo_client *client = client_from_environment(options.timeout_ms);
+    criteo_token_source *source = source_for(client, client_id, client_secret, options.cached);
     criteo_token *token = NULL;
     criteo_error *error = NULL;
-    criteo_status status = criteo_token_source_get(source, &token, &error);
+    criteo_status status = get_token(source, options.timeout_ms, &token, &error);
     report_store_failure(source);
     int exit_code = 0;
-    if (status != CRITEO_OK) {
+    if (status == CRITEO_ERR_TIMEOUT && error == NULL) {
+        fprintf(stderr, "criteo-token: no token within the time limit (--timeout)\n");
+        exit_code = 3;
+    } else if (status != CRITEO_OK) {
         fprintf(stderr, "criteo-token: %s\n", criteo_error_message(error));
-        exit_code = 1;
-    } else if (json) {
-        print_json(token);
+        exit_code = status == CRITEO_ERR_TIMEOUT ? 3 : 1;
     } else {
-        printf("%s\n", criteo_token_access_token(token));
-    }
-    if (exit_code == 0) {
+        print_token(token, options.output);
         exit_code = finish_output();
     }
     criteo_token_free(token);

@@ -121,6 +121,14 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
             &token_json(r#","refresh_token":null,"expires_in":900"#),
         ),
         "text-json" => typed(200, "text/json", &token_json(r#","expires_in":900"#)),
+        // An access token of 3000 characters and more.
+        "long-token" => json(
+            200,
+            &format!(
+                r#"{{"access_token":"{token}{}","token_type":"Bearer","expires_in":900}}"#,
+                "x".repeat(3000)
+            ),
+        ),
         "text-plain" => typed(
             200,
             "text/plain; charset=utf-8",

@@ -64,7 +64,8 @@ echo "== build"
 build header_c11 "$CC" c11 tests/c/header_c11.c -Wpedantic
 build header_cxx17 "$CXX" c++17 tests/c/header_cxx17.cpp -Wpedantic
 build get_token "$CC" c11 examples-c/get_token.c
-build get_token_cpp "$CXX" c++17 examples-c/get_token.cpp
+build get_token_cpp "$CXX" c++17 examples-c/get_token.cpp -Wpedantic
+build cxx_wrapper "$CXX" c++17 tests/c/cxx_wrapper.cpp -Wpedantic
 build criteo-token "$CC" c11 tools/criteo-token.c
 build token_source "$CC" c11 examples-c/token_source.c -pthread
 
@@ -86,6 +87,8 @@ unauthorized="CRITEO_ERR_UNAUTHORIZED: POST $URL/oauth2/token answered 401 Unaut
 
 run "C11 header test" 0 "" header_c11
 run "C++17 header test" 0 "" header_cxx17
+run "criteo_oauth.hpp: owners, exceptions, the token source wrapper and its callbacks" 0 \
+    "^the C++ header: all checks passed\$" cxx_wrapper "$URL"
 
 for example in get_token get_token_cpp; do
     run "$example: token" 0 "^got a Bearer token, expires in 900 s
@@ -98,6 +101,22 @@ check "get_token: no credentials" 2 "set CRITEO_CLIENT_ID and CRITEO_CLIENT_SECR
 
 run "criteo-token: prints the token alone" 0 '^eyJ[A-Za-z0-9._-]+$' "${good[@]}" criteo-token
 run "criteo-token: 401, naming the URL" 1 "^criteo-token: POST $URL/oauth2/token answered 401 Unauthorized: invalid_client" "${bad[@]}" criteo-token
+run "criteo-token --header: an Authorization value" 0 '^Bearer eyJ[A-Za-z0-9._-]+$' "${good[@]}" criteo-token --header --no-cache
+run "criteo-token --timeout: a slow server gives up, exit 3" 3 "^criteo-token: .*(time limit|timed out)" \
+    CRITEO_HOST="$URL/scenario/slow-5000" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret \
+    criteo-token --no-cache --timeout 0.5
+check "criteo-token --timeout=1 bounds a run behind a slow server to well under its 5 s" 0 "^3 [012]\$" \
+    bash -c 'start=$SECONDS; env "$@" >/dev/null 2>&1; echo $? $((SECONDS - start))' _ \
+    CRITEO_HOST="$URL/scenario/slow-5000" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret \
+    "$BUILD_DIR/criteo-token" --no-cache --timeout=1
+for bad_timeout in 0 -1 abc 1e99 nan inf 5s ""; do
+    check "criteo-token --timeout '$bad_timeout' is refused" 2 "^criteo-token: --timeout needs a number of seconds" \
+        env "${good[@]}" "$BUILD_DIR/criteo-token" --timeout "$bad_timeout"
+done
+run "criteo-token --timeout without a value is refused" 2 "^criteo-token: --timeout needs" "${good[@]}" criteo-token --timeout
+run "criteo-token --header with --json is refused" 2 "cannot be used together" "${good[@]}" criteo-token --header --json
+run "criteo-token: an empty CRITEO_HOST is named, not taken as the default" 2 "^criteo-token: CRITEO_HOST is set but empty" \
+    CRITEO_HOST= CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret criteo-token
 run "criteo-token: empty credentials name the variable" 2 "^criteo-token: CRITEO_CLIENT_ID must not be empty\$" "${unset_credentials[@]}" criteo-token
 run "criteo-token: unknown argument" 2 "unknown argument '--secret'" criteo-token --secret
 run "criteo-token: --help" 0 "^usage: criteo-token" criteo-token --help
@@ -181,6 +200,9 @@ trap 'kill $server_pid $tls_server_pid 2>/dev/null; rm -f "$server_out" "$tls_ou
 for _ in $(seq 50); do [[ $(wc -l <"$tls_out") -ge 2 ]] && break; sleep 0.1; done
 TLS_URL=$(sed -n 1p "$tls_out")
 PROXY_HOSTPORT=$(sed -n 2p "$tls_out" | sed 's|^http://||')
+check "criteo-token: an unknown CA's hint names SSL_CERT_FILE and SSL_CERT_DIR" 1 "SSL_CERT_FILE or its directory in SSL_CERT_DIR" \
+    env -u SSL_CERT_FILE -u SSL_CERT_DIR CRITEO_HOST="$TLS_URL" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret \
+    "$BUILD_DIR/criteo-token" --no-cache
 check "no secret in any block the library frees, nor in the heap once all is freed" 0 \
     "^no secret in any freed block or in the heap\$" \
     env CRITEO_TEST_PROXY_BASIC="$(printf 'user:proxy-pw-5e6f7a8b' | base64)" \
@@ -210,13 +232,16 @@ check "criteo-token --json >/dev/full: exit 1" 1 "cannot write the token" \
     env "${tls_good[@]}" bash -c 'exec "$@" --json >/dev/full' _ "$cli"
 check "criteo-token with stdin and stderr closed, through a proxy: the token" 0 '^eyJ[A-Za-z0-9._-]+$' \
     env "${tls_good[@]}" bash -c 'exec "$@" <&- 2>&-' _ "$cli"
-for host in "CRITEO_HOST=$TLS_URL" "CRITEO_HOST="; do
-    check "criteo-token, a missing SSL_CERT_FILE ($host): exit 2 naming it" 2 \
+# CRITEO_HOST set, and unset (the default host); tls_good without its host.
+for host in "$TLS_URL" ""; do
+    with_host=()
+    [[ -n $host ]] && with_host=(CRITEO_HOST="$host")
+    check "criteo-token, a missing SSL_CERT_FILE (${host:-the default host}): exit 2 naming it" 2 \
         "^criteo-token: SSL_CERT_FILE /nonexistent: cannot read it" \
-        env "${tls_good[@]}" "$host" SSL_CERT_FILE=/nonexistent "$cli"
-    check "criteo-token, a bad HTTPS_PROXY ($host): exit 2 naming it" 2 \
+        env -u CRITEO_HOST "${tls_good[@]:1}" "${with_host[@]}" SSL_CERT_FILE=/nonexistent "$cli"
+    check "criteo-token, a bad HTTPS_PROXY (${host:-the default host}): exit 2 naming it" 2 \
         "^criteo-token: HTTPS_PROXY must be an http:// proxy" \
-        env "${tls_good[@]}" "$host" HTTPS_PROXY=socks5://127.0.0.1:9 "$cli"
+        env -u CRITEO_HOST "${tls_good[@]:1}" "${with_host[@]}" HTTPS_PROXY=socks5://127.0.0.1:9 "$cli"
 done
 check "criteo-token, a bad CRITEO_HOST: exit 2 naming it" 2 "^criteo-token: CRITEO_HOST must start with https:// or http://\$" \
     env "${tls_good[@]}" CRITEO_HOST=ftp://x "$cli"

@@ -17,6 +17,7 @@ set -euo pipefail
 
 SERVER=${SERVER:-target/debug/criteo-test-server}
 CC=${CC:-cc}
+CXX=${CXX:-c++}
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 work=$(mktemp -d)
 # shellcheck source=tests/check.sh
@@ -57,13 +58,15 @@ check_library() {
 check_cmake() {
     local name=$1 prefix=$2 libdir=$3 build=$work/cmake-$1
     check "$name: cmake configure with find_package" 0 "" \
-        cmake -S tests/packaging/cmake -B "$build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="-Wall -Werror"
+        cmake -S tests/packaging/cmake -B "$build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="-Wall -Werror" \
+        -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror"
     check "$name: cmake build" 0 "" cmake --build "$build"
     check "$name: CMake, shared: runs" 0 "$token_line" env LD_LIBRARY_PATH="$libdir" "$build/get_token_shared"
     check "$name: CMake, shared: loads libcriteo_oauth.so.0" 0 "libcriteo_oauth.so.0 => $libdir/" \
         env LD_LIBRARY_PATH="$libdir" ldd "$build/get_token_shared"
     check "$name: CMake, static: runs" 0 "$token_line" "$build/get_token_static"
     check "$name: CMake, static: loads no libcriteo_oauth.so" 1 "^$" grep criteo_oauth <<<"$(ldd "$build/get_token_static")"
+    check "$name: CMake, C++ (criteo_oauth.hpp): runs" 0 "$token_line" env LD_LIBRARY_PATH="$libdir" "$build/get_token_cpp"
 }
 
 # check_man NAME PAGE: man renders it without a warning.
@@ -77,6 +80,7 @@ make -s install PREFIX="$prefix" >/dev/null
 lib=$prefix/lib
 check "installed files" 0 "" test -f "$lib/libcriteo_oauth.so.$version" -a -L "$lib/libcriteo_oauth.so.0" \
     -a -L "$lib/libcriteo_oauth.so" -a -f "$lib/libcriteo_oauth.a" -a -f "$prefix/include/criteo_oauth.h" \
+    -a -f "$prefix/include/criteo_oauth.hpp" \
     -a -f "$lib/pkgconfig/criteo-oauth.pc" -a -f "$lib/cmake/criteo-oauth/criteo-oauthConfig.cmake" \
     -a -f "$lib/cmake/criteo-oauth/criteo-oauthConfigVersion.cmake" -a -x "$prefix/bin/criteo-token" \
     -a -f "$prefix/share/man/man1/criteo-token.1" -a -f "$prefix/share/man/man3/criteo_oauth.3" \
@@ -96,6 +100,11 @@ check "build with pkg-config" 0 "" \
     "$CC" -std=c11 -Wall -Wextra -Werror -o "$work/get_token" examples-c/get_token.c \
     $(pkg-config --cflags --libs criteo-oauth)
 check "runs against the installed .so" 0 "$token_line" env LD_LIBRARY_PATH="$lib" "$work/get_token"
+# shellcheck disable=SC2046
+check "build the C++ example (criteo_oauth.hpp) with pkg-config" 0 "" \
+    "$CXX" -std=c++17 -Wall -Wextra -Werror -o "$work/get_token_cpp" examples-c/get_token.cpp \
+    $(pkg-config --cflags --libs criteo-oauth)
+check "the C++ example runs against the installed .so" 0 "$token_line" env LD_LIBRARY_PATH="$lib" "$work/get_token_cpp"
 check "loads the installed .so.0" 0 "libcriteo_oauth.so.0 => $lib/libcriteo_oauth.so.0" \
     env LD_LIBRARY_PATH="$lib" ldd "$work/get_token"
 # shellcheck disable=SC2046
@@ -173,7 +182,8 @@ if needs dpkg-buildpackage && needs dh && needs lintian; then
     check "runtime package holds nothing for building" 1 "" \
         bash -c "dpkg-deb --contents '$runtime' | grep -E 'include|\.a$|pkgconfig|cmake|\.so -> '"
     check "dev package depends on the exact runtime" 0 "Depends: libcriteo-oauth0 \(= $version\)" dpkg-deb --info "$dev"
-    for file in usr/include/criteo_oauth.h "usr/lib/$multiarch/libcriteo_oauth.so -> libcriteo_oauth.so.0" \
+    for file in usr/include/criteo_oauth.h usr/include/criteo_oauth.hpp \
+        "usr/lib/$multiarch/libcriteo_oauth.so -> libcriteo_oauth.so.0" \
         "usr/lib/$multiarch/libcriteo_oauth.a" "usr/lib/$multiarch/pkgconfig/criteo-oauth.pc" \
         "usr/lib/$multiarch/cmake/criteo-oauth/criteo-oauthConfig.cmake" \
         "usr/lib/$multiarch/cmake/criteo-oauth/criteo-oauthConfigVersion.cmake" \
