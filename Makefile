@@ -2,7 +2,8 @@
 #   make test       everything CI runs: format, lints, Rust, C, packaging and binding tests
 #   make demo       a token and a 401 from the bundled test server
 #   make build      the release libraries in build/lib (versioned symbols)
-#   make tool       build/bin/criteo-token, linked with RPATH (default PREFIX/LIBDIR; empty for none)
+#   make tool       build/bin/criteo-token, linked with RPATH (default PREFIX/LIBDIR; empty for none),
+#                   and build/bin/criteo-test-server
 #   make install    PREFIX=/usr/local LIBDIR=lib DESTDIR= RPATH= (and make uninstall)
 #   make deb        the Debian packages, with dpkg-buildpackage, in build/deb
 #   make man        regenerate man/criteo_oauth.3 from the header
@@ -38,6 +39,7 @@ bin_dir = $(DESTDIR)$(PREFIX)/bin
 man_dir = $(DESTDIR)$(PREFIX)/share/man
 doc_dir = $(DESTDIR)$(PREFIX)/share/doc/criteo-oauth
 cmake_dir = $(lib_dir)/cmake/criteo-oauth
+test_server_dir = $(lib_dir)/criteo-oauth
 substitute = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' -e 's|@MINOR@|$(MINOR)|g' \
 	-e 's|@TO_PREFIX@|$(TO_PREFIX)|g' \
@@ -57,8 +59,14 @@ tool: build
 	mkdir -p build/bin
 	$(CC) -std=c11 -Wall -Wextra -Werror $(CPPFLAGS) $(CFLAGS) -Iinclude -o build/bin/criteo-token \
 		tools/criteo-token.c $(LDFLAGS) -L$(BUILT) -lcriteo_oauth $(if $(RPATH),-Wl$(comma)-rpath$(comma)$(RPATH))
+	$(CARGO) build --release -p criteo-test-server --bin criteo-test-server
+	install -m 0755 $(RELEASE)/criteo-test-server build/bin/criteo-test-server
 
-test: lint test-rust test-c test-packaging test-bindings
+# What the suites need is installed first (scripts/test-deps.sh: on Debian
+# as root; elsewhere it prints the commands).
+test:
+	scripts/test-deps.sh
+	$(MAKE) lint test-rust test-c test-packaging test-bindings
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -86,7 +94,8 @@ demo:
 	scripts/demo.sh
 
 install: tool
-	install -d $(lib_dir)/pkgconfig $(cmake_dir) $(include_dir) $(bin_dir) $(man_dir)/man1 $(man_dir)/man3 $(doc_dir)
+	install -d $(lib_dir)/pkgconfig $(cmake_dir) $(include_dir) $(bin_dir) $(man_dir)/man1 $(man_dir)/man3 $(doc_dir) \
+		$(test_server_dir)
 	install -m 0644 $(BUILT)/libcriteo_oauth.so.$(VERSION) $(lib_dir)/libcriteo_oauth.so.$(VERSION)
 	ln -sf libcriteo_oauth.so.$(VERSION) $(lib_dir)/libcriteo_oauth.so.$(MAJOR)
 	ln -sf libcriteo_oauth.so.$(MAJOR) $(lib_dir)/libcriteo_oauth.so
@@ -99,6 +108,8 @@ install: tool
 	$(substitute) packaging/criteo-oauthConfig.cmake.in >$(cmake_dir)/criteo-oauthConfig.cmake
 	$(substitute) packaging/criteo-oauthConfigVersion.cmake.in >$(cmake_dir)/criteo-oauthConfigVersion.cmake
 	install -m 0755 build/bin/criteo-token $(bin_dir)/criteo-token
+	install -m 0755 build/bin/criteo-test-server $(test_server_dir)/criteo-test-server
+	$(STRIP) $(test_server_dir)/criteo-test-server
 	$(STRIP) $(bin_dir)/criteo-token
 	install -m 0644 man/criteo-token.1 $(man_dir)/man1/criteo-token.1
 	install -m 0644 man/criteo_oauth.3 $(man_dir)/man3/criteo_oauth.3
@@ -110,8 +121,8 @@ uninstall:
 		$(include_dir)/criteo_oauth.h $(include_dir)/criteo_oauth.hpp $(lib_dir)/pkgconfig/criteo-oauth.pc \
 		$(cmake_dir)/criteo-oauthConfig.cmake $(cmake_dir)/criteo-oauthConfigVersion.cmake \
 		$(bin_dir)/criteo-token $(man_dir)/man1/criteo-token.1 $(man_dir)/man3/criteo_oauth.3 \
-		$(doc_dir)/LICENSE $(doc_dir)/THIRD-PARTY-NOTICES
-	-rmdir $(cmake_dir) $(doc_dir) 2>/dev/null
+		$(doc_dir)/LICENSE $(doc_dir)/THIRD-PARTY-NOTICES $(test_server_dir)/criteo-test-server
+	-rmdir $(cmake_dir) $(doc_dir) $(test_server_dir) 2>/dev/null
 
 man:
 	scripts/man3.py include/criteo_oauth.h $(VERSION) >man/criteo_oauth.3

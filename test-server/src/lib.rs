@@ -8,6 +8,7 @@
 //! `GET /count/<client_id>` answers how many token requests that client has
 //! made, on any path, so that a test in another process can count fetches.
 
+pub mod catalogue;
 mod http;
 mod proxy;
 pub mod scenarios;

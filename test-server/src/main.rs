@@ -1,16 +1,10 @@
 //! Runs the test token server until killed. Prints its URL on the first
-//! line of standard output, so scripts can read it.
-//!
-//! Usage: criteo-test-server [--tls CA_FILE [--tls-name NAME]...] [--proxy] [ADDRESS]
-//!   ADDRESS          where to listen (default 127.0.0.1:0)
-//!   --tls CA_FILE    serve https on 127.0.0.1 with a certificate for it and
-//!                    localhost, from a CA made now and written to CA_FILE
-//!   --tls-name NAME  one more name the certificate is for
-//!   --proxy          also run a CONNECT proxy; its URL is the second line
+//! line of standard output, so scripts can read it. `--help` says how to
+//! use it and lists the scenarios (see `catalogue.rs`).
 
 use std::io::Write;
 
-use criteo_test_server::{ConnectProxy, TestCa, TestServer, Validity};
+use criteo_test_server::{ConnectProxy, TestCa, TestServer, Validity, catalogue};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -21,6 +15,10 @@ fn main() {
             "--tls" => ca_file = Some(args.next().unwrap_or_else(|| usage())),
             "--tls-name" => names.push(args.next().unwrap_or_else(|| usage())),
             "--proxy" => proxy = true,
+            "--help" | "-h" => {
+                print!("{}", catalogue::help());
+                std::process::exit(0);
+            }
             _ if arg.starts_with('-') => usage(),
             _ => address = arg,
         }

@@ -54,6 +54,26 @@ check_library() {
     check "$name: readelf -V shows the version node" 0 "Name: CRITEO_OAUTH_0" readelf -V "$library"
 }
 
+# check_test_server NAME PC_DIR CLI LIBDIR: the test server found through
+# pkg-config in PC_DIR lists its scenarios and answers README's example,
+# run with the criteo-token CLI and the library in LIBDIR.
+check_test_server() {
+    local name=$1 pc_dir=$2 cli=$3 libdir=$4 server
+    server=$(PKG_CONFIG_PATH=$pc_dir pkg-config --define-variable=prefix="${pc_dir%/lib*}" \
+        --variable=test_server criteo-oauth)
+    check "$name: the test server's --help names the demo client and lists the scenarios" 0 \
+        "client_id demo-client
+  strict-rotate +rotates refresh tokens" "$server" --help
+    check "$name: README's test-server example gets a token, then a 401" 0 "^eyJ
+answered 401 Unauthorized" \
+        env LD_LIBRARY_PATH="$libdir" PATH="$(dirname "$cli"):$PATH" SERVER="$server" bash -c '
+            exec 3< <("$SERVER")
+            read -r url <&3
+            CRITEO_HOST=$url CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret criteo-token --no-cache
+            CRITEO_HOST=$url CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=wrong criteo-token --no-cache 2>&1
+            pkill -f "^$SERVER\$"; true'
+}
+
 # check_cmake NAME PREFIX LIBDIR: a CMake project finds the package under PREFIX.
 check_cmake() {
     local name=$1 prefix=$2 libdir=$3 build=$work/cmake-$1
@@ -84,7 +104,8 @@ check "installed files" 0 "" test -f "$lib/libcriteo_oauth.so.$version" -a -L "$
     -a -f "$lib/pkgconfig/criteo-oauth.pc" -a -f "$lib/cmake/criteo-oauth/criteo-oauthConfig.cmake" \
     -a -f "$lib/cmake/criteo-oauth/criteo-oauthConfigVersion.cmake" -a -x "$prefix/bin/criteo-token" \
     -a -f "$prefix/share/man/man1/criteo-token.1" -a -f "$prefix/share/man/man3/criteo_oauth.3" \
-    -a -f "$prefix/share/doc/criteo-oauth/LICENSE" -a -f "$prefix/share/doc/criteo-oauth/THIRD-PARTY-NOTICES"
+    -a -f "$prefix/share/doc/criteo-oauth/LICENSE" -a -f "$prefix/share/doc/criteo-oauth/THIRD-PARTY-NOTICES" \
+    -a -x "$lib/criteo-oauth/criteo-test-server"
 check "links: .so -> .so.0 -> .so.$version" 0 "^libcriteo_oauth.so.0 libcriteo_oauth.so.$version$" \
     echo "$(readlink "$lib/libcriteo_oauth.so") $(readlink "$lib/libcriteo_oauth.so.0")"
 check_library "installed" "$lib/libcriteo_oauth.so.$version"
@@ -127,6 +148,7 @@ check "criteo-token --help" 0 "^usage: criteo-token" "$prefix/bin/criteo-token" 
 check "criteo-token finds the library through its rpath" 0 "^eyJ" "$prefix/bin/criteo-token"
 check "criteo-token: 401 on stderr, exit 1" 1 "^criteo-token: POST .*/oauth2/token answered 401 Unauthorized" \
     env CRITEO_CLIENT_SECRET=wrong "$prefix/bin/criteo-token"
+check_test_server installed "$lib/pkgconfig" "$prefix/bin/criteo-token" "$lib"
 check_man "criteo-token(1)" "EXIT STATUS" "$prefix/share/man/man1/criteo-token.1"
 check_man "criteo_oauth(3)" "criteo_token_source_get_within" "$prefix/share/man/man3/criteo_oauth.3"
 
@@ -187,7 +209,8 @@ if needs dpkg-buildpackage && needs dh && needs lintian; then
         "usr/lib/$multiarch/libcriteo_oauth.a" "usr/lib/$multiarch/pkgconfig/criteo-oauth.pc" \
         "usr/lib/$multiarch/cmake/criteo-oauth/criteo-oauthConfig.cmake" \
         "usr/lib/$multiarch/cmake/criteo-oauth/criteo-oauthConfigVersion.cmake" \
-        usr/share/man/man3/criteo_oauth.3.gz usr/share/doc/libcriteo-oauth-dev/README.md.gz; do
+        usr/share/man/man3/criteo_oauth.3.gz usr/share/doc/libcriteo-oauth-dev/README.md.gz \
+        "usr/lib/$multiarch/criteo-oauth/criteo-test-server"; do
         check "dev package: $file" 0 "\./$file" dpkg-deb --contents "$dev"
     done
     check "criteo-token package depends on the library" 0 "Depends: .*libcriteo-oauth0 \(>= $version\)" \
@@ -219,6 +242,8 @@ if needs dpkg-buildpackage && needs dh && needs lintian; then
         env LD_LIBRARY_PATH="$unpacked/usr/lib/$multiarch" "$unpacked/usr/bin/criteo-token" --help
     check "packaged criteo-token gets a token" 0 "^eyJ" \
         env LD_LIBRARY_PATH="$unpacked/usr/lib/$multiarch" "$unpacked/usr/bin/criteo-token"
+    check_test_server packaged "$unpacked/usr/lib/$multiarch/pkgconfig" "$unpacked/usr/bin/criteo-token" \
+        "$unpacked/usr/lib/$multiarch"
     check_man "packaged criteo-token(1)" "ENVIRONMENT" "$unpacked/usr/share/man/man1/criteo-token.1.gz"
     check_man "packaged criteo_oauth(3)" "STATUS CODES" "$unpacked/usr/share/man/man3/criteo_oauth.3.gz"
 fi
