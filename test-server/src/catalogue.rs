@@ -17,32 +17,71 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("expires-string", "200, expires_in as the string \"299\""),
     ("no-expires", "200, a token without expires_in"),
     ("lowercase-bearer", "200, token_type \"bearer\""),
-    ("extra-fields", "200, a token among unknown and nested fields"),
+    (
+        "extra-fields",
+        "200, a token among unknown and nested fields",
+    ),
     ("chunked", "200, the token in chunked transfer encoding"),
-    ("close", "200, then the connection closed (Connection: close)"),
-    ("close-delimited", "200, a body ended by closing the connection"),
+    (
+        "close",
+        "200, then the connection closed (Connection: close)",
+    ),
+    (
+        "close-delimited",
+        "200, a body ended by closing the connection",
+    ),
     ("http10-close", "an HTTP/1.0 answer ended by closing"),
     ("100-continue", "100 Continue, then 200 and the token"),
     ("exact-limit", "200, a body of exactly 1 MiB"),
     ("lives-<s>", "200, a token that expires in <s> seconds"),
     ("slow-<ms>", "200 and a token, <ms> milliseconds late"),
-    ("slow-<ms>-<scenario>", "that scenario's answer, <ms> milliseconds late"),
+    (
+        "slow-<ms>-<scenario>",
+        "that scenario's answer, <ms> milliseconds late",
+    ),
     ("whoami", "200, a token that names the client_id that asked"),
     // Tokens that change with each refresh.
-    ("rotate", "authorization_code gives rt-1; refresh_token rt-N gives rt-N+1"),
-    ("keep-refresh", "authorization_code gives rt-1; a refresh gives no new refresh token"),
-    ("strict-rotate", "rotates refresh tokens and answers 400 invalid_grant to one used twice"),
-    ("slow-refresh-<ms>-expires-<s>", "a token for <s> s; each later answer <ms> ms late"),
-    ("held-refresh-expires-<s>", "a token for <s> s; later answers held until released"),
-    ("200-then-503-expires-<s>", "a token for <s> s, then 503 to every request"),
+    (
+        "rotate",
+        "authorization_code gives rt-1; refresh_token rt-N gives rt-N+1",
+    ),
+    (
+        "keep-refresh",
+        "authorization_code gives rt-1; a refresh gives no new refresh token",
+    ),
+    (
+        "strict-rotate",
+        "rotates refresh tokens and answers 400 invalid_grant to one used twice",
+    ),
+    (
+        "slow-refresh-<ms>-expires-<s>",
+        "a token for <s> s; each later answer <ms> ms late",
+    ),
+    (
+        "held-refresh-expires-<s>",
+        "a token for <s> s; later answers held until released",
+    ),
+    (
+        "200-then-503-expires-<s>",
+        "a token for <s> s, then 503 to every request",
+    ),
     // Errors the endpoint may give.
-    ("400-json", "400 invalid_grant with a description and an error_uri"),
+    (
+        "400-json",
+        "400 invalid_grant with a description and an error_uri",
+    ),
     ("401-json", "401 invalid_client, as the endpoint words it"),
     ("401-html", "401 with an nginx HTML page"),
     ("401-empty", "401 with an empty body"),
     ("401-echo", "401 whose HTML quotes the whole request body"),
-    ("401-echo-upper", "401 quoting the request body and its decoded fields, upper-cased"),
-    ("401-echo-lower", "401 quoting the request body and its decoded fields, lower-cased"),
+    (
+        "401-echo-upper",
+        "401 quoting the request body and its decoded fields, upper-cased",
+    ),
+    (
+        "401-echo-lower",
+        "401 quoting the request body and its decoded fields, lower-cased",
+    ),
     ("302", "302 to https://attacker.example/oauth2/token"),
     ("429", "429 with Retry-After: 7"),
     ("429-after-100", "429 with Retry-After: 100"),
@@ -52,16 +91,28 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("503-always", "503 to every request"),
     ("503-then-200", "503 the first time, then 200"),
     ("503-retry-after-<s>", "503 with Retry-After: <s>"),
-    ("503-retry-after-date-<s>", "503 with Retry-After: the HTTP date <s> seconds ahead"),
-    ("mixed", "by client_id: unauthorized 401, error 500, slow 200 late, else 200"),
+    (
+        "503-retry-after-date-<s>",
+        "503 with Retry-After: the HTTP date <s> seconds ahead",
+    ),
+    (
+        "mixed",
+        "by client_id: unauthorized 401, error 500, slow 200 late, else 200",
+    ),
     // Bad answers.
     ("not-json", "200, an HTML page"),
     ("invalid-utf8", "200, a body that is not UTF-8"),
-    ("deep-nesting", "200, JSON that opens 200 000 arrays and never closes them"),
+    (
+        "deep-nesting",
+        "200, JSON that opens 200 000 arrays and never closes them",
+    ),
     ("no-token", "200, JSON without access_token"),
     ("empty-token", "200, an empty access_token"),
     ("error-in-200", "200 with an OAuth error in the body"),
-    ("control-in-token", "200, an access_token with a control character"),
+    (
+        "control-in-token",
+        "200, an access_token with a control character",
+    ),
     ("over-limit", "200, a body of 1 MiB and one byte"),
     ("huge", "200, a body of 200 MiB with its length declared"),
     ("huge-chunked", "200, a chunked body of 200 MiB"),
@@ -72,7 +123,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("garbage-status", "an SSH banner instead of HTTP"),
     ("two-answers", "two answers to one request"),
     ("dribble", "the answer, one byte a second"),
-    ("late-bytes", "200, then unasked bytes on the idle connection"),
+    (
+        "late-bytes",
+        "200, then unasked bytes on the idle connection",
+    ),
     ("idle-close", "200, then the idle connection closed"),
     ("reset", "the connection reset"),
     ("close-early", "the connection closed before any answer"),
@@ -101,7 +155,11 @@ pub fn help() -> String {
          POST URL/scenario/NAME/oauth2/token gives the named answer to any request:\n\
          \n"
     );
-    let width = SCENARIOS.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    let width = SCENARIOS
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0);
     for (name, what) in SCENARIOS {
         text.push_str(&format!("  {name:width$}  {what}\n"));
     }
@@ -121,7 +179,10 @@ mod tests {
             let arms = line.split(" =>").next().unwrap_or("");
             if line.contains(" =>") && arms.starts_with('"') {
                 let arms = arms.split(" if ").next().unwrap_or("");
-                names.extend(arms.split(" | ").map(|arm| arm.trim_matches('"').to_owned()));
+                names.extend(
+                    arms.split(" | ")
+                        .map(|arm| arm.trim_matches('"').to_owned()),
+                );
             }
             for marker in ["name.strip_prefix(\"", "name == \""] {
                 if let Some(rest) = line.split(marker).nth(1) {
@@ -153,7 +214,10 @@ mod tests {
                 Some((prefix, _)) => names.iter().any(|name| name == prefix),
                 None => names.iter().any(|name| name == listed) || tuple_arms.contains(listed),
             };
-            assert!(known, "--help lists {listed:?}, which the server does not know");
+            assert!(
+                known,
+                "--help lists {listed:?}, which the server does not know"
+            );
         }
     }
 }
