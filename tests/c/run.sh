@@ -88,7 +88,7 @@ unauthorized="CRITEO_ERR_UNAUTHORIZED: POST $URL/oauth2/token answered 401 Unaut
 run "C11 header test" 0 "" header_c11
 run "C++17 header test" 0 "" header_cxx17
 run "criteo_oauth.hpp: owners, exceptions, the token source wrapper and its callbacks" 0 \
-    "^the C++ header: all checks passed\$" cxx_wrapper "$URL"
+    "^the C\\+\\+ header: all checks passed\$" cxx_wrapper "$URL"
 
 for example in get_token get_token_cpp; do
     run "$example: token" 0 "^got a Bearer token, expires in 900 s

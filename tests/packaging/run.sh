@@ -210,6 +210,7 @@ if needs dpkg-buildpackage && needs dh && needs lintian; then
         "usr/lib/$multiarch/cmake/criteo-oauth/criteo-oauthConfig.cmake" \
         "usr/lib/$multiarch/cmake/criteo-oauth/criteo-oauthConfigVersion.cmake" \
         usr/share/man/man3/criteo_oauth.3.gz usr/share/doc/libcriteo-oauth-dev/README.md.gz \
+        usr/share/doc/libcriteo-oauth-dev/docs/time.md usr/share/doc/libcriteo-oauth-dev/docs/token-source.md.gz \
         "usr/lib/$multiarch/criteo-oauth/criteo-test-server"; do
         check "dev package: $file" 0 "\./$file" dpkg-deb --contents "$dev"
     done
