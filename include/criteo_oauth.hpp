@@ -11,7 +11,10 @@
  *
  * Threads: a client and a token_source may be used from many threads at
  * once (as their C handles); a token is one thread's at a time. Moving an
- * owner is not thread-safe with calls on it. The classes are move-only.
+ * owner is not thread-safe with calls on it. The classes are move-only; a
+ * moved-from client or token_source throws criteo::error
+ * (CRITEO_ERR_INVALID_ARGUMENT) when used: a moved-from client never
+ * stands for the default client.
  *
  * Every string argument is checked for NUL bytes, which C would take as
  * its end: such a string is refused (criteo::error, CRITEO_ERR_INVALID_ARGUMENT)
@@ -175,14 +178,25 @@ class token : public token_view {
 class client {
   public:
     client() noexcept = default;
-    explicit client(criteo_client *raw) noexcept : handle_(raw) {}
+    explicit client(criteo_client *raw) noexcept : handle_(raw), is_default_(false) {}
+    /* A moved-from client is empty: using it throws, it never becomes the
+     * default client (which would send the credentials elsewhere). */
+    client(client &&other) noexcept
+        : handle_(std::move(other.handle_)), is_default_(std::exchange(other.is_default_, false)) {}
+    client &operator=(client &&other) noexcept {
+        if (this != &other) {
+            handle_ = std::move(other.handle_);
+            is_default_ = std::exchange(other.is_default_, false);
+        }
+        return *this;
+    }
 
     /* One request for a token (criteo_get_token). Throws criteo::error. */
     token get_token(const request &asked) const {
         criteo_token *raw = nullptr;
         criteo_error *failure = nullptr;
         criteo_status status = criteo_get_token(
-            handle_.get(), detail::c_string(asked.grant_type, "grant_type"),
+            get(), detail::c_string(asked.grant_type, "grant_type"),
             detail::c_string(asked.client_id, "client_id"),
             detail::c_string(asked.client_secret, "client_secret"),
             detail::c_string(asked.redirect_uri, "redirect_uri"), detail::c_string(asked.code, "code"),
@@ -191,11 +205,18 @@ class client {
         return token(raw);
     }
 
-    /* NULL for the default client. */
-    const criteo_client *get() const noexcept { return handle_.get(); }
+    /* The C handle: NULL for the default client. Throws for a moved-from
+     * client. */
+    const criteo_client *get() const {
+        if (handle_ == nullptr && !is_default_) {
+            throw error(CRITEO_ERR_INVALID_ARGUMENT, "the criteo::client was moved from");
+        }
+        return handle_.get();
+    }
 
   private:
     detail::owner<criteo_client, criteo_client_free> handle_;
+    bool is_default_ = true;
 };
 
 /* Settings for a client; build() makes it. A refused setting makes
@@ -294,7 +315,7 @@ class token_source {
     token get() const {
         criteo_token *raw = nullptr;
         criteo_error *failure = nullptr;
-        criteo_status status = criteo_token_source_get(handle_.get(), &raw, &failure);
+        criteo_status status = criteo_token_source_get(live(), &raw, &failure);
         detail::check(status, failure);
         return token(raw);
     }
@@ -304,7 +325,7 @@ class token_source {
     std::optional<token> try_get() const {
         criteo_token *raw = nullptr;
         criteo_error *failure = nullptr;
-        criteo_status status = criteo_token_source_try_get(handle_.get(), &raw, &failure);
+        criteo_status status = criteo_token_source_try_get(live(), &raw, &failure);
         detail::check(status, failure);
         return optional(raw);
     }
@@ -317,7 +338,7 @@ class token_source {
         criteo_token *raw = nullptr;
         criteo_error *failure = nullptr;
         criteo_status status = criteo_token_source_get_within(
-            handle_.get(), static_cast<std::uint32_t>(waited < most ? waited : most), &raw, &failure);
+            live(), static_cast<std::uint32_t>(waited < most ? waited : most), &raw, &failure);
         detail::check(status, failure);
         return optional(raw);
     }
@@ -330,7 +351,7 @@ class token_source {
             std::size_t length = 0;
             criteo_error *failure = nullptr;
             // data() has size() + 1 writable bytes, the last one the NUL.
-            criteo_status status = criteo_token_source_authorization(handle_.get(), value.data(),
+            criteo_status status = criteo_token_source_authorization(live(), value.data(),
                                                                      value.size() + 1, &length, &failure);
             if (status == CRITEO_ERR_INVALID_ARGUMENT && length > value.size()) {
                 criteo_error_free(failure);
@@ -363,14 +384,14 @@ class token_source {
     void set_store(const std::optional<std::string> &directory = std::nullopt) {
         criteo_error *failure = nullptr;
         criteo_status status = criteo_token_source_set_store(
-            handle_.get(), detail::c_string(directory, "directory"), &failure);
+            live(), detail::c_string(directory, "directory"), &failure);
         detail::check(status, failure);
     }
 
     /* Why the store does not work, or nothing when it does. */
     std::optional<error> store_error() const {
         criteo_error *failure = nullptr;
-        criteo_status status = criteo_token_source_store_error(handle_.get(), &failure);
+        criteo_status status = criteo_token_source_store_error(live(), &failure);
         detail::owner<criteo_error, criteo_error_free> owned(failure);
         if (status == CRITEO_OK) {
             return std::nullopt;
@@ -383,7 +404,7 @@ class token_source {
             throw error(CRITEO_ERR_INVALID_ARGUMENT, "refresh margin must be from 0 to 86400 s");
         }
         auto seconds = static_cast<std::uint32_t>(margin.count());
-        detail::check(criteo_token_source_set_refresh_margin(handle_.get(), seconds), nullptr);
+        detail::check(criteo_token_source_set_refresh_margin(live(), seconds), nullptr);
     }
 
     /*
@@ -396,12 +417,24 @@ class token_source {
      * still be running on another thread.
      */
     void on_refresh(refresh_callback callback) {
+        criteo_token_source *source = live();
         callbacks_.push_back(std::make_unique<refresh_callback>(std::move(callback)));
-        criteo_token_source_set_refresh_callback(handle_.get(), &call_back, callbacks_.back().get());
+        criteo_token_source_set_refresh_callback(source, &call_back, callbacks_.back().get());
     }
 
     /* The C handle, for calls the wrapper lacks; NULL once moved from. */
     const criteo_token_source *handle() const noexcept { return handle_.get(); }
+
+  private:
+    /* The C handle for a call; a moved-from source throws instead. */
+    criteo_token_source *live() const {
+        if (handle_ == nullptr) {
+            throw error(CRITEO_ERR_INVALID_ARGUMENT, "the criteo::token_source was moved from");
+        }
+        return handle_.get();
+    }
+
+  public:
 
   private:
     static std::optional<token> optional(criteo_token *raw) {

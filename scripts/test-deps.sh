@@ -45,20 +45,27 @@ if command -v apt-get >/dev/null && "${as_root[@]}" true 2>/dev/null; then
     can_install=yes
 fi
 
+# Installs what it can (a failure, say offline, is not fatal: the suites
+# then SKIP), then names what is still missing and how to install it.
+if [[ ${#missing[@]} -gt 0 && -n $can_install ]]; then
+    echo "== installing ${missing[*]}"
+    "${as_root[@]}" apt-get update -qq || true
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || true
+    still_missing=()
+    for entry in "${packages[@]}"; do
+        package=${entry%%:*} probe=${entry#*:}
+        bash -c "$probe" >/dev/null 2>&1 || still_missing+=("$package")
+    done
+    missing=("${still_missing[@]}")
+fi
 if [[ ${#missing[@]} -gt 0 ]]; then
-    if [[ -n $can_install ]]; then
-        echo "== installing ${missing[*]}"
-        "${as_root[@]}" apt-get update -qq
-        "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    else
-        echo "########################################################################"
-        echo "MISSING for the tests: ${missing[*]}"
-        echo "On Debian or Ubuntu, install them with:"
-        echo "  sudo apt-get install --no-install-recommends ${missing[*]}"
-        echo "The suites that need them will say SKIP; CI runs them all."
-        echo "########################################################################"
-    fi
+    echo "########################################################################"
+    echo "MISSING for the tests: ${missing[*]}"
+    echo "On Debian or Ubuntu, install them with:"
+    echo "  sudo apt-get install --no-install-recommends ${missing[*]}"
+    echo "The suites that need them will say SKIP; CI runs them all."
+    echo "########################################################################"
 fi
 if command -v rustup >/dev/null; then
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -66,8 +73,8 @@ fi
 if [[ -n $need_about ]]; then
     if [[ -n $can_install ]]; then
         echo "== installing cargo-about (for the THIRD-PARTY-NOTICES check)"
-        "${cargo_about[@]}"
-    else
-        echo "MISSING cargo-about (the THIRD-PARTY-NOTICES check will SKIP): ${cargo_about[*]}"
+        "${cargo_about[@]}" || true
     fi
+    command -v cargo-about >/dev/null ||
+        echo "MISSING cargo-about (the THIRD-PARTY-NOTICES check will SKIP): ${cargo_about[*]}"
 fi

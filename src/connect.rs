@@ -7,12 +7,15 @@
 //! raced, as curl and Go do:
 //! - the families alternate, starting with the one that last worked for
 //!   this host (for [`REMEMBER_FOR`]), else with the system's first choice;
-//! - the next attempt starts [`ATTEMPT_DELAY`] after the previous one, or
-//!   at once when an attempt fails;
+//! - the next attempt starts [`ATTEMPT_DELAY`] after the previous one (or
+//!   half the time left, when that is less), or at once when an attempt
+//!   fails;
 //! - the first connection made wins and the others are closed, all within
 //!   the deadline.
 //!
-//! When none connects, the error lists every attempt and how it ended.
+//! When none connects, the error lists every attempt and how it ended. A
+//! socket this process cannot make (no descriptor left) ends the race at
+//! once, as a transport error, rather than use up the other addresses.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -50,10 +53,12 @@ impl Eyeballs {
         deadline: Option<Instant>,
     ) -> Result<(TcpStream, SocketAddr), ConnectFailed> {
         let order = interleaved(addrs, self.remembered(host));
-        let (stream, addr) = race(&order, deadline).map_err(|attempts| ConnectFailed {
-            host: host.to_owned(),
-            attempts,
-        })?;
+        let (stream, addr) =
+            race(&order, deadline).map_err(|(attempts, ending)| ConnectFailed {
+                host: host.to_owned(),
+                attempts,
+                ending,
+            })?;
         self.winners
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -72,7 +77,7 @@ impl Eyeballs {
 /// `addrs` with the families alternating (RFC 8305 §4), starting with
 /// `first_ipv6`'s family when given, else with the first address's; each
 /// family keeps the system's order.
-fn interleaved(addrs: &[SocketAddr], first_ipv6: Option<bool>) -> Vec<SocketAddr> {
+pub(crate) fn interleaved(addrs: &[SocketAddr], first_ipv6: Option<bool>) -> Vec<SocketAddr> {
     let Some(first) = addrs.first() else {
         return Vec::new();
     };
@@ -113,29 +118,42 @@ struct Pending {
     started: Instant,
 }
 
-/// Runs the race over `order`; the winner, or every attempt when none won.
+/// How a race ended without a winner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Every address was tried and every attempt failed.
+    AllFailed,
+    /// The deadline came first.
+    Deadline,
+    /// This process could not make a socket (no descriptor left, say):
+    /// the other attempts were given up.
+    Local,
+}
+
+/// Runs the race over `order`; the winner, or every attempt and how the
+/// race ended when none won.
 fn race(
     order: &[SocketAddr],
     deadline: Option<Instant>,
-) -> Result<(TcpStream, SocketAddr), Vec<Attempt>> {
+) -> Result<(TcpStream, SocketAddr), (Vec<Attempt>, Ending)> {
     let mut untried = order.iter();
     let mut pending: Vec<Pending> = Vec::new();
     let mut ended = Vec::new();
     let mut next_start = Instant::now();
-    loop {
+    let ending = loop {
         let now = Instant::now();
         if deadline.is_some_and(|deadline| now >= deadline) {
-            break;
+            break Ending::Deadline;
         }
         if now >= next_start || pending.is_empty() {
             let Some(&addr) = untried.next() else {
                 if pending.is_empty() {
-                    break;
+                    break Ending::AllFailed;
                 }
                 next_start = deadline.unwrap_or(now + Duration::from_secs(3600));
                 continue;
             };
-            next_start = now + ATTEMPT_DELAY;
+            next_start = now + attempt_delay(now, deadline);
             match start(addr) {
                 Ok(Started::Connected(stream)) => return Ok((stream, addr)),
                 Ok(Started::Pending(socket)) => pending.push(Pending {
@@ -143,9 +161,13 @@ fn race(
                     socket,
                     started: now,
                 }),
-                Err(error) => {
+                Err(NotStarted::Address(error)) => {
                     ended.push(failed(addr, error));
                     next_start = now;
+                }
+                Err(NotStarted::Local(error)) => {
+                    ended.push(failed(addr, error));
+                    break Ending::Local;
                 }
             }
             continue;
@@ -160,13 +182,22 @@ fn race(
             }
             next_start = Instant::now();
         }
-    }
+    };
     let now = Instant::now();
     ended.extend(pending.into_iter().map(|attempt| Attempt {
         addr: attempt.addr,
         outcome: Outcome::NoAnswer(now.saturating_duration_since(attempt.started)),
     }));
-    Err(ended)
+    Err((ended, ending))
+}
+
+/// [`ATTEMPT_DELAY`], or half the time left when that is shorter, so that
+/// under a short connect limit the next address still gets its turn.
+fn attempt_delay(now: Instant, deadline: Option<Instant>) -> Duration {
+    match deadline {
+        Some(deadline) => ATTEMPT_DELAY.min(deadline.saturating_duration_since(now) / 2),
+        None => ATTEMPT_DELAY,
+    }
 }
 
 fn failed(addr: SocketAddr, error: io::Error) -> Attempt {
@@ -181,23 +212,32 @@ enum Started {
     Pending(OwnedFd),
 }
 
+/// Why an attempt could not begin: something about its address (no route
+/// to it, say), or about this process (no descriptor left for a socket).
+enum NotStarted {
+    Address(io::Error),
+    Local(io::Error),
+}
+
 /// A non-blocking connection to `addr`, begun.
-fn start(addr: SocketAddr) -> io::Result<Started> {
+fn start(addr: SocketAddr) -> Result<Started, NotStarted> {
     let family = match addr {
         SocketAddr::V4(_) => AddressFamily::INET,
         SocketAddr::V6(_) => AddressFamily::INET6,
     };
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
-    let socket = above_stdio(rustix::net::socket_with(
-        family,
-        SocketType::STREAM,
-        flags,
-        None,
-    )?)?;
+    let socket = rustix::net::socket_with(family, SocketType::STREAM, flags, None)
+        .map_err(io::Error::from)
+        .and_then(above_stdio)
+        .map_err(|error| match error.raw_os_error() {
+            // A family the system lacks (no IPv6) is about the address.
+            Some(libc::EAFNOSUPPORT) => NotStarted::Address(error),
+            _ => NotStarted::Local(error),
+        })?;
     match rustix::net::connect(&socket, &addr) {
         Ok(()) => Ok(Started::Connected(TcpStream::from(socket))),
         Err(rustix::io::Errno::INPROGRESS) => Ok(Started::Pending(socket)),
-        Err(errno) => Err(errno.into()),
+        Err(errno) => Err(NotStarted::Address(errno.into())),
     }
 }
 
@@ -229,27 +269,29 @@ fn ready(pending: &[Pending], until: Instant) -> Vec<usize> {
 pub(crate) struct ConnectFailed {
     host: String,
     attempts: Vec<Attempt>,
+    ending: Ending,
 }
 
 impl ConnectFailed {
-    /// True when the deadline came before every attempt had ended.
+    /// True when the deadline came before any attempt succeeded.
     pub(crate) fn timed_out(&self) -> bool {
-        self.attempts.is_empty()
-            || self
-                .attempts
-                .iter()
-                .any(|attempt| matches!(attempt.outcome, Outcome::NoAnswer(_)))
+        self.ending == Ending::Deadline
     }
 
-    /// The error kind that best says why: a timeout when the deadline cut
-    /// an attempt short, else how the last attempt failed.
+    /// The error kind that best says why: a timeout at the deadline, else
+    /// how the last attempt failed.
     pub(crate) fn kind(&self) -> io::ErrorKind {
-        if self.timed_out() {
-            return io::ErrorKind::TimedOut;
-        }
-        match self.attempts.last().map(|attempt| &attempt.outcome) {
-            Some(Outcome::Failed(error)) => error.kind(),
-            _ => io::ErrorKind::TimedOut,
+        let last_failure = self
+            .attempts
+            .iter()
+            .rev()
+            .find_map(|attempt| match &attempt.outcome {
+                Outcome::Failed(error) => Some(error.kind()),
+                Outcome::NoAnswer(_) => None,
+            });
+        match (self.ending, last_failure) {
+            (Ending::Deadline, _) | (_, None) => io::ErrorKind::TimedOut,
+            (_, Some(kind)) => kind,
         }
     }
 
@@ -269,6 +311,12 @@ impl fmt::Display for ConnectFailed {
             let separator = if index == 0 { "" } else { "; " };
             match &attempt.outcome {
                 Outcome::Failed(error) => write!(f, "{separator}{}: {error}", attempt.addr)?,
+                Outcome::NoAnswer(after) if self.ending == Ending::Local => write!(
+                    f,
+                    "{separator}{}: given up after {} ms",
+                    attempt.addr,
+                    after.as_millis()
+                )?,
                 Outcome::NoAnswer(after) => write!(
                     f,
                     "{separator}{}: no answer in {} ms",
@@ -309,6 +357,17 @@ mod tests {
         let only_ipv4 = addrs(&["10.0.0.1:1", "10.0.0.2:1"]);
         assert_eq!(interleaved(&only_ipv4, Some(true)), only_ipv4);
         assert!(interleaved(&[], None).is_empty());
+    }
+
+    #[test]
+    fn a_short_connect_limit_still_leaves_the_next_address_its_turn() {
+        let now = Instant::now();
+        assert_eq!(attempt_delay(now, None), ATTEMPT_DELAY);
+        let far = now + Duration::from_secs(10);
+        assert_eq!(attempt_delay(now, Some(far)), ATTEMPT_DELAY);
+        let near = now + Duration::from_millis(200);
+        assert_eq!(attempt_delay(now, Some(near)), Duration::from_millis(100));
+        assert_eq!(attempt_delay(now, Some(now)), Duration::ZERO);
     }
 
     #[test]

@@ -16,7 +16,8 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::sync::{Mutex, PoisonError, mpsc};
+use std::panic;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ureq::config::Config;
@@ -25,6 +26,7 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::NextTimeout;
 
 use crate::authority::{default_port, is_localhost_name, parse_host_port};
+use crate::connect::interleaved;
 use crate::descriptors::is_out_of_descriptors;
 use crate::process::QuietPanics;
 use crate::threads;
@@ -91,8 +93,13 @@ impl<L: Resolver> Resolver for CachingResolver<L> {
 
 /// The system's resolver (`getaddrinfo`), on a thread of its own when there
 /// is a time limit, so that a slow DNS server cannot hold the call longer.
+/// One lookup per name at a time: calls for a name whose lookup is still
+/// under way (a DNS server that never answers) wait for that one, each
+/// within its own limit, rather than start a thread of their own.
 #[derive(Debug, Default)]
-pub(crate) struct SystemLookup;
+pub(crate) struct SystemLookup {
+    under_way: Arc<Mutex<HashMap<String, Arc<Lookup>>>>,
+}
 
 impl Resolver for SystemLookup {
     fn resolve(
@@ -109,13 +116,18 @@ impl Resolver for SystemLookup {
             .ok_or_else(|| ureq::Error::BadUri(uri.to_string()))?;
         let host = authority.host().to_owned();
         let found = if timeout.after.is_not_happening() {
-            name.to_socket_addrs()
+            look_up(&name, &host)
         } else {
-            lookup_on_a_thread(name, *timeout.after).ok_or(ureq::Error::Timeout(timeout.reason))?
+            let lookup = self.lookup_of(name, host)?;
+            lookup
+                .wait(*timeout.after)
+                .ok_or(ureq::Error::Timeout(timeout.reason))?
         };
-        let found = found.map_err(|error| lookup_failed(&host, error))?;
+        let found = found.map_err(LookupFailed::into_io)?;
+        // Both families kept when there are more addresses than fit: the
+        // connection races them (see `connect`).
         let mut addresses = self.empty();
-        for address in found {
+        for address in interleaved(&found, None) {
             if addresses.try_push(address).is_err() {
                 break;
             }
@@ -127,6 +139,92 @@ impl Resolver for SystemLookup {
     }
 }
 
+impl SystemLookup {
+    /// The lookup of `name` under way, or a new one on a thread of its own.
+    fn lookup_of(&self, name: String, host: String) -> Result<Arc<Lookup>, ureq::Error> {
+        let mut under_way = self
+            .under_way
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(lookup) = under_way.get(&name) {
+            return Ok(Arc::clone(lookup));
+        }
+        let lookup = Arc::new(Lookup::default());
+        let (answer, all) = (Arc::clone(&lookup), Arc::clone(&self.under_way));
+        let key = name.clone();
+        let started = threads::spawn("criteo-oauth lookup", move || {
+            let _quiet = QuietPanics::enter();
+            // Answered even if the lookup panics: no waiter waits in vain,
+            // and the name does not stay "under way" for good.
+            let found = panic::catch_unwind(|| look_up(&name, &host)).unwrap_or_else(|_| {
+                Err(LookupFailed {
+                    kind: io::ErrorKind::Other,
+                    temporary: false,
+                    message: format!("the lookup of {host} ended without an answer"),
+                })
+            });
+            answer.answer(found);
+            let mut under_way = all.lock().unwrap_or_else(PoisonError::into_inner);
+            if under_way
+                .get(&name)
+                .is_some_and(|l| Arc::ptr_eq(l, &answer))
+            {
+                under_way.remove(&name);
+            }
+        });
+        if let Err(error) = started {
+            let message = format!(
+                "could not start a thread to look up {} ({error}): the process may be at its \
+                 limit of threads (ulimit -u)",
+                key.rsplit_once(':').map_or(key.as_str(), |(host, _)| host)
+            );
+            let failure = LookupFailed {
+                kind: error.kind(),
+                temporary: false,
+                message,
+            };
+            return Err(failure.into_io().into());
+        }
+        under_way.insert(key, Arc::clone(&lookup));
+        Ok(lookup)
+    }
+}
+
+/// What a lookup found: the addresses, or why there are none.
+type Found = Result<Vec<SocketAddr>, LookupFailed>;
+
+/// A lookup under way on its thread, and its answer once it has come.
+#[derive(Debug, Default)]
+struct Lookup {
+    found: Mutex<Option<Found>>,
+    came: Condvar,
+}
+
+impl Lookup {
+    fn answer(&self, found: Found) {
+        *self.found.lock().unwrap_or_else(PoisonError::into_inner) = Some(found);
+        self.came.notify_all();
+    }
+
+    /// The answer, or `None` when it has not come within `limit`.
+    fn wait(&self, limit: Duration) -> Option<Found> {
+        let found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
+        let (found, _) = self
+            .came
+            .wait_timeout_while(found, limit, |found| found.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        found.clone()
+    }
+}
+
+/// `getaddrinfo` for `name` (`host:port`), its failure said in our words.
+fn look_up(name: &str, host: &str) -> Found {
+    match name.to_socket_addrs() {
+        Ok(found) => Ok(found.collect()),
+        Err(error) => Err(lookup_failed(host, error)),
+    }
+}
+
 /// What glibc's resolver says for `EAI_AGAIN` (a SERVFAIL, a DNS server
 /// that did not answer), as std reports it. (Under a translated locale the
 /// words differ, and such a failure is taken as definite.)
@@ -135,10 +233,17 @@ const TEMPORARY_FAILURE: &str = "Temporary failure in name resolution";
 /// A failed name lookup, carried inside the `io::Error` that ureq passes
 /// on, so that the retry rule can tell a temporary failure (tried again,
 /// like a refused connection) from a definite one (an unknown name).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct LookupFailed {
+    kind: io::ErrorKind,
     temporary: bool,
     message: String,
+}
+
+impl LookupFailed {
+    fn into_io(self) -> io::Error {
+        io::Error::new(self.kind, self)
+    }
 }
 
 impl std::fmt::Display for LookupFailed {
@@ -160,13 +265,7 @@ pub(crate) fn is_temporary_lookup_failure(error: &io::Error) -> bool {
 /// Says what went wrong with looking `host` up, in words of our own: std's
 /// "failed to lookup address information: ..." reads badly after "failed:",
 /// and a resolver that cannot open a file says "Name or service not known".
-fn lookup_failed(host: &str, error: io::Error) -> io::Error {
-    if error
-        .get_ref()
-        .is_some_and(|inner| inner.is::<LookupFailed>())
-    {
-        return error;
-    }
+fn lookup_failed(host: &str, error: io::Error) -> LookupFailed {
     let text = error.to_string();
     let detail = text
         .strip_prefix("failed to lookup address information: ")
@@ -178,41 +277,10 @@ fn lookup_failed(host: &str, error: io::Error) -> io::Error {
         Some(files) => format!("could not look up {host}: no file descriptor is left ({files})"),
         None => format!("could not look up {host}: {detail}"),
     };
-    let temporary = detail == TEMPORARY_FAILURE;
-    io::Error::new(error.kind(), LookupFailed { temporary, message })
-}
-
-/// The lookup's answer, or `None` when it took longer than `limit`.
-fn lookup_on_a_thread(
-    name: String,
-    limit: Duration,
-) -> Option<io::Result<std::vec::IntoIter<SocketAddr>>> {
-    let (answer, answered) = mpsc::sync_channel(1);
-    let host = name
-        .rsplit_once(':')
-        .map_or(name.as_str(), |(host, _)| host)
-        .to_owned();
-    let started = threads::spawn("criteo-oauth lookup", move || {
-        let _quiet = QuietPanics::enter();
-        let _ = answer.send(name.to_socket_addrs());
-    });
-    if let Err(error) = started {
-        let message = format!(
-            "could not start a thread to look up {host} ({error}): the process may be at its \
-             limit of threads (ulimit -u)"
-        );
-        let failure = LookupFailed {
-            temporary: false,
-            message,
-        };
-        return Some(Err(io::Error::new(error.kind(), failure)));
-    }
-    match answered.recv_timeout(limit) {
-        Ok(answer) => Some(answer),
-        Err(mpsc::RecvTimeoutError::Timeout) => None,
-        Err(mpsc::RecvTimeoutError::Disconnected) => Some(Err(io::Error::other(format!(
-            "the lookup of {host} ended without an answer"
-        )))),
+    LookupFailed {
+        kind: error.kind(),
+        temporary: detail == TEMPORARY_FAILURE,
+        message,
     }
 }
 

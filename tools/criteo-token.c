@@ -57,9 +57,14 @@ struct options {
     uint32_t timeout_ms;
 };
 
-/* SECONDS as milliseconds, or 0 when it is not a positive number of at
- * most 4294967 seconds (what fits in the library's limits). */
+/* SECONDS (decimal, such as 5 or 0.5) as milliseconds, or 0 when it is
+ * not a positive number of at most 4294967 seconds (what fits in the
+ * library's limits). */
 static uint32_t parse_timeout(const char *text) {
+    /* Decimal digits and a point only: strtod would also take hex, exponents and signs. */
+    if (text[0] == '\0' || text[strspn(text, "0123456789.")] != '\0') {
+        return 0;
+    }
     char *end = NULL;
     errno = 0;
     double seconds = strtod(text, &end);

@@ -47,7 +47,8 @@ func WithHost(baseURL string) Option { return func(o *options) { o.host = &baseU
 // WithTimeouts sets the connect and total time limits (0 keeps the
 // defaults: 30 s for the total, and 10 s or the total when that is smaller
 // for connecting). The total covers retries and their waits. A negative
-// limit is refused; one below a millisecond counts as 1 ms.
+// limit, or one above 4294967295 ms (about 49.7 days), is refused; one
+// below a millisecond counts as 1 ms.
 func WithTimeouts(connect, total time.Duration) Option {
 	return func(o *options) { o.connectTimeout, o.totalTimeout = connect, total }
 }
@@ -77,6 +78,9 @@ func NewClient(opts ...Option) (*Client, error) {
 	}
 	if o.connectTimeout < 0 || o.totalTimeout < 0 {
 		return nil, invalidArgument("timeouts must not be negative")
+	}
+	if o.connectTimeout > mostMilliseconds || o.totalTimeout > mostMilliseconds {
+		return nil, invalidArgument("timeouts must be at most 4294967295 ms (about 49.7 days)")
 	}
 	ptr, err := buildClient(&o)
 	if err != nil {

@@ -155,6 +155,7 @@ func TestExplicitOptionsNeverFallBackToADefault(t *testing.T) {
 		{criteo.WithMaxRetries(11), "max retries must be between 0 and 10"},
 		{criteo.WithTimeouts(-time.Second, 0), "timeouts must not be negative"},
 		{criteo.WithTimeouts(0, -time.Millisecond), "timeouts must not be negative"},
+		{criteo.WithTimeouts(0, 50*24*time.Hour), "timeouts must be at most 4294967295 ms"},
 	}
 	for _, c := range cases {
 		client, err := criteo.NewClient(c.option)
@@ -284,6 +285,11 @@ func TestTokenSourceInvalidate(t *testing.T) {
 	}
 	if a.AccessToken != b.AccessToken || a.AccessToken == c.AccessToken {
 		t.Errorf("cache then refresh expected: %s %s %s", a.AccessToken, b.AccessToken, c.AccessToken)
+	}
+	for _, margin := range []time.Duration{-500 * time.Millisecond, 24*time.Hour + 900*time.Millisecond} {
+		if err := source.SetRefreshMargin(margin); !errors.Is(err, criteo.ErrInvalidArgument) {
+			t.Errorf("margin %v: want ErrInvalidArgument, got %v", margin, err)
+		}
 	}
 	if err := source.SetRefreshMargin(48 * time.Hour); !errors.Is(err, criteo.ErrInvalidArgument) {
 		t.Errorf("margin: %v", err)

@@ -161,13 +161,13 @@ func checkNoNUL(name, value string) error {
 	return nil
 }
 
+// mostMilliseconds is the longest limit C takes: about 49.7 days.
+const mostMilliseconds = time.Duration(^uint32(0)) * time.Millisecond
+
 // milliseconds is d rounded up to a whole millisecond (so that 500µs is
-// 1 ms, not 0, which means the default), at most the C limit's maximum.
+// 1 ms, not 0, which means the default); NewClient has refused anything
+// above mostMilliseconds.
 func milliseconds(d time.Duration) C.uint32_t {
-	const most = time.Duration(^uint32(0)) * time.Millisecond
-	if d >= most {
-		return C.uint32_t(^uint32(0))
-	}
 	return C.uint32_t((d + time.Millisecond - 1) / time.Millisecond)
 }
 
@@ -262,10 +262,11 @@ func sourceToken(source unsafe.Pointer) (*Token, error) {
 }
 
 func setRefreshMargin(source unsafe.Pointer, d time.Duration) error {
-	seconds := d / time.Second
-	if seconds < 0 || seconds > 86400 {
+	if d < 0 || d > 24*time.Hour {
 		return invalidArgument("refresh margin must be between 0 and 24 h")
 	}
+	// Rounded up to whole seconds: a margin is never shorter than asked.
+	seconds := (d + time.Second - 1) / time.Second
 	if C.criteo_token_source_set_refresh_margin((*C.criteo_token_source)(source), C.uint32_t(seconds)) != C.CRITEO_OK {
 		return invalidArgument("refresh margin refused")
 	}

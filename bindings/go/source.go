@@ -192,8 +192,9 @@ func (s *TokenSource) StoreError() error {
 	return s.with(storeError)
 }
 
-// SetRefreshMargin refreshes this long before expiry (whole seconds, up
-// to 24 h), exactly, instead of the default: a quarter of the lifetime,
+// SetRefreshMargin refreshes this long before expiry (0 to 24 h, rounded
+// up to whole seconds; a negative margin is refused), exactly, instead of
+// the default: a quarter of the lifetime,
 // from 30 s to 5 min and at most half the lifetime, shortened by a random
 // jitter of up to 10 % so that processes started together spread their
 // refreshes.

@@ -59,7 +59,7 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ),
     (
         "held-refresh-expires-<s>",
-        "a token for <s> s; later answers held until released",
+        "a token for <s> s; later answers held until the Rust test API releases them",
     ),
     (
         "200-then-503-expires-<s>",

@@ -131,6 +131,9 @@ void token_source(const std::string &url) {
     expect(source.handle() == nullptr, "a moved source leaves an empty one");
     expect(thrown([&] { source.get(); }).status() == CRITEO_ERR_INVALID_ARGUMENT,
            "an empty source throws, it does not crash");
+    expect(thrown([&] { source.set_refresh_margin(std::chrono::seconds(1)); }).what() ==
+               std::string("the criteo::token_source was moved from"),
+           "a moved-from source says so");
     criteo::token_source other(client, demo);
     other.on_refresh([&](criteo::token_view) { fetches++; });
     moved = std::move(other);  // frees the first source, then takes the callbacks of the other
@@ -145,6 +148,17 @@ void token_source(const std::string &url) {
     std::string long_header = long_source.authorization();
     expect(long_header.size() > 3000 && long_header == std::string("Bearer ") + long_source.get().access_token(),
            "authorization() of a 3000-character token");
+
+    // A moved-from client is not the default client: using it throws.
+    criteo::client moved_client(std::move(long_client));
+    criteo::error moved_from = thrown([&] { criteo::token_source careless(long_client, demo); });
+    expect(moved_from.status() == CRITEO_ERR_INVALID_ARGUMENT &&
+               std::string(moved_from.what()) == "the criteo::client was moved from",
+           "a moved-from client is refused, not taken as the default client");
+    expect(thrown([&] { long_client.get_token(demo); }).status() == CRITEO_ERR_INVALID_ARGUMENT,
+           "get_token on a moved-from client throws");
+    expect(std::strncmp(moved_client.get_token(demo).access_token(), "eyJ", 3) == 0,
+           "the client it was moved to works");
 
     criteo::token_source by_default(demo);  // the default client: nothing fetched yet
     expect(by_default.handle() != nullptr, "a source on the default client");

@@ -9,7 +9,9 @@
 # 127.0.0.1; for missing.criteo-test.example it answers NXDOMAIN. The test
 # server serves https with a certificate for the flaky name. The C quick
 # start (retries at their default, 2) must get a token from the flaky name,
-# and fail on the missing one after a single round of queries.
+# and fail on the missing one after a single round of queries. For
+# hang.criteo-test.example it never answers: calls meanwhile share one
+# lookup thread.
 #
 # Usage: tests/c/dns_namespace.sh BUILD_DIR SERVER   (as root, or where
 # unprivileged user namespaces let `unshare -r` work)
@@ -47,6 +49,9 @@ while True:
     name = ".".join(labels).lower()
     seen[name] = seen.get(name, 0) + 1
     answers = b""
+    if name == "hang.criteo-test.example":
+        log.write(f"{name} {qtype} unanswered\n")
+        continue
     if name == "flaky.criteo-test.example" and seen[name] <= 2:
         rcode, verdict = 2, "SERVFAIL"
     elif name == "flaky.criteo-test.example":
@@ -86,5 +91,12 @@ if ! grep -q '^flaky.criteo-test.example 1 SERVFAIL' "$work/queries.log"; then
     cat "$work/queries.log"
     status=1
 fi
-[[ $status -eq 0 ]] && echo "ok   SERVFAIL then an address: retried, token got; NXDOMAIN: one round, not retried ($missing)"
+# A name the DNS server never answers: 8 calls of 200 ms within one round
+# of queries (2 s) share one lookup thread rather than start one each.
+hanging=$("$build_dir/hostile_host" hanging-lookups "https://hang.criteo-test.example:$port" 8 2>&1 || true)
+if [[ $hanging != "8 of 8 calls timed out, lookup threads: 1" ]]; then
+    echo "FAIL calls to a name whose lookup hangs: $hanging (expected 8 timeouts and 1 lookup thread)"
+    status=1
+fi
+[[ $status -eq 0 ]] && echo "ok   SERVFAIL then an address: retried, token got; NXDOMAIN: one round, not retried ($missing); an unanswered name: one lookup thread for 8 calls"
 exit $status

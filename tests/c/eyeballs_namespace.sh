@@ -43,11 +43,13 @@ ip -6 addr add 2001:db8::1/64 dev blackhole0 nodad
 
 # The proxy connects to its target itself (with no race of its own), so
 # the target through the proxy, v4.eyeballs.test, has only 127.0.0.1.
-names=(api.eyeballs.test proxy.eyeballs.test)
+names=(api.eyeballs.test proxy.eyeballs.test wide.eyeballs.test)
 printf '127.0.0.1 v4.eyeballs.test\n' >"$work/hosts"
 for name in "${names[@]}"; do
     printf '2001:db8::2 %s\n127.0.0.1 %s\n' "$name" "$name" >>"$work/hosts"
 done
+# More IPv6 addresses than ureq keeps (16): IPv4 must not be cut off.
+for n in $(seq 3 22); do printf '2001:db8::%x wide.eyeballs.test\n' "$n" >>"$work/hosts"; done
 printf 'hosts: files\n' >"$work/nsswitch.conf"
 mount --bind "$work/hosts" /etc/hosts
 mount --bind "$work/nsswitch.conf" /etc/nsswitch.conf
@@ -59,7 +61,8 @@ for name in "${names[@]}"; do
     fi
 done
 
-"$server" --tls "$work/ca.pem" --tls-name api.eyeballs.test --tls-name v4.eyeballs.test --proxy >"$work/server.out" &
+"$server" --tls "$work/ca.pem" --tls-name api.eyeballs.test --tls-name v4.eyeballs.test \
+    --tls-name wide.eyeballs.test --proxy >"$work/server.out" &
 for _ in $(seq 50); do [[ $(wc -l <"$work/server.out") -ge 2 ]] && break; sleep 0.1; done
 port=$(sed -n 1p "$work/server.out" | sed 's|.*:||')
 proxy_port=$(sed -n 2p "$work/server.out" | sed 's|.*:||')
@@ -93,6 +96,20 @@ get_token() {
 }
 get_token "direct" api.eyeballs.test
 get_token "through a proxy" v4.eyeballs.test https_proxy="http://proxy.eyeballs.test:$proxy_port"
+get_token "21 IPv6 addresses and one IPv4" wide.eyeballs.test
 
-[[ $status -eq 0 ]] && echo "ok   with IPv6 black-holed, a token within 1 s, directly and through a proxy"
+# One free descriptor: the IPv6 attempt takes it, and the IPv4 socket
+# cannot be made. That ends the race at once, as a transport error that
+# says so, rather than use up the other addresses and wait out the limit.
+starved=$( (ulimit -n 4; env -u https_proxy -u HTTPS_PROXY -u all_proxy -u ALL_PROXY SSL_CERT_FILE="$work/ca.pem" \
+    CRITEO_HOST="https://api.eyeballs.test:$port" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret \
+    "$build_dir/get_token" 2>&1) || true)
+if [[ $starved != "CRITEO_ERR_TRANSPORT: "*"Too many open files"* || $starved != *"given up after"* ]]; then
+    echo "FAIL with one free descriptor: $starved"
+    status=1
+else
+    echo "     one free descriptor: a transport error at once, naming it"
+fi
+
+[[ $status -eq 0 ]] && echo "ok   with IPv6 black-holed, a token within 1 s, directly, through a proxy and among 21 IPv6 addresses"
 exit $status

@@ -19,6 +19,10 @@
  *       where that thread does not exist, frees the source at once (under
  *       a 5 s alarm) and gets a token of its own; the parent's free still
  *       waits for its callback.
+ *   hostile_host hanging-lookups URL CALLS
+ *       makes CALLS calls of 200 ms each to URL, whose name the DNS server
+ *       never answers: each must time out, and one lookup thread at most
+ *       may be running at the end (they would pile up, one per call).
  *   hostile_host trust-store PATH TLS_URL
  *       PATH as set_ca_file and as SSL_CERT_FILE: each build must fail at
  *       once with a message naming PATH (run under ulimit -v and a timeout).
@@ -220,6 +224,52 @@ static int trust_store(const char *path, const char *tls_url) {
     return named == 2 ? 0 : 1;
 }
 
+/* How many of this process's threads have this name (as /proc shows it). */
+static int threads_named(const char *name) {
+    DIR *tasks = opendir("/proc/self/task");
+    int count = 0;
+    for (struct dirent *task; tasks != NULL && (task = readdir(tasks)) != NULL;) {
+        char path[300], comm[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", task->d_name);
+        FILE *file = fopen(path, "r");
+        if (file != NULL && fgets(comm, sizeof comm, file) != NULL) {
+            comm[strcspn(comm, "\n")] = '\0';
+            count += strcmp(comm, name) == 0;
+        }
+        if (file != NULL) {
+            fclose(file);
+        }
+    }
+    if (tasks != NULL) {
+        closedir(tasks);
+    }
+    return count;
+}
+
+static int hanging_lookups(const char *url, int calls) {
+    criteo_client_builder *builder = criteo_client_builder_new();
+    criteo_client_builder_set_host(builder, url);
+    criteo_client_builder_set_proxy(builder, "");
+    criteo_client_builder_set_timeouts(builder, 0, 200);
+    criteo_client_builder_set_max_retries(builder, 0);
+    criteo_client *client = NULL;
+    if (criteo_client_builder_build(builder, &client, NULL) != CRITEO_OK) {
+        return 1;
+    }
+    int timed_out = 0;
+    for (int i = 0; i < calls; i++) {
+        criteo_token *token = NULL;
+        timed_out += criteo_get_token(client, "client_credentials", "demo-client", "demo-secret",
+                                      NULL, NULL, NULL, &token, NULL) == CRITEO_ERR_TIMEOUT;
+        criteo_token_free(token);
+    }
+    /* Thread names are cut at 15 characters. */
+    printf("%d of %d calls timed out, lookup threads: %d\n", timed_out, calls,
+           threads_named("criteo-oauth lo"));
+    criteo_client_free(client);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 5 && strcmp(argv[1], "descriptors") == 0) {
         return descriptors(argv[2], argv[3], argv[4]);
@@ -232,6 +282,9 @@ int main(int argc, char **argv) {
     }
     if (argc == 3 && strcmp(argv[1], "fork-during-callback") == 0) {
         return fork_during_callback(argv[2]);
+    }
+    if (argc == 4 && strcmp(argv[1], "hanging-lookups") == 0) {
+        return hanging_lookups(argv[2], atoi(argv[3]));
     }
     if (argc == 4 && strcmp(argv[1], "trust-store") == 0) {
         return trust_store(argv[2], argv[3]);

@@ -67,11 +67,12 @@ check_test_server() {
     check "$name: README's test-server example gets a token, then a 401" 0 "^eyJ
 answered 401 Unauthorized" \
         env LD_LIBRARY_PATH="$libdir" PATH="$(dirname "$cli"):$PATH" SERVER="$server" bash -c '
-            exec 3< <("$SERVER")
+            exec 3< <(exec "$SERVER")
+            server=$!
             read -r url <&3
             CRITEO_HOST=$url CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret criteo-token --no-cache
             CRITEO_HOST=$url CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=wrong criteo-token --no-cache 2>&1
-            pkill -f "^$SERVER\$"; true'
+            kill $server'
 }
 
 # check_cmake NAME PREFIX LIBDIR: a CMake project finds the package under PREFIX.

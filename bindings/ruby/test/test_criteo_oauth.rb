@@ -83,6 +83,16 @@ class CriteoOAuthTest < Minitest::Test
     %w[CRITEO_OAUTH_LIB PKG_CONFIG_PATH LD_LIBRARY_PATH].each { |name| assert_includes output, name }
   end
 
+  # An empty CRITEO_OAUTH_LIB is unset: the usual search, then the usual message.
+  def test_an_empty_library_variable_counts_as_unset
+    lib = File.expand_path("../lib", __dir__)
+    output = IO.popen([{ "CRITEO_OAUTH_LIB" => "", "LD_LIBRARY_PATH" => "", "PKG_CONFIG_PATH" => "/nonexistent" },
+                       RbConfig.ruby, "-I", lib, "-e",
+                       'begin; require "criteo_oauth"; puts "loaded"; rescue LoadError => e; puts e.message; end'],
+                      &:read)
+    assert_match(/\A(loaded|libcriteo_oauth could not be loaded .*CRITEO_OAUTH_LIB)/, output)
+  end
+
   def test_bad_arguments
     error = assert_raises(CriteoOAuth::InvalidArgument) { client.get_token(**DEMO, client_id: "") }
     assert_equal "client_id must not be empty", error.message

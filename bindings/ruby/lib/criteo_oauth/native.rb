@@ -8,12 +8,13 @@ module CriteoOAuth
   module Native
     extend FFI::Library
 
-    # Where the library is: CRITEO_OAUTH_LIB when set; otherwise on the
+    # Where the library is: CRITEO_OAUTH_LIB when set (and not empty); otherwise on the
     # loader's path (the system's, LD_LIBRARY_PATH), then in the libdir
     # pkg-config gives for criteo-oauth (an install under another prefix,
     # with PKG_CONFIG_PATH set).
     def self.library_paths
-      return [ENV["CRITEO_OAUTH_LIB"]] if ENV["CRITEO_OAUTH_LIB"]
+      # Empty counts as unset, as in a shell's `CRITEO_OAUTH_LIB= ruby ...`.
+      return [ENV["CRITEO_OAUTH_LIB"]] unless ENV.fetch("CRITEO_OAUTH_LIB", "").empty?
 
       libdir = begin
         IO.popen(%w[pkg-config --variable=libdir criteo-oauth], err: File::NULL, &:read).strip
