@@ -26,6 +26,61 @@
 
 
 /**
+ * A host name looked up (or found in the cache, or `localhost`): the
+ * addresses found, or why none were.
+ */
+#define CRITEO_EVENT_LOOKUP 1
+
+/**
+ * A connection attempt begun ("trying ADDR"), failed, or won ("connected
+ * to ADDR"), directly or to the proxy.
+ */
+#define CRITEO_EVENT_CONNECT 2
+
+/**
+ * Reserved for the TLS session of a new connection (version, cipher
+ * suite, resumed or not): not told yet.
+ */
+#define CRITEO_EVENT_TLS 3
+
+/**
+ * An attempt begins: method, URL (never the form), the proxy, the form's
+ * size. Its lookup and connection come next, then its answer.
+ */
+#define CRITEO_EVENT_REQUEST 4
+
+/**
+ * The answer: status number and reason, size, `Retry-After`.
+ */
+#define CRITEO_EVENT_RESPONSE 5
+
+/**
+ * A failed attempt to be tried again: which retry, the wait, the failure.
+ */
+#define CRITEO_EVENT_RETRY 6
+
+/**
+ * A token source's fetch: why it started (or that another process had
+ * stored the token), and how it ended.
+ */
+#define CRITEO_EVENT_FETCH 7
+
+/**
+ * Requests for a token a source made.
+ */
+#define CRITEO_STAT_FETCHES 1
+
+/**
+ * Those that failed.
+ */
+#define CRITEO_STAT_FETCH_FAILURES 2
+
+/**
+ * Fetches avoided because another process had stored a token.
+ */
+#define CRITEO_STAT_STORE_HITS 3
+
+/**
  * A configured client: an HTTP connection pool and its settings. Safe to
  * use from many threads at once.
  */
@@ -42,6 +97,12 @@ typedef struct criteo_client_builder criteo_client_builder;
  * `error_out` argument, freed by the caller with `criteo_error_free`.
  */
 typedef struct criteo_error criteo_error;
+
+/**
+ * One step of a call or fetch, borrowed by the trace callback for the
+ * duration of its call.
+ */
+typedef struct criteo_event criteo_event;
 
 /**
  * An access token (AccessTokenModel), its fields made ready for C once.
@@ -70,6 +131,13 @@ typedef uint32_t criteo_status;
  */
 typedef void (*criteo_refresh_callback)(void *user_data,
                                         const criteo_token *token);
+
+/**
+ * Called for every step of a call or fetch of the client, on the thread
+ * doing it, with an event borrowed for the duration of the call.
+ */
+typedef void (*criteo_trace_callback)(void *user_data,
+                                      const criteo_event *event);
 
 /**
  * Success.
@@ -856,6 +924,83 @@ const char *criteo_token_authorization(const criteo_token *token);
  * `token` is NULL or a live `criteo_token`, not used again.
  */
 void criteo_token_free(criteo_token *token);
+
+/**
+ * Asks for every step of this client's calls, and of the fetches of its
+ * token sources, to be told to `callback` (NULL: none, the default): the
+ * request (never its form), its name lookup, each connection attempt and
+ * the one that won, the answer, each retry and its wait, and for a token
+ * source why a fetch started (no token yet, the token due for refresh,
+ * expired, invalidated or rejected, or not needed: another process had
+ * stored one) and how it ended. Each `criteo_event` has a
+ * kind (`CRITEO_EVENT_*`), a one-line message passed through the same
+ * redaction as error messages (no secret, code, refresh token, access
+ * token or proxy password, in any encoding), and the time since its call
+ * or fetch began.
+ *
+ * `callback` runs on the thread doing the work (a caller's, or the
+ * library's "criteo-oauth fetch" for a refresh in the background), from
+ * several threads at once when they work at once, and before the call
+ * returns. It must return normally (a C++ exception that escapes it
+ * aborts the process), must not call the library for the same client or
+ * its sources, and must be quick: the call waits for it. `user_data` is
+ * passed through; it must stay valid, and usable from any thread, while
+ * the client or any of its sources lives. With no callback, no message is
+ * made: tracing costs nothing then.
+ *
+ * Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `builder` is
+ * NULL.
+ *
+ * # Safety
+ * `builder` is NULL or a live builder used by one thread; `callback` is
+ * NULL or a function safe to call with `user_data` from any thread while
+ * the client lives.
+ */
+criteo_status criteo_client_builder_set_trace(criteo_client_builder *builder,
+                                              criteo_trace_callback callback,
+                                              void *user_data);
+
+/**
+ * The event's kind, a `CRITEO_EVENT_*` value; 0 for NULL.
+ *
+ * # Safety
+ * `event` is NULL or the event a trace callback was given, during that call.
+ */
+uint32_t criteo_event_kind(const criteo_event *event);
+
+/**
+ * The event's one line, redacted; never NULL ("" for a NULL event).
+ * Borrowed from the event: copy it to keep it.
+ *
+ * # Safety
+ * `event` is NULL or the event a trace callback was given, during that call.
+ */
+const char *criteo_event_message(const criteo_event *event);
+
+/**
+ * Microseconds from the start of the event's call (`criteo_get_token`,
+ * or one HTTP call of a fetch) or token source fetch to the event; 0 for
+ * NULL. Within one call or fetch, they never go back.
+ *
+ * # Safety
+ * `event` is NULL or the event a trace callback was given, during that call.
+ */
+uint64_t criteo_event_elapsed_us(const criteo_event *event);
+
+/**
+ * A counter of the source (`CRITEO_STAT_*`), in this process: requests
+ * for a token it made (`CRITEO_STAT_FETCHES`, retries inside one),
+ * those that failed (`CRITEO_STAT_FETCH_FAILURES`), and fetches avoided
+ * because another process had stored a token that was not due
+ * (`CRITEO_STAT_STORE_HITS`). 0 for a NULL source or an unknown counter.
+ * A child of `fork()` starts from its parent's counts. Reading never
+ * slows the source's gets, which never write a counter. Thread-safe.
+ *
+ * # Safety
+ * `source` is NULL or a live source.
+ */
+uint64_t criteo_token_source_stat(const criteo_token_source *source,
+                                  uint32_t which);
 
 /**
  * The version of the loaded library, e.g. `"0.1.0"`; compare with the

@@ -23,6 +23,7 @@ use crate::retry::{Failure, Next, next_step};
 use crate::sanitize::Redactor;
 use crate::tls::{Roots, read_ca_file, system_roots, tls_failure};
 use crate::token::Token;
+use crate::trace::{self, EventKind, Span, Tracer};
 use crate::transport::{TcpConnector, take_last_peer};
 
 pub const DEFAULT_HOST: &str = "https://api.criteo.com";
@@ -54,6 +55,7 @@ pub struct ClientConfig {
     ca_roots: Option<Roots>,
     proxy: ProxySetting,
     user_agent: String,
+    tracer: Tracer,
 }
 
 impl Default for ClientConfig {
@@ -66,6 +68,7 @@ impl Default for ClientConfig {
             ca_roots: None,
             proxy: ProxySetting::FromEnvironment,
             user_agent: USER_AGENT.into(),
+            tracer: Tracer::default(),
         }
     }
 }
@@ -150,6 +153,11 @@ impl ClientConfig {
         Ok(())
     }
 
+    /// The callback told every step of this client's calls (`None`: none).
+    pub fn set_trace(&mut self, tracer: Tracer) {
+        self.tracer = tracer;
+    }
+
     /// Makes the client: reads the system trust store (for https, unless a
     /// CA file was given) and the proxy environment (unless a proxy was set).
     pub fn build(&self) -> Result<Client, Error> {
@@ -190,6 +198,7 @@ impl ClientConfig {
             total_timeout: self.total_timeout,
             max_retries: self.max_retries,
             proxy,
+            tracer: self.tracer.clone(),
         })
     }
 }
@@ -205,6 +214,7 @@ pub struct Client {
     total_timeout: Duration,
     max_retries: u32,
     proxy: Option<Proxy>,
+    tracer: Tracer,
 }
 
 impl Client {
@@ -246,12 +256,32 @@ impl Client {
             thread::sleep(Duration::from_millis(300));
             panic!("forced by the test-panic feature, in a fetch");
         }
+        let span = self.trace_span(request);
+        match &span {
+            Some(span) => span.during(|| self.get_token_traced(request, Some(span))),
+            None => self.get_token_traced(request, None),
+        }
+    }
+
+    /// A span for one call or fetch of `request`, when a trace callback is
+    /// set.
+    pub(crate) fn trace_span(&self, request: &TokenRequest) -> Option<Arc<Span>> {
+        self.tracer.begin(request, self.proxy_secrets())
+    }
+
+    /// [`Client::get_token`], telling `span` each request, answer and retry.
+    fn get_token_traced(
+        &self,
+        request: &TokenRequest,
+        span: Option<&Arc<Span>>,
+    ) -> Result<Token, Error> {
         let deadline = Instant::now() + self.total_timeout;
         let single_use = request.is_single_use();
         let mut retries_done = 0;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let failure = match self.attempt(request, (retries_done > 0).then_some(remaining)) {
+            let time_left = (retries_done > 0).then_some(remaining);
+            let failure = match self.attempt(request, time_left, span) {
                 Ok(token) => return Ok(token),
                 Err(failure) => failure,
             };
@@ -264,7 +294,18 @@ impl Client {
                 remaining,
             ) {
                 Next::GiveUp => return Err(failure.error),
-                Next::RetryAfter(wait) => thread::sleep(wait),
+                Next::RetryAfter(wait) => {
+                    trace::emit(span, EventKind::Retry, || {
+                        format!(
+                            "retry {} of {} in {} ms, after: {}",
+                            retries_done + 1,
+                            self.max_retries,
+                            wait.as_millis(),
+                            failure.error.message()
+                        )
+                    });
+                    thread::sleep(wait)
+                }
             }
             retries_done += 1;
         }
@@ -276,8 +317,20 @@ impl Client {
         &self,
         request: &TokenRequest,
         time_left: Option<Duration>,
+        span: Option<&Arc<Span>>,
     ) -> Result<Token, Failure> {
         let form = request.form_body();
+        trace::emit(span, EventKind::Request, || {
+            let via = match &self.proxy {
+                Some(proxy) => format!(" via proxy {}", proxy.shown()),
+                None => String::new(),
+            };
+            format!(
+                "POST {}{via}, a form of {} bytes",
+                self.token_url,
+                form.len()
+            )
+        });
         take_last_peer();
         let agent = self.connections.for_this_process();
         let mut post = agent.post(&*self.token_url);
@@ -304,6 +357,7 @@ impl Client {
             location: header_text(headers, header::LOCATION),
             body,
         };
+        trace::emit(span, EventKind::Response, || answer.describe());
         let redactor = request.redactor().with_secrets(self.proxy_secrets());
         interpret(&answer, &redactor).map_err(|error| {
             let message = format!("POST {} answered {}", self.token_url, error.message());

@@ -29,6 +29,7 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use crate::descriptors::above_stdio;
+use crate::trace::{self, EventKind};
 
 /// The wait before the next address is tried while an attempt is under
 /// way (RFC 8305 §5 recommends 250 ms).
@@ -53,6 +54,7 @@ impl Eyeballs {
         deadline: Option<Instant>,
     ) -> Result<(TcpStream, SocketAddr), ConnectFailed> {
         let order = interleaved(addrs, self.remembered(host));
+        let started = Instant::now();
         let (stream, addr) =
             race(&order, deadline).map_err(|(attempts, ending)| ConnectFailed {
                 host: host.to_owned(),
@@ -63,6 +65,12 @@ impl Eyeballs {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(host.to_owned(), (Instant::now(), addr.is_ipv6()));
+        trace::note(EventKind::Connect, || {
+            format!(
+                "connected to {addr} ({host}) in {} ms",
+                started.elapsed().as_millis()
+            )
+        });
         Ok((stream, addr))
     }
 
@@ -154,6 +162,7 @@ fn race(
                 continue;
             };
             next_start = now + attempt_delay(now, deadline);
+            trace::note(EventKind::Connect, || format!("trying {addr}"));
             match start(addr) {
                 Ok(Started::Connected(stream)) => return Ok((stream, addr)),
                 Ok(Started::Pending(socket)) => pending.push(Pending {
@@ -201,6 +210,7 @@ fn attempt_delay(now: Instant, deadline: Option<Instant>) -> Duration {
 }
 
 fn failed(addr: SocketAddr, error: io::Error) -> Attempt {
+    trace::note(EventKind::Connect, || format!("{addr}: {error}"));
     Attempt {
         addr,
         outcome: Outcome::Failed(error),

@@ -27,6 +27,7 @@ pub mod source;
 mod threads;
 mod tls;
 pub mod token;
+pub mod trace;
 mod transport;
 
 pub use client::{Client, ClientConfig};

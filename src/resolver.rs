@@ -30,6 +30,7 @@ use crate::connect::interleaved;
 use crate::descriptors::is_out_of_descriptors;
 use crate::process::QuietPanics;
 use crate::threads;
+use crate::trace::{self, EventKind};
 
 /// How long looked-up addresses are reused. getaddrinfo gives no TTL; this
 /// is short enough to follow a DNS change soon, long enough that a busy
@@ -69,22 +70,40 @@ impl<L: Resolver> Resolver for CachingResolver<L> {
             return Ok(self.these(&[ip], port));
         }
         if is_localhost_name(host) {
-            return Ok(self.these(
+            let addresses = self.these(
                 &[Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()],
                 port,
-            ));
+            );
+            trace::note(EventKind::Lookup, || {
+                format!("{host}: {} (localhost, not looked up)", listed(&addresses))
+            });
+            return Ok(addresses);
         }
         let key = format!("{host}:{port}");
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((looked_up, addresses)) = cache.get(&key)
             && looked_up.elapsed() < CACHE_FOR
         {
-            return Ok(addresses.clone());
+            let addresses = addresses.clone();
+            trace::note(EventKind::Lookup, || {
+                format!("{host}: {} (cached)", listed(&addresses))
+            });
+            return Ok(addresses);
         }
         // Looked up outside the lock: a slow DNS server must not hold up
         // the calls whose addresses are cached.
         drop(cache);
-        let addresses = self.lookup.resolve(uri, config, timeout)?;
+        let started = Instant::now();
+        let looked_up = self.lookup.resolve(uri, config, timeout);
+        trace::note(EventKind::Lookup, || match &looked_up {
+            Ok(addresses) => format!(
+                "{host}: {} (looked up in {} ms)",
+                listed(addresses),
+                started.elapsed().as_millis()
+            ),
+            Err(error) => format!("{host}: {error} after {} ms", started.elapsed().as_millis()),
+        });
+        let addresses = looked_up?;
         cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache.insert(key, (Instant::now(), addresses.clone()));
         Ok(addresses)
@@ -282,6 +301,12 @@ fn lookup_failed(host: &str, error: io::Error) -> LookupFailed {
         temporary: detail == TEMPORARY_FAILURE,
         message,
     }
+}
+
+/// The addresses, for the trace.
+fn listed(addresses: &ResolvedSocketAddrs) -> String {
+    let addresses: Vec<String> = addresses.iter().map(SocketAddr::to_string).collect();
+    addresses.join(", ")
 }
 
 impl<L> CachingResolver<L> {

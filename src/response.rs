@@ -32,6 +32,21 @@ pub(crate) struct Answer<'a> {
     pub body: AnswerBody,
 }
 
+impl Answer<'_> {
+    /// For the trace: the status line, the body's size, `Retry-After`
+    /// (never the body, which holds the token).
+    pub(crate) fn describe(&self) -> String {
+        let body = match &self.body {
+            AnswerBody::Complete(bytes) => format!("{} bytes", bytes.len()),
+            AnswerBody::Unreadable(why) => format!("a body {why}"),
+        };
+        let retry_after = self
+            .retry_after
+            .map_or(String::new(), |value| format!(", Retry-After: {value}"));
+        format!("{}, {body}{retry_after}", status_line(self.status))
+    }
+}
+
 /// Turns an answer into a token or an error. `redactor` holds the secrets
 /// of the request, which no message may repeat.
 pub(crate) fn interpret(answer: &Answer, redactor: &Redactor) -> Result<Token, Error> {

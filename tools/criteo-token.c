@@ -6,6 +6,7 @@
  *   criteo-token --json           prints the whole token as one JSON object
  *   criteo-token --no-cache       fetches a new token instead of a cached one
  *   criteo-token --timeout SECS   gives up after SECS seconds (default 30)
+ *   criteo-token -v               tells each step on stderr (the token alone on stdout)
  *
  * Tokens are cached in the library's default store (see
  * criteo_token_source_set_store), shared with every other program of the
@@ -29,13 +30,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "criteo_oauth.h"
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: criteo-token [--header | --json] [--no-cache] [--timeout SECONDS]\n"
+            "usage: criteo-token [--header | --json] [--no-cache] [--timeout SECONDS] [-v]\n"
             "Prints a Criteo access token. Reads CRITEO_CLIENT_ID, CRITEO_CLIENT_SECRET\n"
             "and optionally CRITEO_HOST from the environment.\n"
             "  --header          print \"Bearer <token>\", for curl -H \"Authorization: $(...)\"\n"
@@ -43,6 +45,8 @@ static void usage(FILE *out) {
             "  --no-cache        fetch a new token; tokens are otherwise cached for the user\n"
             "                    (in $XDG_RUNTIME_DIR/criteo-oauth, else /tmp/criteo-oauth-<uid>)\n"
             "  --timeout SECONDS give up after this long (default 30; decimals allowed)\n"
+            "  -v, --verbose     tell each step (lookup, connect, request, answer, retry,\n"
+            "                    fetch) on standard error, with its time\n"
             "Exit status: 0 printed, 1 failed, 2 usage or setup mistake, 3 timed out.\n");
 }
 
@@ -55,6 +59,7 @@ struct options {
     int cached;
     /* The time limit in milliseconds; 0 for the library's default. */
     uint32_t timeout_ms;
+    int verbose;
 };
 
 /* SECONDS (decimal, such as 5 or 0.5) as milliseconds, or 0 when it is
@@ -79,7 +84,7 @@ static uint32_t parse_timeout(const char *text) {
 
 /* Reads argv into `options`; exits 0 after --help, 2 on a mistake. */
 static struct options parse_arguments(int argc, char **argv) {
-    struct options options = {PLAIN, 1, 0};
+    struct options options = {PLAIN, 1, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *argument = argv[i];
         if (strcmp(argument, "--json") == 0 || strcmp(argument, "--header") == 0) {
@@ -91,6 +96,8 @@ static struct options parse_arguments(int argc, char **argv) {
             options.output = wanted;
         } else if (strcmp(argument, "--no-cache") == 0) {
             options.cached = 0;
+        } else if (strcmp(argument, "-v") == 0 || strcmp(argument, "--verbose") == 0) {
+            options.verbose = 1;
         } else if (strcmp(argument, "--timeout") == 0 || strncmp(argument, "--timeout=", 10) == 0) {
             const char *value = argument[9] == '=' ? argument + 10 : argv[++i];
             if (value == NULL || (options.timeout_ms = parse_timeout(value)) == 0) {
@@ -163,11 +170,47 @@ static void print_setting_error(const char *message) {
     fprintf(stderr, "criteo-token: %s\n", message);
 }
 
+static const char *event_name(uint32_t kind) {
+    switch (kind) {
+    case CRITEO_EVENT_LOOKUP:
+        return "lookup";
+    case CRITEO_EVENT_CONNECT:
+        return "connect";
+    case CRITEO_EVENT_TLS:
+        return "tls";
+    case CRITEO_EVENT_REQUEST:
+        return "request";
+    case CRITEO_EVENT_RESPONSE:
+        return "response";
+    case CRITEO_EVENT_RETRY:
+        return "retry";
+    case CRITEO_EVENT_FETCH:
+        return "fetch";
+    default:
+        return "event";
+    }
+}
+
+/* When the run began, for -v's times. */
+static struct timespec started;
+
+/* -v: one line per event on standard error, as curl -v does, with the
+ * time since the run began (an event's own elapsed time counts from its
+ * call or fetch, and a fetch holds calls). */
+static void print_event(void *user_data, const criteo_event *event) {
+    (void)user_data;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long us = (now.tv_sec - started.tv_sec) * 1000000LL + (now.tv_nsec - started.tv_nsec) / 1000;
+    fprintf(stderr, "* [%6lld.%03lld ms] %s: %s\n", us / 1000, us % 1000,
+            event_name(criteo_event_kind(event)), criteo_event_message(event));
+}
+
 /* The client for CRITEO_HOST (default https://api.criteo.com), with the
  * proxy and trust store the environment gives, and `timeout_ms` as its
- * total time limit when not 0; exits 2 when it cannot be made, with the
+ * total time limit when not 0, and -v's trace; exits 2 when it cannot be made, with the
  * message of whichever setting is wrong. */
-static criteo_client *client_from_environment(uint32_t timeout_ms) {
+static criteo_client *client_from_environment(uint32_t timeout_ms, int verbose) {
     criteo_client_builder *builder = criteo_client_builder_new();
     const char *host = getenv("CRITEO_HOST");
     /* An empty CRITEO_HOST is refused, not quietly taken as the default. */
@@ -181,6 +224,9 @@ static criteo_client *client_from_environment(uint32_t timeout_ms) {
     }
     if (timeout_ms != 0) {
         criteo_client_builder_set_timeouts(builder, 0, timeout_ms);
+    }
+    if (verbose) {
+        criteo_client_builder_set_trace(builder, print_event, NULL);
     }
     criteo_client *client = NULL;
     criteo_error *error = NULL;
@@ -280,6 +326,7 @@ static void print_token(const criteo_token *token, enum output output) {
 }
 
 int main(int argc, char **argv) {
+    clock_gettime(CLOCK_MONOTONIC, &started);
     int stdout_was_open = open_standard_descriptors();
     struct options options = parse_arguments(argc, argv);
     if (!stdout_was_open) {
@@ -296,7 +343,7 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    criteo_client *client = client_from_environment(options.timeout_ms);
+    criteo_client *client = client_from_environment(options.timeout_ms, options.verbose);
     criteo_token_source *source = source_for(client, client_id, client_secret, options.cached);
     criteo_token *token = NULL;
     criteo_error *error = NULL;

@@ -48,7 +48,7 @@ pub(crate) unsafe fn client_or_default<'a>(
 ///
 /// # Safety
 /// `builder` is NULL or a live `criteo_client_builder` used by one thread.
-unsafe fn apply(
+pub(super) unsafe fn apply(
     builder: *mut criteo_client_builder,
     setting: impl FnOnce(&mut ClientConfig) -> Result<(), Error>,
 ) -> criteo_status {

@@ -14,6 +14,7 @@ mod process;
 pub mod source;
 pub mod status;
 pub mod token;
+pub mod trace;
 pub mod version;
 
 /// The fuzz targets count allocations with an allocator of their own.

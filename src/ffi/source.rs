@@ -25,7 +25,7 @@ const MAX_REFRESH_MARGIN_SECS: u32 = 86_400;
 pub struct criteo_token_source {
     /// Shared with a fetch running on a thread of its own (see
     /// `criteo_token_source_get_within`), which may outlive the handle.
-    source: Arc<TokenSource<criteo_token>>,
+    pub(super) source: Arc<TokenSource<criteo_token>>,
 }
 
 /// The refresh callback never runs once the handle is freed, even for a

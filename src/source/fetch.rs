@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use super::plan::{CachedToken, Current, Lineage, Plan};
 use super::shared::{Record, SharedStore, Unlocked};
-use super::{Announced, Locked, State, TokenSource};
+use super::{Announced, Locked, Stat, State, TokenSource};
 use crate::clock::{Moment, deadline_after};
 use crate::error::{Error, ErrorKind};
 use crate::process::{Owned, QuietPanics};
 use crate::threads;
+use crate::trace::{self, EventKind};
 
 /// A thread waiting for another's fetch gives up after the client's total
 /// time limit and this much more (twice that with a store, where the
@@ -174,6 +175,7 @@ impl<T: CachedToken> TokenSource<T> {
     ) -> Result<Arc<T>, Error> {
         state.fetching = false;
         state.fetches_done += 1;
+        state.dropped = false;
         state.last_result = Some(result.clone());
         self.publish(&state);
         drop(state);
@@ -207,10 +209,21 @@ impl<T: CachedToken> TokenSource<T> {
                 None
             }
         };
-        let (mut lineage, margin, rejected, unsaved) = {
+        let (mut lineage, margin, rejected, unsaved, why) = {
             let state = locked.lock();
             let lineage = state.lineage.clone();
-            (lineage, state.margin, state.rejected.clone(), state.unsaved)
+            let why = match (state.dropped, state.fetches_done) {
+                (true, _) => "the token was invalidated or rejected",
+                (false, 0) => "no token yet",
+                (false, _) => "the token expired",
+            };
+            (
+                lineage,
+                state.margin,
+                state.rejected.clone(),
+                state.unsaved,
+                why,
+            )
         };
         // Whether the lineage is, at this point, what the store holds.
         let mut saved = store.is_none();
@@ -233,17 +246,45 @@ impl<T: CachedToken> TokenSource<T> {
             }
             lineage.drop_if(rejected.as_ref());
         }
-        let (result, fetched) = match lineage.plan(self.clock.now(), margin, false) {
-            Plan::Serve(token) => (Ok(token), false),
+        let plan = lineage.plan(self.clock.now(), margin, false);
+        let span = self.client.trace_span(match &plan {
+            Plan::Fetch(request) | Plan::Refresh(request, _) => request,
+            _ => &self.first_request,
+        });
+        let (result, fetched) = match plan {
+            Plan::Serve(token) => {
+                if guard.is_some() {
+                    self.stats.count(Stat::StoreHits);
+                    trace::emit(span.as_ref(), EventKind::Fetch, || {
+                        "not needed: another process stored a token that is not due".into()
+                    });
+                }
+                (Ok(token), false)
+            }
             Plan::Fail(error) => (Err(error), false),
             Plan::Wait => unreachable!("no fetch of this process is under way but this one"),
             Plan::Fetch(request) | Plan::Refresh(request, _) => {
+                trace::emit(span.as_ref(), EventKind::Fetch, || {
+                    let why = match lineage.valid_at(self.clock.now()) {
+                        Some(_) => "the token is due for refresh",
+                        None => why,
+                    };
+                    format!("asking the server: {why}")
+                });
                 // A token's lifetime counts from before it was asked for.
                 let started = self.clock.now();
+                self.stats.count(Stat::Fetches);
                 let result = match self.client.get_token(&request) {
                     Ok(token) => Ok(lineage.install(&token, started)),
-                    Err(error) => lineage.record_failure(error, self.clock.now()),
+                    Err(error) => {
+                        self.stats.count(Stat::FetchFailures);
+                        lineage.record_failure(error, self.clock.now())
+                    }
                 };
+                trace::emit(span.as_ref(), EventKind::Fetch, || match &result {
+                    Ok(_) => "a token from the server".to_owned(),
+                    Err(error) => format!("failed: {}", error.message()),
+                });
                 (result, true)
             }
         };

@@ -48,6 +48,7 @@ mod callback;
 mod fetch;
 mod plan;
 pub(crate) mod shared;
+mod stats;
 
 use callback::Callbacks;
 pub use callback::RefreshCallback;
@@ -55,6 +56,8 @@ use fetch::reject_in_store;
 pub use plan::CachedToken;
 use plan::{Lineage, Margin, Plan};
 use shared::SharedStore;
+pub use stats::Stat;
+use stats::Stats;
 
 /// A valid token whenever asked, from any number of threads and processes.
 pub struct TokenSource<T: CachedToken = crate::token::Token> {
@@ -79,6 +82,9 @@ pub struct TokenSource<T: CachedToken = crate::token::Token> {
     got: AtomicBool,
     store_named: AtomicBool,
     on_refresh: Callbacks<T>,
+    /// Counted by the fetch path only; a child of `fork()` starts from
+    /// its parent's counts.
+    stats: Stats,
 }
 
 struct Locked<T> {
@@ -100,6 +106,9 @@ struct State<T> {
     /// How many fetches have finished, and the last one's result, which
     /// the threads that waited for it take.
     fetches_done: u64,
+    /// Whether `invalidate` or `reject` dropped the token since the last
+    /// fetch: why the next one starts, for the trace.
+    dropped: bool,
     last_result: Option<Result<Arc<T>, Error>>,
     /// The token being handed to the refresh callback.
     announcing: Option<Announced<T>>,
@@ -155,6 +164,7 @@ impl<T: CachedToken> TokenSource<T> {
             got: AtomicBool::new(false),
             store_named: AtomicBool::new(false),
             on_refresh: Callbacks::new(),
+            stats: Stats::default(),
             client,
             clock,
             first_request: request,
@@ -185,6 +195,11 @@ impl<T: CachedToken> TokenSource<T> {
     /// disk, say), until one succeeds; the token was served all the same.
     pub fn store_error(&self) -> Option<Error> {
         self.locked().lock().store_error.clone()
+    }
+
+    /// How many times this source did `stat` (see [`Stat`]).
+    pub fn stat(&self, stat: Stat) -> u64 {
+        self.stats.get(stat)
     }
 
     /// Refresh exactly this long before expiry, instead of the default (a
@@ -236,7 +251,9 @@ impl<T: CachedToken> TokenSource<T> {
                 .as_ref()
                 .map(|current| Secret::new(current.access_token())),
         };
-        state.lineage.reject(access_token);
+        if state.lineage.reject(access_token) {
+            state.dropped = true;
+        }
         if rejected.is_some() {
             state.rejected.clone_from(&rejected);
         }
@@ -407,6 +424,7 @@ impl<T> Locked<T> {
                 store_error: None,
                 fetching: false,
                 fetches_done: 0,
+                dropped: false,
                 last_result: None,
                 announcing: None,
             }),

@@ -66,6 +66,7 @@ build header_cxx17 "$CXX" c++17 tests/c/header_cxx17.cpp -Wpedantic
 build get_token "$CC" c11 examples-c/get_token.c
 build get_token_cpp "$CXX" c++17 examples-c/get_token.cpp -Wpedantic
 build cxx_wrapper "$CXX" c++17 tests/c/cxx_wrapper.cpp -Wpedantic
+build trace "$CC" c11 tests/c/trace.c -Wpedantic -pthread
 build criteo-token "$CC" c11 tools/criteo-token.c
 build token_source "$CC" c11 examples-c/token_source.c -pthread
 
@@ -117,6 +118,22 @@ run "criteo-token --timeout without a value is refused" 2 "^criteo-token: --time
 run "criteo-token --header with --json is refused" 2 "cannot be used together" "${good[@]}" criteo-token --header --json
 run "criteo-token: an empty CRITEO_HOST is named, not taken as the default" 2 "^criteo-token: CRITEO_HOST is set but empty" \
     CRITEO_HOST= CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret criteo-token
+run "the trace callback on 8 threads at once: every event one line, no secret, times in order" 0 \
+    "^8 threads: all events, 0 bad, 0 threads short of events or fetches\$" trace "$URL"
+check "criteo-token -v: the token alone on stdout" 0 '^eyJ[A-Za-z0-9._-]+$' \
+    env "${good[@]}" CRITEO_HOST="$URL/scenario/503-then-200" bash -c 'exec "$@" 2>/dev/null' _ "$BUILD_DIR/criteo-token" -v --no-cache
+check "criteo-token -v: each step on stderr, a 503 retried" 0 "^\* \[ *[0-9]+\.[0-9]{3} ms\] fetch: asking the server: no token yet\$
+^\* \[.*\] request: POST $URL/scenario/503-then-200/oauth2/token, a form of [0-9]+ bytes\$
+^\* \[.*\] connect: connected to 127.0.0.1:
+^\* \[.*\] response: 503 Service Unavailable, 9 bytes\$
+^\* \[.*\] retry: retry 1 of 2 in [0-9]+ ms, after: .* answered 503
+^\* \[.*\] response: 200 OK
+^\* \[.*\] fetch: a token from the server\$" \
+    bash -c '"$@" 2>&1 >/dev/null' _ env "${good[@]}" CRITEO_HOST="$URL/scenario/503-then-200" \
+    "$BUILD_DIR/criteo-token" -v --no-cache
+check "criteo-token -v: no line holds the secret" 1 "^\$" \
+    bash -c '"$@" 2>&1 | grep -F demo-secret' _ env "${good[@]}" CRITEO_HOST="$URL/scenario/401-echo" \
+    "$BUILD_DIR/criteo-token" -v --no-cache
 run "criteo-token: empty credentials name the variable" 2 "^criteo-token: CRITEO_CLIENT_ID must not be empty\$" "${unset_credentials[@]}" criteo-token
 run "criteo-token: unknown argument" 2 "unknown argument '--secret'" criteo-token --secret
 run "criteo-token: --help" 0 "^usage: criteo-token" criteo-token --help

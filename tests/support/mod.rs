@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own part of this module
 
 pub mod fake_clock;
+pub mod trace;
 
 use std::ffi::{CStr, CString, c_char};
 use std::ptr;
@@ -16,6 +17,7 @@ use criteo_oauth::ffi::token::*;
 
 #[allow(unused_imports)] // not every test file starts an in-process server
 pub use criteo_test_server::TestServer;
+pub use trace::Trace;
 
 /// A token, read through every accessor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +89,8 @@ pub struct Setup<'a> {
     /// `None`: from the environment.
     pub proxy: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// Where the trace callback puts its events; `None`: no callback.
+    pub trace: Option<&'a Trace>,
 }
 
 impl<'a> Setup<'a> {
@@ -101,6 +105,7 @@ impl<'a> Setup<'a> {
             ca_file: None,
             proxy: Some(""),
             user_agent: None,
+            trace: None,
         }
     }
 
@@ -122,6 +127,14 @@ impl<'a> Setup<'a> {
             }
             if let Some(user_agent) = self.user_agent {
                 criteo_client_builder_set_user_agent(builder, text(user_agent).as_ptr());
+            }
+            if let Some(trace) = self.trace {
+                let user_data = trace as *const Trace as *mut std::ffi::c_void;
+                criteo_oauth::ffi::trace::criteo_client_builder_set_trace(
+                    builder,
+                    Some(trace::collect),
+                    user_data,
+                );
             }
             match criteo_client_builder_build(builder, &mut client, &mut error) {
                 CRITEO_OK => Ok(Client(client)),

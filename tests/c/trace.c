@@ -1,0 +1,93 @@
+/*
+ * trace.c: the trace callback on many threads at once (run under ASan and
+ * valgrind by run.sh): 8 threads, each with its own token source and
+ * fetches on one client, every event checked as it comes (a message that
+ * is one line without the secret, times that never go back within the
+ * thread's call), counted per thread.
+ *
+ * Usage: trace URL   (the test server's)
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "criteo_oauth.h"
+
+#define THREADS 8
+#define FETCHES 10
+
+static atomic_int events, bad_events;
+static _Thread_local uint64_t last_elapsed_us;
+static _Thread_local int events_here;
+
+static void on_event(void *user_data, const criteo_event *event) {
+    (void)user_data;
+    const char *message = criteo_event_message(event);
+    uint32_t kind = criteo_event_kind(event);
+    int bad = message == NULL || strchr(message, '\n') != NULL || strstr(message, "demo-secret") != NULL ||
+              kind < CRITEO_EVENT_LOOKUP || kind > CRITEO_EVENT_FETCH;
+    /* Within one HTTP call its events' times never go back; a fetch's own
+     * events count from the fetch, so only calls are compared. */
+    if (kind == CRITEO_EVENT_REQUEST) {
+        last_elapsed_us = 0;
+    }
+    if (kind != CRITEO_EVENT_FETCH) {
+        bad |= criteo_event_elapsed_us(event) < last_elapsed_us;
+        last_elapsed_us = criteo_event_elapsed_us(event);
+    }
+    events_here++;
+    atomic_fetch_add(&events, 1);
+    atomic_fetch_add(&bad_events, bad);
+}
+
+static void *fetcher(void *client) {
+    criteo_token_source *source = NULL;
+    if (criteo_token_source_new(client, "client_credentials", "demo-client", "demo-secret", NULL, NULL,
+                                NULL, &source, NULL) != CRITEO_OK) {
+        return (void *)1;
+    }
+    for (int i = 0; i < FETCHES; i++) {
+        criteo_token *token = NULL;
+        criteo_token_source_invalidate(source);
+        if (criteo_token_source_get(source, &token, NULL) != CRITEO_OK) {
+            atomic_fetch_add(&bad_events, 1);
+        }
+        criteo_token_free(token);
+    }
+    int fetches = (int)criteo_token_source_stat(source, CRITEO_STAT_FETCHES);
+    criteo_token_source_free(source);
+    /* Each fetch told at least: asking, request, response, its end. */
+    return (void *)(intptr_t)(fetches != FETCHES || events_here < 4 * FETCHES);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: trace URL\n");
+        return 2;
+    }
+    criteo_client_builder *builder = criteo_client_builder_new();
+    criteo_client_builder_set_host(builder, argv[1]);
+    criteo_client_builder_set_proxy(builder, "");
+    criteo_client_builder_set_trace(builder, on_event, NULL);
+    criteo_client *client = NULL;
+    if (criteo_client_builder_build(builder, &client, NULL) != CRITEO_OK) {
+        return 1;
+    }
+    pthread_t threads[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        pthread_create(&threads[i], NULL, fetcher, client);
+    }
+    int failed_threads = 0;
+    for (int i = 0; i < THREADS; i++) {
+        void *failed = NULL;
+        pthread_join(threads[i], &failed);
+        failed_threads += failed != NULL;
+    }
+    criteo_client_free(client);
+    printf("%d threads: %s events, %d bad, %d threads short of events or fetches\n", THREADS,
+           atomic_load(&events) >= THREADS * FETCHES * 4 ? "all" : "missing", atomic_load(&bad_events),
+           failed_threads);
+    return 0;
+}
