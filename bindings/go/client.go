@@ -21,7 +21,8 @@ import (
 // Client is a configured connection pool to the token endpoint. A nil
 // *Client means the library's process-wide default client.
 type Client struct {
-	h *handle
+	h     *handle
+	trace *traceHook // nil without WithTrace
 }
 
 // options holds what the Options set; nil means not set, so that a value
@@ -35,6 +36,7 @@ type options struct {
 	caFile         *string
 	proxy          *string
 	userAgent      *string
+	trace          func(Event)
 }
 
 // Option configures a Client.
@@ -82,11 +84,20 @@ func NewClient(opts ...Option) (*Client, error) {
 	if o.connectTimeout > mostMilliseconds || o.totalTimeout > mostMilliseconds {
 		return nil, invalidArgument("timeouts must be at most 4294967295 ms (about 49.7 days)")
 	}
-	ptr, err := buildClient(&o)
+	var trace *traceHook
+	if o.trace != nil {
+		trace = newTraceHook(o.trace)
+	}
+	ptr, err := buildClient(&o, trace)
 	if err != nil {
+		trace.release()
 		return nil, err
 	}
-	c := &Client{h: newHandle("client", unsafe.Pointer(ptr), freeClient)}
+	free := func(ptr unsafe.Pointer) {
+		freeClient(ptr)
+		trace.release()
+	}
+	c := &Client{h: newHandle("client", unsafe.Pointer(ptr), free), trace: trace}
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
 }

@@ -23,6 +23,18 @@ static void refresh_trampoline(void *user_data, const criteo_token *token) {
 static criteo_status register_refresh(criteo_token_source *source, uintptr_t hook) {
 	return criteo_token_source_set_refresh_callback(source, refresh_trampoline, (void *)hook);
 }
+
+// The trace callback is criteoGoTrace (trace.go), the client's trace id
+// as user_data.
+extern void criteoGoTrace(void *user_data, criteo_event *event);
+
+static void trace_trampoline(void *user_data, const criteo_event *event) {
+	criteoGoTrace(user_data, (criteo_event *)event);
+}
+
+static criteo_status register_trace(criteo_client_builder *builder, uintptr_t id) {
+	return criteo_client_builder_set_trace(builder, trace_trampoline, (void *)id);
+}
 */
 import "C"
 
@@ -106,7 +118,7 @@ func optionalString(p *C.char) string {
 
 // buildClient applies the options to a builder and builds. A refused
 // setting is remembered by the builder, so build reports it.
-func buildClient(o *options) (*C.criteo_client, error) {
+func buildClient(o *options, trace *traceHook) (*C.criteo_client, error) {
 	settings := []struct {
 		name  string
 		value *string
@@ -129,6 +141,9 @@ func buildClient(o *options) (*C.criteo_client, error) {
 	C.criteo_client_builder_set_timeouts(builder, milliseconds(o.connectTimeout), milliseconds(o.totalTimeout))
 	if o.maxRetries != nil {
 		C.criteo_client_builder_set_max_retries(builder, C.uint32_t(*o.maxRetries))
+	}
+	if trace != nil {
+		C.register_trace(builder, C.uintptr_t(trace.id))
 	}
 	var client *C.criteo_client
 	var cerr *C.criteo_error

@@ -86,9 +86,16 @@ func NewTokenSource(client *Client, req TokenRequest, opts ...SourceOption) (*To
 		hookHandle.Delete()
 		return nil, err
 	}
+	// The C source keeps the client, and its trace, alive.
+	var trace *traceHook
+	if client != nil {
+		trace = client.trace
+	}
+	trace.retain()
 	free := func(ptr unsafe.Pointer) {
 		freeSource(ptr)
 		hookHandle.Delete()
+		trace.release()
 	}
 	if o.store {
 		if err := setStore(ptr, o.directory); err != nil {

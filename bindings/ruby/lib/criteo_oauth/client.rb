@@ -14,9 +14,20 @@ module CriteoOAuth
     # ca_file: trust exactly this PEM bundle. proxy: an http:// proxy, or
     #   "" for none whatever the environment says. user_agent: your product
     #   token, sent first. max_retries: 0 to 10 (default 2).
+    # trace: a Logger (each step as a #debug line) or anything with #call
+    #   (given a CriteoOAuth::Event), told every step of the client's calls
+    #   and of its token sources' fetches, on the thread doing the work
+    #   (the library's own for a refresh in the background); it must be
+    #   quick and must not call this client or its sources. What it raises
+    #   is dropped. A block works too: Client.new { |event| ... }.
     def initialize(host: nil, timeout: nil, connect_timeout: nil, ca_file: nil, proxy: nil, user_agent: nil,
-                   max_retries: nil)
+                   max_retries: nil, trace: nil, &block)
       builder = Native.criteo_client_builder_new
+      trace ||= block
+      if trace
+        @tracer, key = Tracers.register(trace)
+        Native.criteo_client_builder_set_trace(builder, Tracers::FUNCTION, key)
+      end
       settings = { "base_url" => [:criteo_client_builder_set_host, host],
                    "pem_path" => [:criteo_client_builder_set_ca_file, ca_file],
                    "proxy_url" => [:criteo_client_builder_set_proxy, proxy],
@@ -56,8 +67,9 @@ module CriteoOAuth
 
     private
 
-    # For TokenSource.new (internal).
-    attr_reader :handle
+    # For TokenSource.new (internal): the handle, and the tracer a source
+    # keeps alive while it may fetch.
+    attr_reader :handle, :tracer
 
     def milliseconds(seconds)
       return 0 if seconds.nil?

@@ -77,6 +77,13 @@ module CriteoOAuth
     attach_function :criteo_token_source_set_refresh_margin, %i[pointer uint32], :status
     attach_function :criteo_token_source_get, %i[pointer out out], :status, blocking: true
     attach_function :criteo_token_source_get_within, %i[pointer uint32 out out], :status, blocking: true
+    callback :trace_callback, %i[pointer pointer], :void
+    attach_function :criteo_client_builder_set_trace, %i[pointer trace_callback pointer], :status
+    attach_function :criteo_event_kind, [:pointer], :uint32
+    attach_function :criteo_event_message, [:pointer], :string
+    attach_function :criteo_event_elapsed_us, [:pointer], :uint64
+    attach_function :criteo_token_source_stat, %i[pointer uint32], :uint64
+
     callback :refresh_callback, %i[pointer pointer], :void
     attach_function :criteo_token_source_set_refresh_callback, %i[pointer refresh_callback pointer], :status
     attach_function :criteo_token_source_invalidate, [:pointer], :void

@@ -38,6 +38,8 @@ module CriteoOAuth
         Native.call_with_out(:criteo_token_source_new, client_pointer, *strings)
       end
       @handle = Handle.new("token source", pointer, Native.method(:criteo_token_source_free))
+      # The C source keeps the client, so the client's trace lives on.
+      @tracer = client&.__send__(:tracer)
       set_store(directory) if store
       @refresh_lock = Mutex.new
       @refresh_failure = nil
@@ -121,6 +123,17 @@ module CriteoOAuth
         Native.criteo_token_source_set_refresh_callback(pointer, Refreshers::FUNCTION, @refresh_key)
       end
       nil
+    end
+
+    # This source's counters, in this process: {fetches:, fetch_failures:,
+    # store_hits:} (fetches avoided because another process had stored a
+    # token). Reading never slows #token.
+    def stats
+      @handle.use do |pointer|
+        { fetches: 1, fetch_failures: 2, store_hits: 3 }.transform_values do |which|
+          Native.criteo_token_source_stat(pointer, which)
+        end
+      end
     end
 
     private
