@@ -145,6 +145,7 @@ bench:
 	$(CARGO) build --release -p criteo-test-server
 	bench/shared.sh
 	bench/refresh.sh
+	bench/trace.sh
 
 deb:
 	scripts/make-deb.sh $(VERSION)
