@@ -121,15 +121,17 @@ run "criteo-token: an empty CRITEO_HOST is named, not taken as the default" 2 "^
 run "the trace callback on 8 threads at once: every event one line, no secret, times in order" 0 \
     "^8 threads: all events, 0 bad, 0 threads short of events or fetches\$" trace "$URL"
 check "criteo-token -v: the token alone on stdout" 0 '^eyJ[A-Za-z0-9._-]+$' \
-    env "${good[@]}" CRITEO_HOST="$URL/scenario/503-then-200" bash -c 'exec "$@" 2>/dev/null' _ "$BUILD_DIR/criteo-token" -v --no-cache
+    env "${good[@]}" CRITEO_HOST="$URL/scenario/json" bash -c 'exec "$@" 2>/dev/null' _ "$BUILD_DIR/criteo-token" -v --no-cache
+# 503-then-200 answers 503 to the first request for its path only: this
+# run's own path for it.
 check "criteo-token -v: each step on stderr, a 503 retried" 0 "^\* \[ *[0-9]+\.[0-9]{3} ms\] fetch: asking the server: no token yet\$
-^\* \[.*\] request: POST $URL/scenario/503-then-200/oauth2/token, a form of [0-9]+ bytes\$
+^\* \[.*\] request: POST $URL/scenario/slow-1-503-then-200/oauth2/token, a form of [0-9]+ bytes\$
 ^\* \[.*\] connect: connected to 127.0.0.1:
 ^\* \[.*\] response: 503 Service Unavailable, 9 bytes\$
 ^\* \[.*\] retry: retry 1 of 2 in [0-9]+ ms, after: .* answered 503
 ^\* \[.*\] response: 200 OK
 ^\* \[.*\] fetch: a token from the server\$" \
-    bash -c '"$@" 2>&1 >/dev/null' _ env "${good[@]}" CRITEO_HOST="$URL/scenario/503-then-200" \
+    bash -c '"$@" 2>&1 >/dev/null' _ env "${good[@]}" CRITEO_HOST="$URL/scenario/slow-1-503-then-200" \
     "$BUILD_DIR/criteo-token" -v --no-cache
 check "criteo-token -v: no line holds the secret" 1 "^\$" \
     bash -c '"$@" 2>&1 | grep -F demo-secret' _ env "${good[@]}" CRITEO_HOST="$URL/scenario/401-echo" \
