@@ -38,8 +38,8 @@
 #define CRITEO_EVENT_CONNECT 2
 
 /**
- * Reserved for the TLS session of a new connection (version, cipher
- * suite, resumed or not): not told yet.
+ * The TLS session of a new connection: the protocol version, the cipher
+ * suite, and a full handshake or a resumed session.
  */
 #define CRITEO_EVENT_TLS 3
 
@@ -929,7 +929,8 @@ void criteo_token_free(criteo_token *token);
  * Asks for every step of this client's calls, and of the fetches of its
  * token sources, to be told to `callback` (NULL: none, the default): the
  * request (never its form), its name lookup, each connection attempt and
- * the one that won, the answer, each retry and its wait, and for a token
+ * the one that won, the TLS session (version, cipher suite, resumed or
+ * not), the answer, each retry and its wait, and for a token
  * source why a fetch started (no token yet, the token due for refresh,
  * expired, invalidated or rejected, or not needed: another process had
  * stored one) and how it ended. Each `criteo_event` has a

@@ -7,8 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ureq::http::{HeaderMap, header};
-use ureq::tls::{RootCerts, TlsConfig};
-use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector};
 use zeroize::Zeroizing;
 
 use crate::connect::ConnectFailed;
@@ -22,6 +21,7 @@ use crate::response::{Answer, AnswerBody, MAX_BODY_BYTES, interpret};
 use crate::retry::{Failure, Next, next_step};
 use crate::sanitize::Redactor;
 use crate::tls::{Roots, read_ca_file, system_roots, tls_failure};
+use crate::tls_session::TlsConnector;
 use crate::token::Token;
 use crate::trace::{self, EventKind, Span, Tracer};
 use crate::transport::{TcpConnector, take_last_peer};
@@ -173,9 +173,6 @@ impl ClientConfig {
             (None, true) => system_roots()?,
             (None, false) => Roots::new(),
         };
-        let tls = TlsConfig::builder()
-            .root_certs(RootCerts::new_with_certs(&roots))
-            .build();
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -188,11 +185,10 @@ impl ClientConfig {
             .output_buffer_size(OUTPUT_BUFFER_BYTES)
             .max_idle_connections(MAX_IDLE_CONNECTIONS)
             .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
-            .tls_config(tls)
             .proxy(proxy.as_ref().map(Proxy::to_ureq).transpose()?)
             .build();
         Ok(Client {
-            connections: Arc::new(Connections::new(config)),
+            connections: Arc::new(Connections::new(config, roots)),
             token_url: self.endpoint.token_url().into(),
             connect_timeout: self.connect_timeout,
             total_timeout: self.total_timeout,
@@ -445,28 +441,36 @@ fn proxy_refusal(reason: &str) -> String {
 /// [`PerProcess`]) and never touches a connection of its parent's.
 struct Connections {
     config: ureq::config::Config,
+    /// What TLS trusts: each process makes its own TLS configuration (and
+    /// session cache) from them.
+    roots: Roots,
     agent: PerProcess<ureq::Agent>,
 }
 
 impl Connections {
-    fn new(config: ureq::config::Config) -> Self {
-        let agent = PerProcess::new(new_agent(&config));
-        Connections { config, agent }
+    fn new(config: ureq::config::Config, roots: Roots) -> Self {
+        let agent = PerProcess::new(new_agent(&config, &roots));
+        Connections {
+            config,
+            roots,
+            agent,
+        }
     }
 
     fn for_this_process(&self) -> ureq::Agent {
-        let agent = self.agent.get(|| new_agent(&self.config));
+        let agent = self.agent.get(|| new_agent(&self.config, &self.roots));
         ureq::Agent::clone(&agent)
     }
 }
 
 /// An agent whose connections are ureq's chain with our TCP transport: a
-/// CONNECT proxy when one is set, TCP, then TLS for https.
-fn new_agent(config: &ureq::config::Config) -> ureq::Agent {
+/// CONNECT proxy when one is set, TCP, then TLS for https (ours, which
+/// tells its session to the trace).
+fn new_agent(config: &ureq::config::Config, roots: &Roots) -> ureq::Agent {
     let connector =
         ().chain(ConnectProxyConnector::default())
             .chain(TcpConnector::default())
-            .chain(RustlsConnector::default());
+            .chain(TlsConnector::new(roots));
     ureq::Agent::with_parts(
         config.clone(),
         connector,

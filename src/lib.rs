@@ -26,6 +26,7 @@ pub mod secret;
 pub mod source;
 mod threads;
 mod tls;
+mod tls_session;
 pub mod token;
 pub mod trace;
 mod transport;

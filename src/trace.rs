@@ -8,7 +8,7 @@
 //! pointer, the transport and the resolver one thread-local.
 //!
 //! The steps that happen inside ureq's connector chain (name lookup,
-//! connection attempts) reach the call's span through the thread-local
+//! connection attempts, the TLS handshake) reach the call's span through the thread-local
 //! that [`Span::during`] sets: they run on the calling thread.
 
 use std::cell::RefCell;
@@ -29,7 +29,7 @@ pub enum EventKind {
     Lookup = 1,
     /// A connection attempt begun, failed, or won.
     Connect = 2,
-    /// Reserved for the TLS session of a new connection: not told yet.
+    /// The TLS session of a new connection: version, suite, resumed or not.
     Tls = 3,
     /// An attempt begins: method, URL (never the form), size.
     Request = 4,

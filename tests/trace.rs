@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criteo_oauth::ffi::trace::*;
-use criteo_test_server::ConnectProxy;
+use criteo_test_server::{ConnectProxy, TestCa, Validity};
 use support::trace::TraceEvent;
 use support::{Call, Setup, Source, TestServer, Trace, demo_call};
 
@@ -182,6 +182,45 @@ fn no_event_shows_a_secret_the_server_echoes() {
             );
         }
     }
+}
+
+#[test]
+fn a_tls_call_tells_its_session_and_a_new_connection_resumes_it() {
+    let ca = TestCa::new();
+    let server =
+        TestServer::start_tls(ca.server_config(&["127.0.0.1"], Validity::Current)).unwrap();
+    let trace = Trace::default();
+    let ca_file = ca.pem_path().to_str().unwrap();
+    let url = server.url();
+    let setup = Setup {
+        trace: Some(&trace),
+        ca_file: Some(ca_file),
+        ..Setup::new(&url)
+    };
+    let client = setup.build().unwrap();
+    client.get(&demo_call()).unwrap();
+    assert_eq!(
+        trace.kinds(),
+        ["request", "connect", "connect", "tls", "response"]
+    );
+    let session = &trace.messages(CRITEO_EVENT_TLS)[0];
+    assert!(session.starts_with("TLSv1_3, TLS13_"), "{session}");
+    assert!(session.ends_with(", a full handshake"), "{session}");
+    // The server closes after this answer: the next call connects again,
+    // and resumes the session.
+    let closing = format!("{}/scenario/close", server.url());
+    let closing_client = Setup {
+        trace: Some(&trace),
+        ca_file: Some(ca_file),
+        ..Setup::new(&closing)
+    };
+    let closing_client = closing_client.build().unwrap();
+    trace.clear();
+    closing_client.get(&demo_call()).unwrap();
+    closing_client.get(&demo_call()).unwrap();
+    let sessions = trace.messages(CRITEO_EVENT_TLS);
+    assert_eq!(sessions.len(), 2, "{:#?}", trace.events());
+    assert!(sessions[1].ends_with(", a resumed session"), "{sessions:?}");
 }
 
 #[test]

@@ -19,7 +19,7 @@ type EventKind uint32
 const (
 	EventLookup   EventKind = C.CRITEO_EVENT_LOOKUP   // a host name's addresses
 	EventConnect  EventKind = C.CRITEO_EVENT_CONNECT  // a connection attempt begun, failed or won
-	EventTLS      EventKind = C.CRITEO_EVENT_TLS      // reserved: not told yet
+	EventTLS      EventKind = C.CRITEO_EVENT_TLS      // a new connection's TLS version, suite, resumption
 	EventRequest  EventKind = C.CRITEO_EVENT_REQUEST  // an attempt begins (never the form)
 	EventResponse EventKind = C.CRITEO_EVENT_RESPONSE // the answer's status and size (never the body)
 	EventRetry    EventKind = C.CRITEO_EVENT_RETRY    // a failed attempt tried again, and the wait

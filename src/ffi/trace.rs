@@ -29,8 +29,8 @@ pub const CRITEO_EVENT_LOOKUP: u32 = 1;
 /// A connection attempt begun ("trying ADDR"), failed, or won ("connected
 /// to ADDR"), directly or to the proxy.
 pub const CRITEO_EVENT_CONNECT: u32 = 2;
-/// Reserved for the TLS session of a new connection (version, cipher
-/// suite, resumed or not): not told yet.
+/// The TLS session of a new connection: the protocol version, the cipher
+/// suite, and a full handshake or a resumed session.
 pub const CRITEO_EVENT_TLS: u32 = 3;
 /// An attempt begins: method, URL (never the form), the proxy, the form's
 /// size. Its lookup and connection come next, then its answer.
@@ -88,7 +88,8 @@ pub(crate) fn tracer_from_c(callback: criteo_trace_callback, user_data: *mut c_v
 /// Asks for every step of this client's calls, and of the fetches of its
 /// token sources, to be told to `callback` (NULL: none, the default): the
 /// request (never its form), its name lookup, each connection attempt and
-/// the one that won, the answer, each retry and its wait, and for a token
+/// the one that won, the TLS session (version, cipher suite, resumed or
+/// not), the answer, each retry and its wait, and for a token
 /// source why a fetch started (no token yet, the token due for refresh,
 /// expired, invalidated or rejected, or not needed: another process had
 /// stored one) and how it ended. Each `criteo_event` has a
