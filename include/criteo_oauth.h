@@ -945,8 +945,10 @@ void criteo_token_free(criteo_token *token);
  * returns. It must return normally (a C++ exception that escapes it
  * aborts the process), must not call the library for the same client or
  * its sources, and must be quick: the call waits for it. `user_data` is
- * passed through; it must stay valid, and usable from any thread, while
- * the client or any of its sources lives. With no callback, no message is
+ * passed through; it must stay valid, and usable from any thread, until
+ * the client and every source made from it are freed: the last of those
+ * frees waits for a call under way (a fetch in the background goes on,
+ * but tells nothing more), and no call starts after it. With no callback, no message is
  * made: tracing costs nothing then.
  *
  * Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `builder` is

@@ -15,6 +15,7 @@ mod escapes;
 pub mod ffi;
 #[cfg(fuzzing)]
 pub mod fuzzing;
+mod gate;
 pub mod process;
 pub mod proxy;
 pub mod request;

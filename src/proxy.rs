@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use base64::Engine;
+
 use crate::authority::parse_host_port;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
@@ -24,8 +26,9 @@ pub struct Proxy {
     /// The whole URL, password included.
     url: Secret,
     shown: String,
-    /// The password as written and percent-decoded, for redaction: a
-    /// proxy sees it, and may echo it.
+    /// The password as written and percent-decoded, and the Basic
+    /// credentials made of it, for redaction: a proxy sees them, and may
+    /// echo them.
     password: Vec<Secret>,
 }
 
@@ -85,11 +88,27 @@ impl Proxy {
             Some(None) => (userinfo, None),
             None => (None, None),
         };
+        let decode = |text: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let basic = |user: &str, password: &str| {
+            Secret::new(
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")),
+            )
+        };
         let password: Vec<Secret> = password
             .into_iter()
             .flat_map(|written| {
-                let decoded = percent_encoding::percent_decode_str(written).decode_utf8_lossy();
-                [Secret::new(written), Secret::new(decoded)]
+                let user = user.unwrap_or_default();
+                [
+                    Secret::new(written),
+                    Secret::new(decode(written)),
+                    // The Proxy-Authorization credentials, which a proxy may echo.
+                    basic(user, written),
+                    basic(&decode(user), &decode(written)),
+                ]
             })
             .collect();
         let shown = match user {
@@ -216,6 +235,18 @@ fn strip_port(entry: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sanitize::Redactor;
+
+    #[test]
+    fn the_basic_credentials_a_proxy_is_sent_are_secrets_too() {
+        let proxy = Proxy::parse("http://bob:s3cret@proxy.example:3128", "proxy_url").unwrap();
+        let secrets: Vec<&str> = proxy.secrets().collect();
+        assert!(secrets.contains(&"s3cret"), "{secrets:?}");
+        // base64("bob:s3cret"), what Proxy-Authorization carries.
+        assert!(secrets.contains(&"Ym9iOnMzY3JldA=="), "{secrets:?}");
+        let redacted = Redactor::new(proxy.secrets()).redact("echo: Basic Ym9iOnMzY3JldA==");
+        assert_eq!(redacted, "echo: Basic [redacted]");
+    }
 
     fn env_of<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| {

@@ -40,8 +40,11 @@ impl Answer<'_> {
             AnswerBody::Complete(bytes) => format!("{} bytes", bytes.len()),
             AnswerBody::Unreadable(why) => format!("a body {why}"),
         };
+        // Only where it means something: a 2xx could use the header to
+        // carry what no event may show.
         let retry_after = self
             .retry_after
+            .filter(|_| !(200..300).contains(&self.status))
             .map_or(String::new(), |value| format!(", Retry-After: {value}"));
         format!("{}, {body}{retry_after}", status_line(self.status))
     }
@@ -130,6 +133,21 @@ fn status_line(status: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_trace_shows_retry_after_only_on_an_answer_that_is_not_2xx() {
+        let answer = |status| Answer {
+            status,
+            retry_after: Some("7"),
+            location: None,
+            body: AnswerBody::Complete(Zeroizing::new(b"{}".to_vec())),
+        };
+        assert_eq!(
+            answer(503).describe(),
+            "503 Service Unavailable, 2 bytes, Retry-After: 7"
+        );
+        assert_eq!(answer(200).describe(), "200 OK, 2 bytes");
+    }
 
     fn answer(status: u16, body: &str) -> Answer<'static> {
         Answer {

@@ -174,7 +174,7 @@ impl<'a> Redactor<'a> {
     /// [`one_line`], redacted again: making one line of a text turns tabs,
     /// line breaks and runs of spaces into one space, which can make a
     /// secret's own spaces appear.
-    fn one_clean_line(&self, redacted: &str, max_chars: usize) -> String {
+    pub(crate) fn one_clean_line(&self, redacted: &str, max_chars: usize) -> String {
         let line = one_line(redacted, max_chars);
         match self.redact(&line) {
             Cow::Borrowed(_) => line,

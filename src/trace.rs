@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 use crate::request::TokenRequest;
-use crate::sanitize::one_line;
 
 /// What an event is about. The numbers are the C API's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +131,9 @@ impl Span {
             .request
             .redactor()
             .with_secrets(self.proxy_secrets.iter().map(|secret| secret.as_str()));
-        let line = one_line(&redactor.redact(message), MAX_MESSAGE_CHARS);
+        // Redacted again once on one line: a tab in an echo turned to a
+        // space can complete a secret that holds one.
+        let line = redactor.one_clean_line(&redactor.redact(message), MAX_MESSAGE_CHARS);
         let event = Event {
             kind,
             message: &line,
@@ -170,5 +171,37 @@ pub(crate) fn note(kind: EventKind, message: impl FnOnce() -> String) {
 pub(crate) fn emit(span: Option<&Arc<Span>>, kind: EventKind, message: impl FnOnce() -> String) {
     if let Some(span) = span {
         span.emit(kind, &message());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::TokenRequestFields;
+    use std::sync::Mutex;
+
+    #[test]
+    fn a_secret_split_by_a_tab_is_redacted_once_on_one_line() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let tracer = Tracer::new(Some(Arc::new(move |event: &Event<'_>| {
+            sink.lock().unwrap().push(event.message.to_owned());
+        })));
+        let request = TokenRequest::new(&TokenRequestFields {
+            grant_type: "client_credentials",
+            client_id: "c1",
+            client_secret: "my secret value",
+            redirect_uri: None,
+            code: None,
+            refresh_token: None,
+        })
+        .unwrap();
+        let span = tracer.begin(&request, []).unwrap();
+        span.emit(EventKind::Response, "Retry-After: my\tsecret\nvalue");
+        assert_eq!(*seen.lock().unwrap(), ["Retry-After: [redacted]"]);
+        assert!(
+            Tracer::default().begin(&request, []).is_none(),
+            "no span without a callback"
+        );
     }
 }

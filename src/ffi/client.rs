@@ -12,20 +12,25 @@ use crate::ffi::glue::{
     run_infallible, take_handle,
 };
 use crate::ffi::status::criteo_status;
+use crate::ffi::trace::TraceUser;
 
 /// Collects settings for a `criteo_client`. Not thread-safe: one thread
 /// sets it up, then `criteo_client_builder_build` consumes it.
 pub struct criteo_client_builder {
-    config: ClientConfig,
+    pub(super) config: ClientConfig,
     /// The first setting refused, so that `build` cannot quietly make a
     /// client with a default where the caller asked for something else.
     refused: Option<Error>,
+    /// The trace callback's, handed to the client.
+    pub(super) trace_user: Option<TraceUser>,
 }
 
 /// A configured client: an HTTP connection pool and its settings. Safe to
 /// use from many threads at once.
 pub struct criteo_client {
     client: Client,
+    /// Keeps the trace callback open while the client lives.
+    trace_user: Option<TraceUser>,
 }
 
 /// The client behind a `criteo_client *` argument, or the process-wide
@@ -48,19 +53,42 @@ pub(crate) unsafe fn client_or_default<'a>(
 ///
 /// # Safety
 /// `builder` is NULL or a live `criteo_client_builder` used by one thread.
-pub(super) unsafe fn apply(
+unsafe fn apply(
     builder: *mut criteo_client_builder,
     setting: impl FnOnce(&mut ClientConfig) -> Result<(), Error>,
+) -> criteo_status {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { apply_to_builder(builder, |builder| setting(&mut builder.config)) }
+}
+
+/// [`apply`], for a setting that needs more of the builder than its
+/// configuration.
+///
+/// # Safety
+/// As for [`apply`].
+pub(super) unsafe fn apply_to_builder(
+    builder: *mut criteo_client_builder,
+    setting: impl FnOnce(&mut criteo_client_builder) -> Result<(), Error>,
 ) -> criteo_status {
     run_fallible(None, || {
         // SAFETY: forwarded from this function's contract.
         let builder = unsafe { borrow_handle_mut(builder, "builder") }?;
-        let result = setting(&mut builder.config);
+        let result = setting(builder);
         if let Err(error) = &result {
             builder.refused.get_or_insert_with(|| error.clone());
         }
         result
     })
+}
+
+/// Another user of `client`'s trace callback, for a source made from it.
+///
+/// # Safety
+/// `client` is NULL or a live `criteo_client`.
+pub(super) unsafe fn trace_user_of(client: *const criteo_client) -> Option<TraceUser> {
+    // SAFETY: forwarded from this function's contract.
+    let client = unsafe { client.as_ref() }?;
+    client.trace_user.as_ref().map(TraceUser::share)
 }
 
 /// Starts a client configuration with the defaults: host
@@ -76,6 +104,7 @@ pub extern "C" fn criteo_client_builder_new() -> *mut criteo_client_builder {
         into_handle(criteo_client_builder {
             config: ClientConfig::default(),
             refused: None,
+            trace_user: None,
         })
     })
 }
@@ -277,6 +306,7 @@ pub unsafe extern "C" fn criteo_client_builder_build(
         }
         client_out.write(criteo_client {
             client: blocking(|| builder.config.build())?,
+            trace_user: builder.trace_user,
         });
         Ok(())
     })

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::ffi::client::{client_or_default, criteo_client};
+use crate::ffi::client::{client_or_default, criteo_client, trace_user_of};
 use crate::ffi::error::criteo_error;
 use crate::ffi::get_token::borrow_request;
 use crate::ffi::glue::{
@@ -14,6 +14,7 @@ use crate::ffi::glue::{
 };
 use crate::ffi::status::criteo_status;
 use crate::ffi::token::criteo_token;
+use crate::ffi::trace::TraceUser;
 use crate::source::TokenSource;
 
 /// The longest refresh margin accepted, in seconds (a day).
@@ -26,6 +27,8 @@ pub struct criteo_token_source {
     /// Shared with a fetch running on a thread of its own (see
     /// `criteo_token_source_get_within`), which may outlive the handle.
     pub(super) source: Arc<TokenSource<criteo_token>>,
+    /// Keeps its client's trace callback open while the source lives.
+    _trace_user: Option<TraceUser>,
 }
 
 /// The refresh callback never runs once the handle is freed, even for a
@@ -156,9 +159,12 @@ pub unsafe extern "C" fn criteo_token_source_new(
             ])
         }?;
         // SAFETY: client is NULL or a live client, as documented.
+        let client_handle = client;
         let client = unsafe { client_or_default(client) }?.clone();
         source_out.write(criteo_token_source {
             source: Arc::new(TokenSource::new(client, request)),
+            // SAFETY: as client_or_default above.
+            _trace_user: unsafe { trace_user_of(client_handle) },
         });
         Ok(())
     })

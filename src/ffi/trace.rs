@@ -2,11 +2,13 @@
 
 use std::ffi::{CString, c_char, c_void};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::ffi::client::{apply, criteo_client_builder};
+use crate::ffi::client::{apply_to_builder, criteo_client_builder};
 use crate::ffi::glue::{read_handle, to_c_string};
 use crate::ffi::source::criteo_token_source;
 use crate::ffi::status::criteo_status;
+use crate::gate::CallGate;
 use crate::source::Stat;
 use crate::trace::{Event, Tracer};
 
@@ -50,10 +52,14 @@ pub const CRITEO_STAT_FETCH_FAILURES: u32 = 2;
 /// Fetches avoided because another process had stored a token.
 pub const CRITEO_STAT_STORE_HITS: u32 = 3;
 
-/// A C callback and its pointer, callable from whichever thread works.
+/// A C callback and its pointer, callable from whichever thread works,
+/// until the last handle that can reach it is freed.
 struct TraceFromC {
     function: unsafe extern "C" fn(*mut c_void, *const criteo_event),
     user_data: *mut c_void,
+    gate: CallGate,
+    /// The [`TraceUser`]s alive.
+    users: AtomicUsize,
 }
 
 // SAFETY: the header tells the caller the callback runs on any thread
@@ -69,20 +75,56 @@ impl TraceFromC {
             message: to_c_string(event.message),
             elapsed_us: u64::try_from(event.elapsed.as_micros()).unwrap_or(u64::MAX),
         };
-        // SAFETY: the caller registered a function that takes this
-        // user_data and an event valid for the duration of the call.
-        unsafe { (self.function)(self.user_data, &event) }
+        self.gate.run(|| {
+            // SAFETY: the caller registered a function that takes this
+            // user_data and an event valid for the duration of the call,
+            // and keeps user_data valid while a handle lives: the gate is
+            // closed when the last one is freed.
+            unsafe { (self.function)(self.user_data, &event) }
+        });
     }
 }
 
-pub(crate) fn tracer_from_c(callback: criteo_trace_callback, user_data: *mut c_void) -> Tracer {
-    Tracer::new(callback.map(|function| {
-        let from_c = TraceFromC {
-            function,
-            user_data,
-        };
-        Arc::new(move |event: &Event<'_>| from_c.call(event)) as Arc<_>
-    }))
+/// One handle that can make the trace callback run: the client, or a
+/// source made from it. When the last is dropped, the callback is closed:
+/// a call under way on another thread (a fetch in the background) is
+/// waited for, and none starts after, so the program may release
+/// `user_data` once it has freed them all.
+pub(crate) struct TraceUser(Arc<TraceFromC>);
+
+impl TraceUser {
+    /// Another user of the same callback.
+    pub(crate) fn share(&self) -> TraceUser {
+        self.0.users.fetch_add(1, Ordering::AcqRel);
+        TraceUser(Arc::clone(&self.0))
+    }
+}
+
+impl Drop for TraceUser {
+    fn drop(&mut self) {
+        if self.0.users.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.gate.close();
+        }
+    }
+}
+
+/// The client's tracer for a C callback, and the first user of it.
+fn tracer_from_c(
+    callback: criteo_trace_callback,
+    user_data: *mut c_void,
+) -> (Tracer, Option<TraceUser>) {
+    let Some(function) = callback else {
+        return (Tracer::default(), None);
+    };
+    let from_c = Arc::new(TraceFromC {
+        function,
+        user_data,
+        gate: CallGate::new(),
+        users: AtomicUsize::new(1),
+    });
+    let calling = Arc::clone(&from_c);
+    let tracer = Tracer::new(Some(Arc::new(move |event: &Event<'_>| calling.call(event))));
+    (tracer, Some(TraceUser(from_c)))
 }
 
 /// Asks for every step of this client's calls, and of the fetches of its
@@ -104,8 +146,10 @@ pub(crate) fn tracer_from_c(callback: criteo_trace_callback, user_data: *mut c_v
 /// returns. It must return normally (a C++ exception that escapes it
 /// aborts the process), must not call the library for the same client or
 /// its sources, and must be quick: the call waits for it. `user_data` is
-/// passed through; it must stay valid, and usable from any thread, while
-/// the client or any of its sources lives. With no callback, no message is
+/// passed through; it must stay valid, and usable from any thread, until
+/// the client and every source made from it are freed: the last of those
+/// frees waits for a call under way (a fetch in the background goes on,
+/// but tells nothing more), and no call starts after it. With no callback, no message is
 /// made: tracing costs nothing then.
 ///
 /// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `builder` is
@@ -123,8 +167,10 @@ pub unsafe extern "C" fn criteo_client_builder_set_trace(
 ) -> criteo_status {
     // SAFETY: forwarded from this function's contract.
     unsafe {
-        apply(builder, |config| {
-            config.set_trace(tracer_from_c(callback, user_data));
+        apply_to_builder(builder, |builder| {
+            let (tracer, user) = tracer_from_c(callback, user_data);
+            builder.config.set_trace(tracer);
+            builder.trace_user = user;
             Ok(())
         })
     }

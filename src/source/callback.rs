@@ -2,50 +2,28 @@
 //! source is closed: a close waits for a call under way on another thread,
 //! and no call starts after it.
 
-use std::cell::Cell;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 
-use crate::process::PerProcess;
+use crate::gate::CallGate;
 
 /// Called after each successful fetch, outside any lock of the source.
 pub type RefreshCallback<T> = dyn Fn(&Arc<T>) + Send + Sync;
 
-/// The callback of one source, and who is running it.
+/// The callback of one source, and the gate that keeps it from running
+/// once the source is closed.
 pub(super) struct Callbacks<T> {
     /// Read without a lock: set from any thread, and fork-safe.
     registered: ArcSwapOption<Box<RefreshCallback<T>>>,
-    /// Per process: in a child of `fork()`, no call is under way (the
-    /// thread that made it is not there), and the parent's lock may have
-    /// been held at the fork.
-    gate: PerProcess<Gate>,
-}
-
-#[derive(Default)]
-struct Gate {
-    state: Mutex<GateState>,
-    call_ended: Condvar,
-}
-
-#[derive(Default)]
-struct GateState {
-    closed: bool,
-    running: bool,
-}
-
-thread_local! {
-    /// The gate whose callback this thread is running, by address (0 for
-    /// none). A plain cell: asking for the thread's id would allocate a
-    /// handle that a thread made by C never frees.
-    static RUNNING_HERE: Cell<usize> = const { Cell::new(0) };
+    gate: CallGate,
 }
 
 impl<T> Callbacks<T> {
     pub(super) fn new() -> Self {
         Callbacks {
             registered: ArcSwapOption::empty(),
-            gate: PerProcess::new(Gate::default()),
+            gate: CallGate::new(),
         }
     }
 
@@ -57,51 +35,17 @@ impl<T> Callbacks<T> {
     /// is closed. Calls never overlap: the source's fetches are one at a
     /// time, and each calls this before it counts as done.
     pub(super) fn announce(&self, token: &Arc<T>) {
-        let Some(callback) = self.registered.load_full() else {
-            return;
-        };
-        let gate = self.gate.get(Gate::default);
-        {
-            let mut state = gate.lock();
-            if state.closed {
-                return;
-            }
-            state.running = true;
+        if let Some(callback) = self.registered.load_full() {
+            self.gate.run(|| callback(token));
         }
-        let outer = RUNNING_HERE.replace(gate.address());
-        // A callback that panics must not strand the waiting threads.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(token)));
-        RUNNING_HERE.set(outer);
-        gate.lock().running = false;
-        gate.call_ended.notify_all();
     }
 
     /// No call starts after this returns, and a call under way on another
     /// thread has ended. (Called from inside the callback itself, it
     /// returns at once: the call under way is the caller's own.)
     pub(super) fn close(&self) {
-        let gate = self.gate.get(Gate::default);
-        let mut state = gate.lock();
-        state.closed = true;
-        while state.running && RUNNING_HERE.get() != gate.address() {
-            state = gate
-                .call_ended
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        drop(state);
+        self.gate.close();
         self.registered.store(None);
-    }
-}
-
-impl Gate {
-    fn address(&self) -> usize {
-        std::ptr::from_ref(self) as usize
-    }
-
-    fn lock(&self) -> MutexGuard<'_, GateState> {
-        // Every change is a plain assignment: a panic cannot leave it torn.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

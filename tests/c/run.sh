@@ -120,6 +120,8 @@ run "criteo-token: an empty CRITEO_HOST is named, not taken as the default" 2 "^
     CRITEO_HOST= CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret criteo-token
 run "the trace callback on 8 threads at once: every event one line, no secret, times in order" 0 \
     "^8 threads: all events, 0 bad, 0 threads short of events or fetches\$" trace "$URL"
+run "the trace callback never runs once the source, the client and user_data are freed, a refresh still under way" 0 \
+    "^events after the frees: 0\$" trace late "$URL/scenario/slow-refresh-1500-expires-3"
 check "criteo-token -v: the token alone on stdout" 0 '^eyJ[A-Za-z0-9._-]+$' \
     env "${good[@]}" CRITEO_HOST="$URL/scenario/json" bash -c 'exec "$@" 2>/dev/null' _ "$BUILD_DIR/criteo-token" -v --no-cache
 # 503-then-200 answers 503 to the first request for its path only: this

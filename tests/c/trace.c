@@ -5,13 +5,21 @@
  * is one line without the secret, times that never go back within the
  * thread's call), counted per thread.
  *
- * Usage: trace URL   (the test server's)
+ * trace late SLOW_REFRESH_URL
+ *   frees the source, the client and the callback's user_data while a
+ *   refresh runs in the background (the server answers it late): the
+ *   callback must not run after the frees (under ASan, a call would read
+ *   freed memory).
+ *
+ * Usage: trace URL | trace late URL   (the test server's)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "criteo_oauth.h"
 
@@ -62,9 +70,57 @@ static void *fetcher(void *client) {
     return (void *)(intptr_t)(fetches != FETCHES || events_here < 4 * FETCHES);
 }
 
+static atomic_int late_events;
+
+static void count_late(void *user_data, const criteo_event *event) {
+    (void)event;
+    (*(int *)user_data)++;
+    atomic_fetch_add(&late_events, 1);
+}
+
+static void sleep_ms(long ms) {
+    struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+static int late(const char *url) {
+    int *count = malloc(sizeof *count);
+    *count = 0;
+    criteo_client_builder *builder = criteo_client_builder_new();
+    criteo_client_builder_set_host(builder, url);
+    criteo_client_builder_set_proxy(builder, "");
+    criteo_client_builder_set_trace(builder, count_late, count);
+    criteo_client *client = NULL;
+    criteo_token_source *source = NULL;
+    if (criteo_client_builder_build(builder, &client, NULL) != CRITEO_OK ||
+        criteo_token_source_new(client, "client_credentials", "demo-client", "demo-secret", NULL, NULL,
+                                NULL, &source, NULL) != CRITEO_OK) {
+        return 1;
+    }
+    criteo_token_source_set_refresh_margin(source, 2);
+    criteo_token *token = NULL;
+    criteo_token_source_get(source, &token, NULL); /* a 3 s token, refreshed after 1 s */
+    criteo_token_free(token);
+    sleep_ms(1100);
+    token = NULL;
+    criteo_token_source_get(source, &token, NULL); /* starts the refresh, answered late */
+    criteo_token_free(token);
+    sleep_ms(100);
+    criteo_token_source_free(source);
+    criteo_client_free(client);
+    int before = atomic_load(&late_events);
+    free(count);
+    sleep_ms(2000); /* the refresh ends meanwhile */
+    printf("events after the frees: %d\n", atomic_load(&late_events) - before);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "late") == 0) {
+        return late(argv[2]);
+    }
     if (argc != 2) {
-        fprintf(stderr, "usage: trace URL\n");
+        fprintf(stderr, "usage: trace URL | trace late URL\n");
         return 2;
     }
     criteo_client_builder *builder = criteo_client_builder_new();
