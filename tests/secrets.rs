@@ -6,7 +6,7 @@
 mod support;
 
 use criteo_oauth::{ClientConfig, Error, ErrorKind, Secret, TokenRequest, TokenRequestFields};
-use support::{Call, ErrorView, ServerProcess, Setup, Source, TestServer};
+use support::{Call, ErrorView, ServerProcess, Setup, Source, TestServer, Trace};
 
 const SECRET: &str = "SECRET-7f3a9c1e";
 const CODE: &str = "CODE-4b2d8e6f";
@@ -95,16 +95,40 @@ fn calls() -> [Call<'static>; 3] {
     ]
 }
 
+/// No secret and no access token in any event message of `trace`, in any
+/// letter case.
+fn assert_trace_clean(trace: &Trace, context: &str) {
+    let events = trace.events();
+    assert!(!events.is_empty(), "{context}: no event");
+    // Every access token the test server gives starts so.
+    let access_token = "eyJhbGciOiJIUzI1NiJ9";
+    for event in events {
+        for secret in [SECRET, CODE, REFRESH, access_token] {
+            assert!(
+                !event
+                    .message
+                    .to_lowercase()
+                    .contains(&secret.to_lowercase()),
+                "{context}: {secret} leaked into the trace: {:?}",
+                event.message
+            );
+        }
+    }
+}
+
 #[test]
 fn no_failure_path_quotes_a_secret() {
     let server = ServerProcess::start();
     let mut failures = 0;
     for name in SCENARIOS {
         let host = format!("{}/scenario/{name}", server.url);
+        // Every path traced too: no event may quote a secret either.
+        let trace = Trace::default();
         let client = Setup {
             connect_ms: 500,
             total_ms: 1_000,
             max_retries: 1,
+            trace: Some(&trace),
             ..Setup::new(&host)
         }
         .build()
@@ -122,6 +146,7 @@ fn no_failure_path_quotes_a_secret() {
                 source.invalidate();
             }
         }
+        assert_trace_clean(&trace, name);
     }
     assert!(
         failures > 80,
