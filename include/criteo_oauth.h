@@ -964,7 +964,9 @@ criteo_status criteo_client_builder_set_trace(criteo_client_builder *builder,
                                               void *user_data);
 
 /**
- * The event's kind, a `CRITEO_EVENT_*` value; 0 for NULL.
+ * The event's kind, a `CRITEO_EVENT_*` value; 0 for NULL. Like every
+ * `criteo_event_*` accessor, it reads only the event, so it is safe on
+ * whichever thread the callback runs, for the duration of the callback.
  *
  * # Safety
  * `event` is NULL or the event a trace callback was given, during that call.

@@ -203,5 +203,19 @@ mod tests {
             Tracer::default().begin(&request, []).is_none(),
             "no span without a callback"
         );
+
+        // One line, cut at MAX_MESSAGE_CHARS (with "..." to show the cut).
+        seen.lock().unwrap().clear();
+        span.emit(EventKind::Lookup, &"a\u{7}b\r\n".repeat(2000));
+        let line = seen.lock().unwrap()[0].clone();
+        assert!(
+            line.chars().count() <= MAX_MESSAGE_CHARS + 3,
+            "{}",
+            line.len()
+        );
+        assert!(
+            line.ends_with("...") && !line.chars().any(char::is_control),
+            "{line:?}"
+        );
     }
 }

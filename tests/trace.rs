@@ -10,10 +10,20 @@ use std::time::{Duration, Instant};
 use criteo_oauth::ffi::trace::*;
 use criteo_test_server::{ConnectProxy, TestCa, Validity};
 use support::trace::TraceEvent;
-use support::{Call, Setup, Source, TestServer, Trace, demo_call};
+use support::{Call, Client, Setup, Source, TestServer, Trace, demo_call};
 
 fn server() -> TestServer {
     TestServer::start().expect("the test server starts")
+}
+
+/// A client for `host` whose trace callback puts its events in `trace`.
+fn traced_client(trace: &Trace, host: &str) -> Client {
+    Setup {
+        trace: Some(trace),
+        ..Setup::new(host)
+    }
+    .build()
+    .unwrap()
 }
 
 /// Elapsed times never go back within one call.
@@ -28,12 +38,7 @@ fn a_call_tells_its_lookup_connection_request_and_answer() {
     let server = server();
     let trace = Trace::default();
     let host = format!("http://localhost:{}", server.port());
-    let client = Setup {
-        trace: Some(&trace),
-        ..Setup::new(&host)
-    }
-    .build()
-    .unwrap();
+    let client = traced_client(&trace, &host);
     client.get(&demo_call()).unwrap();
     assert_eq!(
         trace.kinds(),
@@ -227,12 +232,7 @@ fn a_tls_call_tells_its_session_and_a_new_connection_resumes_it() {
 fn a_token_source_tells_why_it_fetches_and_counts_its_fetches() {
     let server = server();
     let trace = Trace::default();
-    let client = Setup {
-        trace: Some(&trace),
-        ..Setup::new(&server.url())
-    }
-    .build()
-    .unwrap();
+    let client = traced_client(&trace, &server.url());
     let source = Source::new(&client, &demo_call()).unwrap();
     source.get().unwrap();
     let fetches = trace.messages(CRITEO_EVENT_FETCH);
@@ -275,12 +275,7 @@ fn a_failed_fetch_is_told_and_counted() {
     let server = server();
     let trace = Trace::default();
     let url = server.scenario_url("503-always");
-    let client = Setup {
-        trace: Some(&trace),
-        ..Setup::new(&url)
-    }
-    .build()
-    .unwrap();
+    let client = traced_client(&trace, &url);
     let source = Source::new(&client, &demo_call()).unwrap();
     assert!(source.get().is_err());
     let fetches = trace.messages(CRITEO_EVENT_FETCH);
@@ -298,12 +293,7 @@ fn a_refresh_in_the_background_is_told_on_the_library_s_thread() {
     let server = server();
     let trace = Trace::default();
     let url = server.scenario_url("lives-4");
-    let client = Setup {
-        trace: Some(&trace),
-        ..Setup::new(&url)
-    }
-    .build()
-    .unwrap();
+    let client = traced_client(&trace, &url);
     let source = Source::new(&client, &demo_call()).unwrap();
     source.set_refresh_margin(3);
     source.get().unwrap();
@@ -338,12 +328,7 @@ fn a_token_another_source_stored_is_told_and_counted_as_a_store_hit() {
     let server = server();
     let store = tempdir();
     let trace = Trace::default();
-    let client = Setup {
-        trace: Some(&trace),
-        ..Setup::new(&server.url())
-    }
-    .build()
-    .unwrap();
+    let client = traced_client(&trace, &server.url());
     let first = Source::new(&client, &demo_call()).unwrap();
     first.set_store(Some(&store)).unwrap();
     first.get().unwrap();

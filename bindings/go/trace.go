@@ -26,10 +26,11 @@ const (
 	EventFetch    EventKind = C.CRITEO_EVENT_FETCH    // a token source's fetch: why, and how it ended
 )
 
+var eventNames = map[EventKind]string{EventLookup: "lookup", EventConnect: "connect", EventTLS: "tls",
+	EventRequest: "request", EventResponse: "response", EventRetry: "retry", EventFetch: "fetch"}
+
 func (k EventKind) String() string {
-	names := map[EventKind]string{EventLookup: "lookup", EventConnect: "connect", EventTLS: "tls",
-		EventRequest: "request", EventResponse: "response", EventRetry: "retry", EventFetch: "fetch"}
-	if name, ok := names[k]; ok {
+	if name, ok := eventNames[k]; ok {
 		return name
 	}
 	return "event"

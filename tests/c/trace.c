@@ -70,6 +70,17 @@ static void *fetcher(void *client) {
     return (void *)(intptr_t)(fetches != FETCHES || events_here < 4 * FETCHES);
 }
 
+/* A client for `url`, no proxy, telling `callback` every step. */
+static criteo_client *traced_client(const char *url, criteo_trace_callback callback, void *user_data) {
+    criteo_client_builder *builder = criteo_client_builder_new();
+    criteo_client_builder_set_host(builder, url);
+    criteo_client_builder_set_proxy(builder, "");
+    criteo_client_builder_set_trace(builder, callback, user_data);
+    criteo_client *client = NULL;
+    criteo_client_builder_build(builder, &client, NULL);
+    return client;
+}
+
 static atomic_int late_events;
 
 static void count_late(void *user_data, const criteo_event *event) {
@@ -86,13 +97,9 @@ static void sleep_ms(long ms) {
 static int late(const char *url) {
     int *count = malloc(sizeof *count);
     *count = 0;
-    criteo_client_builder *builder = criteo_client_builder_new();
-    criteo_client_builder_set_host(builder, url);
-    criteo_client_builder_set_proxy(builder, "");
-    criteo_client_builder_set_trace(builder, count_late, count);
-    criteo_client *client = NULL;
+    criteo_client *client = traced_client(url, count_late, count);
     criteo_token_source *source = NULL;
-    if (criteo_client_builder_build(builder, &client, NULL) != CRITEO_OK ||
+    if (client == NULL ||
         criteo_token_source_new(client, "client_credentials", "demo-client", "demo-secret", NULL, NULL,
                                 NULL, &source, NULL) != CRITEO_OK) {
         return 1;
@@ -123,12 +130,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: trace URL | trace late URL\n");
         return 2;
     }
-    criteo_client_builder *builder = criteo_client_builder_new();
-    criteo_client_builder_set_host(builder, argv[1]);
-    criteo_client_builder_set_proxy(builder, "");
-    criteo_client_builder_set_trace(builder, on_event, NULL);
-    criteo_client *client = NULL;
-    if (criteo_client_builder_build(builder, &client, NULL) != CRITEO_OK) {
+    criteo_client *client = traced_client(argv[1], on_event, NULL);
+    if (client == NULL) {
         return 1;
     }
     pthread_t threads[THREADS];
