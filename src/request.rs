@@ -118,7 +118,7 @@ impl TokenRequest {
 
     /// What keeps every secret of the request (and its client credentials
     /// as HTTP Basic would carry them) out of error messages.
-    pub(crate) fn redactor(&self) -> Redactor<'_> {
+    pub(crate) fn redactor(&self) -> Redactor {
         Redactor::new(self.secrets())
             .with_basic_credentials(&self.client_id, self.client_secret.expose())
     }

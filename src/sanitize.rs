@@ -2,8 +2,9 @@
 //! secrets, no control characters, no markup, a bounded length.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::fmt::Write;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
@@ -31,53 +32,68 @@ const MIN_BASE64_PIECE: usize = 8;
 ///
 /// (The patterns are copies of secrets; like every block the library
 /// frees, they are wiped when dropped: see `ffi/allocator.rs`.)
-pub struct Redactor<'a> {
-    secrets: Vec<&'a str>,
-    basic_credentials: Option<Zeroizing<String>>,
+pub struct Redactor {
+    /// Copies, so that a trace span keeps one redactor (and its patterns)
+    /// for all its events.
+    secrets: Vec<Zeroizing<String>>,
+    basic_credentials: Option<BasicCredentials>,
     /// Each secret as itself, with `+` for its spaces, and in base64.
-    plain: OnceCell<Vec<Pattern>>,
+    plain: OnceLock<Vec<Pattern>>,
     /// Each secret wholly escaped: only a text with escapes can hold them.
-    escaped: OnceCell<Vec<Pattern>>,
+    escaped: OnceLock<Vec<Pattern>>,
 }
 
-impl<'a> Redactor<'a> {
-    pub fn new(secrets: impl IntoIterator<Item = &'a str>) -> Self {
+impl Redactor {
+    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Self {
         Redactor {
             secrets: Vec::new(),
             basic_credentials: None,
-            plain: OnceCell::new(),
-            escaped: OnceCell::new(),
+            plain: OnceLock::new(),
+            escaped: OnceLock::new(),
         }
         .with_secrets(secrets)
     }
 
     /// Also redacts these (a proxy's password, say).
-    pub fn with_secrets(mut self, secrets: impl IntoIterator<Item = &'a str>) -> Self {
+    pub fn with_secrets<'a>(mut self, secrets: impl IntoIterator<Item = &'a str>) -> Self {
         let long_enough = |secret: &&str| secret.len() >= MIN_REDACTED_BYTES;
-        self.secrets.extend(secrets.into_iter().filter(long_enough));
+        let copy = |secret: &str| Zeroizing::new(secret.to_owned());
+        self.secrets
+            .extend(secrets.into_iter().filter(long_enough).map(copy));
         self
     }
 
     /// Also redacts `client_id:client_secret` as HTTP Basic would carry it.
     pub fn with_basic_credentials(mut self, client_id: &str, client_secret: &str) -> Self {
-        self.basic_credentials = Some(Zeroizing::new(format!("{client_id}:{client_secret}")));
+        let form =
+            |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+        self.basic_credentials = Some(BasicCredentials {
+            plain: Zeroizing::new(format!("{client_id}:{client_secret}")),
+            form_encoded: Zeroizing::new(format!("{}:{}", form(client_id), form(client_secret))),
+        });
         self
     }
 
     fn plain(&self) -> &[Pattern] {
         self.plain.get_or_init(|| {
             let mut patterns = Vec::new();
-            for &secret in &self.secrets {
+            for secret in &self.secrets {
                 patterns.push(secret.as_bytes().to_vec());
                 patterns.push(secret.replace(' ', "+").into_bytes());
                 // Searches ignore ASCII case; these cover a server that
                 // changed the case of letters beyond ASCII.
                 patterns.push(secret.to_uppercase().into_bytes());
                 patterns.push(secret.to_lowercase().into_bytes());
-                patterns.extend(base64_forms(secret.as_bytes()));
+                // A server that base64-encodes what it echoes may have
+                // been given the secret escaped (the form body we send).
+                for form in forms_to_base64(secret) {
+                    patterns.extend(base64_forms(form.as_bytes()));
+                }
             }
             if let Some(pair) = &self.basic_credentials {
-                patterns.extend(base64_forms(pair.as_bytes()));
+                patterns.extend(base64_forms(pair.plain.as_bytes()));
+                // RFC 6749 §2.3.1 form-encodes both halves before base64.
+                patterns.extend(base64_forms(pair.form_encoded.as_bytes()));
             }
             distinct(patterns)
         })
@@ -85,7 +101,10 @@ impl<'a> Redactor<'a> {
 
     fn escaped(&self) -> &[Pattern] {
         self.escaped.get_or_init(|| {
-            let forms = self.secrets.iter().flat_map(|secret| escaped_forms(secret));
+            let forms = self
+                .secrets
+                .iter()
+                .flat_map(|secret| escaped_forms(secret, HexCase::Lower));
             distinct(forms.map(String::into_bytes).collect())
         })
     }
@@ -183,50 +202,87 @@ impl<'a> Redactor<'a> {
     }
 }
 
+/// `client_id:client_secret` as HTTP Basic carries it: as is, and with
+/// both halves form-encoded first.
+struct BasicCredentials {
+    plain: Zeroizing<String>,
+    form_encoded: Zeroizing<String>,
+}
+
+#[derive(Clone, Copy)]
+enum HexCase {
+    Lower,
+    Upper,
+}
+
+/// Every form of `secret` whose base64 is looked for: as sent, and each
+/// way [`escaped_forms`] writes it, with hex in both cases (base64 tells
+/// `%2f` from `%2F`, where a text search need not).
+fn forms_to_base64(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_owned()];
+    forms.extend(escaped_forms(secret, HexCase::Lower));
+    forms.extend(escaped_forms(secret, HexCase::Upper));
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
 /// `secret` escaped whole in the common ways: RFC 3986, form encoding and
 /// every byte percent-encoded; JSON `\u` for every character; HTML
-/// character references (the hex in lower case: searches ignore ASCII
-/// case). Reading a text with its escapes undone finds most echoes, but
+/// character references (the hex in `case`: text searches ignore ASCII
+/// case, so they need only one). Reading a text with its escapes undone finds most echoes, but
 /// not one that begins inside what looks like another escape
 /// (`%2fuzz%20...` holds an echo of `fuzz ...`); looking for these forms as
 /// written finds those.
-fn escaped_forms(secret: &str) -> Vec<String> {
+fn escaped_forms(secret: &str, case: HexCase) -> Vec<String> {
+    let hex = |out: &mut String, lead: &str, value: u32, width: usize| {
+        let _ = match case {
+            HexCase::Lower => write!(out, "{lead}{value:0width$x}"),
+            HexCase::Upper => write!(out, "{lead}{value:0width$X}"),
+        };
+    };
     let unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
     let form_safe = |b: u8| b.is_ascii_alphanumeric() || b"*-._".contains(&b);
-    let percent = |keep: &dyn Fn(u8) -> bool, plus_for_space: bool| -> String {
-        let byte = |b: u8| match b {
-            b' ' if plus_for_space => "+".to_owned(),
-            b if keep(b) => char::from(b).to_string(),
-            b => format!("%{b:02x}"),
-        };
-        secret.bytes().map(byte).collect()
+    let percent = |keep: &dyn Fn(u8) -> bool, plus_for_space: bool| {
+        let mut out = String::with_capacity(3 * secret.len());
+        for byte in secret.bytes() {
+            match byte {
+                b' ' if plus_for_space => out.push('+'),
+                byte if keep(byte) => out.push(char::from(byte)),
+                byte => hex(&mut out, "%", byte.into(), 2),
+            }
+        }
+        out
     };
-    let utf16 = |c: char| -> String {
-        let units = c.encode_utf16(&mut [0; 2]).to_vec();
-        units.iter().map(|u| format!("\\u{u:04x}")).collect()
-    };
-    let html_name = |c: char| match c {
-        '&' => "&amp;".to_owned(),
-        '<' => "&lt;".to_owned(),
-        '>' => "&gt;".to_owned(),
-        '"' => "&quot;".to_owned(),
-        '\'' => "&#39;".to_owned(),
-        c => c.to_string(),
+    let each_char = |escape: &dyn Fn(&mut String, char)| {
+        let mut out = String::with_capacity(8 * secret.len());
+        secret.chars().for_each(|c| escape(&mut out, c));
+        out
     };
     let mut forms = vec![
         percent(&unreserved, false),
         percent(&form_safe, true),
         percent(&|_| false, false),
-        secret.chars().map(utf16).collect(),
-        secret
-            .chars()
-            .map(|c| format!("&#x{:x};", u32::from(c)))
-            .collect(),
-        secret
-            .chars()
-            .map(|c| format!("&#{};", u32::from(c)))
-            .collect(),
-        secret.chars().map(html_name).collect(),
+        each_char(&|out, c| {
+            for &unit in c.encode_utf16(&mut [0; 2]).iter() {
+                hex(out, "\\u", unit.into(), 4);
+            }
+        }),
+        each_char(&|out, c| {
+            hex(out, "&#x", c.into(), 0);
+            out.push(';');
+        }),
+        each_char(&|out, c| {
+            let _ = write!(out, "&#{};", u32::from(c));
+        }),
+        each_char(&|out, c| match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }),
     ];
     let json = serde_json::to_string(secret).unwrap_or_default();
     forms.extend(json.get(1..json.len().saturating_sub(1)).map(str::to_owned));
@@ -510,6 +566,56 @@ mod tests {
             }
         }
         forms
+    }
+
+    /// The body of a request with `secret` in it, escaped each way of
+    /// [`encodings_of`], then base64-encoded whole (standard and URL-safe)
+    /// as a server that echoes the request body in a header would; and
+    /// Basic credentials with both halves form-encoded (RFC 6749 §2.3.1).
+    fn base64_bodies_of(secret: &str, client_id: &str) -> Vec<(String, String)> {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let escaped = encodings_of(secret, client_id)
+            .into_iter()
+            .filter(|(name, _)| !name.contains("base64") && !name.starts_with("basic"));
+        let mut forms = Vec::new();
+        for (name, encoded) in escaped {
+            for prefix in ["", "g", "gr"] {
+                let body = format!("{prefix}grant_type=x&client_secret={encoded}&client_id=y");
+                forms.push((format!("base64 of {name}"), STANDARD.encode(&body)));
+                forms.push((
+                    format!("url-safe base64 of {name}"),
+                    URL_SAFE_NO_PAD.encode(&body),
+                ));
+            }
+        }
+        let form =
+            |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+        let pair = format!("{}:{}", form(client_id), form(secret));
+        forms.push(("basic, form-encoded".into(), STANDARD.encode(pair)));
+        forms
+    }
+
+    #[test]
+    fn redacts_base64_of_every_escaped_form() {
+        // The review's secret: its form encoding differs from itself.
+        for secret in [
+            "S3cr&t=x+y/z%Q-long",
+            "s3cr&t x~*/<é\"+",
+            "plain-Secret_123.~",
+        ] {
+            let redactor = Redactor::new([secret]).with_basic_credentials("client-7", secret);
+            for (name, encoded) in base64_bodies_of(secret, "client-7") {
+                let message = redactor.field(&format!("echo: {encoded} (end)"), 100_000);
+                assert!(
+                    message.contains(REDACTED),
+                    "{name} of {secret:?}: {message}"
+                );
+                assert!(
+                    !message.contains(&encoded),
+                    "{name} of {secret:?}: {message}"
+                );
+            }
+        }
     }
 
     #[test]

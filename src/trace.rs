@@ -16,9 +16,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use zeroize::Zeroizing;
-
 use crate::request::TokenRequest;
+use crate::sanitize::Redactor;
 
 /// What an event is about. The numbers are the C API's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,11 +99,7 @@ impl Tracer {
         Some(Arc::new(Span {
             sink,
             started: Instant::now(),
-            request: request.clone(),
-            proxy_secrets: proxy_secrets
-                .into_iter()
-                .map(|secret| Zeroizing::new(secret.to_owned()))
-                .collect(),
+            redactor: request.redactor().with_secrets(proxy_secrets),
         }))
     }
 }
@@ -113,9 +108,9 @@ impl Tracer {
 pub(crate) struct Span {
     sink: Arc<TraceFn>,
     started: Instant,
-    /// For its secrets, which no event may show.
-    request: TokenRequest,
-    proxy_secrets: Vec<Zeroizing<String>>,
+    /// The request's secrets and the proxy's, which no event may show;
+    /// one for all the events, so its patterns are worked out once.
+    redactor: Redactor,
 }
 
 thread_local! {
@@ -127,10 +122,7 @@ thread_local! {
 impl Span {
     /// Tells the callback, redacted, on one line.
     pub(crate) fn emit(&self, kind: EventKind, message: &str) {
-        let redactor = self
-            .request
-            .redactor()
-            .with_secrets(self.proxy_secrets.iter().map(|secret| secret.as_str()));
+        let redactor = &self.redactor;
         // Redacted again once on one line: a tab in an echo turned to a
         // space can complete a secret that holds one.
         let line = redactor.one_clean_line(&redactor.redact(message), MAX_MESSAGE_CHARS);

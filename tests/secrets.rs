@@ -181,6 +181,72 @@ fn an_echoing_server_and_a_proxy_password_are_redacted() {
     );
 }
 
+/// The review's secret: its form encoding (`S3cr%26t%3Dx%2By...`) is not
+/// the secret as written, so a base64 echo of the body hides no copy of it.
+const ESCAPED_SECRET: &str = "S3cr&t=x+y/z%Q-long";
+
+/// Whether any run of base64 characters in `text`, read from any of its
+/// first four characters in either alphabet, decodes to bytes holding
+/// `needle`.
+fn base64_holds(text: &str, needle: &[u8]) -> bool {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let is_base64 = |c: char| c.is_ascii_alphanumeric() || "+/-_".contains(c);
+    let runs = text.split(|c: char| !is_base64(c));
+    runs.flat_map(|run| (0..4.min(run.len())).map(move |skip| &run[skip..]))
+        .flat_map(|run| {
+            let whole = &run[..run.len() - run.len() % 4];
+            [STANDARD_NO_PAD, URL_SAFE_NO_PAD].map(|engine| engine.decode(whole).ok())
+        })
+        .flatten()
+        .any(|decoded| decoded.windows(needle.len()).any(|w| w == needle))
+}
+
+/// A server that sends the request body back base64-encoded, in every
+/// header of its answer (`Location` of a 302, `Retry-After` of a 503 and a
+/// 429) and as its body: neither the error nor any trace event holds a
+/// decodable piece of the secret, as sent (form-encoded) or as written.
+#[test]
+fn a_base64_echo_of_the_body_is_redacted_in_every_header() {
+    let server = TestServer::start().unwrap();
+    let sent: String = form_urlencoded::byte_serialize(ESCAPED_SECRET.as_bytes()).collect();
+    for status in [302, 401, 429, 500, 503] {
+        let host = server.scenario_url(&format!("echo-base64-{status}"));
+        let trace = Trace::default();
+        let client = Setup {
+            max_retries: 1,
+            trace: Some(&trace),
+            ..Setup::new(&host)
+        }
+        .build()
+        .unwrap();
+        for call in calls() {
+            let call = Call {
+                client_secret: ESCAPED_SECRET,
+                ..call
+            };
+            let error = client.get(&call).unwrap_err();
+            let events = trace.events();
+            let texts = [&error.message]
+                .into_iter()
+                .chain(events.iter().map(|event| &event.message));
+            for text in texts {
+                for needle in [sent.as_str(), ESCAPED_SECRET, CODE, REFRESH] {
+                    // Any 8 bytes of it would be a leak.
+                    for piece in needle.as_bytes().windows(8) {
+                        assert!(
+                            !base64_holds(text, piece),
+                            "{status}: {:?} decodable in {text:?}",
+                            String::from_utf8_lossy(piece)
+                        );
+                    }
+                }
+            }
+            assert!(error.message.contains("[redacted]"), "{}", error.message);
+        }
+    }
+}
+
 #[test]
 fn debug_output_redacts_secrets() {
     let fields = TokenRequestFields {

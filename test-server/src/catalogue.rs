@@ -5,7 +5,8 @@
 use crate::scenarios::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CODE, DEMO_REFRESH_TOKEN};
 
 /// Every scenario (`/scenario/<name>/oauth2/token`), with what it answers.
-/// `<s>` and `<ms>` stand for numbers of seconds and milliseconds.
+/// `<s>`, `<ms>` and `<status>` stand for numbers of seconds, milliseconds
+/// and an HTTP status.
 pub const SCENARIOS: &[(&str, &str)] = &[
     // Good answers, in every shape the endpoint may use.
     ("json", "200, a token for 900 s and \"refresh_token\": null"),
@@ -74,6 +75,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("401-html", "401 with an nginx HTML page"),
     ("401-empty", "401 with an empty body"),
     ("401-echo", "401 whose HTML quotes the whole request body"),
+    (
+        "echo-base64-<status>",
+        "that status, the request body base64-encoded in every header and the body",
+    ),
     (
         "401-echo-upper",
         "401 quoting the request body and its decoded fields, upper-cased",

@@ -387,6 +387,29 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
 ///   (Authlib, RFC 6749 §10.4): any code or unused refresh token gets a new
 ///   refresh token, unique to this process; one presented twice gets 400
 ///   `invalid_grant`.
+/// An answer of `status` that carries the request body base64-encoded in
+/// every header it has and as its own body: a server that echoes what it
+/// was sent in a form that percent-decoding does not undo.
+fn base64_echo(status: u16, request: &RecordedRequest) -> Action {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let echo = STANDARD.encode(&request.body);
+    let location = format!(
+        "https://elsewhere.test/cb?b={}",
+        URL_SAFE_NO_PAD.encode(&request.body)
+    );
+    Action::Reply(Reply {
+        headers: vec![
+            ("Content-Type".into(), "text/plain".into()),
+            ("Location".into(), location),
+            ("Retry-After".into(), echo.clone()),
+            ("WWW-Authenticate".into(), format!("Basic realm=\"{echo}\"")),
+            ("X-Echo".into(), echo.clone()),
+        ],
+        ..reply(status, "", echo)
+    })
+}
+
 fn parameterised(name: &str, request: &RecordedRequest, hit: usize, token: &str) -> Option<Action> {
     let expiring = |seconds: &str| {
         json(
@@ -429,6 +452,9 @@ fn parameterised(name: &str, request: &RecordedRequest, hit: usize, token: &str)
     }
     if let Some(seconds) = name.strip_prefix("503-retry-after-") {
         return Some(with_retry_after(503, seconds));
+    }
+    if let Some(status) = name.strip_prefix("echo-base64-") {
+        return Some(base64_echo(status.parse().ok()?, request));
     }
     if name == "strict-rotate" {
         return Some(strict_rotation(request, token));

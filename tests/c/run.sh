@@ -138,6 +138,14 @@ check "criteo-token -v: each step on stderr, a 503 retried" 0 "^\* \[ *[0-9]+\.[
 check "criteo-token -v: no line holds the secret" 1 "^\$" \
     bash -c '"$@" 2>&1 | grep -F demo-secret' _ env "${good[@]}" CRITEO_HOST="$URL/scenario/401-echo" \
     "$BUILD_DIR/criteo-token" -v --no-cache
+# The review's secret, whose form encoding differs from it, echoed in
+# base64 in every header of a 503 (Retry-After among them) and its body.
+for status in 302 503; do
+    check "criteo-token -v: no piece of the secret decodable from a base64 echo ($status)" 0 "^clean\$" \
+        bash -c '"$@" 2>&1 >/dev/null | tests/c/base64_leak.py "S3cr&t=x+y/z%Q-long" "S3cr%26t%3Dx%2By%2Fz%25Q-long"' _ \
+        env CRITEO_CLIENT_ID=demo-client "CRITEO_CLIENT_SECRET=S3cr&t=x+y/z%Q-long" \
+        CRITEO_HOST="$URL/scenario/echo-base64-$status" "$BUILD_DIR/criteo-token" -v --no-cache
+done
 run "criteo-token: empty credentials name the variable" 2 "^criteo-token: CRITEO_CLIENT_ID must not be empty\$" "${unset_credentials[@]}" criteo-token
 run "criteo-token: unknown argument" 2 "unknown argument '--secret'" criteo-token --secret
 run "criteo-token: --help" 0 "^usage: criteo-token" criteo-token --help
