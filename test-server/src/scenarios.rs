@@ -383,33 +383,11 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
 /// - `503-retry-after-date-<s>`: the same, as the HTTP date `s` seconds on;
 /// - `rotate`: a new refresh token each time: `rt-1` for a code, `rt-<n+1>` for `rt-<n>`;
 /// - `keep-refresh`: `rt-1` for a code, no refresh token for a refresh;
+/// - `echo-base64-<status>`: see [`base64_echo`];
 /// - `strict-rotate`: as a server that revokes a refresh token once used
 ///   (Authlib, RFC 6749 §10.4): any code or unused refresh token gets a new
 ///   refresh token, unique to this process; one presented twice gets 400
 ///   `invalid_grant`.
-/// An answer of `status` that carries the request body base64-encoded in
-/// every header it has and as its own body: a server that echoes what it
-/// was sent in a form that percent-decoding does not undo.
-fn base64_echo(status: u16, request: &RecordedRequest) -> Action {
-    use base64::Engine;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    let echo = STANDARD.encode(&request.body);
-    let location = format!(
-        "https://elsewhere.test/cb?b={}",
-        URL_SAFE_NO_PAD.encode(&request.body)
-    );
-    Action::Reply(Reply {
-        headers: vec![
-            ("Content-Type".into(), "text/plain".into()),
-            ("Location".into(), location),
-            ("Retry-After".into(), echo.clone()),
-            ("WWW-Authenticate".into(), format!("Basic realm=\"{echo}\"")),
-            ("X-Echo".into(), echo.clone()),
-        ],
-        ..reply(status, "", echo)
-    })
-}
-
 fn parameterised(name: &str, request: &RecordedRequest, hit: usize, token: &str) -> Option<Action> {
     let expiring = |seconds: &str| {
         json(
@@ -573,4 +551,27 @@ fn framed(body: String, framing: Framing, extra: Vec<(&str, &str)>) -> Action {
         .headers
         .extend(extra.into_iter().map(|(n, v)| (n.into(), v.into())));
     Action::Reply(reply)
+}
+
+/// An answer of `status` that carries the request body base64-encoded in
+/// every header it has and as its own body: a server that echoes what it
+/// was sent in a form that percent-decoding does not undo.
+fn base64_echo(status: u16, request: &RecordedRequest) -> Action {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let echo = STANDARD.encode(&request.body);
+    let location = format!(
+        "https://elsewhere.test/cb?b={}",
+        URL_SAFE_NO_PAD.encode(&request.body)
+    );
+    Action::Reply(Reply {
+        headers: vec![
+            ("Content-Type".into(), "text/plain".into()),
+            ("Location".into(), location),
+            ("Retry-After".into(), echo.clone()),
+            ("WWW-Authenticate".into(), format!("Basic realm=\"{echo}\"")),
+            ("X-Echo".into(), echo.clone()),
+        ],
+        ..reply(status, "", echo)
+    })
 }
