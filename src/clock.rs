@@ -83,18 +83,44 @@ impl Clock for SystemClock {
         SystemTime::now()
     }
 
-    /// The boot's id and the time namespace (read each time: a child of
-    /// `fork()` may enter another, whose boot clock is shifted).
+    /// The boot's id and how far this process's time namespace moves the
+    /// boot clock (read each time: a child of `fork()` may enter another).
+    /// The offset, not the namespace's inode number: the kernel reuses
+    /// that number once a namespace is gone, for one that may be shifted
+    /// otherwise, while two namespaces with one offset read one clock.
     fn boot_clock_id(&self) -> String {
         let boot_id = boot_id();
         if boot_id.is_empty() {
             return String::new();
         }
-        let namespace = std::fs::read_link("/proc/self/ns/time")
-            .map(|link| link.display().to_string())
-            .unwrap_or_default();
-        format!("{boot_id} {namespace}")
+        match boot_clock_offset() {
+            Some(offset) => format!("{boot_id} {offset}"),
+            None => String::new(),
+        }
     }
+}
+
+/// The `boottime` offset of this process's time namespace (`"boottime 0
+/// 0"` when the kernel has none), or `None` when it cannot be told.
+/// `/proc/self/timens_offsets` shows the offsets of the namespace this
+/// process's *children* get, which is its own except between an
+/// `unshare(CLONE_NEWTIME)` and the next `fork()`: then it is unknown.
+fn boot_clock_offset() -> Option<String> {
+    let own = match std::fs::read_link("/proc/self/ns/time") {
+        Ok(own) => own,
+        // No time namespaces in this kernel: one boot clock for all.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Some("boottime 0 0".to_owned());
+        }
+        Err(_) => return None,
+    };
+    if std::fs::read_link("/proc/self/ns/time_for_children").ok()? != own {
+        return None;
+    }
+    let offsets = read_regular_file(Path::new("/proc/self/timens_offsets"), 4096).ok()?;
+    let offsets = String::from_utf8(offsets).ok()?;
+    let line = offsets.lines().find(|line| line.starts_with("boottime"))?;
+    Some(line.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// This boot's id, read once per process.
@@ -160,6 +186,14 @@ impl Stamp {
         let since_boot_ms = u64::try_from(since_boot_ms).unwrap_or(0);
         Some(Moment(Duration::from_millis(since_boot_ms)))
     }
+
+    /// [`to_moment`](Self::to_moment), for a moment that has passed (when
+    /// a token arrived): `None` when it reads as later than now, which no
+    /// record written on this clock holds.
+    pub(crate) fn to_past_moment(&self, clock: &dyn Clock) -> Option<Moment> {
+        self.to_moment(clock)
+            .filter(|moment| *moment <= clock.now())
+    }
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -216,8 +250,6 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2));
         assert!(SystemClock.now() > first);
         assert!(!boot_id().is_empty(), "Linux tells its boot id");
-        let id = SystemClock.boot_clock_id();
-        assert!(id.contains(" time:["), "{id}");
     }
 
     #[test]
@@ -250,6 +282,34 @@ mod tests {
             None,
             "a wall clock moved back tells nothing"
         );
+    }
+
+    #[test]
+    fn a_stamp_of_this_clock_from_the_future_is_no_past_moment() {
+        let clock = stopped("boot-a", 1_000, 1_700_000_000);
+        let stamp = Stamp::of(at(4_600), &clock);
+        assert_eq!(
+            stamp.to_moment(&clock),
+            Some(at(4_600)),
+            "a deadline may be ahead"
+        );
+        assert_eq!(
+            stamp.to_past_moment(&clock),
+            None,
+            "a token cannot arrive ahead"
+        );
+        let now = Stamp::of(at(1_000), &clock);
+        assert_eq!(now.to_past_moment(&clock), Some(at(1_000)));
+    }
+
+    /// Two time namespaces that got the same inode number, one after the
+    /// other, read different boot clocks: the id tells them by offset.
+    #[test]
+    fn the_clock_id_names_the_boot_clock_offset_not_the_namespace_number() {
+        let id = SystemClock.boot_clock_id();
+        assert!(id.starts_with(boot_id()), "{id}");
+        assert!(id.contains(" boottime "), "{id}");
+        assert!(!id.contains("time:["), "{id}");
     }
 
     #[test]

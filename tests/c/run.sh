@@ -361,9 +361,11 @@ damage() {
     other-lineage) cp "$foreign" "$record" ;;
     symlink) rm "$record" && ln -s "$victim" "$record" ;;
     fifo) rm "$record" && mkfifo "$record" ;;
+    # Received an hour from now on this very boot clock: no honest writer.
+    from-the-future) perl -pi -e 's/"since_boot_ms":(\d+)/"\"since_boot_ms\":" . ($1 + 3600000)/ge' "$record" ;;
     esac
 }
-for damage in truncated garbage other-version other-lineage symlink fifo; do
+for damage in truncated garbage other-version other-lineage symlink fifo from-the-future; do
     fetches=$(count "$client")
     damage $damage
     check "a $damage record is ignored: a new fetch" 0 " CRITEO_OK \$" timeout 10 "$shared" get "$store" "$lives" "$client"
@@ -459,6 +461,14 @@ if unshare -T --boottime 1 true 2>/dev/null; then
     check "a process in a time namespace (CLOCK_BOOTTIME 3000 s behind) never takes an expired token" 0 "^2\$" \
         bash -c 'unshare -T --boottime -3000 --fork "$@" >/dev/null && "$1" count "$4" "$5"' _ \
         "$shared" get "$store_root/timens" "$URL/scenario/lives-2" "$client" "$URL"
+    # Namespaces made and gone in turn: the kernel gives the next one the
+    # number (time:[...]) the last one had, whatever its offset.
+    client=$(new_client timens-reuse)
+    unshare -T --boottime 3600 --fork "$shared" get "$store_root/timens-reuse" "$URL/scenario/lives-2" "$client" >/dev/null
+    sleep 3
+    check "a 2 s token stored from a namespace 1 h ahead is expired 3 s later in the next namespace, which has its number" 0 "^2\$" \
+        bash -c 'unshare -T --fork "$@" >/dev/null && "$1" count "$4" "$5"' _ \
+        "$shared" get "$store_root/timens-reuse" "$URL/scenario/lives-2" "$client" "$URL"
 elif [[ ${CI:-} == true ]]; then
     fail "time namespaces (unshare -T) are not available; CI must run that test"
 else

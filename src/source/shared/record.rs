@@ -175,7 +175,7 @@ impl StoredToken {
     }
 
     fn into_current<T: CachedToken>(self, clock: &dyn Clock) -> Option<Current<T>> {
-        let received = self.received.to_moment(clock)?;
+        let received = self.received.to_past_moment(clock)?;
         let token = restored_token(
             self.access_token,
             self.token_type,
