@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -25,7 +26,8 @@ use crate::process::PerProcess;
 pub(super) struct Anonymous {
     /// Its turn in each process (no other part of a process locks it).
     turn: PerProcess<Arc<AtomicBool>>,
-    file: File,
+    /// Closed only while it is still this file (see `Drop`).
+    file: ManuallyDrop<File>,
     /// Which file it is: a host program that closes descriptors it does
     /// not know may see this number given to one of its own files.
     identity: (u64, u64),
@@ -45,7 +47,7 @@ impl Anonymous {
         let status = fstat(&file).ok()?;
         Some(Anonymous {
             turn: PerProcess::new(Arc::default()),
-            file,
+            file: ManuallyDrop::new(file),
             identity: (status.st_dev, status.st_ino),
         })
     }
@@ -55,7 +57,7 @@ impl Anonymous {
     }
 
     fn check(&self) -> io::Result<()> {
-        let status = fstat(&self.file)?;
+        let status = fstat(&*self.file)?;
         if (status.st_dev, status.st_ino) != self.identity {
             return Err(io::Error::other(
                 "its descriptor was closed and reused by the program",
@@ -67,7 +69,7 @@ impl Anonymous {
     pub(super) fn lock(&self, deadline: Instant) -> Result<Locked<'_>, LockFailure> {
         let turn = Turn::wait(self.turn_flag(), deadline)?;
         self.check().map_err(LockFailure::Unusable)?;
-        lock::lock(&self.file, deadline)?;
+        lock::lock(&*self.file, deadline)?;
         Ok(Locked {
             file: &self.file,
             _turn: turn,
@@ -79,10 +81,22 @@ impl Anonymous {
             return Ok(None);
         };
         self.check()?;
-        Ok(lock::try_lock(&self.file)?.then(|| Locked {
+        Ok(lock::try_lock(&*self.file)?.then(|| Locked {
             file: &self.file,
             _turn: turn,
         }))
+    }
+}
+
+impl Drop for Anonymous {
+    /// A descriptor that no longer names the file was closed by the
+    /// program and its number given to one of the program's own files:
+    /// that one is left open.
+    fn drop(&mut self) {
+        if self.check().is_ok() {
+            // SAFETY: `file` is dropped here once, and `self` is never used again.
+            unsafe { ManuallyDrop::drop(&mut self.file) };
+        }
     }
 }
 
