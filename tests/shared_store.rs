@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use criteo_oauth::ffi::status::*;
-use support::{Call, Client, Source, TestServer};
+use support::{Call, Client, Setup, Source, TestServer};
 
 /// A fresh store directory under the system's temporary directory.
 fn store_dir(name: &str) -> PathBuf {
@@ -125,6 +125,69 @@ fn a_failing_server_is_asked_once_by_all_the_sources_of_a_store() {
     }
     assert_eq!(server.fetches_by("down"), one_fetch);
     assert!(one_fetch <= 3, "{one_fetch}");
+}
+
+/// Process A of a lineage fails on its own side: through a proxy only it
+/// uses, with a time limit only it set. Process B, set up well, against a
+/// healthy server, gets a token with a request of its own at once, never
+/// A's error; A still backs off on its own (its next get fails at once,
+/// without a request).
+#[test]
+fn one_process_failing_on_its_own_side_holds_up_no_other() {
+    let server = TestServer::start().unwrap();
+    let url = server.scenario_url("slow-300");
+    let store = store_dir("own-failure");
+    let dead_proxy = Setup {
+        proxy: Some("http://127.0.0.1:1"),
+        ..Setup::new(&url)
+    };
+    let impatient = Setup {
+        connect_ms: 50,
+        total_ms: 50,
+        ..Setup::new(&url)
+    };
+    let healthy = Client::new(&url);
+    for (broken, id, says) in [
+        (dead_proxy, "own-proxy", "via proxy"),
+        (impatient, "own-limit", "timed out"),
+    ] {
+        let broken = broken.build().unwrap();
+        let a = stored_source(&broken, &call(id), &store);
+        let b = stored_source(&healthy, &call(id), &store);
+        let own = a.get().unwrap_err();
+        assert!(own.message.contains(says), "{}", own.message);
+        let before = server.fetches_by(id);
+        let token = b.get();
+        assert!(token.is_ok(), "{id}: B got {token:?}");
+        assert_eq!(server.fetches_by(id), before + 1, "{id}: B asked itself");
+        assert_eq!(
+            a.get().unwrap_err().message,
+            own.message,
+            "{id}: A backs off"
+        );
+        assert_eq!(server.fetches_by(id), before + 1, "{id}: without a request");
+        assert!(b.store_error().is_none() && a.store_error().is_none());
+    }
+}
+
+/// What the server says of the lineage is every process's: a 503 with
+/// `Retry-After` seen by one holds the others back without a request.
+#[test]
+fn a_server_failure_holds_back_every_process_of_the_lineage() {
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("503-retry-after-30"));
+    let store = store_dir("lineage-failure");
+    let a = stored_source(&client, &call("lineage-503"), &store);
+    let b = stored_source(&client, &call("lineage-503"), &store);
+    assert_eq!(a.get().unwrap_err().retry_after, 30);
+    let fetches = server.fetches_by("lineage-503");
+    let error = b.get().unwrap_err();
+    assert_eq!(error.status, CRITEO_ERR_HTTP_STATUS, "{}", error.message);
+    assert_eq!(
+        server.fetches_by("lineage-503"),
+        fetches,
+        "no request of B's"
+    );
 }
 
 #[test]

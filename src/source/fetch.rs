@@ -238,7 +238,7 @@ impl<T: CachedToken> TokenSource<T> {
                         // newer token from the store if there is one.
                         lineage.absorb(stored);
                     } else {
-                        lineage = stored;
+                        lineage.adopt(stored);
                     }
                 }
                 Ok(None) => {}

@@ -81,6 +81,18 @@ pub(super) struct Failure {
     pub(super) backoff: Duration,
 }
 
+impl Failure {
+    /// Whether the server said it of the lineage (an error answer: 4xx or
+    /// 5xx, with or without `Retry-After`), so that every process sharing
+    /// the lineage waits too. Any other failure is the process's own (its
+    /// network, proxy, trust store, time limits, a 2xx or 3xx it could not
+    /// use, which a proxy or portal of its own may have sent) and holds up
+    /// no other process.
+    pub(super) fn is_the_lineages(&self) -> bool {
+        self.error.http_status().is_some_and(|status| status >= 400)
+    }
+}
+
 /// How long before its expiry a token is refreshed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum Margin {
@@ -291,6 +303,17 @@ impl<T> Lineage<T> {
         match (result, &self.failure) {
             (Ok(_), Some(failure)) if dropped => Err(failure.error.clone()),
             (result, _) => result,
+        }
+    }
+
+    /// Becomes `stored`, the store's copy, keeping this process's own
+    /// failure (see [`Failure::is_the_lineages`]), which the store never
+    /// holds, unless the store holds a failure of the lineage.
+    pub(super) fn adopt(&mut self, stored: Lineage<T>) {
+        let own_failure = self.failure.take().filter(|f| !f.is_the_lineages());
+        *self = stored;
+        if self.failure.is_none() {
+            self.failure = own_failure;
         }
     }
 
@@ -589,6 +612,32 @@ mod tests {
             lineage.failure.as_ref().unwrap().not_before,
             moment + crate::retry::MAX_SERVER_WAIT
         );
+    }
+
+    #[test]
+    fn the_stores_copy_keeps_this_processs_own_failure_and_only_that() {
+        let own = Error::new(ErrorKind::Transport, "connection refused (via proxy)");
+        let said = Error::new(ErrorKind::HttpStatus, "503").with_http_status(503);
+        let failed = |error: &Error| {
+            let mut lineage = lineage("client_credentials");
+            let _ = lineage.record_failure(error.clone(), at(0));
+            lineage
+        };
+        let message = |lineage: &Lineage<Token>| {
+            let failure = lineage.failure.as_ref();
+            failure.map(|failure| failure.error.message().to_owned())
+        };
+        let mut ours = failed(&own);
+        ours.adopt(lineage("client_credentials"));
+        assert_eq!(message(&ours).as_deref(), Some(own.message()), "kept");
+        let mut ours = failed(&own);
+        ours.adopt(failed(&said));
+        assert_eq!(message(&ours).as_deref(), Some("503"), "the lineage's wins");
+        let mut ours = failed(&said);
+        ours.adopt(lineage("client_credentials"));
+        assert_eq!(message(&ours), None, "the store's word on the lineage");
+        assert!(!failed(&own).failure.unwrap().is_the_lineages());
+        assert!(failed(&said).failure.unwrap().is_the_lineages());
     }
 
     #[test]

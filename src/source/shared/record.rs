@@ -94,11 +94,16 @@ impl Record {
                 NextRequest::Reusable(_) | NextRequest::SingleUse(_) => StoredNext::First,
                 NextRequest::Spent(error) => StoredNext::Spent(StoredError::of(error)),
             },
-            failure: lineage.failure.as_ref().map(|failure| StoredFailure {
-                error: StoredError::of(&failure.error),
-                not_before: Stamp::of(failure.not_before, clock),
-                backoff_ms: millis(failure.backoff),
-            }),
+            // A process's own failure is not the other processes' concern.
+            failure: lineage
+                .failure
+                .as_ref()
+                .filter(|failure| failure.is_the_lineages())
+                .map(|failure| StoredFailure {
+                    error: StoredError::of(&failure.error),
+                    not_before: Stamp::of(failure.not_before, clock),
+                    backoff_ms: millis(failure.backoff),
+                }),
         }
     }
 
