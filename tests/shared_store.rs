@@ -170,6 +170,29 @@ fn one_process_failing_on_its_own_side_holds_up_no_other() {
     }
 }
 
+/// A new process finds a token in the store that is due for refresh but
+/// valid: its first get returns it without a request (a caller with no
+/// token waits for nothing), and a later get refreshes it in the
+/// background.
+#[test]
+fn a_stored_token_due_but_valid_is_given_at_once_and_refreshed_later() {
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("slow-refresh-500-expires-900"));
+    let store = store_dir("due");
+    let first = stored_source(&client, &call("due"), &store);
+    let token = first.get().unwrap().access_token;
+    let late = stored_source(&client, &call("due"), &store);
+    late.set_refresh_margin(900);
+    assert_eq!(late.get().unwrap().access_token, token, "the stored token");
+    assert_eq!(server.fetches_by("due"), 1, "no request for it");
+    assert_eq!(late.get().unwrap().access_token, token, "while it refreshes");
+    let refreshed = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        late.get().unwrap().access_token != token
+    });
+    assert!(refreshed, "refreshed in the background");
+}
+
 /// What the server says of the lineage is every process's: a 503 with
 /// `Retry-After` seen by one holds the others back without a request.
 #[test]

@@ -11,8 +11,8 @@
  * Tokens are cached in the library's default store (see
  * criteo_token_source_set_store), shared with every other program of the
  * user that uses it: a loop of runs makes one token request per token
- * lifetime. A cached token is printed while it has more than its refresh
- * margin left, or, when the refresh fails, while it is still valid.
+ * lifetime. A cached token is printed at once while it is valid, within
+ * its refresh margin too (its refresh is left to a later run).
  *
  * Credentials come only from the environment, never from argv (which other
  * users can see in the process list):

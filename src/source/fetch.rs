@@ -209,9 +209,10 @@ impl<T: CachedToken> TokenSource<T> {
                 None
             }
         };
-        let (mut lineage, margin, rejected, unsaved, why) = {
+        let (mut lineage, margin, rejected, unsaved, why, caller_waits) = {
             let state = locked.lock();
             let lineage = state.lineage.clone();
+            let caller_waits = lineage.valid_at(self.clock.now()).is_none();
             let why = match (state.dropped, state.fetches_done) {
                 (true, _) => "the token was invalidated or rejected",
                 (false, 0) => "no token yet",
@@ -223,6 +224,7 @@ impl<T: CachedToken> TokenSource<T> {
                 state.rejected.clone(),
                 state.unsaved,
                 why,
+                caller_waits,
             )
         };
         // Whether the lineage is, at this point, what the store holds.
@@ -246,7 +248,17 @@ impl<T: CachedToken> TokenSource<T> {
             }
             lineage.drop_if(rejected.as_ref());
         }
-        let plan = lineage.plan(self.clock.now(), margin, false);
+        let mut refresh_left = false;
+        let plan = match lineage.plan(self.clock.now(), margin, false) {
+            // A caller with no valid token waits for this fetch: a valid
+            // token from the store is given at once, due or not, and its
+            // refresh left to a later get, in the background.
+            Plan::Refresh(_, token) if caller_waits => {
+                refresh_left = true;
+                Plan::Serve(token)
+            }
+            plan => plan,
+        };
         let span = self.client.trace_span(match &plan {
             Plan::Fetch(request) | Plan::Refresh(request, _) => request,
             _ => &self.first_request,
@@ -256,7 +268,14 @@ impl<T: CachedToken> TokenSource<T> {
                 if guard.is_some() {
                     self.stats.count(Stat::StoreHits);
                     trace::emit(span.as_ref(), EventKind::Fetch, || {
-                        "not needed: another process stored a token that is not due".into()
+                        match refresh_left {
+                            false => "not needed: another process stored a token that is not due",
+                            true => {
+                                "not needed now: another process stored a token that is due but \
+                                 valid; a later get refreshes it"
+                            }
+                        }
+                        .into()
                     });
                 }
                 (Ok(token), false)

@@ -114,6 +114,17 @@ for bad_timeout in 0 -1 abc 1e99 nan inf 5s "" 0x10 +5 " 5" 1e2; do
     check "criteo-token --timeout '$bad_timeout' is refused" 2 "^criteo-token: --timeout needs a number of seconds" \
         env "${good[@]}" "$BUILD_DIR/criteo-token" --timeout "$bad_timeout"
 done
+# A cached token due for refresh (after half of its 8 s, less up to 10 %)
+# but valid 3 s more, and a refresh the server answers only after 20 s:
+# printed at once, with or without --timeout, its refresh left to later.
+due=(CRITEO_CLIENT_ID="cli-due-$$" CRITEO_CLIENT_SECRET=s CRITEO_HOST="$URL/scenario/slow-refresh-20000-expires-8")
+first=$(env "${due[@]}" "$BUILD_DIR/criteo-token")
+sleep 5
+for limit in "--timeout 3" ""; do
+    check "criteo-token ${limit:-(no --timeout)}: a cached token due but valid is printed at once, a refresh that hangs or not" 0 \
+        "^$first [01]\$" bash -c 'start=$SECONDS; token=$(timeout 10 env "$@"); echo "$token $((SECONDS - start))"' _ \
+        "${due[@]}" "$BUILD_DIR/criteo-token" $limit
+done
 run "criteo-token --timeout without a value is refused" 2 "^criteo-token: --timeout needs" "${good[@]}" criteo-token --timeout
 run "criteo-token --header with --json is refused" 2 "cannot be used together" "${good[@]}" criteo-token --header --json
 run "criteo-token: an empty CRITEO_HOST is named, not taken as the default" 2 "^criteo-token: CRITEO_HOST is set but empty" \
