@@ -25,6 +25,7 @@ use crate::tls_session::TlsConnector;
 use crate::token::Token;
 use crate::trace::{self, EventKind, Span, Tracer};
 use crate::transport::{TcpConnector, take_last_peer};
+use crate::unfold::UnfoldConnector;
 
 pub const DEFAULT_HOST: &str = "https://api.criteo.com";
 /// Our product token, last in every `User-Agent`.
@@ -384,10 +385,7 @@ impl Client {
             }
             (ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..), _) => (
                 ErrorKind::Transport,
-                format!(
-                    "got a malformed HTTP answer: {error}{}",
-                    obs_fold_hint(&error)
-                ),
+                format!("got a malformed HTTP answer: {error}"),
             ),
             _ => (ErrorKind::Transport, format!("failed: {error}")),
         };
@@ -465,32 +463,19 @@ impl Connections {
 
 /// An agent whose connections are ureq's chain with our TCP transport: a
 /// CONNECT proxy when one is set, TCP, then TLS for https (ours, which
-/// tells its session to the trace).
+/// tells its session to the trace), and over all of them the unfolding of
+/// folded header lines.
 fn new_agent(config: &ureq::config::Config, roots: &Roots) -> ureq::Agent {
     let connector =
         ().chain(ConnectProxyConnector::default())
             .chain(TcpConnector::default())
-            .chain(TlsConnector::new(roots));
+            .chain(TlsConnector::new(roots))
+            .chain(UnfoldConnector);
     ureq::Agent::with_parts(
         config.clone(),
         connector,
         CachingResolver::<SystemLookup>::default(),
     )
-}
-
-/// What a header line that begins with a space or tab (an obs-fold
-/// continuation, RFC 9112 §5.2) looks like to ureq's parser: a header
-/// with an invalid name. The parser cannot be told to unfold it, so the
-/// message says it is refused.
-fn obs_fold_hint(error: &ureq::Error) -> &'static str {
-    match error {
-        ureq::Error::Protocol(why) if why.to_string() == "http parse fail: invalid header name" => {
-            " (a header line that starts with a space or tab, continuing the line before \
-             (obs-fold, deprecated by RFC 9112 section 5.2), is one cause: this client does not \
-             accept folded header lines)"
-        }
-        _ => "",
-    }
 }
 
 /// True for failures that happen before any byte of the request is sent:

@@ -31,6 +31,7 @@ mod tls_session;
 pub mod token;
 pub mod trace;
 mod transport;
+mod unfold;
 
 pub use client::{Client, ClientConfig};
 pub use error::{Error, ErrorKind, OAuthError};

@@ -124,7 +124,14 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("huge-header-line", "a header line of 1 MiB"),
     ("many-headers", "100 000 header lines"),
     ("gzip", "200, a gzip body nobody asked for"),
-    ("obs-fold", "a header folded onto the next line (obs-fold)"),
+    (
+        "obs-fold",
+        "200, a header folded onto the next lines (obs-fold)",
+    ),
+    (
+        "obs-fold-503",
+        "503 whose Retry-After: 7 is folded onto the next line",
+    ),
     ("garbage-status", "an SSH banner instead of HTTP"),
     ("two-answers", "two answers to one request"),
     ("dribble", "the answer, one byte a second"),

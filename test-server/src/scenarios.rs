@@ -335,6 +335,12 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
                 true,
             )
         }
+        // A 503 whose Retry-After value is on a folded line.
+        "obs-fold-503" => raw(
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After:\r\n 7\r\nContent-Type: text/plain;\r\n\tcharset=utf-8\r\nContent-Length: 4\r\n\r\ndown"
+                .into(),
+            true,
+        ),
         "garbage-status" => raw("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n\r\n".into(), true),
         "two-answers" => {
             let body = token_json(r#","expires_in":900"#);
