@@ -30,7 +30,11 @@ pub(crate) fn read_ca_file(path: &str) -> Result<Roots, Error> {
     Ok(roots)
 }
 
+/// The certificates of a PEM text whose blocks are all well formed (see
+/// [`check_blocks`]); blocks of other kinds and text between blocks are
+/// passed over.
 fn certificates_in(pem: &[u8]) -> Result<Roots, String> {
+    check_blocks(pem).map_err(|why| format!("not a valid PEM file: {why}"))?;
     let mut roots = Roots::new();
     for item in parse_pem(pem) {
         match item.map_err(|e| format!("not a valid PEM file: {e}"))? {
@@ -39,6 +43,38 @@ fn certificates_in(pem: &[u8]) -> Result<Roots, String> {
         }
     }
     Ok(roots)
+}
+
+/// Each `-----BEGIN X-----` line closed by its `-----END X-----` before the
+/// next block begins, and no END outside a block. The parser alone reads a
+/// block that lacks its END on to the next block's END, taking the broken
+/// block and the good one after it as one certificate, while the same
+/// blocks the other way round are refused: this makes the rule one, in
+/// any order.
+fn check_blocks(pem: &[u8]) -> Result<(), String> {
+    let mut open: Option<&[u8]> = None;
+    for (index, line) in pem.split(|&byte| byte == b'\n').enumerate() {
+        let line = line.trim_ascii();
+        let label = |marker: &[u8]| line.strip_prefix(marker)?.strip_suffix(b"-----");
+        let number = index + 1;
+        if let Some(label) = label(b"-----BEGIN ") {
+            if open.is_some() {
+                return Err(format!(
+                    "line {number} begins a block inside one that has no END line"
+                ));
+            }
+            open = Some(label);
+        } else if let Some(label) = label(b"-----END ") {
+            if open != Some(label) {
+                return Err(format!("line {number} ends a block that it did not begin"));
+            }
+            open = None;
+        }
+    }
+    match open {
+        Some(_) => Err("the file ends inside a block (no END line)".into()),
+        None => Ok(()),
+    }
 }
 
 /// The system's trust store: the file `SSL_CERT_FILE` names and the

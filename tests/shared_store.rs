@@ -185,7 +185,11 @@ fn a_stored_token_due_but_valid_is_given_at_once_and_refreshed_later() {
     late.set_refresh_margin(900);
     assert_eq!(late.get().unwrap().access_token, token, "the stored token");
     assert_eq!(server.fetches_by("due"), 1, "no request for it");
-    assert_eq!(late.get().unwrap().access_token, token, "while it refreshes");
+    assert_eq!(
+        late.get().unwrap().access_token,
+        token,
+        "while it refreshes"
+    );
     let refreshed = (0..100).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(50));
         late.get().unwrap().access_token != token

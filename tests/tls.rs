@@ -123,6 +123,42 @@ fn unusable_ca_files_are_refused_naming_the_path() {
     std::fs::remove_file(&not_pem).unwrap();
 }
 
+/// One rule for a trust file, whatever the order of its blocks: a block
+/// without its END line, or an END without its BEGIN, refuses the whole
+/// file naming it; a good certificate beside a broken block never makes it
+/// pass. Blocks of other kinds and text between blocks are passed over.
+#[test]
+fn a_broken_pem_block_refuses_the_file_before_or_after_a_good_certificate() {
+    let ca = TestCa::new();
+    let good = std::fs::read_to_string(ca.pem_path()).unwrap();
+    let unended = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n";
+    let unbegun = "MIIBAAAA\n-----END CERTIFICATE-----\n";
+    let bad_base64 = "-----BEGIN CERTIFICATE-----\nMIIB!!!!\n-----END CERTIFICATE-----\n";
+    let path =
+        std::env::temp_dir().join(format!("criteo-oauth-pem-order-{}.pem", std::process::id()));
+    let outcome = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        Setup {
+            ca_file: path.to_str(),
+            ..Setup::new("https://api.criteo.com")
+        }
+        .build()
+        .err()
+        .map(|error| error.message)
+    };
+    for broken in [unended, unbegun, bad_base64] {
+        for text in [format!("{good}{broken}"), format!("{broken}{good}")] {
+            let refused = outcome(&text).unwrap_or_else(|| panic!("accepted: {text}"));
+            let prefix = format!("ca_file {}: not a valid PEM file", path.display());
+            assert!(refused.starts_with(&prefix), "{refused}");
+        }
+    }
+    let key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+    assert_eq!(outcome(&format!("# a comment\n{key}{good}")), None);
+    assert_eq!(outcome(&format!("{good}\ntrailing text\n{key}")), None);
+    std::fs::remove_file(&path).unwrap();
+}
+
 /// Like nginx on a plain-HTTP port: whatever comes, a 400 in plain text.
 #[test]
 fn https_to_a_plain_http_server_says_so() {
