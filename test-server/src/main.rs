@@ -24,10 +24,8 @@ fn main() {
         }
     }
     let ca = ca_file.map(|path| {
-        let ca = TestCa::new();
-        std::fs::copy(ca.pem_path(), &path)
-            .unwrap_or_else(|e| die(&format!("cannot write {path}: {e}")));
-        ca
+        TestCa::with_pem_at(path.clone().into())
+            .unwrap_or_else(|e| die(&format!("cannot write {path}: {e}")))
     });
     let server = match &ca {
         Some(ca) => {

@@ -20,24 +20,40 @@ pub enum Validity {
 pub struct TestCa {
     issuer: CertifiedIssuer<'static, KeyPair>,
     pem_path: PathBuf,
+    /// Whether the file is the CA's own, removed when it is dropped.
+    owns_file: bool,
 }
 
 impl TestCa {
+    /// A CA whose PEM file is a new one in the temporary directory,
+    /// removed when the CA is dropped.
     pub fn new() -> TestCa {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let pem_path = std::env::temp_dir().join(format!(
+            "criteo-oauth-test-ca-{}-{}.pem",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let mut ca = TestCa::with_pem_at(pem_path).unwrap();
+        ca.owns_file = true;
+        ca
+    }
+
+    /// A CA whose PEM file is written at `path`, which stays the caller's
+    /// (a server that runs until killed leaves nothing else behind).
+    pub fn with_pem_at(path: PathBuf) -> std::io::Result<TestCa> {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, "criteo-oauth test CA");
         let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        let pem_path = std::env::temp_dir().join(format!(
-            "criteo-oauth-test-ca-{}-{}.pem",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::write(&pem_path, issuer.pem()).unwrap();
-        TestCa { issuer, pem_path }
+        std::fs::write(&path, issuer.pem())?;
+        Ok(TestCa {
+            issuer,
+            pem_path: path,
+            owns_file: false,
+        })
     }
 
     /// The CA certificate as a PEM file, for `set_ca_file` or `SSL_CERT_FILE`.
@@ -77,6 +93,8 @@ impl Default for TestCa {
 
 impl Drop for TestCa {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.pem_path);
+        if self.owns_file {
+            let _ = std::fs::remove_file(&self.pem_path);
+        }
     }
 }

@@ -233,11 +233,13 @@ echo "== no secret left in memory the library frees"
 # and valgrind replace.
 check "freed_memory builds" 0 "" "$CC" -std=c11 "${WARNINGS[@]}" -o "$BUILD_DIR/freed_memory" \
     tests/c/freed_memory.c "${LINK[@]}"
-ca_file=$(mktemp) tls_out=$(mktemp)
-"$SERVER" --tls "$ca_file" --proxy >"$tls_out" &
+ca_file=$(mktemp) tls_out=$(mktemp) tls_tmp=$(mktemp -d)
+TMPDIR=$tls_tmp "$SERVER" --tls "$ca_file" --proxy >"$tls_out" &
 tls_server_pid=$!
-trap 'kill $server_pid $tls_server_pid 2>/dev/null; rm -f "$server_out" "$tls_out" "$ca_file"' EXIT
+trap 'kill $server_pid $tls_server_pid 2>/dev/null; rm -rf "$server_out" "$tls_out" "$ca_file" "$tls_tmp"' EXIT
 for _ in $(seq 50); do [[ $(wc -l <"$tls_out") -ge 2 ]] && break; sleep 0.1; done
+check "criteo-test-server --tls writes its CA where asked, and nothing in TMPDIR (so killing it leaves nothing)" 0 \
+    "^BEGIN 0\$" bash -c 'echo "$(head -c 16 "$1" | cut -c6-10) $(ls -A "$2" | wc -l)"' _ "$ca_file" "$tls_tmp"
 TLS_URL=$(sed -n 1p "$tls_out")
 PROXY_HOSTPORT=$(sed -n 2p "$tls_out" | sed 's|^http://||')
 check "criteo-token: an unknown CA's hint names SSL_CERT_FILE and SSL_CERT_DIR" 1 "SSL_CERT_FILE or its directory in SSL_CERT_DIR" \
@@ -313,7 +315,7 @@ rm -f "$fifo" "$big"
 echo "== tokens shared by processes"
 build shared "$CC" c11 tests/c/shared.c -pthread
 store_root=$(mktemp -d)
-trap 'kill $server_pid $tls_server_pid 2>/dev/null; rm -rf "$server_out" "$tls_out" "$ca_file" "$store_root" "$XDG_RUNTIME_DIR"' EXIT
+trap 'kill $server_pid $tls_server_pid 2>/dev/null; rm -rf "$server_out" "$tls_out" "$ca_file" "$tls_tmp" "$store_root" "$XDG_RUNTIME_DIR"' EXIT
 shared="$BUILD_DIR/shared"
 lives="$URL/scenario/lives-900"
 count() { "$shared" count "$URL" "$1"; }

@@ -33,6 +33,9 @@ export CRITEO_HOST CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret
 CRITEO_HOST=$(head -n1 "$server_out")
 token_line="^got a Bearer token, expires in 900 s"
 declared=$(sed -n 's/^[a-z][a-z0-9_ ]*[ *]\(criteo_[a-z_]*\)(.*/\1/p' include/criteo_oauth.h | sort)
+# shellcheck disable=SC2086
+check "README's API table names every function of the header ($(echo $declared | wc -w))" 0 "^\$" \
+    tests/packaging/api_table.py README.md $declared
 
 # A tool that CI installs but a developer may lack: skip loudly, or fail in CI.
 needs() {
