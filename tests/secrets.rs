@@ -6,7 +6,7 @@
 mod support;
 
 use criteo_oauth::{ClientConfig, Error, ErrorKind, Secret, TokenRequest, TokenRequestFields};
-use support::{Call, ErrorView, ServerProcess, Setup, Source, TestServer, Trace};
+use support::{Call, Client, ErrorView, ServerProcess, Setup, Source, TestServer, Trace};
 
 const SECRET: &str = "SECRET-7f3a9c1e";
 const CODE: &str = "CODE-4b2d8e6f";
@@ -116,6 +116,20 @@ fn assert_trace_clean(trace: &Trace, context: &str) {
     }
 }
 
+/// A client for `host` that retries once, within short limits, telling
+/// `trace` every event.
+fn traced_client(host: &str, trace: &Trace) -> Client {
+    Setup {
+        connect_ms: 500,
+        total_ms: 1_000,
+        max_retries: 1,
+        trace: Some(trace),
+        ..Setup::new(host)
+    }
+    .build()
+    .unwrap()
+}
+
 #[test]
 fn no_failure_path_quotes_a_secret() {
     let server = ServerProcess::start();
@@ -124,15 +138,7 @@ fn no_failure_path_quotes_a_secret() {
         let host = format!("{}/scenario/{name}", server.url);
         // Every path traced too: no event may quote a secret either.
         let trace = Trace::default();
-        let client = Setup {
-            connect_ms: 500,
-            total_ms: 1_000,
-            max_retries: 1,
-            trace: Some(&trace),
-            ..Setup::new(&host)
-        }
-        .build()
-        .unwrap();
+        let client = traced_client(&host, &trace);
         for call in calls() {
             if let Err(error) = client.get(&call) {
                 assert_clean(&error, name);
@@ -213,13 +219,7 @@ fn a_base64_echo_of_the_body_is_redacted_in_every_header() {
     for status in [302, 401, 429, 500, 503] {
         let host = server.scenario_url(&format!("echo-base64-{status}"));
         let trace = Trace::default();
-        let client = Setup {
-            max_retries: 1,
-            trace: Some(&trace),
-            ..Setup::new(&host)
-        }
-        .build()
-        .unwrap();
+        let client = traced_client(&host, &trace);
         for call in calls() {
             let call = Call {
                 client_secret: ESCAPED_SECRET,

@@ -197,26 +197,6 @@ fn a_stored_token_due_but_valid_is_given_at_once_and_refreshed_later() {
     assert!(refreshed, "refreshed in the background");
 }
 
-/// What the server says of the lineage is every process's: a 503 with
-/// `Retry-After` seen by one holds the others back without a request.
-#[test]
-fn a_server_failure_holds_back_every_process_of_the_lineage() {
-    let server = TestServer::start().unwrap();
-    let client = Client::new(&server.scenario_url("503-retry-after-30"));
-    let store = store_dir("lineage-failure");
-    let a = stored_source(&client, &call("lineage-503"), &store);
-    let b = stored_source(&client, &call("lineage-503"), &store);
-    assert_eq!(a.get().unwrap_err().retry_after, 30);
-    let fetches = server.fetches_by("lineage-503");
-    let error = b.get().unwrap_err();
-    assert_eq!(error.status, CRITEO_ERR_HTTP_STATUS, "{}", error.message);
-    assert_eq!(
-        server.fetches_by("lineage-503"),
-        fetches,
-        "no request of B's"
-    );
-}
-
 #[test]
 fn the_store_is_set_once_before_the_first_get() {
     let server = TestServer::start().unwrap();
