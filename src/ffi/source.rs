@@ -270,7 +270,9 @@ pub unsafe extern "C" fn criteo_token_source_set_refresh_callback(
 /// lock) at most the client's total time limit and 1 s, then takes at
 /// most that limit itself, so no get waits longer than twice the total
 /// time limit and 2 s. Under the store's lock, a token another process
-/// stored is taken instead of fetching when it is not due. If a refresh fails
+/// stored is taken instead of fetching when it is not due, and also when
+/// it is due but valid and the caller had no valid token (its refresh is
+/// then left to a later get, in the background). If a refresh fails
 /// while the cached token is valid, that token is still served and the
 /// next get after a wait (1 s, doubling to 30 s, or the server's
 /// `Retry-After`, up to 5 minutes) starts another refresh. With no valid token, the
@@ -479,10 +481,13 @@ pub unsafe extern "C" fn criteo_token_source_invalidate(source: *const criteo_to
 /// A fetch holds the store's lock from before it asks the server until
 /// the new token and refresh token are written (temporary file, fsync,
 /// rename); under it, a token another process stored is taken instead
-/// when it is not due. Another process waits for the lock at most the
+/// when it is not due (or due but valid, for a get that has no token).
+/// Another process waits for the lock at most the
 /// client's total time limit and 1 s (then `CRITEO_ERR_TIMEOUT`, without
-/// a fetch). A failed fetch and the server's `Retry-After` are shared the
-/// same way. The lock belongs to the process that took it: a process
+/// a fetch). A failure the server states about the lineage (a 4xx or 5xx
+/// answer) and its `Retry-After` are shared the same way; a process's own
+/// failure (its connection, proxy, trust store or time limits) holds up
+/// no other process. The lock belongs to the process that took it: a process
 /// killed while it holds it, or a child of `fork()`, holds up no other. When the
 /// store cannot be used (a full disk, a read-only directory), gets still
 /// fetch and return tokens; `criteo_token_source_store_error` tells why.
