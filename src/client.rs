@@ -470,7 +470,7 @@ fn new_agent(config: &ureq::config::Config, roots: &Roots) -> ureq::Agent {
         ().chain(ConnectProxyConnector::default())
             .chain(TcpConnector::default())
             .chain(TlsConnector::new(roots))
-            .chain(UnfoldConnector);
+            .chain(UnfoldConnector::new(config));
     ureq::Agent::with_parts(
         config.clone(),
         connector,

@@ -8,15 +8,29 @@
 //! body passes untouched.
 
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
+    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
 };
 
-/// Wraps every connection in [`Unfolding`].
-#[derive(Debug, Default)]
-pub(crate) struct UnfoldConnector;
+/// Wraps every connection to the server in [`Unfolding`], and none to a
+/// CONNECT proxy: what goes through the tunnel after the proxy's answer is
+/// TLS, which must reach the TLS layer byte for byte.
+#[derive(Debug)]
+pub(crate) struct UnfoldConnector {
+    /// Whether the agent has a proxy: ureq then connects to the proxy
+    /// through the whole chain, with a configuration that has none.
+    proxied: bool,
+}
+
+impl UnfoldConnector {
+    pub(crate) fn new(config: &ureq::config::Config) -> Self {
+        UnfoldConnector {
+            proxied: config.proxy().is_some(),
+        }
+    }
+}
 
 impl<In: Transport> Connector<In> for UnfoldConnector {
-    type Out = Unfolding<In>;
+    type Out = Either<In, Unfolding<In>>;
 
     fn connect(
         &self,
@@ -26,13 +40,16 @@ impl<In: Transport> Connector<In> for UnfoldConnector {
         let Some(inner) = chained else {
             return Err(ureq::Error::ConnectionFailed);
         };
-        Ok(Some(Unfolding {
+        if self.proxied && details.config.proxy().is_none() {
+            return Ok(Some(Either::A(inner)));
+        }
+        Ok(Some(Either::B(Unfolding {
             inner,
             // Only its input is used (the output is the inner one's), but
             // ureq's buffers must have some output.
             input: LazyBuffers::new(details.config.input_buffer_size(), 1),
             head: Head::default(),
-        }))
+        })))
     }
 }
 
@@ -168,6 +185,12 @@ impl Head {
         if room.len() < line_break {
             return None;
         }
+        // Empty lines before the status line are passed over, as the
+        // parser does.
+        if self.line == 0 && !self.after_status_line && self.status[0] == 0 {
+            room[..line_break].copy_from_slice(&fresh[..line_break]);
+            return Some(line_break);
+        }
         let folds = match fresh.get(line_break) {
             _ if self.line == 0 => false,
             Some(b' ' | b'\t') => self.after_status_line,
@@ -237,6 +260,15 @@ mod tests {
         let answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n";
         let expected = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nA: b   c\r\n\r\n";
         assert_eq!(unfolded(answer, 3), expected);
+    }
+
+    #[test]
+    fn empty_lines_before_the_status_line_are_not_the_end_of_the_head() {
+        let answer = b"\r\n\nHTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n";
+        let expected = b"\r\n\nHTTP/1.1 200 OK\r\nA: b   c\r\n\r\n";
+        for piece in 1..answer.len() {
+            assert_eq!(unfolded(answer, piece), expected, "pieces of {piece}");
+        }
     }
 
     #[test]

@@ -53,6 +53,34 @@ fn tls_goes_through_the_tunnel() {
     assert_eq!(proxy.tunnels().len(), 1);
 }
 
+/// The TLS records in the tunnel reach the TLS layer byte for byte, however
+/// many there are and whatever bytes they hold (the unfolding of folded
+/// header lines, for the server's answer, once rewrote the `\r\n ` that
+/// ciphertext holds by chance: "cannot decrypt peer's message"); a folded
+/// header inside the tunnel is unfolded all the same.
+#[test]
+fn tls_records_pass_the_tunnel_untouched_and_folds_inside_are_unfolded() {
+    let ca = TestCa::new();
+    let server =
+        TestServer::start_tls(ca.server_config(&["127.0.0.1"], Validity::Current)).unwrap();
+    let proxy = ConnectProxy::start().unwrap();
+    let proxy_url = proxy.url();
+    for scenario in ["exact-limit", "long-token", "obs-fold"] {
+        let url = server.scenario_url(scenario);
+        let client = Setup {
+            proxy: Some(&proxy_url),
+            ca_file: ca.pem_path().to_str(),
+            ..Setup::new(&url)
+        }
+        .build()
+        .unwrap();
+        for round in 0..5 {
+            let got = client.get(&demo_call());
+            assert!(got.is_ok(), "{scenario}, round {round}: {got:?}");
+        }
+    }
+}
+
 #[test]
 fn an_unreachable_proxy_is_a_transport_error_naming_it_without_its_password() {
     let port = {
