@@ -22,11 +22,13 @@
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
+use std::mem::ManuallyDrop;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::fs::fstat;
 use ureq::unversioned::transport::time::Duration as UreqDuration;
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, ShutdownHandle,
@@ -75,7 +77,7 @@ impl<In: Transport> Connector<In> for TcpConnector {
             details.config.output_buffer_size(),
         );
         let transport = TcpTransport {
-            stream: Arc::new(stream),
+            stream: Arc::new(Socket::new(stream)?),
             peer,
             buffers: WriteBehind {
                 inner: buffers,
@@ -102,7 +104,7 @@ pub(crate) fn take_last_peer() -> Option<SocketAddr> {
 #[derive(Debug)]
 pub struct TcpTransport {
     /// Shared (weakly) with the handle ureq uses to shut the socket down.
-    stream: Arc<TcpStream>,
+    stream: Arc<Socket>,
     /// Where it is connected to.
     peer: SocketAddr,
     buffers: WriteBehind,
@@ -174,7 +176,7 @@ impl Transport for TcpTransport {
             self.wait_for(PollFlags::IN, deadline)?;
         }
         loop {
-            let mut stream = &*self.stream;
+            let mut stream = &*self.stream.stream;
             match stream.read(self.buffers.input_append_buf()) {
                 Ok(amount) => {
                     self.buffers.input_appended(amount);
@@ -199,7 +201,10 @@ impl Transport for TcpTransport {
         }
         // Open means nothing to read: the server has neither closed the
         // connection nor sent anything unasked.
-        let peeked = self.stream.peek(&mut [0]);
+        let Ok(stream) = self.stream.ours() else {
+            return false;
+        };
+        let peeked = stream.peek(&mut [0]);
         matches!(peeked, Err(error) if error.kind() == io::ErrorKind::WouldBlock)
     }
 }
@@ -209,9 +214,12 @@ impl TcpTransport {
     /// send buffer is full.
     fn send_pending(&mut self, deadline: Deadline) -> Result<(), ureq::Error> {
         let pending = self.buffers.pending;
+        if pending > 0 {
+            self.stream.ours()?;
+        }
         let mut sent = 0;
         while sent < pending {
-            let mut stream = &*self.stream;
+            let mut stream = &*self.stream.stream;
             match stream.write(&self.buffers.inner.output()[sent..pending]) {
                 Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
                 Ok(amount) => sent += amount,
@@ -235,13 +243,63 @@ impl TcpTransport {
                 tv_sec: left.as_secs().try_into().unwrap_or(i64::MAX),
                 tv_nsec: left.subsec_nanos().into(),
             });
-            let mut fds = [PollFd::new(&*self.stream, events)];
+            let mut fds = [PollFd::new(&*self.stream.stream, events)];
             match poll(&mut fds, timeout.as_ref()) {
                 Ok(0) => return Err(deadline.passed()),
                 Ok(_) => return Ok(()),
                 Err(rustix::io::Errno::INTR) => {}
                 Err(error) => return Err(io::Error::from(error).into()),
             }
+        }
+    }
+}
+
+/// A connected socket that knows which one it is. A host program that
+/// closes descriptors it does not know (`closefrom` after `fork()`) may
+/// give the number to a socket or file of its own: that one is never sent
+/// a request, shut down or closed by the library. Checked before each
+/// request is sent and each time a pooled connection is taken.
+#[derive(Debug)]
+struct Socket {
+    stream: ManuallyDrop<TcpStream>,
+    /// Device and inode, from `fstat`, when it was connected.
+    identity: (u64, u64),
+}
+
+impl Socket {
+    fn new(stream: TcpStream) -> io::Result<Socket> {
+        let status = fstat(&stream)?;
+        Ok(Socket {
+            stream: ManuallyDrop::new(stream),
+            identity: (status.st_dev, status.st_ino),
+        })
+    }
+
+    /// The stream, while its descriptor still names this socket.
+    fn ours(&self) -> io::Result<&TcpStream> {
+        let status = fstat(&*self.stream)?;
+        match (status.st_dev, status.st_ino) == self.identity {
+            true => Ok(&self.stream),
+            false => Err(io::Error::other(
+                "the connection's descriptor was closed and reused by the program",
+            )),
+        }
+    }
+}
+
+impl ShutdownHandle for Socket {
+    fn shutdown(&self) {
+        if let Ok(stream) = self.ours() {
+            ShutdownHandle::shutdown(stream);
+        }
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if self.ours().is_ok() {
+            // SAFETY: `stream` is dropped here once, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.stream) };
         }
     }
 }

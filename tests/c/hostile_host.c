@@ -23,11 +23,18 @@
  *       makes CALLS calls of 200 ms each to URL, whose name the DNS server
  *       never answers: each must time out, and one lookup thread at most
  *       may be running at the end (they would pile up, one per call).
+ *   hostile_host reused-socket URL
+ *       gets a token (the connection stays in the client's pool), closes
+ *       every descriptor from 3 as closefrom would, and puts a connected
+ *       socket of its own on each number the library had: the next get
+ *       must send nothing down those sockets (it would send the secret),
+ *       and freeing the client must leave them open.
  *   hostile_host trust-store PATH TLS_URL
  *       PATH as set_ca_file and as SSL_CERT_FILE: each build must fail at
  *       once with a message naming PATH (run under ulimit -v and a timeout).
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -35,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -270,6 +278,63 @@ static int hanging_lookups(const char *url, int calls) {
     return 0;
 }
 
+/* A connected loopback socket pair: `*ours` is the program's end, `*peer`
+ * where what is sent to it arrives. */
+static int socket_pair(int *ours, int *peer) {
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t length = sizeof address;
+    if (listener < 0 || bind(listener, (struct sockaddr *)&address, length) != 0 ||
+        listen(listener, 1) != 0 || getsockname(listener, (struct sockaddr *)&address, &length) != 0) {
+        return -1;
+    }
+    *ours = socket(AF_INET, SOCK_STREAM, 0);
+    if (*ours < 0 || connect(*ours, (struct sockaddr *)&address, length) != 0) {
+        return -1;
+    }
+    *peer = accept(listener, NULL, NULL);
+    close(listener);
+    return *peer < 0 ? -1 : 0;
+}
+
+static int reused_socket(const char *url) {
+    criteo_client *client = client_for(url, NULL, "", NULL);
+    int first = token_from(client);
+    /* The library's descriptors: all that are open from 3 on. */
+    int library[64], count = 0;
+    for (int fd = 3; fd < 1024 && count < 64; fd++) {
+        if (fcntl(fd, F_GETFD) != -1) {
+            library[count++] = fd;
+        }
+    }
+    for (int fd = 3; fd < 1024; fd++) {
+        close(fd);
+    }
+    int ours = -1, peer = -1;
+    if (socket_pair(&ours, &peer) != 0) {
+        perror("socket pair");
+        return 1;
+    }
+    for (int i = 0; i < count; i++) {
+        if (library[i] != ours && library[i] != peer && dup2(ours, library[i]) < 0) {
+            perror("dup2");
+            return 1;
+        }
+    }
+    int second = token_from(client);
+    criteo_client_free(client);
+    int still_open = 0;
+    for (int i = 0; i < count; i++) {
+        still_open += fcntl(library[i], F_GETFD) != -1;
+    }
+    fcntl(peer, F_SETFL, O_NONBLOCK);
+    char received[4096];
+    ssize_t got = read(peer, received, sizeof received);
+    printf("tokens %d %d; the program's socket received %zd bytes; %d of %d still open after free\n",
+           first, second, got < 0 ? 0 : got, still_open, count);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 5 && strcmp(argv[1], "descriptors") == 0) {
         return descriptors(argv[2], argv[3], argv[4]);
@@ -285,6 +350,9 @@ int main(int argc, char **argv) {
     }
     if (argc == 4 && strcmp(argv[1], "hanging-lookups") == 0) {
         return hanging_lookups(argv[2], atoi(argv[3]));
+    }
+    if (argc == 3 && strcmp(argv[1], "reused-socket") == 0) {
+        return reused_socket(argv[2]);
     }
     if (argc == 4 && strcmp(argv[1], "trust-store") == 0) {
         return trust_store(argv[2], argv[3]);

@@ -258,6 +258,9 @@ for build in hostile_host hostile_host-asan; do
         "^3 tokens, 0 of the library's descriptors on 0-2\$" \
         "$BUILD_DIR/$build" descriptors "$TLS_URL" "$ca_file" "http://$PROXY_HOSTPORT"
 done
+run "a pooled connection's number reused by the program's own socket: nothing sent to it, nothing closed" 0 \
+    "^tokens 1 1; the program's socket received 0 bytes; ([1-9][0-9]*) of \\1 still open after free\$" \
+    hostile_host reused-socket "$URL"
 run "free during a get_within fetch: the callback never runs, its freed user_data untouched" 0 \
     "callback calls before free: 0, after: 0\$" hostile_host free-during-fetch "$URL/scenario/slow-1000"
 run "free while the callback runs on the library's thread: free returns after it" 0 \
