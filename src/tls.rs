@@ -54,7 +54,8 @@ fn certificates_in(pem: &[u8]) -> Result<Roots, String> {
 fn check_blocks(pem: &[u8]) -> Result<(), String> {
     let mut open: Option<&[u8]> = None;
     for (index, line) in pem.split(|&byte| byte == b'\n').enumerate() {
-        let line = line.trim_ascii();
+        // As the parser reads them: a marker indented is no marker.
+        let line = line.trim_ascii_end();
         let label = |marker: &[u8]| line.strip_prefix(marker)?.strip_suffix(b"-----");
         let number = index + 1;
         if let Some(label) = label(b"-----BEGIN ") {
@@ -113,6 +114,11 @@ pub(crate) fn system_roots() -> Result<Roots, Error> {
         store.read_dir(dir)?;
     }
     if store.roots.is_empty() {
+        if let Some(file) = &named_file {
+            let path = Path::new(file).display();
+            let message = format!("SSL_CERT_FILE {path}: holds no PEM certificate");
+            return Err(Error::new(ErrorKind::Tls, message));
+        }
         return Err(no_roots(&store.problems));
     }
     store.roots.sort_by(|a, b| a.der().cmp(b.der()));

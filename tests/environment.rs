@@ -153,6 +153,27 @@ fn proxy_variables_and_ssl_cert_file_are_honoured() {
     // SAFETY: as above.
     unsafe { std::env::remove_var("SSL_CERT_FILE") };
     assert!(token.is_ok(), "SSL_CERT_FILE is honoured: {token:?}");
+    // One that holds no certificate (and no SSL_CERT_DIR) is named.
+    let empty = std::env::temp_dir().join(format!("criteo-empty-{}.pem", std::process::id()));
+    std::fs::write(&empty, "no certificate here\n").unwrap();
+    let dir = std::env::var_os("SSL_CERT_DIR");
+    // SAFETY: as above.
+    unsafe { std::env::set_var("SSL_CERT_FILE", &empty) };
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("SSL_CERT_DIR") };
+    let refused = from_env(&tls_url).build().err().map(|error| error.message);
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("SSL_CERT_FILE") };
+    if let Some(dir) = dir {
+        // SAFETY: as above.
+        unsafe { std::env::set_var("SSL_CERT_DIR", dir) };
+    }
+    std::fs::remove_file(&empty).unwrap();
+    let named = format!(
+        "SSL_CERT_FILE {}: holds no PEM certificate",
+        empty.display()
+    );
+    assert_eq!(refused.as_deref(), Some(named.as_str()));
 
     // The default client (NULL): a failure to make it is not remembered.
     // The second try goes to a loopback proxy that refuses every tunnel,

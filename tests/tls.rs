@@ -153,6 +153,10 @@ fn a_broken_pem_block_refuses_the_file_before_or_after_a_good_certificate() {
             assert!(refused.starts_with(&prefix), "{refused}");
         }
     }
+    // An indented marker is text, as the parser reads it: its END then
+    // closes nothing.
+    let indented = good.replacen("-----BEGIN", "  -----BEGIN", 1);
+    assert!(outcome(&indented).is_some_and(|message| message.contains("line ")));
     let key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
     assert_eq!(outcome(&format!("# a comment\n{key}{good}")), None);
     assert_eq!(outcome(&format!("{good}\ntrailing text\n{key}")), None);
