@@ -9,6 +9,7 @@ pub mod client;
 pub mod clock;
 mod connect;
 mod descriptors;
+mod encoded;
 pub mod endpoint;
 pub mod error;
 mod escapes;

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use memchr::arch::all::rabinkarp;
 use zeroize::Zeroizing;
 
+use crate::encoded;
 use crate::escapes::Escape::{Html, Json, Percent};
 use crate::escapes::{Escape, Unescaped};
 
@@ -20,6 +21,8 @@ const REDACTED: &str = "[redacted]";
 const MIN_REDACTED_BYTES: usize = 4;
 /// How much of a text is searched for secrets and kept.
 const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// How many encodings deep a text is decoded (base64 of base64 of...).
+const MAX_DECODINGS: usize = 2;
 /// A piece of base64 this short could turn up by chance.
 const MIN_BASE64_PIECE: usize = 8;
 
@@ -134,6 +137,12 @@ impl Redactor {
 
     /// Where `text` holds a secret, as sent or in any form we look for.
     fn secret_ranges(&self, text: &str) -> Vec<Range<usize>> {
+        self.secret_ranges_within(text, MAX_DECODINGS)
+    }
+
+    /// [`secret_ranges`](Self::secret_ranges), looking inside base64 and
+    /// hex runs `depth` encodings deep (base64 of base64, say).
+    fn secret_ranges_within(&self, text: &str, depth: usize) -> Vec<Range<usize>> {
         let mut found = Vec::new();
         if self.secrets.is_empty() {
             return found;
@@ -159,6 +168,9 @@ impl Redactor {
         if families.len() > 1 {
             readings.push(families);
         }
+        if depth > 0 {
+            found.extend(self.encoded_runs_holding_secrets(bytes, depth));
+        }
         for families in readings {
             let reading = Unescaped::new(text, &families);
             let lowered = reading.bytes.to_ascii_lowercase();
@@ -166,8 +178,31 @@ impl Redactor {
                 let matches = pattern.find_all(&lowered);
                 found.extend(matches.map(|range| reading.origin_of(range)));
             }
+            if depth > 0 {
+                let runs = self.encoded_runs_holding_secrets(&reading.bytes, depth);
+                found.extend(runs.into_iter().map(|run| reading.origin_of(run)));
+            }
         }
         found
+    }
+
+    /// The runs of base64 or hex in `bytes` that decode to a text holding
+    /// a secret in any form, each whole: whatever else an echo escaped or
+    /// encoded on the way, reading it decoded with its escapes undone finds
+    /// the secret.
+    fn encoded_runs_holding_secrets(&self, bytes: &[u8], depth: usize) -> Vec<Range<usize>> {
+        let holds_secret = |decoded: &Vec<u8>| {
+            let text = String::from_utf8_lossy(decoded);
+            !self.secret_ranges_within(&text, depth - 1).is_empty()
+        };
+        encoded::runs(bytes)
+            .into_iter()
+            .filter(|run| {
+                encoded::decodings(&bytes[run.clone()])
+                    .iter()
+                    .any(holds_secret)
+            })
+            .collect()
     }
 
     /// The most bytes an echo of a secret can take: six per byte (`\u0041`).
@@ -593,6 +628,72 @@ mod tests {
         let pair = format!("{}:{}", form(client_id), form(secret));
         forms.push(("basic, form-encoded".into(), STANDARD.encode(pair)));
         forms
+    }
+
+    /// `secret` percent-encoded keeping `kept` as is (each library keeps its
+    /// own set: Python's quote keeps `/`, JavaScript's encodeURIComponent
+    /// `!'()*`), with `+` for a space when `plus`.
+    fn percent_keeping(secret: &str, kept: &str, plus: bool) -> String {
+        let keep = |b: u8| {
+            b.is_ascii_alphanumeric() || b"-._~".contains(&b) || kept.as_bytes().contains(&b)
+        };
+        secret
+            .bytes()
+            .map(|b| match b {
+                b' ' if plus => "+".to_owned(),
+                b if keep(b) => char::from(b).to_string(),
+                b => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    /// Any escaping, then any wrapping in base64 or hex, once or twice: the
+    /// redactor decodes what it finds and reads it with escapes undone.
+    #[test]
+    fn redacts_a_secret_escaped_any_way_then_encoded_again() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let mime = |bytes: &[u8]| {
+            let encoded = STANDARD.encode(bytes);
+            let lines: Vec<&str> = encoded
+                .as_bytes()
+                .chunks(76)
+                .map(|l| std::str::from_utf8(l).unwrap())
+                .collect();
+            lines.join("\r\n")
+        };
+        for secret in [
+            "S3cr&t=x+y/z%Q-long",
+            "sp ace sec'ret (x)!*~long",
+            "pässwörd-ünïcode-long",
+        ] {
+            let redactor = Redactor::new([secret]);
+            let escaped = [
+                percent_keeping(secret, "/", false),
+                percent_keeping(secret, "!'()*", false),
+                percent_keeping(secret, "", true),
+                secret.replace('&', "&amp;").replace('\'', "&#x27;"),
+                serde_json::to_string(secret).unwrap(),
+            ];
+            for escaped in escaped {
+                let body = format!("grant_type=x&client_secret={escaped}&client_id=y");
+                let wrapped = [
+                    STANDARD.encode(&body),
+                    URL_SAFE_NO_PAD.encode(&body),
+                    STANDARD.encode(STANDARD.encode(&body)),
+                    mime(body.as_bytes()),
+                    hex(body.as_bytes()),
+                    hex(body.as_bytes()).to_uppercase(),
+                ];
+                for wrapped in wrapped {
+                    let message = redactor.field(&format!("echo: {wrapped} (end)"), 100_000);
+                    assert_eq!(
+                        message, "echo: [redacted] (end)",
+                        "{escaped:?} in {wrapped}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
