@@ -37,19 +37,29 @@ fn requests_go_through_the_proxy_with_its_credentials() {
     assert_eq!(server.requests().len(), 2);
 }
 
-#[test]
-fn tls_goes_through_the_tunnel() {
+/// A TLS server, a CONNECT proxy, and a client for `path` on that server
+/// through the proxy (the CA and the server live as long as the client
+/// needs them: they are returned too).
+fn tls_behind_a_proxy(path: &str) -> (TestCa, TestServer, ConnectProxy, support::Client) {
     let ca = TestCa::new();
     let server =
         TestServer::start_tls(ca.server_config(&["127.0.0.1"], Validity::Current)).unwrap();
     let proxy = ConnectProxy::start().unwrap();
-    let (proxy_url, server_url) = (proxy.url(), server.url());
-    let setup = Setup {
+    let (proxy_url, url) = (proxy.url(), format!("{}{path}", server.url()));
+    let client = Setup {
         proxy: Some(&proxy_url),
         ca_file: ca.pem_path().to_str(),
-        ..Setup::new(&server_url)
-    };
-    setup.build().unwrap().get(&demo_call()).unwrap();
+        ..Setup::new(&url)
+    }
+    .build()
+    .unwrap();
+    (ca, server, proxy, client)
+}
+
+#[test]
+fn tls_goes_through_the_tunnel() {
+    let (_ca, _server, proxy, client) = tls_behind_a_proxy("");
+    client.get(&demo_call()).unwrap();
     assert_eq!(proxy.tunnels().len(), 1);
 }
 
@@ -60,20 +70,8 @@ fn tls_goes_through_the_tunnel() {
 /// header inside the tunnel is unfolded all the same.
 #[test]
 fn tls_records_pass_the_tunnel_untouched_and_folds_inside_are_unfolded() {
-    let ca = TestCa::new();
-    let server =
-        TestServer::start_tls(ca.server_config(&["127.0.0.1"], Validity::Current)).unwrap();
-    let proxy = ConnectProxy::start().unwrap();
-    let proxy_url = proxy.url();
     for scenario in ["exact-limit", "long-token", "obs-fold"] {
-        let url = server.scenario_url(scenario);
-        let client = Setup {
-            proxy: Some(&proxy_url),
-            ca_file: ca.pem_path().to_str(),
-            ..Setup::new(&url)
-        }
-        .build()
-        .unwrap();
+        let (_ca, _server, _proxy, client) = tls_behind_a_proxy(&format!("/scenario/{scenario}"));
         for round in 0..5 {
             let got = client.get(&demo_call());
             assert!(got.is_ok(), "{scenario}, round {round}: {got:?}");
