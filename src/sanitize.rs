@@ -174,7 +174,9 @@ impl Redactor {
         for families in readings {
             let reading = Unescaped::new(text, &families);
             let lowered = reading.bytes.to_ascii_lowercase();
-            for pattern in self.plain() {
+            // Escaped once more than sent (a form body percent-encoded
+            // into a URL) reads, undone once, as sent.
+            for pattern in self.plain().iter().chain(self.escaped()) {
                 let matches = pattern.find_all(&lowered);
                 found.extend(matches.map(|range| reading.origin_of(range)));
             }
@@ -693,6 +695,26 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// The form body a server percent-encodes again into a URL
+    /// (`client_secret%3DS3cr%2526t...`), and that in base64.
+    #[test]
+    fn redacts_the_form_body_percent_encoded_once_more() {
+        use base64::engine::general_purpose::STANDARD;
+        let secret = "S3cr&t=x+y/z%Q-long";
+        let redactor = Redactor::new([secret]);
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_secret", secret)
+            .finish();
+        let again: String = form_urlencoded::byte_serialize(body.as_bytes()).collect();
+        for echo in [again.clone(), STANDARD.encode(&again)] {
+            let message = redactor.field(&format!("?e={echo} x"), 1000);
+            assert!(
+                message.contains(REDACTED) && !message.contains("S3cr"),
+                "{message}"
+            );
         }
     }
 

@@ -117,9 +117,12 @@ impl<T: Transport> Transport for Unfolding<T> {
         self.inner.transmit_output(amount, timeout)
     }
 
+    /// What the inner transport already holds is passed on before it is
+    /// asked to read: an answer may have come in one piece larger than the
+    /// room left here.
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let mut more = true;
         loop {
-            let more = self.inner.await_input(timeout)?;
             let fresh = self.inner.buffers().input();
             let room = self.input.input_append_buf();
             if room.is_empty() {
@@ -128,11 +131,12 @@ impl<T: Transport> Transport for Unfolding<T> {
             let (taken, written) = self.head.unfold(fresh, room, !more);
             self.input.input_appended(written);
             self.inner.buffers().input_consume(taken);
-            // Nothing written: a line break whose next byte decides has
-            // not come yet.
+            // Nothing written: nothing held, or a line break whose next
+            // byte decides has not come yet.
             if written > 0 || !more {
                 return Ok(written > 0);
             }
+            more = self.inner.await_input(timeout)?;
         }
     }
 

@@ -92,6 +92,19 @@ fn a_folded_header_line_is_unfolded() {
     assert_eq!(error.retry_after, 7, "{}", error.message);
 }
 
+/// The head in a small piece, then the rest of it and the body in one
+/// larger than the room the unfolding had left: every byte is passed on
+/// (it once waited for more from the server until the time limit).
+#[test]
+fn an_answer_in_two_uneven_pieces_is_read_whole() {
+    let server = TestServer::start().unwrap();
+    let client = Client::with_timeouts(&server.scenario_url("head-in-two"), 2_000, 3_000);
+    for round in 0..3 {
+        let got = client.get(&demo_call());
+        assert!(got.is_ok(), "round {round}: {got:?}");
+    }
+}
+
 #[test]
 fn a_garbage_status_line_is_a_transport_error() {
     let server = TestServer::start().unwrap();

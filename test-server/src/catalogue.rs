@@ -132,6 +132,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "obs-fold-503",
         "503 whose Retry-After: 7 is folded onto the next line",
     ),
+    (
+        "head-in-two",
+        "200: 100 bytes of the head, then the rest and a 32 KiB body at once",
+    ),
     ("garbage-status", "an SSH banner instead of HTTP"),
     ("two-answers", "two answers to one request"),
     ("dribble", "the answer, one byte a second"),

@@ -124,6 +124,12 @@ pub enum Action {
         bytes: Vec<u8>,
         close: bool,
     },
+    /// `first`, then 50 ms later `rest` in one write, the connection kept
+    /// open: an answer whose pieces fall anywhere.
+    InTwo {
+        first: Vec<u8>,
+        rest: Vec<u8>,
+    },
     /// Replies, keeping the connection open, then after `after` either
     /// sends `late` bytes nobody asked for or, when `None`, closes it: a
     /// pooled connection that went bad while idle.
@@ -253,6 +259,14 @@ impl<W: Wire> Connection<W> {
                         Ok(After::Closed)
                     }
                 }
+            }
+            Action::InTwo { first, rest } => {
+                stream.write_all(&first)?;
+                stream.flush()?;
+                std::thread::sleep(Duration::from_millis(50));
+                stream.write_all(&rest)?;
+                stream.flush()?;
+                Ok(After::KeepAlive)
             }
             Action::Raw { bytes, close } => {
                 stream.write_all(&bytes)?;

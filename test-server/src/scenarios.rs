@@ -335,6 +335,25 @@ fn scenario(name: &str, request: &RecordedRequest, sequence: usize, hit: usize) 
                 true,
             )
         }
+        // 100 bytes of the head, then the rest of it and the body, 32 KiB
+        // (the client's input buffer) in one write, on a connection kept
+        // open.
+        "head-in-two" => {
+            let head = |length: usize| {
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: {}\r\nContent-Length: {length:05}\r\n\r\n",
+                    "p".repeat(60)
+                )
+            };
+            let length = 100 + 32 * 1024 - head(0).len();
+            let body = pad_to(&token_json(r#","expires_in":900"#), length);
+            let answer = format!("{}{body}", head(length)).into_bytes();
+            let (first, rest) = answer.split_at(100);
+            Action::InTwo {
+                first: first.to_vec(),
+                rest: rest.to_vec(),
+            }
+        }
         // A 503 whose Retry-After value is on a folded line.
         "obs-fold-503" => raw(
             "HTTP/1.1 503 Service Unavailable\r\nRetry-After:\r\n 7\r\nContent-Type: text/plain;\r\n\tcharset=utf-8\r\nContent-Length: 4\r\n\r\ndown"
