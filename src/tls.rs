@@ -53,10 +53,13 @@ fn certificates_in(pem: &[u8]) -> Result<Roots, String> {
 /// any order.
 fn check_blocks(pem: &[u8]) -> Result<(), String> {
     let mut open: Option<&[u8]> = None;
-    for (index, line) in pem.split(|&byte| byte == b'\n').enumerate() {
-        // As the parser reads them: a marker indented is no marker.
-        let line = line.trim_ascii_end();
-        let label = |marker: &[u8]| line.strip_prefix(marker)?.strip_suffix(b"-----");
+    for (index, line) in lines(pem).enumerate() {
+        // As the parser reads them: a marker indented is no marker, and
+        // its label ends at the first dash.
+        let label = |marker: &[u8]| {
+            let rest = line.strip_prefix(marker)?;
+            rest.split(|&byte| byte == b'-').next()
+        };
         let number = index + 1;
         if let Some(label) = label(b"-----BEGIN ") {
             if open.is_some() {
@@ -76,6 +79,25 @@ fn check_blocks(pem: &[u8]) -> Result<(), String> {
         Some(_) => Err("the file ends inside a block (no END line)".into()),
         None => Ok(()),
     }
+}
+
+/// The lines of `text`, each ended by `\r\n`, `\n` or `\r` alone, as the
+/// PEM parser splits them.
+fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let Some(end) = text.iter().position(|&byte| byte == b'\r' || byte == b'\n') else {
+            rest = None;
+            return Some(text);
+        };
+        let after = match &text[end..] {
+            [b'\r', b'\n', ..] => end + 2,
+            _ => end + 1,
+        };
+        rest = Some(&text[after..]);
+        Some(&text[..end])
+    })
 }
 
 /// The system's trust store: the file `SSL_CERT_FILE` names and the

@@ -7,8 +7,10 @@
 //! writes (`setsockopt`), checks a pooled connection by switching the
 //! socket to non-blocking and back (`ioctl` twice, and a `recv`), and
 //! sends the request head and body apart: 12 system calls per keep-alive
-//! request on loopback. This one makes 4 (a `send`, a `poll`, a `recv`,
-//! and a `recv(MSG_PEEK)`):
+//! request on loopback. This one makes 6 (a `send`, a `poll`, a `recv`,
+//! a `recv(MSG_PEEK)`, and an `fstat` before the send and before the
+//! peek, for a host program that reused the socket's number: see
+//! [`Socket`]):
 //! - output is kept until the transport is asked for input (HTTP sends,
 //!   then reads), so a request, or a batch of TLS records, goes out in
 //!   one `send`;
@@ -21,7 +23,7 @@
 //!   or sent bytes nobody asked for), so the first costs nothing.
 
 use std::cell::Cell;
-use std::io::{self, Read, Write};
+use std::io;
 use std::mem::ManuallyDrop;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Weak};
@@ -29,6 +31,8 @@ use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::fs::fstat;
+use rustix::io::Errno;
+use rustix::net::{RecvFlags, SendFlags, recv, send};
 use ureq::unversioned::transport::time::Duration as UreqDuration;
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, ShutdownHandle,
@@ -176,8 +180,14 @@ impl Transport for TcpTransport {
             self.wait_for(PollFlags::IN, deadline)?;
         }
         loop {
-            let mut stream = &*self.stream.stream;
-            match stream.read(self.buffers.input_append_buf()) {
+            // Never waiting in the call itself, even on a socket that is
+            // not ours any more: only in `poll`, within the deadline.
+            let received = recv(
+                &*self.stream.stream,
+                self.buffers.input_append_buf(),
+                RecvFlags::DONTWAIT,
+            );
+            match received.map(|(amount, _)| amount).map_err(io::Error::from) {
                 Ok(amount) => {
                     self.buffers.input_appended(amount);
                     self.answer_just_read = amount > 0;
@@ -204,8 +214,9 @@ impl Transport for TcpTransport {
         let Ok(stream) = self.stream.ours() else {
             return false;
         };
-        let peeked = stream.peek(&mut [0]);
-        matches!(peeked, Err(error) if error.kind() == io::ErrorKind::WouldBlock)
+        // Not waiting even on a socket that is not ours any more.
+        let peeked = recv(stream, &mut [0], RecvFlags::PEEK | RecvFlags::DONTWAIT);
+        matches!(peeked, Err(Errno::AGAIN))
     }
 }
 
@@ -219,8 +230,9 @@ impl TcpTransport {
         }
         let mut sent = 0;
         while sent < pending {
-            let mut stream = &*self.stream.stream;
-            match stream.write(&self.buffers.inner.output()[sent..pending]) {
+            let output = &self.buffers.inner.output()[sent..pending];
+            let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+            match send(&*self.stream.stream, output, flags).map_err(io::Error::from) {
                 Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
                 Ok(amount) => sent += amount,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {

@@ -157,6 +157,23 @@ fn a_broken_pem_block_refuses_the_file_before_or_after_a_good_certificate() {
     // closes nothing.
     let indented = good.replacen("-----BEGIN", "  -----BEGIN", 1);
     assert!(outcome(&indented).is_some_and(|message| message.contains("line ")));
+    // Lines the parser ends with a lone \r, and a marker with more after
+    // its label, are read as the parser reads them.
+    for broken in [
+        "x\r-----BEGIN CERTIFICATE-----\nAAAA\n",
+        "-----BEGIN CERTIFICATE- ----\nAAAA\n",
+    ] {
+        let refused = outcome(&format!("{broken}{good}"));
+        assert!(
+            refused.is_some_and(|message| message.contains("line ")),
+            "{broken:?}"
+        );
+    }
+    assert_eq!(
+        outcome(&good.replace('\n', "\r")),
+        None,
+        "a valid file of lone \\r"
+    );
     let key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
     assert_eq!(outcome(&format!("# a comment\n{key}{good}")), None);
     assert_eq!(outcome(&format!("{good}\ntrailing text\n{key}")), None);
