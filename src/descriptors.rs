@@ -9,9 +9,12 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::mem::ManuallyDrop;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+use rustix::fs::fstat;
 
 /// The lowest descriptor the library keeps.
 const FIRST_FREE_DESCRIPTOR: i32 = 3;
@@ -94,6 +97,53 @@ pub(crate) fn read_open_file(file: File, limit: u64) -> Result<Vec<u8>, Unreadab
         return Err(Unreadable::TooLarge(limit));
     }
     Ok(content)
+}
+
+/// A file or socket kept across calls that knows which one it is. A host
+/// program that closes descriptors it does not know (`closefrom` after
+/// `fork()`) may give the number to a file or socket of its own: that one
+/// is never used, and never closed, by the library.
+#[derive(Debug)]
+pub(crate) struct Identified<D: AsFd> {
+    descriptor: ManuallyDrop<D>,
+    /// Device and inode, from `fstat`, when it was made.
+    identity: (u64, u64),
+}
+
+impl<D: AsFd> Identified<D> {
+    pub(crate) fn new(descriptor: D) -> io::Result<Self> {
+        let status = fstat(&descriptor)?;
+        Ok(Identified {
+            descriptor: ManuallyDrop::new(descriptor),
+            identity: (status.st_dev, status.st_ino),
+        })
+    }
+
+    /// The descriptor without the check, for the later steps of a call
+    /// that began with [`ours`](Self::ours).
+    pub(crate) fn checked_before(&self) -> &D {
+        &self.descriptor
+    }
+
+    /// The descriptor, while its number still names what was made.
+    pub(crate) fn ours(&self) -> io::Result<&D> {
+        let status = fstat(&*self.descriptor)?;
+        match (status.st_dev, status.st_ino) == self.identity {
+            true => Ok(&self.descriptor),
+            false => Err(io::Error::other(
+                "its descriptor was closed and the number reused by the program",
+            )),
+        }
+    }
+}
+
+impl<D: AsFd> Drop for Identified<D> {
+    fn drop(&mut self) {
+        if self.ours().is_ok() {
+            // SAFETY: `descriptor` is dropped here once, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.descriptor) };
+        }
+    }
 }
 
 #[cfg(test)]

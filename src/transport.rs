@@ -24,13 +24,11 @@
 
 use std::cell::Cell;
 use std::io;
-use std::mem::ManuallyDrop;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use rustix::fs::fstat;
 use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags, recv, send};
 use ureq::unversioned::transport::time::Duration as UreqDuration;
@@ -41,6 +39,7 @@ use ureq::unversioned::transport::{
 
 use crate::authority::default_port;
 use crate::connect::Eyeballs;
+use crate::descriptors::Identified;
 
 /// Output is sent at once when less than this much room is left for more.
 const MIN_OUTPUT_ROOM: usize = 4096;
@@ -183,7 +182,7 @@ impl Transport for TcpTransport {
             // Never waiting in the call itself, even on a socket that is
             // not ours any more: only in `poll`, within the deadline.
             let received = recv(
-                &*self.stream.stream,
+                self.stream.checked_before(),
                 self.buffers.input_append_buf(),
                 RecvFlags::DONTWAIT,
             );
@@ -232,7 +231,7 @@ impl TcpTransport {
         while sent < pending {
             let output = &self.buffers.inner.output()[sent..pending];
             let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
-            match send(&*self.stream.stream, output, flags).map_err(io::Error::from) {
+            match send(self.stream.checked_before(), output, flags).map_err(io::Error::from) {
                 Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
                 Ok(amount) => sent += amount,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
@@ -255,7 +254,7 @@ impl TcpTransport {
                 tv_sec: left.as_secs().try_into().unwrap_or(i64::MAX),
                 tv_nsec: left.subsec_nanos().into(),
             });
-            let mut fds = [PollFd::new(&*self.stream.stream, events)];
+            let mut fds = [PollFd::new(self.stream.checked_before(), events)];
             match poll(&mut fds, timeout.as_ref()) {
                 Ok(0) => return Err(deadline.passed()),
                 Ok(_) => return Ok(()),
@@ -266,52 +265,16 @@ impl TcpTransport {
     }
 }
 
-/// A connected socket that knows which one it is. A host program that
-/// closes descriptors it does not know (`closefrom` after `fork()`) may
-/// give the number to a socket or file of its own: that one is never sent
-/// a request, shut down or closed by the library. Checked before each
-/// request is sent and each time a pooled connection is taken.
-#[derive(Debug)]
-struct Socket {
-    stream: ManuallyDrop<TcpStream>,
-    /// Device and inode, from `fstat`, when it was connected.
-    identity: (u64, u64),
-}
+/// A connected socket, used only while its number is still its own (see
+/// [`Identified`]): checked before each request is sent and each time a
+/// pooled connection is taken, so a request (which holds the secret)
+/// never goes down a socket of the host program's.
+type Socket = Identified<TcpStream>;
 
-impl Socket {
-    fn new(stream: TcpStream) -> io::Result<Socket> {
-        let status = fstat(&stream)?;
-        Ok(Socket {
-            stream: ManuallyDrop::new(stream),
-            identity: (status.st_dev, status.st_ino),
-        })
-    }
-
-    /// The stream, while its descriptor still names this socket.
-    fn ours(&self) -> io::Result<&TcpStream> {
-        let status = fstat(&*self.stream)?;
-        match (status.st_dev, status.st_ino) == self.identity {
-            true => Ok(&self.stream),
-            false => Err(io::Error::other(
-                "the connection's descriptor was closed and reused by the program",
-            )),
-        }
-    }
-}
-
-impl ShutdownHandle for Socket {
+impl ShutdownHandle for Identified<TcpStream> {
     fn shutdown(&self) {
         if let Ok(stream) = self.ours() {
             ShutdownHandle::shutdown(stream);
-        }
-    }
-}
-
-impl Drop for Socket {
-    fn drop(&mut self) {
-        if self.ours().is_ok() {
-            // SAFETY: `stream` is dropped here once, and never used again.
-            unsafe { ManuallyDrop::drop(&mut self.stream) };
         }
     }
 }

@@ -9,28 +9,26 @@
 
 use std::fs::File;
 use std::io;
-use std::mem::ManuallyDrop;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use rustix::fs::{MemfdFlags, fstat, ftruncate, memfd_create};
+use rustix::fs::{MemfdFlags, ftruncate, memfd_create};
 
 use super::lock::{self, LockFailure, Turn};
 use super::record::MAX_RECORD_BYTES;
-use crate::descriptors::above_stdio;
+use crate::descriptors::{Identified, above_stdio};
 use crate::error::{Error, ErrorKind};
 use crate::process::PerProcess;
 
 pub(super) struct Anonymous {
     /// Its turn in each process (no other part of a process locks it).
     turn: PerProcess<Arc<AtomicBool>>,
-    /// Closed only while it is still this file (see `Drop`).
-    file: ManuallyDrop<File>,
-    /// Which file it is: a host program that closes descriptors it does
-    /// not know may see this number given to one of its own files.
-    identity: (u64, u64),
+    /// Used and closed only while its number still names it: a host
+    /// program that closes descriptors it does not know may give the
+    /// number to one of its own files.
+    file: Identified<File>,
 }
 
 pub(super) struct Locked<'a> {
@@ -44,11 +42,9 @@ impl Anonymous {
     pub(super) fn new() -> Option<Anonymous> {
         let file = memfd_create("criteo-oauth token", MemfdFlags::CLOEXEC).ok()?;
         let file = File::from(above_stdio(file).ok()?);
-        let status = fstat(&file).ok()?;
         Some(Anonymous {
             turn: PerProcess::new(Arc::default()),
-            file: ManuallyDrop::new(file),
-            identity: (status.st_dev, status.st_ino),
+            file: Identified::new(file).ok()?,
         })
     }
 
@@ -56,47 +52,19 @@ impl Anonymous {
         Arc::clone(&self.turn.get(Arc::default))
     }
 
-    fn check(&self) -> io::Result<()> {
-        let status = fstat(&*self.file)?;
-        if (status.st_dev, status.st_ino) != self.identity {
-            return Err(io::Error::other(
-                "its descriptor was closed and reused by the program",
-            ));
-        }
-        Ok(())
-    }
-
     pub(super) fn lock(&self, deadline: Instant) -> Result<Locked<'_>, LockFailure> {
         let turn = Turn::wait(self.turn_flag(), deadline)?;
-        self.check().map_err(LockFailure::Unusable)?;
-        lock::lock(&*self.file, deadline)?;
-        Ok(Locked {
-            file: &self.file,
-            _turn: turn,
-        })
+        let file = self.file.ours().map_err(LockFailure::Unusable)?;
+        lock::lock(file, deadline)?;
+        Ok(Locked { file, _turn: turn })
     }
 
     pub(super) fn try_lock(&self) -> io::Result<Option<Locked<'_>>> {
         let Some(turn) = Turn::take(self.turn_flag()) else {
             return Ok(None);
         };
-        self.check()?;
-        Ok(lock::try_lock(&*self.file)?.then(|| Locked {
-            file: &self.file,
-            _turn: turn,
-        }))
-    }
-}
-
-impl Drop for Anonymous {
-    /// A descriptor that no longer names the file was closed by the
-    /// program and its number given to one of the program's own files:
-    /// that one is left open.
-    fn drop(&mut self) {
-        if self.check().is_ok() {
-            // SAFETY: `file` is dropped here once, and `self` is never used again.
-            unsafe { ManuallyDrop::drop(&mut self.file) };
-        }
+        let file = self.file.ours()?;
+        Ok(lock::try_lock(file)?.then(|| Locked { file, _turn: turn }))
     }
 }
 
