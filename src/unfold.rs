@@ -128,9 +128,9 @@ impl<T: Transport> Transport for Unfolding<T> {
             if room.is_empty() {
                 return Ok(false);
             }
-            let (taken, written) = self.head.unfold(fresh, room, !more);
+            let written = self.head.unfold(fresh, room, !more);
             self.input.input_appended(written);
-            self.inner.buffers().input_consume(taken);
+            self.inner.buffers().input_consume(written);
             // Nothing written: nothing held, or a line break whose next
             // byte decides has not come yet.
             if written > 0 || !more {
@@ -151,22 +151,22 @@ impl<T: Transport> Transport for Unfolding<T> {
 
 impl Head {
     /// Copies what it can of `fresh` into `room`, unfolded; says how many
-    /// bytes it took and wrote (the same number). A line break in the head
-    /// is taken only with the byte after it, unless `at_end`.
-    fn unfold(&mut self, fresh: &[u8], room: &mut [u8], at_end: bool) -> (usize, usize) {
+    /// bytes it copied (unfolding keeps every length). A line break in the
+    /// head is taken only with the byte after it, unless `at_end`.
+    fn unfold(&mut self, fresh: &[u8], room: &mut [u8], at_end: bool) -> usize {
         let mut at = 0;
         while at < fresh.len() && at < room.len() {
             if self.in_body {
                 let amount = (fresh.len() - at).min(room.len() - at);
                 room[at..at + amount].copy_from_slice(&fresh[at..at + amount]);
-                return (at + amount, at + amount);
+                return at + amount;
             }
             let Some(taken) = self.head_step(&fresh[at..], &mut room[at..], at_end) else {
                 break;
             };
             at += taken;
         }
-        (at, at)
+        at
     }
 
     /// One byte of the head, or one line break: how many bytes it took,
@@ -191,7 +191,7 @@ impl Head {
         }
         // Empty lines before the status line are passed over, as the
         // parser does.
-        if self.line == 0 && !self.after_status_line && self.status[0] == 0 {
+        if self.line == 0 && !self.after_status_line {
             room[..line_break].copy_from_slice(&fresh[..line_break]);
             return Some(line_break);
         }
@@ -240,9 +240,9 @@ mod tests {
             pending.extend_from_slice(chunk);
             let at_end = chunks.peek().is_none();
             let mut room = vec![0; pending.len()];
-            let (taken, written) = head.unfold(&pending, &mut room, at_end);
+            let written = head.unfold(&pending, &mut room, at_end);
             out.extend_from_slice(&room[..written]);
-            pending.drain(..taken);
+            pending.drain(..written);
         }
         assert!(pending.is_empty(), "all taken at the end");
         out
