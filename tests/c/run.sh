@@ -453,10 +453,13 @@ for build in shared shared-asan; do
     check "a child forked in a background refresh's callback waits at exit for its own fetch [$build]" 0 \
         "^the child's own fetch ended\$" "$BUILD_DIR/$build" fork-in-callback-then-exit \
         "$URL/scenario/slow-refresh-1000-expires-900" "$(new_client fork-callback-exit)"
-    check "a child of fork() exits without waiting for its parent's background refresh [$build]" 0 \
-        "^the child exited before the parent's refresh ended\$" \
-        "$BUILD_DIR/$build" fork-and-exit-during-refresh "$URL/scenario/slow-refresh-2000-expires-900" "$(new_client fork-exit)"
 done
+# Plain build only: GCC 12's ASan allocator is not fork-safe (a child whose
+# parent's refresh thread held the allocator's lock at the fork hung in
+# LeakSanitizer's exit check, inside the sanitizer runtime).
+check "a child of fork() exits without waiting for its parent's background refresh" 0 \
+    "^the child exited before the parent's refresh ended\$" \
+    "$shared" fork-and-exit-during-refresh "$URL/scenario/slow-refresh-2000-expires-900" "$(new_client fork-exit)"
 check "a fork inside the refresh callback, another thread in the source's lock: the child goes on" 0 \
     "^50 forks inside the callback: 0 children failed, 0 hung\$" "$shared" fork-in-callback "$lives" "$(new_client callback-fork)"
 
