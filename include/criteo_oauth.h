@@ -798,7 +798,7 @@ void criteo_token_source_invalidate(const criteo_token_source *source);
  * NUL-terminated; `error_out` is NULL or writable.
  */
 criteo_status criteo_token_source_set_store(criteo_token_source *source,
-                                            const char *directory,
+                                            const char *place,
                                             criteo_error **error_out);
 
 /**

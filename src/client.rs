@@ -21,7 +21,7 @@ use crate::response::{Answer, AnswerBody, MAX_BODY_BYTES, interpret};
 use crate::retry::{Failure, Next, next_step};
 use crate::sanitize::Redactor;
 use crate::tls::{Roots, read_ca_file, system_roots, tls_failure};
-use crate::tls_session::TlsConnector;
+use crate::tls_session::{TlsConnector, client_config};
 use crate::token::Token;
 use crate::trace::{self, EventKind, Span, Tracer};
 use crate::transport::{TcpConnector, take_last_peer};
@@ -233,6 +233,22 @@ impl Client {
     /// The full URL requests are posted to.
     pub fn token_url(&self) -> &str {
         &self.token_url
+    }
+
+    /// What this client's sources trust in the TLS of other servers than
+    /// the token endpoint (a store on `rediss://`): the client's CA file
+    /// or, for a client that reads none, the system's trust store.
+    pub(crate) fn tls_config_for_others(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
+        let roots = &self.connections.roots;
+        match roots.is_empty() {
+            false => Ok(client_config(roots)),
+            true => Ok(client_config(&system_roots()?)),
+        }
+    }
+
+    /// Tells this client (and its clones) from any other in the process.
+    pub(crate) fn identity(&self) -> usize {
+        Arc::as_ptr(&self.connections) as usize
     }
 
     /// The limit on one call, retries included.

@@ -33,6 +33,12 @@ impl Moment {
         Moment(since_boot)
     }
 
+    /// The moment `ms` milliseconds after the boot; a moment before the
+    /// boot is as good as its start: long gone.
+    fn from_millis(ms: i64) -> Moment {
+        Moment(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+    }
+
     /// How long after `earlier` this is (zero when it is not after).
     pub fn saturating_since(self, earlier: Moment) -> Duration {
         self.0.saturating_sub(earlier.0)
@@ -145,6 +151,11 @@ pub(crate) fn deadline_after(wait: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+/// How far apart the wall clocks of the hosts sharing a store may be: a
+/// token that another host (or boot) stored is taken as received this much
+/// earlier than its stamp says.
+pub(crate) const WALL_CLOCK_SKEW: Duration = Duration::from_secs(5);
+
 /// A moment as every process of the machine can read it back: on the boot
 /// clock, with the clock it was read from, and on the wall clock, for a
 /// process whose boot clock is another.
@@ -170,29 +181,46 @@ impl Stamp {
         }
     }
 
-    /// The same moment on `clock`; `None` when it cannot be told (a stamp
-    /// of another boot from a wall clock that has moved back since).
-    pub(crate) fn to_moment(&self, clock: &dyn Clock) -> Option<Moment> {
-        let same_clock = !self.clock_id.is_empty() && self.clock_id == clock.boot_clock_id();
-        let since_boot_ms = if same_clock {
-            self.since_boot_ms
-        } else {
-            let ago_ms = unix_ms(clock.wall())
-                .checked_sub(self.unix_ms)
-                .filter(|ago| *ago >= 0)?;
-            millis(clock.now().0).checked_sub(ago_ms)?
+    /// The same moment on `clock`: exactly, on the same boot clock; else
+    /// through the wall clocks (another boot, another host), as early as
+    /// that reading allows.
+    pub(crate) fn to_moment(&self, clock: &dyn Clock) -> Moment {
+        let since_boot_ms = match self.is_of(clock) {
+            true => self.since_boot_ms,
+            false => {
+                let ahead_ms = self.unix_ms.saturating_sub(unix_ms(clock.wall()));
+                millis(clock.now().0).saturating_add(ahead_ms)
+            }
         };
-        // A moment before this boot is as good as its start: long gone.
-        let since_boot_ms = u64::try_from(since_boot_ms).unwrap_or(0);
-        Some(Moment(Duration::from_millis(since_boot_ms)))
+        Moment::from_millis(since_boot_ms)
     }
 
-    /// [`to_moment`](Self::to_moment), for a moment that has passed (when
-    /// a token arrived): `None` when it reads as later than now, which no
-    /// record written on this clock holds.
+    /// The same moment on `clock`, for a moment that has passed (when a
+    /// token arrived): read through the wall clocks, it is taken as
+    /// [`WALL_CLOCK_SKEW`] earlier still, so that a token from a host whose
+    /// wall clock is ahead by up to that much is never kept past its
+    /// expiry. `None` when it reads as later than now on the same clock,
+    /// or more than the skew later through the wall clocks: no record
+    /// written on a clock in step holds such a moment.
     pub(crate) fn to_past_moment(&self, clock: &dyn Clock) -> Option<Moment> {
-        self.to_moment(clock)
-            .filter(|moment| *moment <= clock.now())
+        let now_ms = millis(clock.now().0);
+        let since_boot_ms = match self.is_of(clock) {
+            true => self.since_boot_ms,
+            false => {
+                let ago_ms = unix_ms(clock.wall())
+                    .saturating_sub(self.unix_ms)
+                    .saturating_add(millis(WALL_CLOCK_SKEW));
+                if ago_ms < 0 {
+                    return None;
+                }
+                now_ms.saturating_sub(ago_ms)
+            }
+        };
+        (since_boot_ms <= now_ms).then(|| Moment::from_millis(since_boot_ms))
+    }
+
+    fn is_of(&self, clock: &dyn Clock) -> bool {
+        !self.clock_id.is_empty() && self.clock_id == clock.boot_clock_id()
     }
 }
 
@@ -257,42 +285,47 @@ mod tests {
         let clock = stopped("boot-a", 1_000, 1_700_000_000);
         let stamp = Stamp::of(at(900), &clock);
         clock.now.lock().unwrap().1 -= Duration::from_secs(3600);
-        assert_eq!(stamp.to_moment(&clock), Some(at(900)));
+        assert_eq!(stamp.to_moment(&clock), at(900));
+        assert_eq!(stamp.to_past_moment(&clock), Some(at(900)));
     }
 
     #[test]
-    fn a_stamp_of_another_boot_goes_by_the_wall_clock() {
+    fn a_past_stamp_of_another_boot_or_host_goes_by_the_wall_clock_less_the_skew() {
         let before = stopped("boot-a", 5_000, 1_700_000_000);
         let stamp = Stamp::of(at(4_940), &before);
         let after = stopped("boot-b", 100, 1_700_000_030);
         assert_eq!(
-            stamp.to_moment(&after),
-            Some(at(10)),
-            "60 s before the old wall clock's now, so 90 s before the new one's"
+            stamp.to_past_moment(&after),
+            Some(at(5)),
+            "60 s before the old wall clock's now, so 90 s before the new one's, and 5 s more"
         );
         let long_after = stopped("boot-b", 100, 1_700_100_000);
+        assert_eq!(stamp.to_past_moment(&long_after), Some(at(0)), "before this boot");
+        let a_little_behind = stopped("host-b", 100, 1_699_999_937);
         assert_eq!(
-            stamp.to_moment(&long_after),
-            Some(at(0)),
-            "before this boot"
+            stamp.to_past_moment(&a_little_behind),
+            Some(at(98)),
+            "a host 3 s behind takes it as 2 s old"
         );
-        let moved_back = stopped("boot-b", 100, 1_600_000_000);
-        assert_eq!(
-            stamp.to_moment(&moved_back),
-            None,
-            "a wall clock moved back tells nothing"
-        );
+        let far_behind = stopped("host-b", 100, 1_699_999_900);
+        assert_eq!(stamp.to_past_moment(&far_behind), None, "40 s ahead of this clock");
+    }
+
+    #[test]
+    fn a_moment_to_come_of_another_host_keeps_its_distance_on_the_wall_clock() {
+        let writer = stopped("host-a", 5_000, 1_700_000_000);
+        let not_before = Stamp::of(at(5_030), &writer);
+        let reader = stopped("host-b", 100, 1_700_000_010);
+        assert_eq!(not_before.to_moment(&reader), at(120));
+        let gone = stopped("host-b", 100, 1_700_100_000);
+        assert_eq!(not_before.to_moment(&gone), at(0));
     }
 
     #[test]
     fn a_stamp_of_this_clock_from_the_future_is_no_past_moment() {
         let clock = stopped("boot-a", 1_000, 1_700_000_000);
         let stamp = Stamp::of(at(4_600), &clock);
-        assert_eq!(
-            stamp.to_moment(&clock),
-            Some(at(4_600)),
-            "a deadline may be ahead"
-        );
+        assert_eq!(stamp.to_moment(&clock), at(4_600), "a deadline may be ahead");
         assert_eq!(
             stamp.to_past_moment(&clock),
             None,

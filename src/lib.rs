@@ -19,6 +19,7 @@ pub mod fuzzing;
 mod gate;
 pub mod process;
 pub mod proxy;
+mod redis;
 pub mod request;
 mod resolver;
 mod response;

@@ -30,18 +30,23 @@ pub(crate) struct TlsConnector {
 impl TlsConnector {
     /// A connector trusting exactly `roots`.
     pub(crate) fn new(roots: &Roots) -> Self {
-        let mut store = RootCertStore::empty();
-        store.add_parsable_certificates(roots.iter().map(|root| CertificateDer::from(root.der())));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(rustls::ALL_VERSIONS)
-            .expect("ring supports every TLS version rustls has")
-            .with_root_certificates(store)
-            .with_no_client_auth();
         TlsConnector {
-            config: Arc::new(config),
+            config: client_config(roots),
         }
     }
+}
+
+/// TLS 1.2 and 1.3 with ring's primitives, trusting exactly `roots`.
+pub(crate) fn client_config(roots: &Roots) -> Arc<ClientConfig> {
+    let mut store = RootCertStore::empty();
+    store.add_parsable_certificates(roots.iter().map(|root| CertificateDer::from(root.der())));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .expect("ring supports every TLS version rustls has")
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    Arc::new(config)
 }
 
 impl<In: Transport> Connector<In> for TlsConnector {

@@ -216,7 +216,7 @@ fn the_store_is_set_once_before_the_first_get() {
     let empty = Source::new(&client, &call("once")).unwrap();
     assert_eq!(
         empty.set_store(Some("")).unwrap_err().message,
-        "directory must not be empty"
+        "store must not be empty"
     );
 }
 

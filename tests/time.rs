@@ -186,7 +186,7 @@ fn through_the_store_one_boot_goes_by_its_boot_clock_and_another_by_the_wall_clo
     let host = server.scenario_url("lives-900");
     let made_with = |clock: &Arc<FakeClock>| {
         let source = source_with(&host, "stored", clock);
-        source.set_store(Some(store.as_path())).unwrap();
+        source.set_store(Some(store.to_str().unwrap())).unwrap();
         source
     };
     let writer_clock = Arc::new(FakeClock::new("boot-1"));

@@ -5,13 +5,15 @@
  *   criteo-token --header         prints "Bearer <token>", an Authorization value
  *   criteo-token --json           prints the whole token as one JSON object
  *   criteo-token --no-cache       fetches a new token instead of a cached one
+ *   criteo-token --store WHERE    caches in this directory or Redis URL
  *   criteo-token --timeout SECS   gives up after SECS seconds (default 30)
  *   criteo-token -v               tells each step on stderr (the token alone on stdout)
  *
- * Tokens are cached in the library's default store (see
- * criteo_token_source_set_store), shared with every other program of the
- * user that uses it: a loop of runs makes one token request per token
- * lifetime. A cached token is printed at once while it is valid, within
+ * Tokens are cached in the store --store names, else in the one
+ * $CRITEO_OAUTH_STORE names, else in the library's default directory (see
+ * criteo_token_source_set_store), shared with every other program (and,
+ * on Redis, every host) that uses it: a loop of runs makes one token
+ * request per token lifetime. A cached token is printed at once while it is valid, within
  * its refresh margin too (its refresh is left to a later run).
  *
  * Credentials come only from the environment, never from argv (which other
@@ -37,13 +39,17 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: criteo-token [--header | --json] [--no-cache] [--timeout SECONDS] [-v]\n"
+            "usage: criteo-token [--header | --json] [--no-cache | --store WHERE]\n"
+            "                    [--timeout SECONDS] [-v]\n"
             "Prints a Criteo access token. Reads CRITEO_CLIENT_ID, CRITEO_CLIENT_SECRET\n"
-            "and optionally CRITEO_HOST from the environment.\n"
+            "and optionally CRITEO_HOST and CRITEO_OAUTH_STORE from the environment.\n"
             "  --header          print \"Bearer <token>\", for curl -H \"Authorization: $(...)\"\n"
             "  --json            print the whole token as one JSON object\n"
             "  --no-cache        fetch a new token; tokens are otherwise cached for the user\n"
             "                    (in $XDG_RUNTIME_DIR/criteo-oauth, else /tmp/criteo-oauth-<uid>)\n"
+            "  --store WHERE     cache in this directory, or on Redis: redis://host[:port][/db]\n"
+            "                    [?prefix=P] or rediss://... (a password goes in\n"
+            "                    CRITEO_OAUTH_STORE, never on the command line)\n"
             "  --timeout SECONDS give up after this long (default 30; decimals allowed)\n"
             "  -v, --verbose     tell each step (lookup, connect, request, answer, retry,\n"
             "                    fetch) on standard error, with its time\n"
@@ -57,6 +63,8 @@ enum output { PLAIN, HEADER, JSON };
 struct options {
     enum output output;
     int cached;
+    /* The store --store names; NULL for CRITEO_OAUTH_STORE or the default. */
+    const char *store;
     /* The time limit in milliseconds; 0 for the library's default. */
     uint32_t timeout_ms;
     int verbose;
@@ -82,9 +90,24 @@ static uint32_t parse_timeout(const char *text) {
     return millis < exact ? millis + 1 : millis;
 }
 
+/* Exits 2 unless --store names a store, and one without a password:
+ * argv is readable by every user of the machine. */
+static void check_store(const char *store) {
+    if (store == NULL || store[0] == '\0') {
+        fprintf(stderr, "criteo-token: --store needs a directory or a redis:// URL\n");
+        exit(2);
+    }
+    const char *authority = strstr(store, "://");
+    if (authority != NULL && memchr(authority, '@', strcspn(authority + 3, "/?#") + 3) != NULL) {
+        fprintf(stderr, "criteo-token: --store must not hold a password, which any user can read "
+                        "in the process list: put the URL in CRITEO_OAUTH_STORE\n");
+        exit(2);
+    }
+}
+
 /* Reads argv into `options`; exits 0 after --help, 2 on a mistake. */
 static struct options parse_arguments(int argc, char **argv) {
-    struct options options = {PLAIN, 1, 0, 0};
+    struct options options = {PLAIN, 1, NULL, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *argument = argv[i];
         if (strcmp(argument, "--json") == 0 || strcmp(argument, "--header") == 0) {
@@ -96,6 +119,9 @@ static struct options parse_arguments(int argc, char **argv) {
             options.output = wanted;
         } else if (strcmp(argument, "--no-cache") == 0) {
             options.cached = 0;
+        } else if (strcmp(argument, "--store") == 0 || strncmp(argument, "--store=", 8) == 0) {
+            options.store = argument[7] == '=' ? argument + 8 : argv[++i];
+            check_store(options.store);
         } else if (strcmp(argument, "-v") == 0 || strcmp(argument, "--verbose") == 0) {
             options.verbose = 1;
         } else if (strcmp(argument, "--timeout") == 0 || strncmp(argument, "--timeout=", 10) == 0) {
@@ -113,6 +139,10 @@ static struct options parse_arguments(int argc, char **argv) {
             usage(stderr);
             exit(2);
         }
+    }
+    if (!options.cached && options.store != NULL) {
+        fprintf(stderr, "criteo-token: --no-cache and --store cannot be used together\n");
+        exit(2);
     }
     return options;
 }
@@ -267,11 +297,13 @@ static int finish_output(void) {
     return 0;
 }
 
-/* A token source for the credentials, on the default store unless
- * `cached` is 0; a store that cannot be used is reported and done
- * without. Exits 2 when the credentials are refused. */
+/* A token source for the credentials, on `store` (NULL: the one
+ * CRITEO_OAUTH_STORE names, or the default) unless `cached` is 0; a store
+ * that cannot be used is reported and done without. Exits 2 when the
+ * credentials are refused. */
 static criteo_token_source *source_for(criteo_client *client, const char *client_id,
-                                       const char *client_secret, int cached) {
+                                       const char *client_secret, int cached,
+                                       const char *store) {
     criteo_token_source *source = NULL;
     criteo_error *error = NULL;
     if (criteo_token_source_new(client, "client_credentials", client_id, client_secret, NULL,
@@ -279,7 +311,7 @@ static criteo_token_source *source_for(criteo_client *client, const char *client
         print_setting_error(criteo_error_message(error));
         exit(2);
     }
-    if (cached && criteo_token_source_set_store(source, NULL, &error) != CRITEO_OK) {
+    if (cached && criteo_token_source_set_store(source, store, &error) != CRITEO_OK) {
         fprintf(stderr, "criteo-token: not caching: %s\n", criteo_error_message(error));
         criteo_error_free(error);
     }
@@ -344,7 +376,7 @@ int main(int argc, char **argv) {
     }
 
     criteo_client *client = client_from_environment(options.timeout_ms, options.verbose);
-    criteo_token_source *source = source_for(client, client_id, client_secret, options.cached);
+    criteo_token_source *source = source_for(client, client_id, client_secret, options.cached, options.store);
     criteo_token *token = NULL;
     criteo_error *error = NULL;
     criteo_status status = get_token(source, options.timeout_ms, &token, &error);

@@ -506,7 +506,7 @@ pub unsafe extern "C" fn criteo_token_source_invalidate(source: *const criteo_to
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn criteo_token_source_set_store(
     source: *mut criteo_token_source,
-    directory: *const c_char,
+    place: *const c_char,
     error_out: *mut *mut criteo_error,
 ) -> criteo_status {
     // SAFETY: error_out is NULL or writable, as documented.
@@ -514,12 +514,12 @@ pub unsafe extern "C" fn criteo_token_source_set_store(
     run_fallible(error_out, || {
         // SAFETY: source is NULL or a live source, as documented.
         let source = unsafe { borrow_source(source) }?;
-        // SAFETY: directory is NULL or NUL-terminated, as documented.
-        let directory = unsafe { borrow_optional_str(directory, "directory") }?;
-        if directory == Some("") {
-            return Err(Error::invalid_argument("directory must not be empty"));
+        // SAFETY: place is NULL or NUL-terminated, as documented.
+        let place = unsafe { borrow_optional_str(place, "store") }?;
+        if place == Some("") {
+            return Err(Error::invalid_argument("store must not be empty"));
         }
-        source.set_store(directory.map(std::path::Path::new))
+        source.set_store(place)
     })
 }
 

@@ -11,12 +11,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::plan::{CachedToken, Current, Lineage, Plan};
-use super::shared::{Record, SharedStore, Unlocked};
+use super::plan::{CachedToken, Current, Lineage, Margin, Plan};
+use super::shared::{Guard, Record, SharedStore, Unlocked, Written};
 use super::{Announced, Locked, Stat, State, TokenSource};
 use crate::clock::{Moment, deadline_after};
 use crate::error::{Error, ErrorKind};
 use crate::process::{Owned, QuietPanics};
+use crate::request::TokenRequest;
+use crate::secret::Secret;
 use crate::threads;
 use crate::trace::{self, EventKind};
 
@@ -190,7 +192,7 @@ impl<T: CachedToken> TokenSource<T> {
         let store = self.store.load_full();
         let deadline = deadline_after(self.client.total_timeout() + WAIT_SLACK);
         let mut store_outcome = None;
-        let guard = match store.as_deref().map(|store| store.lock(deadline)) {
+        let mut guard = match store.as_deref().map(|store| store.lock(deadline)) {
             None => None,
             Some(Ok(guard)) => Some(guard),
             Some(Err(Unlocked::TimedOut)) => {
@@ -229,7 +231,7 @@ impl<T: CachedToken> TokenSource<T> {
         };
         // Whether the lineage is, at this point, what the store holds.
         let mut saved = store.is_none();
-        if let Some(guard) = &guard {
+        if let Some(guard) = &mut guard {
             saved = !unsaved;
             match guard.read() {
                 Ok(Some(record)) => {
@@ -290,21 +292,15 @@ impl<T: CachedToken> TokenSource<T> {
                     };
                     format!("asking the server: {why}")
                 });
-                // A token's lifetime counts from before it was asked for.
-                let started = self.clock.now();
-                self.stats.count(Stat::Fetches);
-                let result = match self.client.get_token(&request) {
-                    Ok(token) => Ok(lineage.install(&token, started)),
-                    Err(error) => {
-                        self.stats.count(Stat::FetchFailures);
-                        lineage.record_failure(error, self.clock.now())
-                    }
-                };
-                trace::emit(span.as_ref(), EventKind::Fetch, || match &result {
-                    Ok(_) => "a token from the server".to_owned(),
-                    Err(error) => format!("failed: {}", error.message()),
+                let (result, fetched) = self.ask_server(&mut lineage, &request, guard.as_mut());
+                trace::emit(span.as_ref(), EventKind::Fetch, || match (&result, fetched) {
+                    (Ok(_), true) => "a token from the server".to_owned(),
+                    (Ok(_), false) => "refused as used, but another host had stored a newer \
+                                       token meanwhile: that one"
+                        .to_owned(),
+                    (Err(error), _) => format!("failed: {}", error.message()),
                 });
-                (result, true)
+                (result, fetched)
             }
         };
         let new_token = fetched && lineage.failure.is_none();
@@ -314,12 +310,19 @@ impl<T: CachedToken> TokenSource<T> {
             // A caller may have rejected the token while this fetch ran.
             lineage.withdraw(locked.lock().rejected.as_ref(), result)
         };
-        if let (Some(guard), true) = (&guard, fetched || !saved) {
+        let locked_store = guard.is_some();
+        if let Some(mut held) = guard.take().filter(|_| fetched || !saved) {
             lineage.serial += 1;
-            let written = guard.write(&Record::of(&lineage, guard.key(), &*self.clock));
+            let written = match held.write(&Record::of(&lineage, held.key(), &*self.clock)) {
+                Ok(Written::Superseded) => {
+                    drop(held);
+                    self.write_over_newer(&mut lineage)
+                }
+                written => written.map(drop),
+            };
             saved = written.is_ok();
             store_outcome = Some(written);
-        } else if guard.is_some() && store_outcome.is_none() {
+        } else if locked_store && store_outcome.is_none() {
             store_outcome = Some(Ok(()));
         }
         Exchanged {
@@ -330,7 +333,94 @@ impl<T: CachedToken> TokenSource<T> {
             saved,
         }
     }
+    /// Asks the server for a token with `request`, and installs the
+    /// answer in `lineage`; says whether the server gave a token. A
+    /// refresh refused as `invalid_grant` reads the store again first:
+    /// another host, which took the lock after this one's lease ran out,
+    /// may have used the refresh token and stored what came of it. Its
+    /// token is then taken, or its refresh token sent.
+    fn ask_server(
+        &self,
+        lineage: &mut Lineage<T>,
+        request: &TokenRequest,
+        mut guard: Option<&mut Guard<'_>>,
+    ) -> (Result<Arc<T>, Error>, bool) {
+        let mut request = request.clone();
+        loop {
+            // A token's lifetime counts from before it was asked for.
+            let started = self.clock.now();
+            self.stats.count(Stat::Fetches);
+            let error = match self.client.get_token(&request) {
+                Ok(token) => return (Ok(lineage.install(&token, started)), true),
+                Err(error) => error,
+            };
+            self.stats.count(Stat::FetchFailures);
+            let moved_on = match (error.oauth().code.as_deref(), guard.as_deref_mut()) {
+                (Some("invalid_grant"), Some(guard)) => self.moved_on(guard, &request),
+                _ => None,
+            };
+            let Some(stored) = moved_on else {
+                return (lineage.record_failure(error, self.clock.now()), true);
+            };
+            lineage.adopt(stored);
+            match lineage.plan(self.clock.now(), Margin::Fixed(Duration::ZERO), false) {
+                Plan::Serve(token) | Plan::Refresh(_, token) => return (Ok(token), false),
+                Plan::Fetch(next) => request = next,
+                Plan::Fail(error) => return (Err(error), false),
+                Plan::Wait => unreachable!("no fetch of this process is under way but this one"),
+            }
+        }
+    }
+
+    /// The lineage the store holds, when it moved on from `sent`: a token
+    /// valid now, or another refresh token.
+    fn moved_on(&self, guard: &mut Guard<'_>, sent: &TokenRequest) -> Option<Lineage<T>> {
+        let stored = guard.read().ok()??;
+        let stored: Lineage<T> = stored.into_lineage(&self.first_request, &*self.clock);
+        let sent = sent.refresh_token().map(Secret::expose);
+        let next = stored.next_request.refresh_token().map(Secret::expose);
+        let valid = stored.valid_at(self.clock.now()).is_some();
+        (valid || (next.is_some() && next != sent)).then_some(stored)
+    }
+
+    /// After a write refused because another host wrote since this one
+    /// read (its lease ran out meanwhile): takes the lock again, and
+    /// writes this lineage over the newer record, with any newer token of
+    /// that record. This one holds what the server last gave: with a
+    /// server that revokes a refresh token once used, the other host's
+    /// refresh failed, and this refresh token is the lineage's only one.
+    fn write_over_newer(&self, lineage: &mut Lineage<T>) -> Result<(), Error> {
+        let Some(store) = self.store.load_full() else {
+            return Ok(());
+        };
+        let deadline = deadline_after(self.client.total_timeout() + WAIT_SLACK);
+        let mut guard = match store.lock(deadline) {
+            Ok(guard) => guard,
+            Err(Unlocked::Unusable(error)) => return Err(error),
+            Err(Unlocked::TimedOut) => return Err(superseded(&store)),
+        };
+        if let Some(record) = guard.read().ok().flatten() {
+            lineage.absorb(record.into_lineage(&self.first_request, &*self.clock));
+        }
+        lineage.serial += 1;
+        match guard.write(&Record::of(lineage, guard.key(), &*self.clock))? {
+            Written::Done => Ok(()),
+            Written::Superseded => Err(superseded(&store)),
+        }
+    }
 }
+
+fn superseded(store: &SharedStore) -> Error {
+    Error::new(
+        ErrorKind::Store,
+        format!(
+            "cannot write the token store {}: another host wrote it each time after this \
+             one read it; this lineage is kept in memory, and written at the next fetch",
+            store.describe()
+        ),
+    )
+}
+
 
 /// Drops the store's token if it is `access_token`, when the store's lock
 /// is free (its holder is fetching, and replaces the token anyway).
@@ -339,7 +429,7 @@ pub(super) fn reject_in_store(
     store: &SharedStore,
     access_token: &str,
 ) -> Option<Result<(), Error>> {
-    let guard = match store.try_lock() {
+    let mut guard = match store.try_lock() {
         Ok(Some(guard)) => guard,
         Ok(None) => return None,
         Err(error) => return Some(Err(error)),
@@ -347,7 +437,8 @@ pub(super) fn reject_in_store(
     Some(match guard.read() {
         Ok(Some(mut record)) if record.holds(access_token) => {
             record.drop_token();
-            guard.write(&record)
+            // Superseded, the record holds another token already.
+            guard.write(&record).map(drop)
         }
         Ok(_) => Ok(()),
         Err(error) => Err(error),

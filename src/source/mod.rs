@@ -29,7 +29,6 @@
 //!   outside the lock (see [`PerProcess`]); parent and child then share
 //!   the source's store.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -172,16 +171,17 @@ impl<T: CachedToken> TokenSource<T> {
     }
 
     /// Shares the token with every source of the same lineage, in any
-    /// process of this user, that uses the store in `directory` (`None`:
-    /// the default one). Once per source, before its first get.
-    pub fn set_store(&self, directory: Option<&Path>) -> Result<(), Error> {
+    /// process or host, that uses the store `place` names: a directory of
+    /// this user's, or a `redis://` or `rediss://` URL (`None`:
+    /// `$CRITEO_OAUTH_STORE` when it is set and not empty, else the
+    /// default directory). Once per source, before its first get.
+    pub fn set_store(&self, place: Option<&str>) -> Result<(), Error> {
         if self.got.load(Ordering::Acquire) {
             return Err(Error::invalid_argument(
                 "the store must be set before the source's first get",
             ));
         }
-        let store =
-            SharedStore::in_directory(directory, self.client.token_url(), &self.first_request)?;
+        let store = SharedStore::named(place, &self.client, &self.first_request)?;
         if self.store_named.swap(true, Ordering::AcqRel) {
             return Err(Error::invalid_argument(
                 "the store may be set only once per source",

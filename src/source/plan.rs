@@ -123,6 +123,11 @@ impl NextRequest {
         }
     }
 
+    /// The refresh token the next fetch sends, if it sends one.
+    pub(super) fn refresh_token(&self) -> Option<&Secret> {
+        self.sendable()?.refresh_token()
+    }
+
     /// What may be sent, if anything.
     fn sendable(&self) -> Option<&TokenRequest> {
         match self {

@@ -2,6 +2,7 @@
 //! credentials, and every scenario with one line on what it answers. A
 //! test checks that every scenario the server knows is listed here.
 
+use crate::fake_redis;
 use crate::scenarios::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CODE, DEMO_REFRESH_TOKEN};
 
 /// Every scenario (`/scenario/<name>/oauth2/token`), with what it answers.
@@ -149,10 +150,14 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("truncated", "an answer cut off before its declared length"),
 ];
 
+/// The usage line, for `--help` and for a wrong argument.
+pub const USAGE: &str = "usage: criteo-test-server [--tls CA_FILE [--tls-name NAME]...] [--proxy] [ADDRESS]\n\
+    \x20      criteo-test-server --fake-redis MODE";
+
 /// The whole `--help` text.
 pub fn help() -> String {
     let mut text = format!(
-        "usage: criteo-test-server [--tls CA_FILE [--tls-name NAME]...] [--proxy] [ADDRESS]\n\
+        "{USAGE}\n\
          \n\
          A scripted OAuth2 token server for tests: it listens on ADDRESS (default\n\
          127.0.0.1:0, a free port) and prints its URL on the first line; with --proxy,\n\
@@ -162,6 +167,9 @@ pub fn help() -> String {
          \x20                  from a CA made now and written to CA_FILE\n\
          \x20 --tls-name NAME  one more name the certificate is for\n\
          \x20 --proxy          also run a CONNECT proxy\n\
+         \x20 --fake-redis MODE  run a fake Redis server instead, on 127.0.0.1 and a free\n\
+         \x20                    port that it prints; it reads RESP commands and\n\
+         \x20                    answers them as MODE says (the modes are listed last)\n\
          \n\
          POST URL/oauth2/token acts as Criteo's endpoint for client_id {DEMO_CLIENT_ID},\n\
          client_secret {DEMO_CLIENT_SECRET} (401 invalid_client otherwise), for the grants\n\
@@ -177,6 +185,15 @@ pub fn help() -> String {
         .max()
         .unwrap_or(0);
     for (name, what) in SCENARIOS {
+        text.push_str(&format!("  {name:width$}  {what}\n"));
+    }
+    text.push_str("\nThe modes of --fake-redis:\n\n");
+    let width = fake_redis::MODES
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0);
+    for (name, what) in fake_redis::MODES {
         text.push_str(&format!("  {name:width$}  {what}\n"));
     }
     text

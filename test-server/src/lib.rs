@@ -7,8 +7,12 @@
 //! with host `<url>/scenario/<name>` meets exactly that answer.
 //! `GET /count/<client_id>` answers how many token requests that client has
 //! made, on any path, so that a test in another process can count fetches.
+//!
+//! [`FakeRedis`] is a Redis server that answers badly on purpose, for the
+//! tests of the library's Redis store.
 
 pub mod catalogue;
+pub mod fake_redis;
 mod http;
 mod proxy;
 pub mod scenarios;
@@ -23,6 +27,7 @@ use std::thread;
 
 use http::Wire;
 
+pub use fake_redis::{FakeRedis, FakeRedisMode};
 pub use http::RecordedRequest;
 pub use proxy::{ConnectProxy, Tunnel};
 pub use scenarios::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CODE, DEMO_REFRESH_TOKEN};

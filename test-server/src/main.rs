@@ -1,10 +1,14 @@
 //! Runs the test token server until killed. Prints its URL on the first
 //! line of standard output, so scripts can read it. `--help` says how to
-//! use it and lists the scenarios (see `catalogue.rs`).
+//! use it and lists the scenarios (see `catalogue.rs`). With
+//! `--fake-redis MODE` it runs a fake Redis server instead and prints its
+//! port.
 
 use std::io::Write;
 
-use criteo_test_server::{ConnectProxy, TestCa, TestServer, Validity, catalogue};
+use criteo_test_server::{
+    ConnectProxy, FakeRedis, FakeRedisMode, TestCa, TestServer, Validity, catalogue,
+};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -15,6 +19,7 @@ fn main() {
             "--tls" => ca_file = Some(args.next().unwrap_or_else(|| usage())),
             "--tls-name" => names.push(args.next().unwrap_or_else(|| usage())),
             "--proxy" => proxy = true,
+            "--fake-redis" => fake_redis(&args.next().unwrap_or_else(|| usage())),
             "--help" | "-h" => {
                 print!("{}", catalogue::help());
                 std::process::exit(0);
@@ -46,8 +51,20 @@ fn main() {
     }
 }
 
+/// Runs a fake Redis server until killed, its port on the first line.
+fn fake_redis(mode: &str) -> ! {
+    let mode = FakeRedisMode::parse(mode)
+        .unwrap_or_else(|| die(&format!("unknown fake Redis mode {mode:?} (see --help)")));
+    let fake = FakeRedis::start(mode).unwrap_or_else(|e| die(&e.to_string()));
+    println!("{}", fake.port());
+    std::io::stdout().flush().expect("stdout is writable");
+    loop {
+        std::thread::park();
+    }
+}
+
 fn usage() -> ! {
-    die("usage: criteo-test-server [--tls CA_FILE [--tls-name NAME]...] [--proxy] [ADDRESS]")
+    die(catalogue::USAGE)
 }
 
 fn die(message: &str) -> ! {

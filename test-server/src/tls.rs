@@ -64,14 +64,7 @@ impl TestCa {
     /// A server configuration with a certificate for `names` (DNS names or
     /// IP addresses) signed by this CA.
     pub fn server_config(&self, names: &[&str], validity: Validity) -> Arc<rustls::ServerConfig> {
-        let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
-        if validity == Validity::Expired {
-            params.not_before = date_time_ymd(2001, 1, 1);
-            params.not_after = date_time_ymd(2001, 12, 31);
-        }
-        let key = KeyPair::generate().unwrap();
-        let certificate = params.signed_by(&key, &self.issuer).unwrap();
+        let (certificate, key) = self.issue(names, validity);
         let chain = vec![CertificateDer::from(certificate.der().to_vec())];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -82,6 +75,32 @@ impl TestCa {
             .with_single_cert(chain, key)
             .unwrap();
         Arc::new(config)
+    }
+
+    /// A certificate for `names` signed by this CA and its private key,
+    /// written as PEM files at `certificate` and `key`, for a server that
+    /// is not ours (redis-server's `tls-cert-file` and `tls-key-file`).
+    pub fn write_server_pem(
+        &self,
+        names: &[&str],
+        certificate: &Path,
+        key: &Path,
+    ) -> std::io::Result<()> {
+        let (issued, key_pair) = self.issue(names, Validity::Current);
+        std::fs::write(certificate, issued.pem())?;
+        std::fs::write(key, key_pair.serialize_pem())
+    }
+
+    fn issue(&self, names: &[&str], validity: Validity) -> (rcgen::Certificate, KeyPair) {
+        let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+        let mut params = CertificateParams::new(names).unwrap();
+        if validity == Validity::Expired {
+            params.not_before = date_time_ymd(2001, 1, 1);
+            params.not_after = date_time_ymd(2001, 12, 31);
+        }
+        let key = KeyPair::generate().unwrap();
+        let certificate = params.signed_by(&key, &self.issuer).unwrap();
+        (certificate, key)
     }
 }
 

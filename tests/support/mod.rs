@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own part of this module
 
 pub mod fake_clock;
+pub mod redis;
 pub mod trace;
 
 use std::ffi::{CStr, CString, c_char};

@@ -18,6 +18,7 @@ use rustix::fs::{MemfdFlags, ftruncate, memfd_create};
 
 use super::lock::{self, LockFailure, Turn};
 use super::record::MAX_RECORD_BYTES;
+use super::{Backend, Held, Written};
 use crate::descriptors::{Identified, above_stdio};
 use crate::error::{Error, ErrorKind};
 use crate::process::PerProcess;
@@ -31,7 +32,7 @@ pub(super) struct Anonymous {
     file: Identified<File>,
 }
 
-pub(super) struct Locked<'a> {
+struct Locked<'a> {
     file: &'a File,
     _turn: Turn,
 }
@@ -51,25 +52,32 @@ impl Anonymous {
     fn turn_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.turn.get(Arc::default))
     }
+}
 
-    pub(super) fn lock(&self, deadline: Instant) -> Result<Locked<'_>, LockFailure> {
+impl Backend for Anonymous {
+    fn describe(&self) -> String {
+        "the store shared with forked processes".into()
+    }
+
+    fn lock(&self, deadline: Instant) -> Result<Box<dyn Held + '_>, LockFailure> {
         let turn = Turn::wait(self.turn_flag(), deadline)?;
         let file = self.file.ours().map_err(LockFailure::Unusable)?;
         lock::lock(file, deadline)?;
-        Ok(Locked { file, _turn: turn })
+        Ok(Box::new(Locked { file, _turn: turn }))
     }
 
-    pub(super) fn try_lock(&self) -> io::Result<Option<Locked<'_>>> {
+    fn try_lock(&self) -> io::Result<Option<Box<dyn Held + '_>>> {
         let Some(turn) = Turn::take(self.turn_flag()) else {
             return Ok(None);
         };
         let file = self.file.ours()?;
-        Ok(lock::try_lock(file)?.then(|| Locked { file, _turn: turn }))
+        let locked = lock::try_lock(file)?;
+        Ok(locked.then(|| Box::new(Locked { file, _turn: turn }) as Box<dyn Held>))
     }
 }
 
-impl Locked<'_> {
-    pub(super) fn read(&self) -> Result<Option<Vec<u8>>, Error> {
+impl Held for Locked<'_> {
+    fn read(&mut self) -> Result<Option<Vec<u8>>, Error> {
         let size = self.file.metadata().map_err(failed)?.len();
         if size == 0 || size > MAX_RECORD_BYTES {
             return Ok(None);
@@ -79,9 +87,12 @@ impl Locked<'_> {
         Ok(Some(bytes))
     }
 
-    pub(super) fn write(&self, bytes: &[u8]) -> Result<(), Error> {
+    /// The lock, held by one process alone, keeps the record from moving
+    /// on meanwhile.
+    fn write(&mut self, bytes: &[u8]) -> Result<Written, Error> {
         self.file.write_all_at(bytes, 0).map_err(failed)?;
-        ftruncate(self.file, bytes.len() as u64).map_err(|e| failed(e.into()))
+        ftruncate(self.file, bytes.len() as u64).map_err(|e| failed(e.into()))?;
+        Ok(Written::Done)
     }
 }
 

@@ -26,6 +26,7 @@ use rustix::process::geteuid;
 
 use super::lock::{self, LockFailure, Turn};
 use super::record::MAX_RECORD_BYTES;
+use super::{Backend, Held, Written};
 use crate::descriptors::{Unreadable, above_stdio, read_open_file};
 use crate::error::{Error, ErrorKind};
 
@@ -41,13 +42,15 @@ const NOW: Timestamps = Timestamps {
     },
 };
 
-/// Where the store is: an absolute path, checked again at each use.
+/// One lineage's place in a store directory: the directory's absolute
+/// path, checked again at each use, and the lineage's files in it.
 pub(super) struct Directory {
     path: PathBuf,
+    files: Files,
 }
 
 /// The files of one lineage, named by its key.
-pub(super) struct Files {
+struct Files {
     lock: String,
     record: String,
     temporary: String,
@@ -56,14 +59,15 @@ pub(super) struct Files {
 /// A lineage's lock, held: the directory as opened for it, and the lock
 /// file. Fields drop in order: the lock file is unlocked and closed before
 /// the process's turn is given up.
-pub(super) struct Locked {
+pub(super) struct Locked<'a> {
+    store: &'a Directory,
     directory: OwnedFd,
     lock_file: OwnedFd,
     _turn: Turn,
 }
 
 impl Files {
-    pub(super) fn named(key: &str) -> Files {
+    fn named(key: &str) -> Files {
         Files {
             lock: format!("{key}.lock"),
             record: format!("{key}.json"),
@@ -82,21 +86,20 @@ pub(super) fn default_path() -> PathBuf {
 }
 
 impl Directory {
-    /// The directory at `path`, made (mode 0700) when it does not exist,
-    /// and checked.
-    pub(super) fn new(path: &Path) -> Result<Directory, Error> {
+    /// The files of the lineage `name` in the directory at `path`, made
+    /// (mode 0700) when it does not exist, and checked.
+    pub(super) fn new(path: &Path, name: &str) -> Result<Directory, Error> {
         let refused = |why: String| {
             Error::invalid_argument(format!("the store directory {} {why}", path.display()))
         };
         let path =
             std::path::absolute(path).map_err(|e| refused(format!("has no absolute path: {e}")))?;
-        let directory = Directory { path };
+        let directory = Directory {
+            path,
+            files: Files::named(name),
+        };
         directory.open().map_err(refused)?;
         Ok(directory)
-    }
-
-    pub(super) fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Opens the directory, making it first when it does not exist, and
@@ -142,10 +145,16 @@ impl Directory {
         Ok(directory)
     }
 
-    /// Takes the lineage's lock, waiting for another holder until
-    /// `deadline`.
-    pub(super) fn lock(&self, files: &Files, deadline: Instant) -> Result<Locked, LockFailure> {
+}
+
+impl Backend for Directory {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn lock(&self, deadline: Instant) -> Result<Box<dyn Held + '_>, LockFailure> {
         let unusable = LockFailure::Unusable;
+        let files = &self.files;
         loop {
             let directory = self.open().map_err(|why| unusable(io::Error::other(why)))?;
             let turn = Turn::wait(turn_flag(&directory, files).map_err(unusable)?, deadline)?;
@@ -154,30 +163,36 @@ impl Directory {
             if self.still_named(&directory, files, &lock_file) {
                 // Used now: a cleaner of old files leaves it alone.
                 let _ = futimens(&lock_file, &NOW);
-                return Ok(Locked {
+                return Ok(Box::new(Locked {
+                    store: self,
                     directory,
                     lock_file,
                     _turn: turn,
-                });
+                }));
             }
         }
     }
 
-    /// Takes the lineage's lock if no one holds it.
-    pub(super) fn try_lock(&self, files: &Files) -> io::Result<Option<Locked>> {
+    fn try_lock(&self) -> io::Result<Option<Box<dyn Held + '_>>> {
+        let files = &self.files;
         let directory = self.open().map_err(io::Error::other)?;
         let Some(turn) = Turn::take(turn_flag(&directory, files)?) else {
             return Ok(None);
         };
         let lock_file = open_lock_file(&directory, files)?;
         let locked = lock::try_lock(&lock_file)? && self.still_named(&directory, files, &lock_file);
-        Ok(locked.then(|| Locked {
-            directory,
-            lock_file,
-            _turn: turn,
+        Ok(locked.then(|| {
+            Box::new(Locked {
+                store: self,
+                directory,
+                lock_file,
+                _turn: turn,
+            }) as Box<dyn Held>
         }))
     }
+}
 
+impl Directory {
     /// Whether the lock file's name still leads to the file locked: one
     /// removed meanwhile (by a cleaner of old files, say) locks nothing.
     fn still_named(&self, directory: &OwnedFd, files: &Files, lock_file: &OwnedFd) -> bool {
@@ -231,10 +246,11 @@ fn open_lock_file(directory: &OwnedFd, files: &Files) -> io::Result<OwnedFd> {
     Ok(file)
 }
 
-impl Locked {
+impl Held for Locked<'_> {
     /// The record's bytes; `None` when there is none, or none that could
     /// be a record (a link, a device, another user's file, too large).
-    pub(super) fn read(&self, store: &Directory, files: &Files) -> Result<Option<Vec<u8>>, Error> {
+    fn read(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        let (store, files) = (self.store, &self.store.files);
         let flags =
             OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
         let failed = |error| store.failed("read", &files.record, error);
@@ -257,17 +273,17 @@ impl Locked {
 
     /// Replaces the record with `bytes`, durably: a temporary file,
     /// written and synced, then renamed over the record, then the
-    /// directory synced.
-    pub(super) fn write(
-        &self,
-        store: &Directory,
-        files: &Files,
-        bytes: &[u8],
-    ) -> Result<(), Error> {
+    /// directory synced. The lock, held by one process alone, keeps the
+    /// record from moving on meanwhile.
+    fn write(&mut self, bytes: &[u8]) -> Result<Written, Error> {
+        let files = &self.store.files;
         self.replace(files, bytes)
-            .map_err(|error| store.failed("write", &files.record, error))
+            .map(|()| Written::Done)
+            .map_err(|error| self.store.failed("write", &files.record, error))
     }
+}
 
+impl Locked<'_> {
     fn replace(&self, files: &Files, bytes: &[u8]) -> io::Result<()> {
         let flags = OFlags::WRONLY
             | OFlags::CREATE
@@ -309,7 +325,7 @@ impl Locked {
 
 /// Unlocked explicitly before the descriptor closes (which would drop the
 /// lock too): the order is then plain to see.
-impl Drop for Locked {
+impl Drop for Locked<'_> {
     fn drop(&mut self) {
         lock::unlock(&self.lock_file);
     }

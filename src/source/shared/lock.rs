@@ -1,5 +1,6 @@
-//! The lock that processes take for a whole fetch, waited for within a
-//! deadline.
+//! The lock that the processes of one host take for a whole fetch, waited
+//! for within a deadline (and the waiting, which the Redis store's lock
+//! shares).
 //!
 //! It is a POSIX record lock (`fcntl(F_SETLK)`), which belongs to a
 //! process: a child of `fork()` never inherits it, the kernel drops it
@@ -33,8 +34,17 @@ pub(super) enum LockFailure {
 }
 
 /// The first and the longest pause between two tries for a lock.
-const FIRST_PAUSE: Duration = Duration::from_millis(1);
-const LONGEST_PAUSE: Duration = Duration::from_millis(16);
+#[derive(Clone, Copy)]
+pub(super) struct Pauses {
+    pub(super) first: Duration,
+    pub(super) longest: Duration,
+}
+
+/// For a lock of this host: a try costs a system call.
+const LOCAL_PAUSES: Pauses = Pauses {
+    first: Duration::from_millis(1),
+    longest: Duration::from_millis(16),
+};
 
 /// A file's turn in this process, held while it lives.
 pub(super) struct Turn(Arc<AtomicBool>);
@@ -42,7 +52,9 @@ pub(super) struct Turn(Arc<AtomicBool>);
 impl Turn {
     /// The turn that `flag` marks, waited for until `deadline`.
     pub(super) fn wait(flag: Arc<AtomicBool>, deadline: Instant) -> Result<Turn, LockFailure> {
-        poll_until(deadline, || Ok(!flag.swap(true, Ordering::AcqRel)))?;
+        poll_until(deadline, LOCAL_PAUSES, || {
+            Ok(!flag.swap(true, Ordering::AcqRel))
+        })?;
         Ok(Turn(flag))
     }
 
@@ -72,16 +84,17 @@ pub(super) fn flag_of(key: &str) -> Arc<AtomicBool> {
 
 /// Takes the lock on `file`, trying until `deadline`.
 pub(super) fn lock(file: &impl AsFd, deadline: Instant) -> Result<(), LockFailure> {
-    poll_until(deadline, || try_lock(file))
+    poll_until(deadline, LOCAL_PAUSES, || try_lock(file))
 }
 
 /// Calls `attempt` until it succeeds or `deadline` passes, pausing longer
 /// and longer between tries.
-fn poll_until(
+pub(super) fn poll_until(
     deadline: Instant,
+    pauses: Pauses,
     mut attempt: impl FnMut() -> io::Result<bool>,
 ) -> Result<(), LockFailure> {
-    let mut pause = FIRST_PAUSE;
+    let mut pause = pauses.first;
     loop {
         if attempt().map_err(LockFailure::Unusable)? {
             return Ok(());
@@ -91,7 +104,7 @@ fn poll_until(
             return Err(LockFailure::TimedOut);
         }
         thread::sleep(pause.min(left));
-        pause = (pause * 2).min(LONGEST_PAUSE);
+        pause = (pause * 2).min(pauses.longest);
     }
 }
 

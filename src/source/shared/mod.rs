@@ -2,49 +2,97 @@
 //! cached token, one fetch at a time, and the refresh token that rotates,
 //! for every process of the user that uses the same store.
 //!
-//! A store is a named directory ([`directory`]) or, for the children of
-//! the process that made a source, a file with no name ([`anonymous`]).
-//! Either holds one [`record`] per lineage, behind a lock ([`lock`]) that
-//! a source holds for a whole fetch: under it, it reads what another
-//! process left, fetches only when that will not do, and writes the result
-//! before anyone sees it.
+//! A store is one [`Backend`]: a named directory ([`directory`]) shared
+//! by the processes of one host, a Redis server ([`redis`]) shared by the
+//! hosts of a fleet, or, for the children of the process that made a
+//! source, a file with no name ([`anonymous`]). Each holds one [`record`]
+//! per lineage, [`seal`]ed, behind a lock that a source holds for a whole
+//! fetch: under it, it reads what another process left, fetches only when
+//! that will not do, and writes the result before anyone sees it.
 //!
 //! A lineage is named by a keyed hash (HMAC-SHA256, keyed with the client
 //! secret) of the token URL, the grant, the client id and the code or
 //! refresh token the sources start from: the secret is never written, and
-//! a source with another secret never finds the record.
+//! a source with another secret never finds the record, nor opens it.
 
 mod anonymous;
 mod directory;
 mod lock;
 mod record;
+mod redis;
+mod seal;
 
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 use std::time::Instant;
 
 use ring::hmac;
+use zeroize::Zeroizing;
 
+use crate::client::Client;
 use crate::error::{Error, ErrorKind};
 use crate::request::TokenRequest;
 use anonymous::Anonymous;
-use directory::{Directory, Files};
+use directory::Directory;
 use lock::LockFailure;
 pub(super) use record::Record;
 #[cfg(fuzzing)]
 pub use record::read_back as read_back_record;
+use redis::{RedisStore, is_redis_url};
+use seal::Seal;
 
 /// Bumped when the way lineages are named changes.
 const LINEAGE_CONTEXT: &str = "criteo-oauth lineage 1";
 
-pub(crate) struct SharedStore {
-    place: Place,
-    /// The lineage's key, in hex; its first half names its files.
-    key: String,
+/// The variable that names the store when a program names none.
+pub(crate) const STORE_VARIABLE: &str = "CRITEO_OAUTH_STORE";
+
+/// One lineage's place in a store: where its record is kept, and how the
+/// holders of its lock exclude one another. One implementation per kind
+/// of store; the lineage logic above does not depend on which.
+trait Backend: Send + Sync {
+    /// Where the store is, for messages (never a password).
+    fn describe(&self) -> String;
+
+    /// Takes the lineage's lock, waiting for another holder until
+    /// `deadline`.
+    fn lock(&self, deadline: Instant) -> Result<Box<dyn Held + '_>, LockFailure>;
+
+    /// Takes the lineage's lock if nobody holds it.
+    fn try_lock(&self) -> io::Result<Option<Box<dyn Held + '_>>>;
+
+    /// Whether a plain record of the first release, written before
+    /// records were sealed, is still taken (from a directory of this
+    /// user's only, where it may hold the only live refresh token).
+    fn takes_plain_records(&self) -> bool {
+        false
+    }
 }
 
-enum Place {
-    Directory(Directory, Files),
-    Anonymous(Anonymous),
+/// A lineage's lock, held; released when dropped.
+trait Held {
+    /// The record's bytes, as stored; `None` when there is none.
+    fn read(&mut self) -> Result<Option<Vec<u8>>, Error>;
+
+    /// Replaces the record, durably, unless it moved on since it was
+    /// read (another holder wrote it after this one's lock ran out).
+    fn write(&mut self, bytes: &[u8]) -> Result<Written, Error>;
+}
+
+/// How a write ended.
+#[derive(Debug, PartialEq)]
+pub(super) enum Written {
+    Done,
+    /// Not written: another holder wrote a newer record since this one
+    /// read it.
+    Superseded,
+}
+
+pub(crate) struct SharedStore {
+    backend: Box<dyn Backend>,
+    /// The lineage's key, in hex; its first half names its record.
+    key: String,
+    seal: Seal,
 }
 
 /// Why a store's lock was not taken.
@@ -58,82 +106,68 @@ pub(super) enum Unlocked {
 /// The lock of one lineage, held; released when dropped.
 pub(super) struct Guard<'a> {
     store: &'a SharedStore,
-    file: FileLock<'a>,
-}
-
-enum FileLock<'a> {
-    Directory(directory::Locked, &'a Directory, &'a Files),
-    Anonymous(anonymous::Locked<'a>),
+    held: Box<dyn Held + 'a>,
 }
 
 impl SharedStore {
-    /// The store in `directory`, or in the default one (see
-    /// [`directory::default_path`]), for sources made with `request`.
-    pub(crate) fn in_directory(
-        path: Option<&Path>,
-        token_url: &str,
+    /// The store `place` names, for sources made with `request` on
+    /// `client`: a `redis://` or `rediss://` URL, or a directory. `None`
+    /// is what `$CRITEO_OAUTH_STORE` names when it is set and not empty,
+    /// else the default directory (see [`directory::default_path`]).
+    pub(crate) fn named(
+        place: Option<&str>,
+        client: &Client,
         request: &TokenRequest,
     ) -> Result<SharedStore, Error> {
-        let path = path.map_or_else(directory::default_path, PathBuf::from);
-        let key = lineage_key(token_url, request);
-        let files = Files::named(&key[..32]);
-        Ok(SharedStore {
-            place: Place::Directory(Directory::new(&path)?, files),
-            key,
-        })
+        let from_environment = std::env::var(STORE_VARIABLE).ok().filter(|s| !s.is_empty());
+        let place = place.or(from_environment.as_deref());
+        let key = lineage_key(client.token_url(), request);
+        let name = &key[..32];
+        let backend: Box<dyn Backend> = match place {
+            Some(url) if is_redis_url(url) => Box::new(RedisStore::new(url, client, name)?),
+            Some(path) => Box::new(Directory::new(Path::new(path), name)?),
+            None => Box::new(Directory::new(&directory::default_path(), name)?),
+        };
+        Ok(Self::with_backend(backend, key, request))
     }
 
     /// A store for this source and the children it will have; `None` when
     /// the system cannot make one.
     pub(crate) fn anonymous(token_url: &str, request: &TokenRequest) -> Option<SharedStore> {
-        Some(SharedStore {
-            place: Place::Anonymous(Anonymous::new()?),
-            key: lineage_key(token_url, request),
-        })
+        let key = lineage_key(token_url, request);
+        Some(Self::with_backend(Box::new(Anonymous::new()?), key, request))
+    }
+
+    fn with_backend(backend: Box<dyn Backend>, key: String, request: &TokenRequest) -> Self {
+        let [_, _, client_secret, code, refresh_token] = request.lineage_fields();
+        SharedStore {
+            backend,
+            seal: Seal::new(&[client_secret, code, refresh_token], &key),
+            key,
+        }
     }
 
     /// Where the store is, for messages.
     pub(crate) fn describe(&self) -> String {
-        match &self.place {
-            Place::Directory(directory, _) => directory.path().display().to_string(),
-            Place::Anonymous(_) => "the store shared with forked processes".into(),
-        }
+        self.backend.describe()
     }
 
     /// Takes the lineage's lock, waiting for another holder until `deadline`.
     pub(super) fn lock(&self, deadline: Instant) -> Result<Guard<'_>, Unlocked> {
-        let file = match &self.place {
-            Place::Directory(directory, files) => directory
-                .lock(files, deadline)
-                .map(|locked| FileLock::Directory(locked, directory, files)),
-            Place::Anonymous(anonymous) => anonymous.lock(deadline).map(FileLock::Anonymous),
+        match self.backend.lock(deadline) {
+            Ok(held) => Ok(Guard { store: self, held }),
+            Err(LockFailure::TimedOut) => Err(Unlocked::TimedOut),
+            Err(LockFailure::Unusable(error)) => Err(Unlocked::Unusable(self.unusable(error))),
         }
-        .map_err(|failure| self.unlocked(failure))?;
-        Ok(Guard { store: self, file })
     }
 
     /// Takes the lineage's lock if nobody holds it.
     pub(super) fn try_lock(&self) -> Result<Option<Guard<'_>>, Error> {
-        let file = match &self.place {
-            Place::Directory(directory, files) => directory
-                .try_lock(files)
-                .map(|locked| locked.map(|locked| FileLock::Directory(locked, directory, files))),
-            Place::Anonymous(anonymous) => anonymous
-                .try_lock()
-                .map(|locked| locked.map(FileLock::Anonymous)),
-        }
-        .map_err(|error| self.unusable(error))?;
-        Ok(file.map(|file| Guard { store: self, file }))
+        let held = self.backend.try_lock().map_err(|error| self.unusable(error))?;
+        Ok(held.map(|held| Guard { store: self, held }))
     }
 
-    fn unlocked(&self, failure: LockFailure) -> Unlocked {
-        match failure {
-            LockFailure::TimedOut => Unlocked::TimedOut,
-            LockFailure::Unusable(error) => Unlocked::Unusable(self.unusable(error)),
-        }
-    }
-
-    fn unusable(&self, error: std::io::Error) -> Error {
+    fn unusable(&self, error: io::Error) -> Error {
         Error::new(
             ErrorKind::Store,
             format!("cannot lock the token store {}: {error}", self.describe()),
@@ -142,24 +176,37 @@ impl SharedStore {
 }
 
 impl Guard<'_> {
-    /// The lineage's record; `None` when there is none this source can
-    /// take (missing, truncated, corrupt, of another format or lineage).
-    pub(super) fn read(&self) -> Result<Option<Record>, Error> {
-        let bytes = match &self.file {
-            FileLock::Directory(locked, directory, files) => locked.read(directory, files)?,
-            FileLock::Anonymous(locked) => locked.read()?,
+    /// The lineage's record; `None` when there is none. A record this
+    /// source cannot take (truncated, altered, sealed with other secrets,
+    /// of another format or lineage) is an error, and counts as none.
+    pub(super) fn read(&mut self) -> Result<Option<Record>, Error> {
+        let Some(bytes) = self.held.read()?.map(Zeroizing::new) else {
+            return Ok(None);
         };
-        let bytes = bytes.map(zeroize::Zeroizing::new);
-        Ok(bytes.and_then(|bytes| Record::parse(&bytes, &self.store.key)))
+        let store = self.store;
+        let opened = store.seal.open(&bytes);
+        let plain = (opened.is_none() && store.backend.takes_plain_records()).then_some(&bytes);
+        match opened.as_ref().or(plain) {
+            Some(record) => Record::parse(record, &store.key).map(Some),
+            None => None,
+        }
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Store,
+                format!(
+                    "the record of this lineage in the token store {} does not open (altered, \
+                     damaged or of another version): it is taken as absent, and replaced",
+                    store.describe()
+                ),
+            )
+        })
     }
 
-    /// Replaces the lineage's record, durably, before the lock is released.
-    pub(super) fn write(&self, record: &Record) -> Result<(), Error> {
-        let bytes = record.to_bytes();
-        match &self.file {
-            FileLock::Directory(locked, directory, files) => locked.write(directory, files, &bytes),
-            FileLock::Anonymous(locked) => locked.write(&bytes),
-        }
+    /// Replaces the lineage's record, sealed, durably, before the lock is
+    /// released, unless another holder wrote since it was read.
+    pub(super) fn write(&mut self, record: &Record) -> Result<Written, Error> {
+        let sealed = self.store.seal.seal(&record.to_bytes());
+        self.held.write(&sealed)
     }
 
     pub(super) fn key(&self) -> &str {

@@ -153,12 +153,10 @@ impl Record {
         Lineage {
             current: self.token.and_then(|token| token.into_current(clock)),
             next_request,
-            failure: self.failure.and_then(|failure| {
-                Some(Failure {
-                    not_before: failure.not_before.to_moment(clock)?,
-                    backoff: Duration::from_millis(failure.backoff_ms),
-                    error: failure.error.into_error(),
-                })
+            failure: self.failure.map(|failure| Failure {
+                not_before: failure.not_before.to_moment(clock),
+                backoff: Duration::from_millis(failure.backoff_ms),
+                error: failure.error.into_error(),
             }),
             serial: self.serial,
         }

@@ -1,0 +1,210 @@
+//! A store on a Redis server, shared by the hosts of a fleet.
+//!
+//! A lineage has two keys, `<prefix>{<name>}:lock` and
+//! `<prefix>{<name>}:record` (the braces keep both in one slot of a
+//! cluster). The lock is `SET NX PX`: a random owner and a lease longer
+//! than a fetch's time limit, so that a holder that dies or stops frees it
+//! by itself; it is released by its owner alone (compare-and-delete, in a
+//! script). The record is a hash: the sealed record (`r`) and its
+//! generation (`g`), which a write moves forward only from the generation
+//! its writer read (compare-and-set, in a script): a holder whose lease ran
+//! out while it was stopped never puts an older record over a newer one.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ring::rand::{SecureRandom, SystemRandom};
+
+use super::lock::{LockFailure, Pauses, poll_until};
+use super::{Backend, Held, Written};
+use crate::client::Client;
+use crate::error::{Error, ErrorKind};
+use crate::redis::{OPERATION_LIMIT, Reply, Server};
+
+pub(crate) use crate::redis::is_redis_url;
+
+/// How much longer than the client's total time limit a lease lasts: the
+/// store's own operations under the lock.
+const LEASE_BEYOND_THE_FETCH: Duration = Duration::from_secs(2);
+
+/// Waiting for another host's lock: each try is a round trip, so the
+/// pauses grow to a tenth of a second.
+const PAUSES: Pauses = Pauses {
+    first: Duration::from_millis(5),
+    longest: Duration::from_millis(100),
+};
+
+/// Deletes the lock if its owner is `ARGV[1]`.
+const UNLOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+                        return redis.call('DEL', KEYS[1]) end return 0";
+/// Writes `ARGV[3]` as generation `ARGV[2]` if the record's generation is
+/// still `ARGV[1]` (empty: no record).
+const WRITE: &str = "if (redis.call('HGET', KEYS[1], 'g') or '') ~= ARGV[1] then return 0 end \
+                     redis.call('HSET', KEYS[1], 'g', ARGV[2], 'r', ARGV[3]) return 1";
+
+pub(super) struct RedisStore {
+    server: Arc<Server>,
+    lock_key: String,
+    record_key: String,
+    lease: Duration,
+}
+
+/// The lock, held until dropped, and the generation last read.
+struct Lease<'a> {
+    store: &'a RedisStore,
+    owner: String,
+    generation: String,
+}
+
+impl RedisStore {
+    /// The keys of the lineage `name` on the server `url` names.
+    pub(super) fn new(url: &str, client: &Client, name: &str) -> Result<RedisStore, Error> {
+        let server = Server::shared(url, client)?;
+        let base = format!("{}{{{name}}}", server.prefix());
+        Ok(RedisStore {
+            lock_key: format!("{base}:lock"),
+            record_key: format!("{base}:record"),
+            lease: client.total_timeout() + LEASE_BEYOND_THE_FETCH,
+            server,
+        })
+    }
+
+    /// One try for the lock, as `owner`.
+    fn try_take(&self, owner: &str, deadline: Instant) -> io::Result<bool> {
+        let lease = self.lease.as_millis().to_string();
+        let arguments: [&[u8]; 6] = [
+            b"SET",
+            self.lock_key.as_bytes(),
+            owner.as_bytes(),
+            b"NX",
+            b"PX",
+            lease.as_bytes(),
+        ];
+        match self.server.call(&arguments, deadline)? {
+            Reply::Status(ok) if ok == "OK" => Ok(true),
+            Reply::Bulk(None) => Ok(false),
+            _ => Err(unexpected("SET")),
+        }
+    }
+
+    fn failed(&self, what: &str, error: io::Error) -> Error {
+        Error::new(
+            ErrorKind::Store,
+            format!("cannot {what} the token store {}: {error}", self.describe()),
+        )
+    }
+}
+
+impl Backend for RedisStore {
+    fn describe(&self) -> String {
+        format!("{} (keys {})", self.server.describe(), self.record_key)
+    }
+
+    fn lock(&self, deadline: Instant) -> Result<Box<dyn Held + '_>, LockFailure> {
+        let owner = new_owner();
+        poll_until(deadline, PAUSES, || self.try_take(&owner, deadline))?;
+        Ok(Box::new(Lease::new(self, owner)))
+    }
+
+    fn try_lock(&self) -> io::Result<Option<Box<dyn Held + '_>>> {
+        let owner = new_owner();
+        let taken = self.try_take(&owner, Instant::now() + OPERATION_LIMIT)?;
+        Ok(taken.then(|| Box::new(Lease::new(self, owner)) as Box<dyn Held>))
+    }
+}
+
+impl<'a> Lease<'a> {
+    fn new(store: &'a RedisStore, owner: String) -> Self {
+        Lease {
+            store,
+            owner,
+            generation: String::new(),
+        }
+    }
+}
+
+impl Held for Lease<'_> {
+    fn read(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        let store = self.store;
+        let arguments: [&[u8]; 4] = [b"HMGET", store.record_key.as_bytes(), b"g", b"r"];
+        let reply = store
+            .server
+            .call(&arguments, Instant::now() + OPERATION_LIMIT)
+            .map_err(|error| store.failed("read", error))?;
+        let Reply::Array(Some(mut fields)) = reply else {
+            return Err(store.failed("read", unexpected("HMGET")));
+        };
+        let (Some(Reply::Bulk(record)), Some(Reply::Bulk(generation)), None) =
+            (fields.pop(), fields.pop(), fields.pop())
+        else {
+            return Err(store.failed("read", unexpected("HMGET")));
+        };
+        self.generation = generation
+            .map(|g| String::from_utf8_lossy(&g).into_owned())
+            .unwrap_or_default();
+        Ok(record.map(|record| record.to_vec()))
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<Written, Error> {
+        let store = self.store;
+        let next = self.generation.parse::<u64>().unwrap_or(0).saturating_add(1);
+        let next = next.to_string();
+        let arguments: [&[u8]; 7] = [
+            b"EVAL",
+            WRITE.as_bytes(),
+            b"1",
+            store.record_key.as_bytes(),
+            self.generation.as_bytes(),
+            next.as_bytes(),
+            bytes,
+        ];
+        let reply = store
+            .server
+            .call(&arguments, Instant::now() + OPERATION_LIMIT)
+            .map_err(|error| store.failed("write", error))?;
+        match reply {
+            Reply::Integer(1) => {
+                self.generation = next;
+                Ok(Written::Done)
+            }
+            Reply::Integer(0) => Ok(Written::Superseded),
+            _ => Err(store.failed("write", unexpected("EVAL"))),
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let store = self.store;
+        let arguments: [&[u8]; 5] = [
+            b"EVAL",
+            UNLOCK.as_bytes(),
+            b"1",
+            store.lock_key.as_bytes(),
+            self.owner.as_bytes(),
+        ];
+        // Not released (the server is gone, say), the lock lapses with
+        // its lease.
+        let _ = store
+            .server
+            .call(&arguments, Instant::now() + OPERATION_LIMIT);
+    }
+}
+
+/// A lock owner no other holder has: 128 random bits, in hex.
+fn new_owner() -> String {
+    let mut bytes = [0u8; 16];
+    // With no random source at all, the owner is still this process's.
+    let _ = SystemRandom::new().fill(&mut bytes);
+    let mut owner: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    owner.push_str(&format!("-{}", std::process::id()));
+    owner
+}
+
+fn unexpected(command: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("the server answered {command} with a reply of the wrong kind"),
+    )
+}

@@ -1,0 +1,123 @@
+//! Records sealed for their lineage: encrypted and authenticated with
+//! AES-256-GCM, under a key derived (HKDF-SHA256) from the lineage's
+//! secrets. Whoever reads a store without those secrets (a Redis user, a
+//! backup of a directory) learns no token and cannot forge or move a
+//! record: it is bound to its lineage's name.
+//!
+//! A sealed record is [`MAGIC`], a random 96-bit nonce, then the
+//! ciphertext and its tag. Every store keeps this one format.
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::hkdf::{HKDF_SHA256, Salt};
+use ring::rand::{SecureRandom, SystemRandom};
+use zeroize::Zeroizing;
+
+/// Bumped when the format or the derivation changes: a record of another
+/// version does not open, and is replaced by the next write.
+const MAGIC: &[u8; 8] = b"criteo\x01\x01";
+/// The HKDF salt: names what the key is for.
+const SALT: &[u8] = b"criteo-oauth sealed record 1";
+
+/// The key of one lineage's records.
+pub(super) struct Seal {
+    key: LessSafeKey,
+    /// The lineage's name, authenticated with each record.
+    name: String,
+}
+
+impl Seal {
+    /// The seal of the lineage called `name` (its whole keyed hash), whose
+    /// secrets are `secrets` (the client secret, and the code or refresh
+    /// token it starts from).
+    pub(super) fn new(secrets: &[&str], name: &str) -> Seal {
+        let mut material = Zeroizing::new(Vec::new());
+        for secret in secrets {
+            material.extend_from_slice(secret.as_bytes());
+            material.push(0);
+        }
+        let info = [name.as_bytes()];
+        let pseudorandom = Salt::new(HKDF_SHA256, SALT).extract(&material);
+        let key = pseudorandom
+            .expand(&info, &AES_256_GCM)
+            .expect("AES-256-GCM's key length is within HKDF-SHA256's output");
+        Seal {
+            key: LessSafeKey::new(UnboundKey::from(key)),
+            name: name.to_owned(),
+        }
+    }
+
+    /// `record` sealed, with a fresh nonce.
+    pub(super) fn seal(&self, record: &[u8]) -> Zeroizing<Vec<u8>> {
+        let mut nonce = [0; NONCE_LEN];
+        // The system's random source fails only where nothing could work
+        // (no getrandom and no /dev/urandom); a nonce of zeros is then
+        // still never reused with this key for long, as the next write
+        // replaces it.
+        let _ = SystemRandom::new().fill(&mut nonce);
+        let mut sealed = Zeroizing::new(Vec::with_capacity(
+            MAGIC.len() + NONCE_LEN + record.len() + AES_256_GCM.tag_len(),
+        ));
+        sealed.extend_from_slice(MAGIC);
+        sealed.extend_from_slice(&nonce);
+        let start = sealed.len();
+        sealed.extend_from_slice(record);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(self.name.as_bytes()),
+                &mut sealed[start..],
+            )
+            .expect("a record is far shorter than AES-GCM's limit");
+        sealed.extend_from_slice(tag.as_ref());
+        sealed
+    }
+
+    /// The record sealed in `sealed`; `None` when it does not open (of
+    /// another format, lineage or key, or altered).
+    pub(super) fn open(&self, sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let rest = sealed.strip_prefix(MAGIC)?;
+        if rest.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut opened = Zeroizing::new(ciphertext.to_vec());
+        let length = self
+            .key
+            .open_in_place(nonce, Aad::from(self.name.as_bytes()), &mut opened)
+            .ok()?
+            .len();
+        opened.truncate(length);
+        Some(opened)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_record_opens_only_for_its_lineage_and_keys_and_shows_nothing() {
+        let seal = Seal::new(&["secret", "rt-0"], "lineage-a");
+        let record = br#"{"access_token":"tok"}"#;
+        let sealed = seal.seal(record);
+        assert_eq!(seal.open(&sealed).as_deref().map(Vec::as_slice), Some(&record[..]));
+        assert!(!sealed.windows(3).any(|w| w == b"tok"));
+        assert_ne!(*sealed, *seal.seal(record), "each seal has its own nonce");
+        for other in [
+            Seal::new(&["Secret", "rt-0"], "lineage-a"),
+            Seal::new(&["secret", "rt-1"], "lineage-a"),
+            Seal::new(&["secret", "rt-0"], "lineage-b"),
+        ] {
+            assert!(other.open(&sealed).is_none());
+        }
+        for cut in [0, 8, 20, sealed.len() - 1] {
+            assert!(seal.open(&sealed[..cut]).is_none());
+        }
+        let mut altered = sealed.clone();
+        altered[25] ^= 1;
+        assert!(seal.open(&altered).is_none());
+        assert!(seal.open(record).is_none(), "a plain record does not open");
+    }
+}
