@@ -57,20 +57,42 @@ else
     missing "ruby with the ffi and minitest gems"
 fi
 
-echo "== one store shared by a C program, a Go program, a Ruby program and criteo-token"
 # Each program makes a token source on one store, for the same credentials
 # and host, and prints its access token: all must print the same token,
-# fetched once. criteo-token uses the default store, which XDG_RUNTIME_DIR
-# points into this run's scratch directory; the others are given it. Runs
-# in a subshell, whose exit cleans up; it fails if anything failed.
+# fetched once. The store is a directory, or (with "redis") a Redis
+# server started here on loopback, with a password and a random port.
+# criteo-token uses the default directory, which XDG_RUNTIME_DIR points
+# into this run's scratch directory, or the Redis URL in
+# CRITEO_OAUTH_STORE; the others are given the store. Runs in a subshell,
+# whose exit cleans up; it fails if anything failed.
+# Usage: shared_store directory|redis
 shared_store() (
     failures=0 # missing() counts here
     shared_failures=0
-    server_pid=
+    server_pid= redis_pid=
     scratch=$(mktemp -d) # mode 0700
-    trap '[[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf "$scratch"' EXIT
+    trap '[[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null
+          [[ -n $redis_pid ]] && kill "$redis_pid" 2>/dev/null; rm -rf "$scratch"' EXIT
     store=$scratch/criteo-oauth
     mkdir -m 0700 "$store"
+    token_store=
+    if [[ $1 == redis ]]; then
+        if ! command -v redis-server >/dev/null; then
+            missing redis-server
+            exit "$failures"
+        fi
+        password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+        port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        redis-server --bind 127.0.0.1 --port "$port" --requirepass "$password" --save '' \
+            --appendonly no --dir "$scratch" --logfile "$scratch/redis.log" &
+        redis_pid=$!
+        for _ in $(seq 50); do
+            REDISCLI_AUTH=$password redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
+            sleep 0.1
+        done
+        store="redis://:$password@127.0.0.1:$port/0?prefix=bindings:"
+        token_store=$store
+    fi
     out=$top/build/bindings
     mkdir -p "$out"
     pass() { echo "ok   $1"; }
@@ -89,7 +111,7 @@ shared_store() (
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: store_token <store directory>\n");
+        fprintf(stderr, "usage: store_token <store directory or Redis URL>\n");
         return 2;
     }
     criteo_client *client = NULL;
@@ -149,7 +171,7 @@ C
     server_pid=$SERVER_PID
     read -r url <&"${SERVER[0]}"
     hostport=${url#http://}
-    id=shared-store-$$
+    id=shared-store-$1-$$
     export CRITEO_CLIENT_ID=$id CRITEO_CLIENT_SECRET=shared-secret CRITEO_HOST=$url/scenario/lives-900
 
     # How many token requests the client id made, as the test server
@@ -179,7 +201,7 @@ C
         puts token.access_token'
     run() {
         case $1 in
-        criteo-token) XDG_RUNTIME_DIR=$scratch "$out/criteo-token" ;;
+        criteo-token) XDG_RUNTIME_DIR=$scratch CRITEO_OAUTH_STORE=$token_store "$out/criteo-token" ;;
         C) "$out/store_token" "$store" ;;
         Go) "$out/storetoken" "$store" ;;
         Ruby) REJECT=${reject:-0} CRITEO_OAUTH_LIB=$lib_dir/libcriteo_oauth.so \
@@ -221,7 +243,10 @@ C
     fi
     [[ $failures -eq 0 && $shared_failures -eq 0 ]]
 )
-shared_store || failures=$((failures + 1))
+echo "== one store directory shared by a C program, a Go program, a Ruby program and criteo-token"
+shared_store directory || failures=$((failures + 1))
+echo "== one Redis store shared by a C program, a Go program, a Ruby program and criteo-token"
+shared_store redis || failures=$((failures + 1))
 
 echo "== outside the checkout, against an installed library"
 bindings/installed.sh || failures=$((failures + 1))

@@ -753,49 +753,82 @@ criteo_status criteo_token_source_authorization(const criteo_token_source *sourc
 void criteo_token_source_invalidate(const criteo_token_source *source);
 
 /**
- * Shares the source's token with every source of the same lineage, in
- * any process of this user, that uses the store in `directory`: one
- * cached token and one fetch at a time for all of them, and a rotated
- * refresh token that no process loses. The lineage is the host, the
- * grant, `client_id` and `client_secret`, and for the `authorization_code`
- * and `refresh_token` grants the code or refresh token the source was
- * made with: a source with another secret never finds the token, and a
- * refresh token provisioned anew starts a lineage of its own.
+ * Shares the source's token with every source of the same lineage that
+ * uses the same store: one cached token and one fetch at a time for all
+ * of them, and a rotated refresh token that none loses. The lineage is
+ * the host, the grant, `client_id` and `client_secret`, and for the
+ * `authorization_code` and `refresh_token` grants the code or refresh
+ * token the source was made with: a source with another secret never
+ * finds the token, and a refresh token provisioned anew starts a lineage
+ * of its own.
  *
- * `directory` NULL means the default: `$XDG_RUNTIME_DIR/criteo-oauth`
- * when `XDG_RUNTIME_DIR` names an existing directory by an absolute path, else
- * `/tmp/criteo-oauth-<uid>`. The directory is created (mode 0700) when it
- * does not exist, and refused when it is a symbolic link, is not owned by
- * the effective user, or is open to group or others. Its files are mode
- * 0600; the client secret is never written (a keyed hash names each
- * lineage's files). A store on a network file system (NFS) is not
- * supported. The string is copied.
+ * `place` names the store:
+ * - a directory, shared by the processes of this user on this host. It
+ *   is created (mode 0700) when it does not exist, and refused when it is
+ *   a symbolic link, is not owned by the effective user, or is open to
+ *   group or others. Its files are mode 0600. A store on a network file
+ *   system (NFS) is not supported.
+ * - `redis://[[user]:password@]host[:port][/db][?prefix=P]`, or
+ *   `rediss://` for TLS (verified with this source's client's CA file,
+ *   else `SSL_CERT_FILE`/`SSL_CERT_DIR`, else the system's store): a
+ *   Redis server (or any server of its protocol, such as Valkey) shared
+ *   by the hosts of a fleet. The user and password are percent-decoded;
+ *   `AUTH` sends the password alone or the user and password. Keys
+ *   start with `P` (default `criteo-oauth:`), so that an ACL user can be
+ *   limited to them. The password is never in a message or trace.
+ * - NULL: what `$CRITEO_OAUTH_STORE` names when it is set and not empty,
+ *   else the default directory: `$XDG_RUNTIME_DIR/criteo-oauth` when
+ *   `XDG_RUNTIME_DIR` names an existing directory by an absolute path,
+ *   else `/tmp/criteo-oauth-<uid>`.
+ *
+ * The string is copied. Records are sealed (AES-256-GCM, under a key
+ * derived from the client secret and the lineage) and named by a keyed
+ * hash: whoever reads the store without the client secret learns no
+ * token and cannot forge one. A record that does not open is taken as
+ * absent, replaced, and reported by `criteo_token_source_store_error`.
  *
  * A fetch holds the store's lock from before it asks the server until
- * the new token and refresh token are written (temporary file, fsync,
- * rename); under it, a token another process stored is taken instead
- * when it is not due (or due but valid, for a get that has no token).
- * Another process waits for the lock at most the
- * client's total time limit and 1 s (then `CRITEO_ERR_TIMEOUT`, without
- * a fetch). A failure the server states about the lineage (a 4xx or 5xx
- * answer) and its `Retry-After` are shared the same way; a process's own
- * failure (its connection, proxy, trust store or time limits) holds up
- * no other process. The lock belongs to the process that took it: a process
- * killed while it holds it, or a child of `fork()`, holds up no other. When the
- * store cannot be used (a full disk, a read-only directory), gets still
- * fetch and return tokens; `criteo_token_source_store_error` tells why.
- * Without this call, a source is shared only with the children it has
- * after `fork()`.
+ * the new token and refresh token are written; under it, a token another
+ * process or host stored is taken instead when it is not due (or due but
+ * valid, for a get that has no token). Another process waits for the
+ * lock at most the client's total time limit and 1 s (then
+ * `CRITEO_ERR_TIMEOUT`, without a fetch). A failure the server states
+ * about the lineage (a 4xx or 5xx answer) and its `Retry-After` are
+ * shared the same way; a process's own failure (its connection, proxy,
+ * trust store or time limits) holds up no other process. In a directory
+ * the lock belongs to the process that took it: a process killed while
+ * it holds it, or a child of `fork()`, holds up no other. On Redis the
+ * lock is a lease of the client's total time limit and 2 s: a host that
+ * dies or stops holds the others up until it lapses, and a write is made
+ * only over the record its writer read, so a host that wakes after its
+ * lease never puts an older lineage over a newer one. A refresh refused
+ * with `invalid_grant` reads the store again before it fails (another
+ * host may have rotated the refresh token). A token stored by another
+ * host is taken as received 5 s earlier than its wall-clock stamp says:
+ * hosts whose clocks differ by up to 5 s never serve a token past its
+ * expiry.
+ *
+ * When the store cannot be used (a full disk, a read-only directory;
+ * Redis down, slow, refusing the password, answering garbage), gets
+ * still fetch and return tokens, each store operation on Redis taking at
+ * most 500 ms; `criteo_token_source_store_error` tells why, and a rotated
+ * refresh token is kept in memory and written at the next fetch once the
+ * store works again. Without this call, a source is shared only with
+ * the children it has after `fork()`.
  *
  * Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `source` is
- * NULL, `directory` is empty or not UTF-8, the directory is refused (the
- * message says why), the source has already been used by a get or
- * already has a store. Call it once, before the first get; not
- * thread-safe with gets on the same source.
+ * NULL, `place` is empty or not UTF-8, the directory or URL is refused
+ * (the message says why, without the URL's user info), or the source has
+ * already been used by a get or already has a store; `CRITEO_ERR_TLS`
+ * when `rediss://` needs the system's trust store and it cannot be read. Nothing is connected to here: a Redis
+ * server that is down is found at the first fetch. Call it once, before
+ * the first get; not thread-safe with gets on the same source. Sources
+ * on Redis share one connection per server in each process; a child of
+ * `fork()` makes its own and never uses its parent's.
  *
  * # Safety
- * `source` is NULL or a live source; `directory` is NULL or
- * NUL-terminated; `error_out` is NULL or writable.
+ * `source` is NULL or a live source; `place` is NULL or NUL-terminated;
+ * `error_out` is NULL or writable.
  */
 criteo_status criteo_token_source_set_store(criteo_token_source *source,
                                             const char *place,

@@ -76,7 +76,11 @@ fn the_store_and_its_trust_come_from_the_environment() {
         !keys.is_empty() && keys.iter().all(|(key, _)| key.starts_with("from-env:{")),
         "{keys:?}"
     );
-    assert_eq!(entries(&default_store), 0, "nothing in the default directory");
+    assert_eq!(
+        entries(&default_store),
+        0,
+        "nothing in the default directory"
+    );
 
     for (value, client_id) in [(Some(""), "env-empty"), (None, "env-unset")] {
         match value {
@@ -108,7 +112,11 @@ fn the_store_and_its_trust_come_from_the_environment() {
     let system_trust = Client::new(&url);
     let trusting = from_environment(&system_trust, "env-tls");
     trusting.get().unwrap();
-    assert_eq!(trusting.store_error(), None, "SSL_CERT_FILE trusts the test CA");
+    assert_eq!(
+        trusting.store_error(),
+        None,
+        "SSL_CERT_FILE trusts the test CA"
+    );
     assert!(!tls_redis.dump().is_empty());
 
     // The client's own CA file is all it trusts.
@@ -120,8 +128,14 @@ fn the_store_and_its_trust_come_from_the_environment() {
     let own_ca_file = own_ca_file.build().unwrap();
     let refusing = from_environment(&own_ca_file, "env-tls-refused");
     refusing.get().unwrap();
-    let error = refusing.store_error().expect("the test CA is not the client's");
+    let error = refusing
+        .store_error()
+        .expect("the test CA is not the client's");
     assert_eq!(error.status, CRITEO_ERR_STORE, "{}", error.message);
-    assert!(!error.message.contains(tls_redis.password()), "{}", error.message);
+    assert!(
+        !error.message.contains(tls_redis.password()),
+        "{}",
+        error.message
+    );
     let _ = std::fs::remove_dir_all(&runtime);
 }

@@ -288,17 +288,17 @@ func setRefreshMargin(source unsafe.Pointer, d time.Duration) error {
 	return nil
 }
 
-// setStore gives a new source the store in directory (nil: the default
-// directory). An empty directory goes to C as it is, which refuses it.
-func setStore(source unsafe.Pointer, directory *string) error {
+// setStore gives a new source the store place names (nil: the default
+// store). An empty place goes to C as it is, which refuses it.
+func setStore(source unsafe.Pointer, place *string) error {
 	var strs cStrings
 	defer strs.free()
-	var dir *C.char
-	if directory != nil {
-		dir = strs.add(*directory, false)
+	var cPlace *C.char
+	if place != nil {
+		cPlace = strs.add(*place, false)
 	}
 	var cerr *C.criteo_error
-	if C.criteo_token_source_set_store((*C.criteo_token_source)(source), dir, &cerr) != C.CRITEO_OK {
+	if C.criteo_token_source_set_store((*C.criteo_token_source)(source), cPlace, &cerr) != C.CRITEO_OK {
 		return takeError(cerr)
 	}
 	return nil

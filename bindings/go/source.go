@@ -24,38 +24,46 @@ type TokenSource struct {
 }
 
 type sourceOptions struct {
-	store     bool    // a store option was given
-	directory *string // its directory; nil for the default
+	store bool    // a store option was given
+	place *string // its directory or URL; nil for the default
 }
 
 // SourceOption configures a TokenSource (see NewTokenSource).
 type SourceOption func(*sourceOptions)
 
 // WithStore shares the source's token with every source of the same
-// lineage that uses the store in directory, in this process or any other
-// of this user (Go, Ruby, C, the criteo-token command): one cached token
-// and one fetch at a time for all of them, and a rotated refresh token
-// that no process loses. The lineage is the host, the grant, ClientID
-// and ClientSecret, and for the authorization_code and refresh_token
-// grants the Code or RefreshToken the source was made with.
+// lineage that uses the same store, in this process or any other (Go,
+// Ruby, C, the criteo-token command): one cached token and one fetch at a
+// time for all of them, and a rotated refresh token that no process
+// loses. The lineage is the host, the grant, ClientID and ClientSecret,
+// and for the authorization_code and refresh_token grants the Code or
+// RefreshToken the source was made with.
 //
-// The directory is created (mode 0700) when it does not exist, and
+// place is a directory, shared by the processes of this user on this
+// host, or a Redis URL shared by the hosts of a fleet:
+// redis://[[user]:password@]host[:port][/db][?prefix=P], or rediss:// for
+// TLS (verified with the client's CA file or the system's trust store).
+// The password never appears in an error. Records are sealed (AES-256-GCM
+// under a key derived from the client secret).
+//
+// A directory is created (mode 0700) when it does not exist, and
 // refused when it is a symbolic link, is not owned by this user, or is
-// open to group or others; so is "" (use WithDefaultStore for the
-// default directory). NewTokenSource then fails with an error matching
-// ErrInvalidArgument whose message says why. Its files are mode 0600 and
-// never hold the client secret. A store on NFS is not supported. Once
-// the source is made, a store that stops working (a full disk, say)
-// never fails Token: see StoreError.
-func WithStore(directory string) SourceOption {
-	return func(o *sourceOptions) { o.store, o.directory = true, &directory }
+// open to group or others; so are "" (use WithDefaultStore for the
+// default) and a URL that cannot be read. NewTokenSource then fails with
+// an error matching ErrInvalidArgument whose message says why. A store
+// on NFS is not supported. Once the source is made, a store that stops
+// working (a full disk, Redis down) never fails Token: see StoreError.
+func WithStore(place string) SourceOption {
+	return func(o *sourceOptions) { o.store, o.place = true, &place }
 }
 
-// WithDefaultStore is WithStore with the library's default directory:
+// WithDefaultStore is WithStore with the library's default: the store
+// $CRITEO_OAUTH_STORE names when it is set and not empty, else
 // $XDG_RUNTIME_DIR/criteo-oauth when XDG_RUNTIME_DIR names an existing
-// directory by an absolute path, else /tmp/criteo-oauth-<uid>. The criteo-token command uses it.
+// directory by an absolute path, else /tmp/criteo-oauth-<uid>. The
+// criteo-token command uses it.
 func WithDefaultStore() SourceOption {
-	return func(o *sourceOptions) { o.store, o.directory = true, nil }
+	return func(o *sourceOptions) { o.store, o.place = true, nil }
 }
 
 // NewTokenSource makes a source for these credentials; client nil means
@@ -63,14 +71,14 @@ func WithDefaultStore() SourceOption {
 // Nothing is fetched before the first Token call. Without a store option
 // (WithStore, WithDefaultStore; the last one given counts), the token is
 // cached for this source alone. Errors are *Error (ErrInvalidArgument
-// for refused credentials or a refused store directory).
+// for refused credentials or a refused store).
 func NewTokenSource(client *Client, req TokenRequest, opts ...SourceOption) (*TokenSource, error) {
 	var o sourceOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.directory != nil {
-		if err := checkNoNUL("directory", *o.directory); err != nil {
+	if o.place != nil {
+		if err := checkNoNUL("store", *o.place); err != nil {
 			return nil, err
 		}
 	}
@@ -98,7 +106,7 @@ func NewTokenSource(client *Client, req TokenRequest, opts ...SourceOption) (*To
 		trace.release()
 	}
 	if o.store {
-		if err := setStore(ptr, o.directory); err != nil {
+		if err := setStore(ptr, o.place); err != nil {
 			free(ptr)
 			return nil, err
 		}

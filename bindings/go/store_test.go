@@ -224,7 +224,7 @@ func TestStoreSharesRotatedRefreshTokens(t *testing.T) {
 func TestStoreOptions(t *testing.T) {
 	req := storeRequest(t)
 	_, err := criteo.NewTokenSource(newClient(t, serverURL+lives900), req, criteo.WithStore(""))
-	if !errors.Is(err, criteo.ErrInvalidArgument) || asError(t, err).Message != "directory must not be empty" {
+	if !errors.Is(err, criteo.ErrInvalidArgument) || asError(t, err).Message != "store must not be empty" {
 		t.Errorf(`WithStore(""): want ErrInvalidArgument, got %v`, err)
 	}
 	_, err = criteo.NewTokenSource(nil, req, criteo.WithStore("/tmp/a\x00b"))

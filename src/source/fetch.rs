@@ -231,6 +231,9 @@ impl<T: CachedToken> TokenSource<T> {
         };
         // Whether the lineage is, at this point, what the store holds.
         let mut saved = store.is_none();
+        // A record that could not be read or opened: reported even when the
+        // write that replaces it succeeds.
+        let mut read_failure = None;
         if let Some(guard) = &mut guard {
             saved = !unsaved;
             match guard.read() {
@@ -246,7 +249,7 @@ impl<T: CachedToken> TokenSource<T> {
                     }
                 }
                 Ok(None) => {}
-                Err(error) => store_outcome = Some(Err(error)),
+                Err(error) => read_failure = Some(error),
             }
             lineage.drop_if(rejected.as_ref());
         }
@@ -324,6 +327,9 @@ impl<T: CachedToken> TokenSource<T> {
             store_outcome = Some(written);
         } else if locked_store && store_outcome.is_none() {
             store_outcome = Some(Ok(()));
+        }
+        if let Some(error) = read_failure {
+            store_outcome = Some(store_outcome.unwrap_or(Ok(())).and(Err(error)));
         }
         Exchanged {
             fetched: new_token && result.is_ok(),

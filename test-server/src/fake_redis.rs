@@ -13,7 +13,10 @@ use std::time::{Duration, SystemTime};
 
 /// Every mode, with what it answers (for `criteo-test-server --help`).
 pub const MODES: &[(&str, &str)] = &[
-    ("garbage", "random bytes that are not RESP, to every command"),
+    (
+        "garbage",
+        "random bytes that are not RESP, to every command",
+    ),
     (
         "huge-bulk",
         "$999999999999, then bytes without end, to the first command",
@@ -141,7 +144,11 @@ fn serve(stream: TcpStream, mode: &FakeRedisMode, seen: &Seen) -> io::Result<()>
                 }
             }
             FakeRedisMode::OneByteASecond => {
-                let answer: &[u8] = if name == "PING" { b"+PONG\r\n" } else { b"+OK\r\n" };
+                let answer: &[u8] = if name == "PING" {
+                    b"+PONG\r\n"
+                } else {
+                    b"+OK\r\n"
+                };
                 for byte in answer {
                     writer.write_all(&[*byte])?;
                     thread::sleep(Duration::from_secs(1));
@@ -271,7 +278,10 @@ mod tests {
         let answer = exchange(&fake, &["AUTH", "hunter2"], Duration::from_millis(500));
         let answer = String::from_utf8(answer).unwrap();
         assert!(answer.starts_with("-WRONGPASS "), "{answer}");
-        assert!(answer.ends_with("\r\n") && answer.contains("hunter2"), "{answer}");
+        assert!(
+            answer.ends_with("\r\n") && answer.contains("hunter2"),
+            "{answer}"
+        );
         assert_eq!(fake.commands(), ["AUTH"]);
         assert_eq!(fake.connections(), 1);
     }
@@ -290,7 +300,10 @@ mod tests {
             b"$20\r\n0123456789"
         );
         // One byte now, the next a second later: within 300 ms, just "+".
-        assert_eq!(exchange(&start("one-byte-a-second"), &["PING"], short), b"+");
+        assert_eq!(
+            exchange(&start("one-byte-a-second"), &["PING"], short),
+            b"+"
+        );
     }
 
     #[test]

@@ -150,7 +150,10 @@ impl RedisServer {
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(format!("exited with {status}:\n{}", self.log()));
             }
-            if self.try_command(&[b"PING"]).is_ok_and(|reply| reply.text() == "PONG") {
+            if self
+                .try_command(&[b"PING"])
+                .is_ok_and(|reply| reply.text() == "PONG")
+            {
                 break;
             }
             if Instant::now() > deadline {
@@ -205,7 +208,11 @@ impl RedisServer {
 
     /// `rediss://:<password>@127.0.0.1:<tls port>/0`.
     pub fn tls_url(&self) -> String {
-        format!("rediss://:{}@127.0.0.1:{}/0", self.password, self.tls_port())
+        format!(
+            "rediss://:{}@127.0.0.1:{}/0",
+            self.password,
+            self.tls_port()
+        )
     }
 
     pub fn tls_port(&self) -> u16 {
@@ -247,7 +254,9 @@ impl RedisServer {
 
     fn set_user(&self, user: &User) {
         let (password, keys) = (format!(">{}", user.password), format!("~{}*", user.prefix));
-        self.command(&["ACL", "SETUSER", &user.name, "reset", "on", &password, &keys, "+@all"]);
+        self.command(&[
+            "ACL", "SETUSER", &user.name, "reset", "on", &password, &keys, "+@all",
+        ]);
     }
 
     /// Kills the server with SIGKILL, as a crash or an OOM kill would.
@@ -283,7 +292,10 @@ impl RedisServer {
         self.kill();
         let deadline = Instant::now() + Duration::from_secs(10);
         while let Err(log) = self.spawn() {
-            assert!(Instant::now() < deadline, "redis-server did not restart:\n{log}");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not restart:\n{log}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         for user in self.users.lock().unwrap().iter() {
@@ -361,7 +373,12 @@ impl RedisServer {
         let bulks = admin.ok(&[b"HGETALL", key.as_bytes()]).bulks();
         bulks
             .chunks(2)
-            .map(|pair| (String::from_utf8_lossy(&pair[0]).into_owned(), pair[1].clone()))
+            .map(|pair| {
+                (
+                    String::from_utf8_lossy(&pair[0]).into_owned(),
+                    pair[1].clone(),
+                )
+            })
             .collect()
     }
 }
@@ -459,7 +476,12 @@ fn installed() -> bool {
             panic!("{message}, and CI=true runs every test");
         }
         // Straight to stderr: the test harness captures eprintln!.
-        let _ = writeln!(std::io::stderr(), "\n{}\n{message}\n{}", "#".repeat(72), "#".repeat(72));
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n{}\n{message}\n{}",
+            "#".repeat(72),
+            "#".repeat(72)
+        );
     }
     found
 }

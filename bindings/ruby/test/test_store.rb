@@ -76,7 +76,7 @@ class StoreTest < Minitest::Test
 
   def test_store_options
     error = assert_raises(CriteoOAuth::InvalidArgument) { source(store: "") }
-    assert_equal "directory must not be empty", error.message
+    assert_equal "store must not be empty", error.message
     error = assert_raises(CriteoOAuth::InvalidArgument) { source(store: "a\0b") }
     assert_equal "directory contains a NUL byte", error.message
     assert_raises(CriteoOAuth::InvalidArgument) { source(store: 7) }

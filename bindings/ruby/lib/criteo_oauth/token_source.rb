@@ -14,21 +14,25 @@ module CriteoOAuth
     #
     # store: shares the token with every source of the same lineage (host,
     # grant, client_id, client_secret, and the code or refresh token it was
-    # made with) that uses the same store directory, in this process or any
-    # other of this user (Ruby, Go, C, the criteo-token command): one
-    # cached token and one fetch at a time for all of them, and rotated
-    # refresh tokens no process loses.
+    # made with) that uses the same store, in this process or any other
+    # (Ruby, Go, C, the criteo-token command): one cached token and one
+    # fetch at a time for all of them, and rotated refresh tokens no
+    # process loses.
     # - nil or false (the default): no store; the token is this source's.
-    # - true: the default directory, $XDG_RUNTIME_DIR/criteo-oauth (when
+    # - true: the default: the store $CRITEO_OAUTH_STORE names when it is
+    #   set and not empty, else $XDG_RUNTIME_DIR/criteo-oauth (when
     #   XDG_RUNTIME_DIR names an existing directory by an absolute path),
-    #   else /tmp/criteo-oauth-<uid>;
-    #   criteo-token uses it.
-    # - a String (or Pathname): that directory. "" raises InvalidArgument
-    #   (it never means the default).
-    # The directory is created (mode 0700) when missing; one that is a
-    # symbolic link, owned by another user, or open to group or others
-    # raises InvalidArgument saying why. A store that stops working later
-    # (a full disk, say) never makes #token fail: see #store_error.
+    #   else /tmp/criteo-oauth-<uid>; criteo-token uses it.
+    # - a String (or Pathname): that directory, or a Redis URL shared by
+    #   the hosts of a fleet, redis://[[user]:password@]host[:port][/db]
+    #   [?prefix=P] or rediss:// for TLS (its password never appears in an
+    #   error). "" raises InvalidArgument (it never means the default).
+    # A directory is created (mode 0700) when missing; one that is a
+    # symbolic link, owned by another user, or open to group or others,
+    # and a URL that cannot be read, raise InvalidArgument saying why.
+    # Records are sealed (AES-256-GCM under a key derived from the client
+    # secret). A store that stops working later (a full disk, Redis down)
+    # never makes #token fail: see #store_error.
     def initialize(client: nil, grant_type:, client_id:, client_secret:, redirect_uri: nil, code: nil,
                    refresh_token: nil, store: nil)
       strings = Request.strings(grant_type: grant_type, client_id: client_id, client_secret: client_secret,
@@ -142,9 +146,9 @@ module CriteoOAuth
     def store_directory(store)
       case store
       when nil, false, true then nil
-      when String then Native.c_string("directory", store)
-      when ->(path) { path.respond_to?(:to_path) } then Native.c_string("directory", store.to_path)
-      else raise InvalidArgument.new("store must be nil, false, true or a directory", status: 1)
+      when String then Native.c_string("store", store)
+      when ->(path) { path.respond_to?(:to_path) } then Native.c_string("store", store.to_path)
+      else raise InvalidArgument.new("store must be nil, false, true, a directory or a Redis URL", status: 1)
       end
     end
 
