@@ -10,6 +10,24 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 server_pid=
 trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
+# A Redis server on loopback, with a password and a random port, for the
+# store shared by hosts (a host here is a process with a store of its own
+# and the Redis URL); its rows are left out when redis-server is missing.
+redis=
+if command -v redis-server >/dev/null; then
+    password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    redis-server --bind 127.0.0.1 --port "$port" --requirepass "$password" --save '' \
+        --appendonly no --dir "$work" --logfile "$work/redis.log" &
+    server_pid="$server_pid $!"
+    for _ in $(seq 50); do
+        REDISCLI_AUTH=$password redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
+        sleep 0.1
+    done
+    redis="redis://:$password@127.0.0.1:$port/0"
+else
+    echo "(redis-server is not installed: the rows of the store on Redis are left out)"
+fi
 cc -std=c11 -O2 -Wall -Wextra -Werror -pthread -Iinclude -o "$work/shared" tests/c/shared.c \
     -Lbuild/lib -lcriteo_oauth -Wl,-rpath,"$PWD/build/lib"
 cc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -o "$work/criteo-token" tools/criteo-token.c \
@@ -36,9 +54,15 @@ n=0
 id() { n=$((n + 1)); client="bench-$1-$n"; }
 
 echo
-echo "token requests for N processes that each get a token (one token lifetime)"
-printf '  %-10s %22s %18s %20s\n' processes "one source, pre-fork" "one store (exec)" "separate (no store)"
+echo "token requests for N processes (or hosts) that each get a token (one token lifetime)"
+printf '  %-10s %22s %18s %20s %18s\n' processes "one source, pre-fork" "one store (exec)" "separate (no store)" "hosts on Redis"
 for procs in 1 8 32; do
+    on_redis=-
+    if [[ -n $redis ]]; then
+        id redis
+        at_once "$procs" env TMPDIR="$work/host" XDG_RUNTIME_DIR= "$shared" get "$redis" "$lives" "$client"
+        on_redis=$(count "$client")
+    fi
     id prefork
     "$shared" prefork "$lives" "$client" "$procs" 10 get >/dev/null
     prefork=$(count "$client")
@@ -48,7 +72,7 @@ for procs in 1 8 32; do
     id separate
     at_once "$procs" "$shared" get - "$lives" "$client"
     separate=$(count "$client")
-    printf '  %-10s %22s %18s %20s\n' "$procs" "$prefork" "$store" "$separate"
+    printf '  %-10s %22s %18s %20s %18s\n' "$procs" "$prefork" "$store" "$separate" "$on_redis"
 done
 
 echo
@@ -56,6 +80,12 @@ echo "a new source's first get, CPU per get (a new process's first get, without 
 id first
 "$shared" get "$work/store" "$tls_lives" "$client" >/dev/null
 printf '  from the store (token cached)      %8s us\n' "$("$shared" first-gets "$work/store" "$tls_lives" "$client" 2000)"
+if [[ -n $redis ]]; then
+    "$shared" get "$redis" "$tls_lives" "$client" >/dev/null
+    # Connect, AUTH, SET NX (the lock), HMGET (the record), EVAL (unlock):
+    # five round trips on loopback.
+    printf '  from Redis (token cached)          %8s us\n' "$("$shared" first-gets "$redis" "$tls_lives" "$client" 500)"
+fi
 printf '  fetched (TLS loopback, no store)   %8s us\n' "$("$shared" first-gets - "$tls_lives" "$client" 200)"
 
 echo

@@ -300,7 +300,11 @@ mod tests {
             "60 s before the old wall clock's now, so 90 s before the new one's, and 5 s more"
         );
         let long_after = stopped("boot-b", 100, 1_700_100_000);
-        assert_eq!(stamp.to_past_moment(&long_after), Some(at(0)), "before this boot");
+        assert_eq!(
+            stamp.to_past_moment(&long_after),
+            Some(at(0)),
+            "before this boot"
+        );
         let a_little_behind = stopped("host-b", 100, 1_699_999_937);
         assert_eq!(
             stamp.to_past_moment(&a_little_behind),
@@ -308,7 +312,11 @@ mod tests {
             "a host 3 s behind takes it as 2 s old"
         );
         let far_behind = stopped("host-b", 100, 1_699_999_900);
-        assert_eq!(stamp.to_past_moment(&far_behind), None, "40 s ahead of this clock");
+        assert_eq!(
+            stamp.to_past_moment(&far_behind),
+            None,
+            "40 s ahead of this clock"
+        );
     }
 
     #[test]
@@ -325,7 +333,11 @@ mod tests {
     fn a_stamp_of_this_clock_from_the_future_is_no_past_moment() {
         let clock = stopped("boot-a", 1_000, 1_700_000_000);
         let stamp = Stamp::of(at(4_600), &clock);
-        assert_eq!(stamp.to_moment(&clock), at(4_600), "a deadline may be ahead");
+        assert_eq!(
+            stamp.to_moment(&clock),
+            at(4_600),
+            "a deadline may be ahead"
+        );
         assert_eq!(
             stamp.to_past_moment(&clock),
             None,

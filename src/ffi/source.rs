@@ -591,7 +591,8 @@ pub unsafe extern "C" fn criteo_token_source_store_error(
 /// (when its lock is free; a fetch that holds it replaces the token
 /// anyway), and this source never takes that token back from the store.
 /// NULL `source` or `access_token` is a no-op. Thread-safe; never waits
-/// for a fetch.
+/// for a fetch (on Redis it makes up to four round trips, each within
+/// 500 ms).
 ///
 /// # Safety
 /// `source` is NULL or a live source; `access_token` is NULL or

@@ -65,7 +65,8 @@ impl Address {
         if url.bytes().any(|byte| byte <= b' ' || byte == 0x7f) {
             return Err(refused("it holds a space or a control character"));
         }
-        let tls = scheme_of(url).ok_or_else(|| refused("it must start with redis:// or rediss://"))?;
+        let tls =
+            scheme_of(url).ok_or_else(|| refused("it must start with redis:// or rediss://"))?;
         let rest = &url[url.find("://").map_or(0, |at| at + 3)..];
         if rest.contains('#') {
             return Err(refused("it has a fragment (#)"));
@@ -77,9 +78,10 @@ impl Address {
             None => (None, authority),
         };
         let credentials = user_info
-            .map(|info| credentials(info).map_err(|why| refused(why)))
+            .map(|info| credentials(info).map_err(&refused))
             .transpose()?;
-        let checked = parse_host_port(host_port, "its authority").map_err(|e| refused(e.message()))?;
+        let checked =
+            parse_host_port(host_port, "its authority").map_err(|e| refused(e.message()))?;
         let db = match path {
             "" => 0,
             digits => digits

@@ -279,10 +279,9 @@ impl Write for Wire {
 /// A socket's time limit, said as one.
 fn timed_out(error: io::Error) -> io::Error {
     match error.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the server did not answer in time",
-        ),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            io::Error::new(io::ErrorKind::TimedOut, "the server did not answer in time")
+        }
         _ => error,
     }
 }

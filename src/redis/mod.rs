@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use ring::digest::{SHA256, digest};
 
-pub(crate) use address::is_redis_url;
 use address::Address;
+pub(crate) use address::is_redis_url;
 use connection::{Connection, Route};
 pub(crate) use protocol::Reply;
 

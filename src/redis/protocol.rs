@@ -50,7 +50,9 @@ pub(crate) fn read_reply(input: &mut impl BufRead) -> io::Result<Reply> {
 
 fn read_at_depth(input: &mut impl BufRead, depth: u32) -> io::Result<Reply> {
     let line = read_line(input)?;
-    let (kind, rest) = line.split_first().ok_or_else(|| malformed("an empty line"))?;
+    let (kind, rest) = line
+        .split_first()
+        .ok_or_else(|| malformed("an empty line"))?;
     let text = || String::from_utf8_lossy(rest).into_owned();
     Ok(match kind {
         b'+' => Reply::Status(text()),
@@ -80,7 +82,9 @@ fn read_elements(input: &mut impl BufRead, count: i64, depth: u32) -> io::Result
         .ok()
         .filter(|&count| count <= MAX_ELEMENTS)
         .ok_or_else(|| malformed(&format!("an array of {count} elements")))?;
-    (0..count).map(|_| read_at_depth(input, depth + 1)).collect()
+    (0..count)
+        .map(|_| read_at_depth(input, depth + 1))
+        .collect()
 }
 
 fn read_bulk(input: &mut impl BufRead, length: i64) -> io::Result<Zeroizing<Vec<u8>>> {
@@ -138,7 +142,9 @@ fn error_code(text: &[u8]) -> String {
     let word = text.split(|&byte| byte == b' ').next().unwrap_or_default();
     let is_code = !word.is_empty()
         && word.len() <= 32
-        && word.iter().all(|byte| byte.is_ascii_uppercase() || *byte == b'_');
+        && word
+            .iter()
+            .all(|byte| byte.is_ascii_uppercase() || *byte == b'_');
     match is_code {
         true => String::from_utf8_lossy(word).into_owned(),
         false => "(an error without a code)".to_owned(),
@@ -175,7 +181,10 @@ mod tests {
                 Reply::Bulk(None)
             ]))
         );
-        assert_eq!(encode(&[b"GET", b"k"]).as_slice(), b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+        assert_eq!(
+            encode(&[b"GET", b"k"]).as_slice(),
+            b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+        );
     }
 
     #[test]

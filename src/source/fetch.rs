@@ -296,12 +296,14 @@ impl<T: CachedToken> TokenSource<T> {
                     format!("asking the server: {why}")
                 });
                 let (result, fetched) = self.ask_server(&mut lineage, &request, guard.as_mut());
-                trace::emit(span.as_ref(), EventKind::Fetch, || match (&result, fetched) {
-                    (Ok(_), true) => "a token from the server".to_owned(),
-                    (Ok(_), false) => "refused as used, but another host had stored a newer \
+                trace::emit(span.as_ref(), EventKind::Fetch, || {
+                    match (&result, fetched) {
+                        (Ok(_), true) => "a token from the server".to_owned(),
+                        (Ok(_), false) => "refused as used, but another host had stored a newer \
                                        token meanwhile: that one"
-                        .to_owned(),
-                    (Err(error), _) => format!("failed: {}", error.message()),
+                            .to_owned(),
+                        (Err(error), _) => format!("failed: {}", error.message()),
+                    }
                 });
                 (result, fetched)
             }
@@ -426,7 +428,6 @@ fn superseded(store: &SharedStore) -> Error {
         ),
     )
 }
-
 
 /// Drops the store's token if it is `access_token`, when the store's lock
 /// is free (its holder is fetching, and replaces the token anyway).

@@ -144,7 +144,6 @@ impl Directory {
         }
         Ok(directory)
     }
-
 }
 
 impl Backend for Directory {

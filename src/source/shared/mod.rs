@@ -120,14 +120,26 @@ impl SharedStore {
         request: &TokenRequest,
     ) -> Result<SharedStore, Error> {
         let from_environment = std::env::var(STORE_VARIABLE).ok().filter(|s| !s.is_empty());
+        let named_by_environment = place.is_none() && from_environment.is_some();
         let place = place.or(from_environment.as_deref());
         let key = lineage_key(client.token_url(), request);
         let name = &key[..32];
-        let backend: Box<dyn Backend> = match place {
-            Some(url) if is_redis_url(url) => Box::new(RedisStore::new(url, client, name)?),
-            Some(path) => Box::new(Directory::new(Path::new(path), name)?),
-            None => Box::new(Directory::new(&directory::default_path(), name)?),
+        let backend: Result<Box<dyn Backend>, Error> = match place {
+            Some(url) if is_redis_url(url) => {
+                RedisStore::new(url, client, name).map(|store| Box::new(store) as _)
+            }
+            Some(path) => Directory::new(Path::new(path), name).map(|store| Box::new(store) as _),
+            None => {
+                Directory::new(&directory::default_path(), name).map(|store| Box::new(store) as _)
+            }
         };
+        let backend = backend.map_err(|error| match named_by_environment {
+            true => {
+                let message = format!("{STORE_VARIABLE}: {}", error.message());
+                error.with_message(message)
+            }
+            false => error,
+        })?;
         Ok(Self::with_backend(backend, key, request))
     }
 
@@ -135,7 +147,11 @@ impl SharedStore {
     /// the system cannot make one.
     pub(crate) fn anonymous(token_url: &str, request: &TokenRequest) -> Option<SharedStore> {
         let key = lineage_key(token_url, request);
-        Some(Self::with_backend(Box::new(Anonymous::new()?), key, request))
+        Some(Self::with_backend(
+            Box::new(Anonymous::new()?),
+            key,
+            request,
+        ))
     }
 
     fn with_backend(backend: Box<dyn Backend>, key: String, request: &TokenRequest) -> Self {
@@ -163,7 +179,10 @@ impl SharedStore {
 
     /// Takes the lineage's lock if nobody holds it.
     pub(super) fn try_lock(&self) -> Result<Option<Guard<'_>>, Error> {
-        let held = self.backend.try_lock().map_err(|error| self.unusable(error))?;
+        let held = self
+            .backend
+            .try_lock()
+            .map_err(|error| self.unusable(error))?;
         Ok(held.map(|held| Guard { store: self, held }))
     }
 

@@ -148,7 +148,11 @@ impl Held for Lease<'_> {
 
     fn write(&mut self, bytes: &[u8]) -> Result<Written, Error> {
         let store = self.store;
-        let next = self.generation.parse::<u64>().unwrap_or(0).saturating_add(1);
+        let next = self
+            .generation
+            .parse::<u64>()
+            .unwrap_or(0)
+            .saturating_add(1);
         let next = next.to_string();
         let arguments: [&[u8]; 7] = [
             b"EVAL",

@@ -102,7 +102,10 @@ mod tests {
         let seal = Seal::new(&["secret", "rt-0"], "lineage-a");
         let record = br#"{"access_token":"tok"}"#;
         let sealed = seal.seal(record);
-        assert_eq!(seal.open(&sealed).as_deref().map(Vec::as_slice), Some(&record[..]));
+        assert_eq!(
+            seal.open(&sealed).as_deref().map(Vec::as_slice),
+            Some(&record[..])
+        );
         assert!(!sealed.windows(3).any(|w| w == b"tok"));
         assert_ne!(*sealed, *seal.seal(record), "each seal has its own nonce");
         for other in [
