@@ -37,3 +37,10 @@ pub fn read_store_record(bytes: &[u8]) -> bool {
     .expect("a valid request");
     crate::source::shared::read_back_record(bytes, "fuzz-lineage", &first)
 }
+
+/// What the Redis store makes of a server's replies: the replies read one
+/// after the other until one fails, never a panic, never more memory than
+/// the protocol's limits allow.
+pub fn read_redis_replies(bytes: &[u8]) -> usize {
+    crate::redis::read_replies(bytes)
+}

@@ -30,6 +30,14 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::process::{PerProcess, made_once};
 
+/// For the `redis_reply` fuzz target: how many replies `bytes` holds
+/// before the first that cannot be read.
+#[cfg(fuzzing)]
+pub(crate) fn read_replies(bytes: &[u8]) -> usize {
+    let mut input = io::BufReader::new(bytes);
+    std::iter::from_fn(|| protocol::read_reply(&mut input).ok()).count()
+}
+
 /// The longest one store operation takes, connecting included.
 pub(crate) const OPERATION_LIMIT: Duration = Duration::from_millis(500);
 

@@ -7,7 +7,7 @@
 //! `READONLY`, ...), so that nothing a server echoes (a password sent in
 //! `AUTH`, say) can reach a message.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 
 use zeroize::Zeroizing;
 
@@ -92,8 +92,15 @@ fn read_bulk(input: &mut impl BufRead, length: i64) -> io::Result<Zeroizing<Vec<
         .ok()
         .filter(|&length| length <= MAX_BULK_BYTES)
         .ok_or_else(|| malformed(&format!("a bulk string of {length} bytes")))?;
-    let mut bulk = Zeroizing::new(vec![0; length + 2]);
-    input.read_exact(&mut bulk)?;
+    // Grown as the bytes come: a length announced is not yet memory given.
+    let mut bulk = Zeroizing::new(Vec::with_capacity(length.min(64 << 10) + 2));
+    input.take(length as u64 + 2).read_to_end(&mut bulk)?;
+    if bulk.len() < length + 2 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the server closed the connection in the middle of a reply",
+        ));
+    }
     if !bulk.ends_with(b"\r\n") {
         return Err(malformed("a bulk string not ended by CRLF"));
     }
