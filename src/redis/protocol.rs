@@ -96,10 +96,7 @@ fn read_bulk(input: &mut impl BufRead, length: i64) -> io::Result<Zeroizing<Vec<
     let mut bulk = Zeroizing::new(Vec::with_capacity(length.min(64 << 10) + 2));
     input.take(length as u64 + 2).read_to_end(&mut bulk)?;
     if bulk.len() < length + 2 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the server closed the connection in the middle of a reply",
-        ));
+        return Err(closed_mid_reply());
     }
     if !bulk.ends_with(b"\r\n") {
         return Err(malformed("a bulk string not ended by CRLF"));
@@ -114,10 +111,7 @@ fn read_line(input: &mut impl BufRead) -> io::Result<Vec<u8>> {
     loop {
         let available = input.fill_buf()?;
         if available.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server closed the connection in the middle of a reply",
-            ));
+            return Err(closed_mid_reply());
         }
         let end = memchr::memchr(b'\n', available);
         let taken = end.map_or(available.len(), |end| end + 1);
@@ -156,6 +150,13 @@ fn error_code(text: &[u8]) -> String {
         true => String::from_utf8_lossy(word).into_owned(),
         false => "(an error without a code)".to_owned(),
     }
+}
+
+fn closed_mid_reply() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the server closed the connection in the middle of a reply",
+    )
 }
 
 fn malformed(what: &str) -> io::Error {
