@@ -1,8 +1,9 @@
 //! Token sources sharing their token through Redis (`redis://` and
 //! `rediss://` stores), against a real `redis-server` and, for answers no
 //! real server gives, the test server's `FakeRedis`. Two sources in one
-//! process behave as two processes (or hosts) would: each has its own
-//! connection, lock owner and state.
+//! process behave as two processes (or hosts) would, but for the one
+//! connection per server they share: each has its own lock owner and
+//! state.
 //!
 //! What is checked: every source of a lineage on one server and prefix
 //! shares one token and one fetch, and the rotated refresh token; keys
@@ -368,7 +369,7 @@ fn each_fetch_writes_a_new_generation_of_the_sealed_record() {
     assert_ne!(second, first);
     assert_eq!(
         record_keys(&redis, 0, "gen:"),
-        [key.clone()],
+        [key.as_str()],
         "the same lineage"
     );
     let (next_generation, next_sealed) = read_record(&redis, key, &second);
@@ -433,6 +434,70 @@ fn watch_lock(redis: &RedisServer, prefix: &str, wait: Duration) -> Option<(Stri
         thread::sleep(Duration::from_millis(10));
     }
     None
+}
+
+/// A host that died (or stopped) holding the lock holds up the others'
+/// fetch only until its lease lapses: they wait, then fetch once.
+#[test]
+fn a_lock_left_by_a_dead_host_holds_up_a_fetch_only_until_it_lapses() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let server = TestServer::start().unwrap();
+    let client = limited_client(&server, "lives-900", None);
+    let source = stored(&client, &call("dead-holder"), &redis.url_prefix("dead:"));
+    let first = source.get().unwrap().access_token;
+    let [record] = &record_keys(&redis, 0, "dead:")[..] else {
+        panic!("one record: {:?}", redis.dump())
+    };
+    let lock = record.replace(":record", ":lock");
+    source.invalidate();
+    redis.command(&["SET", &lock, "owner-of-a-host-that-died", "PX", "1500"]);
+    let started = Instant::now();
+    let second = timed_get(&source, "behind the lock of a dead host");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1_000),
+        "fetched under another's lock, after {waited:?}"
+    );
+    assert_ne!(second, first);
+    assert_eq!(server.fetches_by("dead-holder"), 2);
+    assert_eq!(source.store_error(), None, "a held lock is no failure");
+}
+
+/// A URL that is not `redis://[[user]:password@]host[:port][/db][?prefix=P]`
+/// is refused at once, and the message leaves its user info out.
+#[test]
+fn a_malformed_redis_url_is_refused_without_its_user_info() {
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("lives-900"));
+    let (user, password) = ("url-user-5b0c", format!("url-pw-{}", random_hex(8)));
+    let userinfo = format!("{user}:{password}");
+    for rest in [
+        "127.0.0.1:99999/0",
+        "127.0.0.1:6379/first",
+        "/0",
+        "127.0.0.1:6379/0#fragment",
+        "127.0.0.1:6379/0 ?prefix=p",
+    ] {
+        for scheme in ["redis", "rediss"] {
+            let url = format!("{scheme}://{userinfo}@{rest}");
+            let source = Source::new(&client, &call("malformed")).unwrap();
+            let error = source.set_store(Some(&url)).unwrap_err();
+            assert_eq!(
+                status_name(error.status),
+                status_name(CRITEO_ERR_INVALID_ARGUMENT),
+                "{url}: {}",
+                error.message
+            );
+            assert!(
+                !error.message.contains(&password) && !error.message.contains(user),
+                "{url}: {}",
+                error.message
+            );
+        }
+    }
+    assert_eq!(server.fetches_by("malformed"), 0);
 }
 
 #[test]
@@ -773,11 +838,22 @@ fn redis_restarted_empty_gets_the_lineage_written_back() {
     assert_nothing_readable(&redis, 0, &[&token]);
 }
 
-/// Redis stopped (SIGSTOP): connections are accepted and nothing is
-/// answered, as when it is blackholed or stalls. Once it answers again,
-/// the next store use clears the store error and stores the lineage.
+/// Stops Redis (SIGSTOP: connections are accepted and nothing is
+/// answered, as when it is blackholed or stalls), checks that a get of
+/// `source` (which has used the store) costs only the sharing, and lets
+/// Redis go on. The store error of the stop.
+fn stall_once(redis: &RedisServer, source: &Source, trace: &Trace) -> ErrorView {
+    redis.pause();
+    source.invalidate();
+    timed_get(source, "while Redis is stopped");
+    let store = redis.store_name();
+    let error = expect_store_error("stopped", source, &store, trace, &[redis.password()]);
+    redis.resume();
+    error
+}
+
 #[test]
-fn a_stalled_redis_costs_only_the_sharing_until_it_answers_again() {
+fn a_stalled_redis_costs_only_the_sharing() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
@@ -786,19 +862,25 @@ fn a_stalled_redis_costs_only_the_sharing_until_it_answers_again() {
     let client = limited_client(&server, "lives-900", Some(&trace));
     let source = stored(&client, &call("stalled"), &redis.url());
     source.get().unwrap();
-    redis.pause();
-    source.invalidate();
-    timed_get(&source, "while Redis is stopped");
-    let error = expect_store_error(
-        "stopped",
-        &source,
-        &redis.store_name(),
-        &trace,
-        &[redis.password()],
-    );
-    // Redis now runs what it was sent while stopped (a SET NX of the lock
-    // whose answer came too late, say): that must hold up no get.
-    redis.resume();
+    stall_once(&redis, &source, &trace);
+    assert_eq!(server.fetches_by("stalled"), 2);
+}
+
+/// Once a stalled Redis goes on, it runs what it was sent meanwhile (a
+/// SET NX of the lock whose answer came too late, say): that holds up no
+/// get, the next store use clears the store error, and the lineage is
+/// stored again.
+#[test]
+fn once_a_stalled_redis_goes_on_the_store_works_again_at_once() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let server = TestServer::start().unwrap();
+    let trace = Trace::default();
+    let client = limited_client(&server, "lives-900", Some(&trace));
+    let source = stored(&client, &call("resumed"), &redis.url());
+    source.get().unwrap();
+    let error = stall_once(&redis, &source, &trace);
     source.invalidate();
     let started = Instant::now();
     let token = timed_get(&source, "after Redis went on");
@@ -810,10 +892,11 @@ fn a_stalled_redis_costs_only_the_sharing_until_it_answers_again() {
         redis.dump().iter().map(|(key, _)| key).collect::<Vec<_>>(),
         error.message
     );
-    let fetches = server.fetches_by("stalled");
-    let other = stored(&client, &call("stalled"), &redis.url());
+    let fetches = server.fetches_by("resumed");
+    let other = stored(&client, &call("resumed"), &redis.url());
     assert_eq!(other.get().unwrap().access_token, token, "stored again");
-    assert_eq!(server.fetches_by("stalled"), fetches);
+    assert_eq!(server.fetches_by("resumed"), fetches);
+    assert_nothing_readable(&redis, 0, &[&token]);
 }
 
 /// Redis out of memory (`maxmemory` reached, no eviction) answers OOM to
@@ -846,6 +929,7 @@ fn a_redis_out_of_memory_costs_only_the_sharing_until_it_has_room() {
     assert_eq!(source.store_error(), None);
     let other = stored(&client, &call("oom"), &redis.url());
     assert_eq!(other.get().unwrap().access_token, token, "stored again");
+    assert_nothing_readable(&redis, 0, &[&token]);
 }
 
 /// A Redis that became a read-only replica (of a master that is gone)
@@ -873,8 +957,9 @@ fn a_read_only_replica_costs_only_the_sharing() {
     assert!(error.message.contains("READONLY"), "{}", error.message);
     redis.command(&["REPLICAOF", "NO", "ONE"]);
     source.invalidate();
-    timed_get(&source, "a master again");
+    let token = timed_get(&source, "a master again");
     assert_eq!(source.store_error(), None);
+    assert_nothing_readable(&redis, 0, &[&token]);
 }
 
 #[test]

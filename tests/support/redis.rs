@@ -473,7 +473,9 @@ fn installed() -> bool {
     if !found {
         let message = "SKIP: redis-server not installed (scripts/test-deps.sh installs it)";
         if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{message}, and CI=true runs every test");
+            panic!(
+                "redis-server not installed (scripts/test-deps.sh installs it), and CI=true runs every test"
+            );
         }
         // Straight to stderr: the test harness captures eprintln!.
         let _ = writeln!(
