@@ -121,6 +121,9 @@ fn credentials(user_info: &str) -> Result<Credentials, &'static str> {
         .split_once(':')
         .ok_or("its user info must be [user]:password (a user with no password is not taken)")?;
     let decode = |part: &str| {
+        if !is_well_escaped(part) {
+            return Err("its user info has a % not followed by two hex digits");
+        }
         percent_decode_str(part)
             .decode_utf8()
             .map(|text| text.into_owned())
@@ -132,6 +135,17 @@ fn credentials(user_info: &str) -> Result<Credentials, &'static str> {
     }
     let user = Some(decode(user)?).filter(|user| !user.is_empty());
     Ok(Credentials { user, password })
+}
+
+/// Whether every `%` in `text` starts an escape (`%` and two hex digits).
+fn is_well_escaped(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().all(|(at, &byte)| {
+        byte != b'%'
+            || bytes
+                .get(at + 1..at + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 /// The key prefix a query names (`prefix=P`, percent-decoded), or the
@@ -214,6 +228,8 @@ mod tests {
             "redis://sekret@h",
             "redis://user:@h",
             "redis://:%ff%fe@h",
+            "redis://:sekret%zz@h",
+            "redis://:sekret%4@h",
         ] {
             let error = Address::parse(url).err().unwrap_or_else(|| panic!("{url}"));
             assert!(!error.message().contains("sekret"), "{}", error.message());

@@ -184,7 +184,9 @@ fn expect_ok(reply: Reply, command: &str) -> io::Result<()> {
 /// server's own text is never shown: it may echo what it was sent.
 fn server_error(code: &str) -> String {
     let meaning = match code {
-        "NOAUTH" => "it needs a password, and the URL gives none",
+        "NOAUTH" => {
+            "it asks for authentication first (a URL with no password, or one it did not take)"
+        }
         "WRONGPASS" => "it refused the user name or password of the URL",
         "NOPERM" => "the URL's user may not run this command or use this key",
         "READONLY" => "it is a read-only replica",

@@ -49,6 +49,17 @@ pub(crate) fn read_reply(input: &mut impl BufRead) -> io::Result<Reply> {
 }
 
 fn read_at_depth(input: &mut impl BufRead, depth: u32) -> io::Result<Reply> {
+    // Told by its first byte, without waiting for the end of a line that
+    // garbage may never have.
+    match input.fill_buf()?.first() {
+        None => return Err(closed_mid_reply()),
+        Some(b'+' | b'-' | b':' | b'$' | b'*') => {}
+        Some(other) => {
+            return Err(malformed(&format!(
+                "a reply of unknown type (first byte 0x{other:02x})"
+            )));
+        }
+    }
     let line = read_line(input)?;
     let (kind, rest) = line
         .split_first()
@@ -69,11 +80,7 @@ fn read_at_depth(input: &mut impl BufRead, depth: u32) -> io::Result<Reply> {
             }
             count => Reply::Array(Some(read_elements(input, count, depth)?)),
         },
-        other => {
-            return Err(malformed(&format!(
-                "a reply of unknown type (first byte 0x{other:02x})"
-            )));
-        }
+        _ => unreachable!("the first byte was checked"),
     })
 }
 

@@ -16,7 +16,10 @@ CC=${CC:-cc}
 CXX=${CXX:-c++}
 WARNINGS=(-Wall -Wextra -Werror)
 SANITIZE=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
-LINK=(-Iinclude -L"$LIB_DIR" -lcriteo_oauth -Wl,-rpath,"$PWD/$LIB_DIR")
+# The rpath is absolute: LIB_DIR may be relative (target/debug) or not
+# (CARGO_TARGET_DIR=/elsewhere: LIB_DIR=/elsewhere/debug).
+LIB_PATH=$([[ $LIB_DIR == /* ]] && echo "$LIB_DIR" || echo "$PWD/$LIB_DIR")
+LINK=(-Iinclude -L"$LIB_DIR" -lcriteo_oauth -Wl,-rpath,"$LIB_PATH")
 # Distinct exit codes, so a report is never mistaken for the program's own
 # failure exit; leak checks cover what the program allocated.
 export ASAN_OPTIONS=exitcode=86:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=exitcode=86
@@ -54,11 +57,292 @@ run() {
     fi
 }
 
+# A fleet of hosts that share tokens through a store on Redis
+# (tests/c/fleet.c). Each host is a process of its own, exec'd with its
+# own TMPDIR and XDG_RUNTIME_DIR, so only the Redis server is shared. The
+# section starts its own redis-server (a random password and free port, no
+# persistence, in a directory of its own) and kills it at the end.
+# Run it alone with: ONLY=fleet tests/c/run.sh
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+fleet_cleanup() {
+    [[ -n ${redis_pid:-} ]] && kill -9 "$redis_pid" 2>/dev/null
+    [[ -n ${fake_pid:-} ]] && kill "$fake_pid" 2>/dev/null
+    [[ -n ${long_pid:-} ]] && kill "$long_pid" 2>/dev/null
+    [[ -n ${redis_dir:-} ]] && rm -rf "$redis_dir"
+    return 0
+}
+# Starts redis-server on $redis_port with $redis_password, empty.
+start_redis() {
+    redis-server --bind 127.0.0.1 --port "$redis_port" --requirepass "$redis_password" --save '' \
+        --appendonly no --dir "$redis_dir" >>"$redis_dir/redis.log" 2>&1 &
+    redis_pid=$!
+    for _ in $(seq 100); do
+        [[ $(redis_cli ping 2>/dev/null) == PONG ]] && return 0
+        sleep 0.05
+    done
+    echo "redis-server did not start:" && cat "$redis_dir/redis.log"
+    return 1
+}
+stop_redis() { kill -9 "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null || true; }
+redis_cli() { REDISCLI_AUTH=$redis_password redis-cli --no-auth-warning -h 127.0.0.1 -p "$redis_port" "$@"; }
+# keep FILE COMMAND...: runs COMMAND, its output kept in FILE and printed.
+keep() {
+    local file=$1 status=0
+    shift
+    "$@" >"$file" 2>&1 || status=$?
+    cat "$file"
+    return $status
+}
+# The times of a kept output's gets, for the log.
+times_of() { echo "     times: $(sed -n 's/^\(\[[^]]*\] \)\{0,1\}\(get [0-9.]*[^:]*\): [^ ]* \([A-Z_]*\) \([0-9]*\) ms.*/\1\2 \3 \4 ms/p' "$1" | paste -sd, -)"; }
+
+fleet_tests() {
+    echo "== a fleet of hosts sharing tokens through Redis"
+    if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+        if [[ ${CI:-} == true ]]; then
+            fail "the fleet tests need redis-server and redis-cli (apt-get install redis-server); CI must run them"
+        else
+            echo "SKIP: *** the fleet tests: redis-server or redis-cli is not installed (apt-get install redis-server); CI runs them ***"
+        fi
+        return 0
+    fi
+    build fleet "$CC" c11 tests/c/fleet.c
+    local fleet=$BUILD_DIR/fleet old_trap
+    redis_dir=$(mktemp -d)
+    eval "set -- $(trap -p EXIT)"
+    old_trap=${3:-}
+    trap "fleet_cleanup; $old_trap" EXIT
+    redis_password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+    redis_port=$(free_port)
+    start_redis || { fail "redis-server did not start"; return 0; }
+    local store="redis://:$redis_password@127.0.0.1:$redis_port/0"
+    local described="redis://127\\.0\\.0\\.1:$redis_port/0"
+    local out=$redis_dir/out n=0 client
+    fleet_client() { n=$((n + 1)); client="fleet-$1-$n-$$"; }
+    # Every output is kept (out.N): the scan at the end looks for every
+    # token and refresh token they name.
+    # (Called inside check's subshell: the caller numbers the file, n.)
+    kept() { keep "$out.$n" "$@"; }
+
+    echo "-- faults of Redis: every get returns a token within its limit, the store's failure reported"
+    local limit=3000 lives=$URL/scenario/lives-900 wrong="wrong-$redis_password"
+    # fault NAME STORE_URL DESCRIBED: one host's get on a broken store.
+    fault() {
+        fleet_client fault
+        check "$1: a token within the limit, the store's failure reported" 0 \
+            "^get 1\\.1: eyJ[^ ]+ CRITEO_OK [0-9]+ ms within $limit ms; store CRITEO_ERR_STORE .*$3" \
+            kept env CRITEO_OAUTH_STORE="$2" FLEET_LIMIT_MS=$limit "$fleet" host "$lives" "$client" 1 get
+        times_of "$out.$n"
+        check "  no message names the password" 1 "" grep -F -e "$redis_password" -e "$wrong" "$out.$n"
+    }
+    fault "a wrong password" "redis://:$wrong@127.0.0.1:$redis_port/0" "$described"
+    local closed_port
+    closed_port=$(free_port)
+    fault "nothing listening" "redis://:$redis_password@127.0.0.1:$closed_port/0" "redis://127\\.0\\.0\\.1:$closed_port/0"
+    local mode fake_port
+    for mode in garbage huge-bulk one-byte-a-second silent close-mid-answer error-NOAUTH error-WRONGPASS error-READONLY error-OOM; do
+        "$SERVER" --fake-redis "$mode" >"$redis_dir/fake" 2>&1 &
+        fake_pid=$!
+        for _ in $(seq 50); do [[ -s $redis_dir/fake ]] && break; sleep 0.05; done
+        fake_port=$(head -n1 "$redis_dir/fake")
+        fault "a fake Redis: $mode" "redis://:$redis_password@127.0.0.1:$fake_port/0" "redis://127\\.0\\.0\\.1:$fake_port/0"
+        kill "$fake_pid" 2>/dev/null
+        wait "$fake_pid" 2>/dev/null || true
+        fake_pid=
+    done
+
+    # Killed while a host holds the lock and fetches (a slow answer): its
+    # write fails, its token is returned.
+    fleet_client killed
+    local slow=$URL/scenario/slow-1500-lives-900
+    n=$((n + 1)) # (not in the redirection: a background command expands it in its subshell)
+    env CRITEO_OAUTH_STORE="$store" FLEET_LIMIT_MS=$limit "$fleet" host "$slow" "$client" 1 get >"$out.$n" 2>&1 &
+    local host_pid=$!
+    for _ in $(seq 200); do [[ $("$fleet" count "$URL" "$client") -ge 1 ]] && break; sleep 0.01; done
+    stop_redis
+    wait "$host_pid" || true
+    check "Redis killed mid-fetch: the holder's token, the store's failure reported" 0 \
+        "^get 1\\.1: eyJ[^ ]+ CRITEO_OK [0-9]+ ms within $limit ms; store CRITEO_ERR_STORE .*$described" cat "$out.$n"
+    times_of "$out.$n"
+    check "  no message names the password" 1 "" grep -F "$redis_password" "$out.$n"
+    fleet_client down
+    check "Redis down: a token within the limit, the store's failure reported" 0 \
+        "^get 1\\.1: eyJ[^ ]+ CRITEO_OK [0-9]+ ms within $limit ms; store CRITEO_ERR_STORE .*$described" \
+        kept env CRITEO_OAUTH_STORE="$store" FLEET_LIMIT_MS=$limit "$fleet" host "$slow" "$client" 1 get
+    times_of "$out.$n"
+    start_redis || { fail "redis-server did not start again"; return 0; }
+    check "Redis restarted empty: the next host fetches (the record was lost) and stores again" 0 \
+        "^get 1\\.1: eyJ[^ ]+ CRITEO_OK [0-9]+ ms within $limit ms; store CRITEO_OK" \
+        kept env CRITEO_OAUTH_STORE="$store" FLEET_LIMIT_MS=$limit "$fleet" host "$lives" "$client" 1 get
+    check "  and a later host takes that token: no fetch" 0 "^$(grep -o 'eyJ[^ ]*' "$out.$n" | head -n1) 2\$" \
+        bash -c 'env CRITEO_OAUTH_STORE="$1" "$2" host "$3" "$4" 1 get | grep -o "eyJ[^ ]*" | head -n1 | tr "\n" " "; "$2" count "$5" "$4"' \
+        _ "$store" "$fleet" "$lives" "$client" "$URL"
+    # A long-lived host across a restart: its kept connection is dead, and
+    # Redis empty, after round 1; by round 3 it uses the store again.
+    fleet_client long
+    mkfifo "$redis_dir/lines"
+    n=$((n + 1))
+    env CRITEO_OAUTH_STORE="$store" FLEET_LIMIT_MS=$limit FLEET_WAIT_LINE=1 "$fleet" host "$lives" "$client" 3 reject \
+        <"$redis_dir/lines" >"$out.$n" 2>&1 &
+    long_pid=$!
+    local lines
+    exec {lines}>"$redis_dir/lines"
+    for _ in $(seq 100); do grep -q "^get 1\\.2" "$out.$n" && break; sleep 0.05; done
+    stop_redis
+    start_redis || { fail "redis-server did not start again"; return 0; }
+    echo >&$lines
+    for _ in $(seq 100); do grep -q "^get 2\\.2" "$out.$n" && break; sleep 0.05; done
+    echo >&$lines
+    exec {lines}>&-
+    wait "$long_pid" || true
+    long_pid=
+    check "a long-lived host across a restart of Redis: tokens within the limit, the store used again" 0 \
+        "^host: 0 failed gets, 0 invalid_grant, 0 rejected tokens returned, 0 over the limit
+^get 3\\.2: eyJ[^ ]+ CRITEO_OK [0-9]+ ms within $limit ms; store CRITEO_OK" cat "$out.$n"
+    times_of "$out.$n"
+
+    echo "-- hosts sharing one token"
+    local build token
+    for build in fleet fleet-asan; do
+        fleet_client eight
+        check "8 hosts started at once: 1 token request, the same token for all [$build]" 0 \
+            "^8 hosts: 8 with a token, 1 distinct last tokens, 0 failed gets, 0 invalid_grant, 0 rejected tokens returned, 1 distinct tokens seen, 1 fetches\$" \
+            kept env CRITEO_OAUTH_STORE="$store" "$BUILD_DIR/$build" hosts 8 "$URL/scenario/slow-500-lives-900" "$client" 1 get
+        token=$(sed -n 's/^last token: //p' "$out.$n")
+        n=$((n + 1))
+        check "  then 5 later hosts: no new request, that token [$build]" 0 \
+            "^5 hosts: 5 with a token, 1 distinct last tokens, 0 failed gets, 0 invalid_grant, 0 rejected tokens returned, 1 distinct tokens seen, 1 fetches
+^last token: ${token:-NONE}\$" \
+            kept env CRITEO_OAUTH_STORE="$store" "$BUILD_DIR/$build" hosts 5 "$URL/scenario/slow-500-lives-900" "$client" 1 get
+    done
+    fleet_client control
+    check "  (the same 8 hosts without CRITEO_OAUTH_STORE share nothing: 8 requests)" 0 \
+        "^8 hosts: 8 with a token, 8 distinct last tokens, 0 failed gets, .* 8 fetches\$" \
+        kept env -u CRITEO_OAUTH_STORE "$fleet" hosts 8 "$URL/scenario/slow-500-lives-900" "$client" 1 get
+    fleet_client prefix
+    hosts_then_keys() {
+        keep "$out.$n" env CRITEO_OAUTH_STORE="$store?prefix=fleet-test:" "$fleet" hosts 8 "$lives" "$client" 1 get &&
+            redis_cli --scan --pattern "fleet-test:*"
+    }
+    check "8 hosts on ?prefix=fleet-test: : 1 request; the keys carry that prefix" 0 \
+        "^8 hosts: 8 with a token, 1 distinct last tokens, 0 failed gets, .* 1 fetches
+^fleet-test:\\{[0-9a-f]{32}\\}:record\$" hosts_then_keys
+
+    echo "-- a refresh token that rotates, on a server that revokes it once used"
+    for build in fleet fleet-asan; do
+        fleet_client strict
+        # Each fetch gives a token of its own: fetches are the distinct
+        # tokens seen; 1 + 3 rounds at least (every host rejects), 1 + 12 at most.
+        check "4 hosts x 3 rounds of get, reject, get from one refresh token: no invalid_grant, one fetch per token [$build]" 0 \
+            "^4 hosts: 4 with a token, [0-9]+ distinct last tokens, 0 failed gets, 0 invalid_grant, 0 rejected tokens returned, ([0-9]+) distinct tokens seen, \\1 fetches\$" \
+            kept env CRITEO_OAUTH_STORE="$store" "$BUILD_DIR/$build" hosts 4 "$URL/scenario/strict-rotate" "$client" 3 reject "rt-start-$client"
+        check "  the server's count: between 4 and 13" 0 "^in range\$" \
+            bash -c 'c=$("$1" count "$2" "$3"); [[ $c -ge 4 && $c -le 13 ]] && echo in range || echo "out of range: $c"' _ "$fleet" "$URL" "$client"
+    done
+
+    echo "-- a lock holder stopped (SIGSTOP) past its lease, inside its fetch"
+    # The holder's limit is 2 s, its lease 4 s. B's limit 2 s: it waits
+    # for the lock at most 3 s, then gets again; 4 s: it waits past the lease.
+    local b_limit
+    for b_limit in 2000 4000; do
+        fleet_client stopped
+        check "another host gets a token after the lease (B's limit $b_limit ms), through the store; the holder's late write leaves it" 0 \
+            "^B: a token [0-9]+ ms after the stop .*: after the lease; store CRITEO_OK\$
+^A after SIGCONT: a token\$
+^C: B's token, 0 failed gets, 0 invalid_grant; fetches after C: 2 \\(\\+0\\)\$" \
+            kept env CRITEO_OAUTH_STORE="$store" "$fleet" stopped-holder "$URL/scenario/slow-1000" "$client" $b_limit
+        times_of "$out.$n"
+        fleet_client stopped-strict
+        # B's refresh is refused (the stopped holder's request spent the
+        # refresh token); the holder's answer, written over B's record
+        # after SIGCONT, keeps the lineage alive: C takes its token, and
+        # refreshes with its refresh token.
+        check "against strict-rotate (B's limit $b_limit ms): the holder's lineage survives, a later host refreshes without invalid_grant" 0 \
+            "^A after SIGCONT: a token\$
+^C: A's token, 0 failed gets, 0 invalid_grant; fetches after C: [0-9]+ \\(\\+1\\)\$" \
+            kept env CRITEO_OAUTH_STORE="$store" "$fleet" stopped-holder "$URL/scenario/slow-1000-strict-rotate" "$client" $b_limit "rt-start-$client"
+        times_of "$out.$n"
+    done
+
+    echo "-- criteo-token on Redis"
+    check "criteo-token --store refuses a URL with a password on argv" 2 "must not hold a password" \
+        env CRITEO_HOST="$lives" CRITEO_CLIENT_ID=x CRITEO_CLIENT_SECRET=s "$BUILD_DIR/criteo-token" --store "$store"
+    fleet_client cli
+    cli_runs() {
+        local i
+        for i in $(seq 10); do
+            env CRITEO_OAUTH_STORE="$store" XDG_RUNTIME_DIR="$(mktemp -d -p "$redis_dir")" CRITEO_HOST="$lives" \
+                CRITEO_CLIENT_ID="$client" CRITEO_CLIENT_SECRET=fleet-S3cret "$BUILD_DIR/criteo-token" 2>>"$out.$n.err"
+        done | sort -u >"$out.$n"
+        echo "$("$fleet" count "$URL" "$client") $(wc -l <"$out.$n") $(wc -c <"$out.$n.err")"
+    }
+    check "criteo-token with CRITEO_OAUTH_STORE on Redis, 10 runs in fresh runtime directories: 1 token request, one token, no warning" 0 \
+        "^1 1 0\$" cli_runs
+
+    echo "-- what a reader of Redis sees"
+    # Every value of every key, as bytes.
+    local dump=$redis_dir/dump secrets=$redis_dir/secrets key
+    redis_dump() {
+        : >"$dump"
+        redis_cli --scan | while IFS= read -r key; do
+            printf '%s\n' "$key" >>"$dump"
+            case $(redis_cli type "$key") in
+            hash) redis_cli --raw hgetall "$key" >>"$dump" ;;
+            string) redis_cli --raw get "$key" >>"$dump" ;;
+            *) echo "UNEXPECTED TYPE" >>"$dump" ;;
+            esac
+        done
+    }
+    cat "$out".* | grep -ohE 'eyJ[A-Za-z0-9._-]+|rt-(strict|start)-[A-Za-z0-9-]+' | sort -u >"$secrets"
+    echo "fleet-S3cret" >>"$secrets"
+    echo "$redis_password" >>"$secrets"
+    check "  the tokens and refresh tokens the hosts saw: many" 0 "^many\$" \
+        bash -c '[[ $(grep -c "^eyJ" "$1") -ge 20 && $(grep -c "^rt-strict" "$1") -ge 10 ]] && echo many || wc -l "$1"' _ "$secrets"
+    # The scan itself can find one: a decoy written in clear is found.
+    redis_cli set fleet-decoy "{\"access_token\":\"$(grep -m1 '^eyJ' "$secrets")\"}" >/dev/null
+    redis_dump
+    check "  (a token written in clear is found by the scan)" 0 "" grep -aqF -f "$secrets" "$dump"
+    redis_cli del fleet-decoy >/dev/null
+    redis_dump
+    check "every key is a lineage's lock or record: records sealed (criteo\\x01\\x01...), generations numbers" 0 "^[1-9][0-9]* records, all sealed\$" \
+        bash -c 'records=0 bad=0
+            while IFS= read -r key; do
+                [[ $key =~ ^(criteo-oauth|fleet-test):\{[0-9a-f]{32}\}:(record|lock)$ ]] || { echo "odd key: $key"; bad=1; continue; }
+                [[ $key == *:record ]] || continue
+                records=$((records + 1))
+                [[ $(REDISCLI_AUTH=$1 redis-cli --no-auth-warning -h 127.0.0.1 -p "$2" --raw hget "$key" r | head -c 8 | od -An -c | tr -d " ") == "criteo001001" ]] || { echo "unsealed: $key"; bad=1; }
+                [[ $(REDISCLI_AUTH=$1 redis-cli --no-auth-warning -h 127.0.0.1 -p "$2" --raw hget "$key" g) =~ ^[0-9]+$ ]] || { echo "odd generation: $key"; bad=1; }
+            done < <(REDISCLI_AUTH=$1 redis-cli --no-auth-warning -h 127.0.0.1 -p "$2" --scan)
+            [[ $bad == 0 ]] && echo "$records records, all sealed"' _ "$redis_password" "$redis_port"
+    check "no access token, refresh token, client secret or password readable in Redis" 1 "" grep -aF -f "$secrets" "$dump"
+    check "no access_token and no JSON object readable in Redis" 1 "" grep -aE 'access_token|refresh_token|\{"[A-Za-z_]+":' "$dump"
+
+    stop_redis
+    redis_pid=
+    rm -rf "$redis_dir"
+    trap "$old_trap" EXIT
+}
+
 mkdir -p "$BUILD_DIR"
 scripts/link-soname.sh "$LIB_DIR"
 # criteo-token caches in the default store: one of this run's own.
 XDG_RUNTIME_DIR=$(mktemp -d)
 export XDG_RUNTIME_DIR
+
+server_out=$(mktemp)
+"$SERVER" >"$server_out" &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; rm -f "$server_out"' EXIT
+for _ in $(seq 50); do [[ -s $server_out ]] && break; sleep 0.1; done
+URL=$(head -n1 "$server_out")
+[[ $URL == http://127.0.0.1:* ]] || { echo "the test server did not start"; exit 1; }
+
+if [[ ${ONLY:-} == fleet ]]; then
+    build criteo-token "$CC" c11 tools/criteo-token.c
+    fleet_tests
+    finish C
+    exit 0
+fi
 
 echo "== build"
 build header_c11 "$CC" c11 tests/c/header_c11.c -Wpedantic
@@ -71,13 +355,6 @@ build criteo-token "$CC" c11 tools/criteo-token.c
 build token_source "$CC" c11 examples-c/token_source.c -pthread
 
 echo "== run against the test server"
-server_out=$(mktemp)
-"$SERVER" >"$server_out" &
-server_pid=$!
-trap 'kill $server_pid 2>/dev/null; rm -f "$server_out"' EXIT
-for _ in $(seq 50); do [[ -s $server_out ]] && break; sleep 0.1; done
-URL=$(head -n1 "$server_out")
-[[ $URL == http://127.0.0.1:* ]] || { echo "the test server did not start"; exit 1; }
 
 # The examples read proxy variables as curl does; the test server is local.
 unset http_proxy all_proxy ALL_PROXY
@@ -553,5 +830,7 @@ check "a SERVFAIL is retried, an NXDOMAIN is not, an unanswered name starts one 
     tests/c/dns_namespace.sh "$BUILD_DIR" "$SERVER"
 check "a dual-stack name whose IPv6 path is a black hole: a token within 1 s, direct and through a proxy" 0 "^(ok|SKIP) " \
     tests/c/eyeballs_namespace.sh "$BUILD_DIR" "$SERVER"
+
+fleet_tests
 
 finish C

@@ -11,7 +11,7 @@
 //! out while it was stopped never puts an older record over a newer one.
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ring::rand::{SecureRandom, SystemRandom};
@@ -20,6 +20,7 @@ use super::lock::{LockFailure, Pauses, poll_until};
 use super::{Backend, Held, Written};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
+use crate::process::PerProcess;
 use crate::redis::{OPERATION_LIMIT, Reply, Server};
 
 pub(crate) use crate::redis::is_redis_url;
@@ -48,6 +49,11 @@ pub(super) struct RedisStore {
     lock_key: String,
     record_key: String,
     lease: Duration,
+    /// The owners of tries for the lock whose answer never came (a server
+    /// that stalled): the server may yet run them, and hold the lock for
+    /// an owner that gave up. Released before the next try, in this
+    /// process (a child of `fork()` leaves them to lapse).
+    abandoned: PerProcess<Mutex<Vec<String>>>,
 }
 
 /// The lock, held until dropped, and the generation last read.
@@ -67,11 +73,56 @@ impl RedisStore {
             record_key: format!("{base}:record"),
             lease: client.total_timeout() + LEASE_BEYOND_THE_FETCH,
             server,
+            abandoned: PerProcess::new(Mutex::default()),
         })
     }
 
-    /// One try for the lock, as `owner`.
+    /// One try for the lock, as `owner`, after the locks of tries that
+    /// got no answer are released. A try that gets none is abandoned.
     fn try_take(&self, owner: &str, deadline: Instant) -> io::Result<bool> {
+        self.release_abandoned(deadline)?;
+        let taken = self.set_lock(owner, deadline);
+        if taken.is_err() {
+            self.with_abandoned(|abandoned| abandoned.push(owner.to_owned()));
+        }
+        taken
+    }
+
+    /// Releases the locks of the abandoned tries; those that cannot be
+    /// released now are kept for the next try.
+    fn release_abandoned(&self, deadline: Instant) -> io::Result<()> {
+        let mut owners = self.with_abandoned(std::mem::take);
+        while let Some(owner) = owners.last() {
+            if let Err(error) = self.unlock(owner, deadline) {
+                self.with_abandoned(|abandoned| abandoned.append(&mut owners));
+                return Err(error);
+            }
+            owners.pop();
+        }
+        Ok(())
+    }
+
+    /// Runs `change` on the owners abandoned in this process; the list is
+    /// never held across a call to the server.
+    fn with_abandoned<R>(&self, change: impl FnOnce(&mut Vec<String>) -> R) -> R {
+        let abandoned = self.abandoned.get(Mutex::default);
+        let mut abandoned = abandoned.lock().unwrap_or_else(PoisonError::into_inner);
+        change(&mut abandoned)
+    }
+
+    /// Deletes the lock if `owner` holds it.
+    fn unlock(&self, owner: &str, deadline: Instant) -> io::Result<()> {
+        let arguments: [&[u8]; 5] = [
+            b"EVAL",
+            UNLOCK.as_bytes(),
+            b"1",
+            self.lock_key.as_bytes(),
+            owner.as_bytes(),
+        ];
+        self.server.call(&arguments, deadline).map(drop)
+    }
+
+    fn set_lock(&self, owner: &str, deadline: Instant) -> io::Result<bool> {
         let lease = self.lease.as_millis().to_string();
         let arguments: [&[u8]; 6] = [
             b"SET",
@@ -181,18 +232,14 @@ impl Held for Lease<'_> {
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         let store = self.store;
-        let arguments: [&[u8]; 5] = [
-            b"EVAL",
-            UNLOCK.as_bytes(),
-            b"1",
-            store.lock_key.as_bytes(),
-            self.owner.as_bytes(),
-        ];
-        // Not released (the server is gone, say), the lock lapses with
-        // its lease.
-        let _ = store
-            .server
-            .call(&arguments, Instant::now() + OPERATION_LIMIT);
+        if store
+            .unlock(&self.owner, Instant::now() + OPERATION_LIMIT)
+            .is_err()
+        {
+            // The server may run it late, or never: the lock lapses with
+            // its lease, or goes with the next try.
+            store.with_abandoned(|abandoned| abandoned.push(self.owner.clone()));
+        }
     }
 }
 
