@@ -154,7 +154,11 @@ impl Backend for RedisStore {
 
     fn lock(&self, deadline: Instant) -> Result<Box<dyn Held + '_>, LockFailure> {
         let owner = new_owner();
-        poll_until(deadline, PAUSES, || self.try_take(&owner, deadline))?;
+        // Each try has its own limit: the last one, made as the wait ends,
+        // is a try, not a store that failed to answer.
+        poll_until(deadline, PAUSES, || {
+            self.try_take(&owner, Instant::now() + OPERATION_LIMIT)
+        })?;
         Ok(Box::new(Lease::new(self, owner)))
     }
 
