@@ -265,6 +265,22 @@ fleet_tests() {
         times_of "$out.$n"
     done
 
+    echo "-- fork() on a Redis store: a child makes its own connection"
+    # Plain build only for forks with a thread in a call (see fork above).
+    [[ -x $BUILD_DIR/shared ]] || build shared "$CC" c11 tests/c/shared.c -pthread
+    fleet_client forked
+    check "a fork while a fetch holds the Redis lock: the child takes that fetch's token" 0 \
+        "^child got a token, the same as the parent's; 1 fetches\$" \
+        "$BUILD_DIR/shared" fork-during-fetch "$store" "$URL/scenario/slow-1000" "$client"
+    fleet_client closefrom
+    local decoy
+    decoy=$(mktemp -d -p "$redis_dir") && chmod 0777 "$decoy"
+    check "a child that closes every descriptor and reuses their numbers (store on Redis): a token, none of its files closed by the frees, nothing written elsewhere" 0 \
+        "^eyJ[^ ]+ CRITEO_OK
+after the frees, 17 of 17 descriptors still open
+0 0\$" bash -c '"$@" && echo "$(find "$6" -type f -size +0 | wc -l) $(find "$6" -type f ! -name "decoy-*" | wc -l)"' _ \
+        "$BUILD_DIR/shared" closefrom "$store" "$lives" "$client" "$decoy"
+
     echo "-- criteo-token on Redis"
     check "criteo-token --store refuses a URL with a password on argv" 2 "must not hold a password" \
         env CRITEO_HOST="$lives" CRITEO_CLIENT_ID=x CRITEO_CLIENT_SECRET=s "$BUILD_DIR/criteo-token" --store "$store"
