@@ -106,35 +106,7 @@ static void die(const char *what) {
     exit(2);
 }
 
-/* How many token requests CLIENT_ID has made, asked of the test server at
- * URL (http://127.0.0.1:PORT...) over a plain socket. */
-static long fetches_by(const char *url, const char *client_id) {
-    int port = 0;
-    if (sscanf(url, "http://127.0.0.1:%d", &port) != 1) {
-        die("the URL must be http://127.0.0.1:PORT");
-    }
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
-        die("cannot reach the test server");
-    }
-    char request[256], answer[4096];
-    int length = snprintf(request, sizeof request,
-                          "GET /count/%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", client_id);
-    if (write(fd, request, (size_t)length) != length) {
-        die("cannot ask the test server");
-    }
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof answer - 1 && (n = read(fd, answer + got, sizeof answer - 1 - got)) > 0) {
-        got += (size_t)n;
-    }
-    close(fd);
-    answer[got] = '\0';
-    const char *body = strstr(answer, "\r\n\r\n");
-    return body != NULL ? atol(body + 4) : -1;
-}
+#include "fetches_by.h"
 
 static criteo_client *client_for(const char *url, uint32_t total_ms) {
     criteo_client_builder *builder = criteo_client_builder_new();

@@ -1,0 +1,50 @@
+/*
+ * fetches_by.h: how many token requests a client id has made, asked of
+ * the test server (GET /count/<client_id>) over a plain socket. For the
+ * C test programs that count fetches (shared.c, fleet.c); they define
+ * die() before including it.
+ */
+#ifndef CRITEO_TEST_FETCHES_BY_H
+#define CRITEO_TEST_FETCHES_BY_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* How many token requests CLIENT_ID has made, asked of the test server at
+ * URL (http://127.0.0.1:PORT...); -1 when its answer has no body. */
+static long fetches_by(const char *url, const char *client_id) {
+    int port = 0;
+    if (sscanf(url, "http://127.0.0.1:%d", &port) != 1) {
+        fprintf(stderr, "the URL must be http://127.0.0.1:PORT\n");
+        exit(2);
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+        die("cannot reach the test server");
+    }
+    char request[512], answer[4096];
+    int length = snprintf(request, sizeof request,
+                          "GET /count/%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", client_id);
+    if (write(fd, request, (size_t)length) != length) {
+        die("cannot ask the test server");
+    }
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof answer - 1 && (n = read(fd, answer + got, sizeof answer - 1 - got)) > 0) {
+        got += (size_t)n;
+    }
+    close(fd);
+    answer[got] = '\0';
+    const char *body = strstr(answer, "\r\n\r\n");
+    return body != NULL ? atol(body + 4) : -1;
+}
+
+#endif
