@@ -806,7 +806,9 @@ void criteo_token_source_invalidate(const criteo_token_source *source);
  * host may have rotated the refresh token). A token stored by another
  * host is taken as received 5 s earlier than its wall-clock stamp says:
  * hosts whose clocks differ by up to 5 s never serve a token past its
- * expiry.
+ * expiry. A host that finds a record older than the one it last read or
+ * wrote (a store restored, emptied, or a replica behind) keeps its own
+ * lineage and writes it back.
  *
  * When the store cannot be used (a full disk, a read-only directory;
  * Redis down, slow, refusing the password, answering garbage), gets

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,8 +98,8 @@ static void check_store(const char *store) {
         fprintf(stderr, "criteo-token: --store needs a directory or a redis:// URL\n");
         exit(2);
     }
-    const char *authority = strstr(store, "://");
-    if (authority != NULL && memchr(authority, '@', strcspn(authority + 3, "/?#") + 3) != NULL) {
+    /* Any @ of a Redis URL may end a user info (a password may hold / ? #). */
+    if (strncasecmp(store, "redis", 5) == 0 && strchr(store, '@') != NULL) {
         fprintf(stderr, "criteo-token: --store must not hold a password, which any user can read "
                         "in the process list: put the URL in CRITEO_OAUTH_STORE\n");
         exit(2);

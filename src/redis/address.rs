@@ -37,6 +37,29 @@ pub(crate) fn is_redis_url(place: &str) -> bool {
     scheme_of(place).is_some()
 }
 
+/// Refuses a store that is meant as a URL but is not a Redis URL this
+/// reads (`redis:host`, `redis:/:pw@host`, `http://...`), rather than make
+/// a directory of that name. The place is not shown: it may hold a
+/// password.
+pub(crate) fn refuse_other_urls(place: &str) -> Result<(), Error> {
+    let lower = place.to_ascii_lowercase();
+    let scheme = lower.split_once("://").map(|(scheme, _)| scheme);
+    let other_scheme = scheme.is_some_and(|scheme| {
+        !scheme.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
+    });
+    let redis_without_slashes = lower.starts_with("redis:") || lower.starts_with("rediss:");
+    match (is_redis_url(place), other_scheme || redis_without_slashes) {
+        (false, true) => Err(Error::invalid_argument(
+            "the store looks like a URL but is not one this library reads: it takes \
+             redis://[[user]:password@]host[:port][/db][?prefix=P], rediss://..., or a directory",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `Some(true)` for `rediss://`, `Some(false)` for `redis://`.
 fn scheme_of(url: &str) -> Option<bool> {
     let (scheme, _) = url.split_once("://")?;
@@ -68,15 +91,17 @@ impl Address {
         let tls =
             scheme_of(url).ok_or_else(|| refused("it must start with redis:// or rediss://"))?;
         let rest = &url[url.find("://").map_or(0, |at| at + 3)..];
+        // The user info ends at the last `@`: a password may hold `/`, `?`
+        // or `#` unescaped (so a prefix with `@` must be escaped).
+        let (user_info, rest) = match rest.rfind('@') {
+            Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+            None => (None, rest),
+        };
         if rest.contains('#') {
             return Err(refused("it has a fragment (#)"));
         }
         let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (user_info, host_port) = match authority.rsplit_once('@') {
-            Some((user_info, host_port)) => (Some(user_info), host_port),
-            None => (None, authority),
-        };
+        let (host_port, path) = rest.split_once('/').unwrap_or((rest, ""));
         let credentials = user_info
             .map(|info| credentials(info).map_err(&refused))
             .transpose()?;
@@ -169,16 +194,13 @@ fn prefix(query: &str) -> Result<String, &'static str> {
     Ok(prefix)
 }
 
-/// `url` with what lies between `://` and the last `@` of its authority
-/// taken out.
+/// `url` with what lies between `://` and its last `@` taken out: the
+/// user info, however it is written.
 fn without_user_info(url: &str) -> String {
     let Some(start) = url.find("://").map(|at| at + 3) else {
         return String::from("(not a URL)");
     };
-    let authority_end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |end| start + end);
-    match url[start..authority_end].rfind('@') {
+    match url[start..].rfind('@') {
         Some(at) => format!("{}{}", &url[..start], &url[start + at + 1..]),
         None => url.to_owned(),
     }
@@ -211,6 +233,12 @@ mod tests {
         assert_eq!(plain.prefix, DEFAULT_PREFIX);
         assert_eq!(parsed("redis://[::1]:7/").describe(), "redis://[::1]:7/0");
         assert!(parsed("redis://h").credentials.is_none());
+        let unescaped = parsed("redis://:a/b?c#d@h:1/2?prefix=p");
+        assert_eq!(unescaped.credentials.unwrap().password.as_str(), "a/b?c#d");
+        assert_eq!(
+            (unescaped.host.as_str(), unescaped.port, unescaped.db),
+            ("h", 1, 2)
+        );
     }
 
     #[test]
@@ -230,12 +258,31 @@ mod tests {
             "redis://:%ff%fe@h",
             "redis://:sekret%zz@h",
             "redis://:sekret%4@h",
+            "redis://:sek/ret@",
+            "redis://u:sek/ret@h:0",
+            "redis://u:sek?ret@h/x",
+            "redis://u:sek#ret@h#",
         ] {
             let error = Address::parse(url).err().unwrap_or_else(|| panic!("{url}"));
-            assert!(!error.message().contains("sekret"), "{}", error.message());
+            assert!(!error.message().contains("sek"), "{}", error.message());
             assert!(!error.message().contains("%ff"), "{}", error.message());
         }
         assert!(is_redis_url("rediss://h") && !is_redis_url("/var/run/store"));
+        for mistyped in [
+            "redis:127.0.0.1:6379",
+            "REDIS:/:sekret@h",
+            "http://h",
+            "redis//h",
+        ] {
+            let refused = refuse_other_urls(mistyped);
+            assert_eq!(refused.is_err(), mistyped != "redis//h", "{mistyped}");
+            if let Err(error) = refused {
+                assert!(!error.message().contains("sek"), "{}", error.message());
+            }
+        }
+        for place in ["garbage", "/run/criteo", "./a:b", "redis://h"] {
+            assert!(refuse_other_urls(place).is_ok(), "{place}");
+        }
         let long = format!("redis://:{}@h", "x".repeat(5000));
         let refused = Address::parse(&long).err().unwrap();
         assert!(!refused.message().contains("xxx"));

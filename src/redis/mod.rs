@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use ring::digest::{SHA256, digest};
 
 use address::Address;
-pub(crate) use address::is_redis_url;
+pub(crate) use address::{is_redis_url, refuse_other_urls};
 use connection::{Connection, Route};
 pub(crate) use protocol::Reply;
 

@@ -239,16 +239,25 @@ impl<T: CachedToken> TokenSource<T> {
             match guard.read() {
                 Ok(Some(record)) => {
                     let stored = record.into_lineage(&self.first_request, &*self.clock);
-                    if unsaved {
+                    // A store that went back (restored from a copy, emptied
+                    // and written again by a process that started over, a
+                    // replica that missed writes) holds an older record
+                    // than this copy was read or written as.
+                    let went_back = stored.serial < lineage.serial;
+                    if unsaved || went_back {
                         // Ours holds what the store lost (a refresh token
-                        // rotated when a write failed): it stays, with a
-                        // newer token from the store if there is one.
+                        // rotated when a write failed, or since): it stays,
+                        // with a newer token from the store if there is
+                        // one, and is written back.
                         lineage.absorb(stored);
+                        saved = false;
                     } else {
                         lineage.adopt(stored);
                     }
                 }
-                Ok(None) => {}
+                // A store that lost the record this copy was read or
+                // written as gets it back.
+                Ok(None) => saved = saved && lineage.serial == 0,
                 Err(error) => read_failure = Some(error),
             }
             lineage.drop_if(rejected.as_ref());
@@ -364,7 +373,7 @@ impl<T: CachedToken> TokenSource<T> {
             };
             self.stats.count(Stat::FetchFailures);
             let moved_on = match (error.oauth().code.as_deref(), guard.as_deref_mut()) {
-                (Some("invalid_grant"), Some(guard)) => self.moved_on(guard, &request),
+                (Some("invalid_grant"), Some(guard)) => self.moved_on(guard, &request, lineage),
                 _ => None,
             };
             let Some(stored) = moved_on else {
@@ -380,11 +389,20 @@ impl<T: CachedToken> TokenSource<T> {
         }
     }
 
-    /// The lineage the store holds, when it moved on from `sent`: a token
-    /// valid now, or another refresh token.
-    fn moved_on(&self, guard: &mut Guard<'_>, sent: &TokenRequest) -> Option<Lineage<T>> {
+    /// The lineage the store holds, when it moved on from `ours`, which
+    /// sent `sent`: not older, with a token valid now or another refresh
+    /// token.
+    fn moved_on(
+        &self,
+        guard: &mut Guard<'_>,
+        sent: &TokenRequest,
+        ours: &Lineage<T>,
+    ) -> Option<Lineage<T>> {
         let stored = guard.read().ok()??;
         let stored: Lineage<T> = stored.into_lineage(&self.first_request, &*self.clock);
+        if stored.serial < ours.serial {
+            return None;
+        }
         let sent = sent.refresh_token().map(Secret::expose);
         let next = stored.next_request.refresh_token().map(Secret::expose);
         let valid = stored.valid_at(self.clock.now()).is_some();

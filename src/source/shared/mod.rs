@@ -38,7 +38,7 @@ use lock::LockFailure;
 pub(super) use record::Record;
 #[cfg(fuzzing)]
 pub use record::read_back as read_back_record;
-use redis::{RedisStore, is_redis_url};
+use redis::{RedisStore, is_redis_url, refuse_other_urls};
 use seal::Seal;
 
 /// Bumped when the way lineages are named changes.
@@ -123,16 +123,7 @@ impl SharedStore {
         let named_by_environment = place.is_none() && from_environment.is_some();
         let place = place.or(from_environment.as_deref());
         let key = lineage_key(client.token_url(), request);
-        let name = &key[..32];
-        let backend: Result<Box<dyn Backend>, Error> = match place {
-            Some(url) if is_redis_url(url) => {
-                RedisStore::new(url, client, name).map(|store| Box::new(store) as _)
-            }
-            Some(path) => Directory::new(Path::new(path), name).map(|store| Box::new(store) as _),
-            None => {
-                Directory::new(&directory::default_path(), name).map(|store| Box::new(store) as _)
-            }
-        };
+        let backend = backend_for(place, client, &key[..32]);
         let backend = backend.map_err(|error| match named_by_environment {
             true => {
                 let message = format!("{STORE_VARIABLE}: {}", error.message());
@@ -231,6 +222,23 @@ impl Guard<'_> {
     pub(super) fn key(&self) -> &str {
         &self.store.key
     }
+}
+
+/// The backend of the lineage `name` in the store `place` names (`None`:
+/// the default directory).
+fn backend_for(
+    place: Option<&str>,
+    client: &Client,
+    name: &str,
+) -> Result<Box<dyn Backend>, Error> {
+    let Some(place) = place else {
+        return Ok(Box::new(Directory::new(&directory::default_path(), name)?));
+    };
+    refuse_other_urls(place)?;
+    Ok(match is_redis_url(place) {
+        true => Box::new(RedisStore::new(place, client, name)?),
+        false => Box::new(Directory::new(Path::new(place), name)?),
+    })
 }
 
 /// HMAC-SHA256, keyed with the client secret, of everything else that

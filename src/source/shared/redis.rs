@@ -4,8 +4,8 @@
 //! `<prefix>{<name>}:record` (the braces keep both in one slot of a
 //! cluster). The lock is `SET NX PX`: a random owner and a lease longer
 //! than a fetch's time limit, so that a holder that dies or stops frees it
-//! by itself; it is released by its owner alone (compare-and-delete, in a
-//! script). The record is a hash: the sealed record (`r`) and its
+//! by itself (a lock found with no expiry is given one); it is released by
+//! its owner alone (compare-and-delete, in a script). The record is a hash: the sealed record (`r`) and its
 //! generation (`g`), which a write moves forward only from the generation
 //! its writer read (compare-and-set, in a script): a holder whose lease ran
 //! out while it was stopped never puts an older record over a newer one.
@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorKind};
 use crate::process::PerProcess;
 use crate::redis::{OPERATION_LIMIT, Reply, Server};
 
-pub(crate) use crate::redis::is_redis_url;
+pub(crate) use crate::redis::{is_redis_url, refuse_other_urls};
 
 /// How much longer than the client's total time limit a lease lasts: the
 /// store's own operations under the lock.
@@ -36,6 +36,12 @@ const PAUSES: Pauses = Pauses {
     longest: Duration::from_millis(100),
 };
 
+/// Takes the lock for `ARGV[1]` for `ARGV[2]` ms if no one has it. A lock
+/// with no expiry (set by hand, or by another program) would hold every
+/// host up for good: it is given the lease, and lapses.
+const LOCK: &str = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end \
+                    if redis.call('PTTL', KEYS[1]) == -1 then \
+                      redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
 /// Deletes the lock if its owner is `ARGV[1]`.
 const UNLOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
                         return redis.call('DEL', KEYS[1]) end return 0";
@@ -125,17 +131,17 @@ impl RedisStore {
     fn set_lock(&self, owner: &str, deadline: Instant) -> io::Result<bool> {
         let lease = self.lease.as_millis().to_string();
         let arguments: [&[u8]; 6] = [
-            b"SET",
+            b"EVAL",
+            LOCK.as_bytes(),
+            b"1",
             self.lock_key.as_bytes(),
             owner.as_bytes(),
-            b"NX",
-            b"PX",
             lease.as_bytes(),
         ];
         match self.server.call(&arguments, deadline)? {
-            Reply::Status(ok) if ok == "OK" => Ok(true),
-            Reply::Bulk(None) => Ok(false),
-            _ => Err(unexpected("SET")),
+            Reply::Integer(1) => Ok(true),
+            Reply::Integer(0) => Ok(false),
+            _ => Err(unexpected("EVAL")),
         }
     }
 
