@@ -1032,3 +1032,124 @@ fn redis_errors_that_echo_the_password_cost_only_the_sharing() {
         assert_fake_redis_costs_only_sharing(&format!("error-{word}"));
     }
 }
+
+/// The one record key of database 0 under the default prefix.
+fn the_record_key(redis: &RedisServer) -> String {
+    let keys = record_keys(redis, 0, DEFAULT_PREFIX);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    keys[0].clone()
+}
+
+/// Puts `record` (a hash's fields and values, as `hash` gave them) back
+/// in place of what `key` holds.
+fn put_back(redis: &RedisServer, key: &str, record: &[(String, Vec<u8>)]) {
+    redis.command(&["DEL", key]);
+    for (field, value) in record {
+        let words: [&[u8]; 4] = [b"HSET", key.as_bytes(), field.as_bytes(), value];
+        redis.try_command(&words).unwrap();
+    }
+}
+
+#[test]
+fn a_record_put_back_from_an_older_copy_does_not_take_a_hosts_newer_refresh_token() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("strict-rotate"));
+    let lineage = refreshing("rolled-back", "rt-start-redis-rolled-back");
+    let host = stored(&client, &lineage, &redis.url());
+    let first = host.get().unwrap().access_token;
+    let key = the_record_key(&redis);
+    // What a replica that missed the later writes, or a restored copy,
+    // holds: the record of the first token and its (since spent) refresh
+    // token.
+    let old_copy = redis.hash(&key);
+    for _ in 0..2 {
+        let token = host.get().unwrap().access_token;
+        host.reject(&token);
+        assert!(host.get().is_ok());
+    }
+    put_back(&redis, &key, &old_copy);
+    let token = host.get().unwrap().access_token;
+    host.reject(&token);
+    let after = host.get();
+    assert!(
+        after.is_ok(),
+        "the host presented the old copy's spent refresh token: {after:?}"
+    );
+    let newest = after.unwrap().access_token;
+    assert_ne!(newest, first);
+    // Written back: a new host goes on from it, without a fetch.
+    let fetches = server.fetches_by("rolled-back");
+    let newcomer = stored(&client, &lineage, &redis.url());
+    assert_eq!(newcomer.get().unwrap().access_token, newest);
+    newcomer.reject(&newest);
+    assert!(
+        newcomer.get().is_ok(),
+        "the record written back is the live lineage"
+    );
+    assert_eq!(server.fetches_by("rolled-back"), fetches + 1);
+    assert_nothing_readable(&redis, 0, &[&first, &newest]);
+}
+
+#[test]
+fn a_host_that_starts_over_on_an_emptied_redis_takes_nothing_from_a_host_with_the_live_lineage() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("strict-rotate"));
+    let lineage = refreshing("emptied", "rt-start-redis-emptied");
+    let live = stored(&client, &lineage, &redis.url());
+    let token = live.get().unwrap().access_token;
+    live.reject(&token);
+    assert!(live.get().is_ok());
+    redis.command(&["FLUSHALL"]);
+    // A host that starts now can present only the provisioned refresh
+    // token, which the server revoked: refused, as no client can help.
+    let latecomer = stored(&client, &lineage, &redis.url());
+    let refused = latecomer.get().unwrap_err();
+    assert_eq!(
+        refused.code.as_deref(),
+        Some("invalid_grant"),
+        "{refused:?}"
+    );
+    // The host with the live lineage goes on, and writes it back.
+    for round in 0..3 {
+        let token = live.get().unwrap().access_token;
+        live.reject(&token);
+        let got = live.get();
+        assert!(
+            got.is_ok(),
+            "round {round}: the live host took the refused state: {got:?}"
+        );
+    }
+    let newest = live.get().unwrap().access_token;
+    let newcomer = stored(&client, &lineage, &redis.url());
+    assert_eq!(newcomer.get().unwrap().access_token, newest);
+}
+
+#[test]
+fn a_lock_left_with_no_expiry_is_given_the_lease_and_lapses() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let server = TestServer::start().unwrap();
+    let client = limited_client(&server, "lives-900", None);
+    let source = stored(&client, &call("stuck-lock"), &redis.url());
+    assert!(source.get().is_ok());
+    let key = the_record_key(&redis);
+    let lock = key.replace(":record", ":lock");
+    redis.command(&["SET", &lock, "left-by-hand"]);
+    assert_eq!(redis.command(&["PTTL", &lock]), "-1");
+    source.invalidate();
+    let started = Instant::now();
+    let waited = source.get();
+    assert!(started.elapsed() < GET_BOUND, "{:?}", started.elapsed());
+    assert_eq!(waited.unwrap_err().status, CRITEO_ERR_TIMEOUT);
+    let pttl: i64 = redis.command(&["PTTL", &lock]).parse().unwrap();
+    assert!(pttl > 0, "the lock still has no expiry: {pttl}");
+    thread::sleep(Duration::from_millis(pttl as u64 + 50));
+    assert!(source.get().is_ok(), "the lock did not lapse");
+}

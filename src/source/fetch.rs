@@ -242,15 +242,15 @@ impl<T: CachedToken> TokenSource<T> {
                     // A store that went back (restored from a copy, emptied
                     // and written again by a process that started over, a
                     // replica that missed writes) holds an older record
-                    // than this copy was read or written as.
-                    let went_back = stored.serial < lineage.serial;
-                    if unsaved || went_back {
-                        // Ours holds what the store lost (a refresh token
-                        // rotated when a write failed, or since): it stays,
-                        // with a newer token from the store if there is
-                        // one, and is written back.
-                        lineage.absorb(stored);
+                    // than this copy was read or written as: nothing of it
+                    // is newer than ours, which stays and is written back.
+                    if stored.serial < lineage.serial {
                         saved = false;
+                    } else if unsaved {
+                        // Ours holds what the store lost (a refresh token
+                        // rotated when a write failed): it stays, with a
+                        // newer token from the store if there is one.
+                        lineage.absorb(stored);
                     } else {
                         lineage.adopt(stored);
                     }
