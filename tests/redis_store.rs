@@ -1153,3 +1153,18 @@ fn a_lock_left_with_no_expiry_is_given_the_lease_and_lapses() {
     thread::sleep(Duration::from_millis(pttl as u64 + 50));
     assert!(source.get().is_ok(), "the lock did not lapse");
 }
+
+#[test]
+fn a_redis_error_that_begins_with_the_password_in_capitals_shows_none_of_it() {
+    let fake = FakeRedis::start(FakeRedisMode::EchoPassword).unwrap();
+    let random = random_hex(12).to_uppercase();
+    let password = format!("HUNTER_TWO_{random}");
+    let url = format!("redis://:{password}@127.0.0.1:{}/0", fake.port());
+    let store = format!("redis://127.0.0.1:{}/0", fake.port());
+    let secrets = [password.as_str(), random.as_str(), "HUNTER_TWO"];
+    assert_fault_costs_only_sharing("echo-password", &url, &store, &secrets);
+    assert!(
+        fake.commands().iter().any(|c| c == "AUTH"),
+        "the password was never sent, so never echoed"
+    );
+}

@@ -34,6 +34,10 @@ pub const MODES: &[(&str, &str)] = &[
         "error-<WORD>",
         "-WORD and text quoting the AUTH password, to every command",
     ),
+    (
+        "echo-password",
+        "an error whose first word is the AUTH password, to every command",
+    ),
 ];
 
 /// How the fake server answers each command it reads.
@@ -46,6 +50,8 @@ pub enum FakeRedisMode {
     CloseMidAnswer,
     /// `-WORD ...`, e.g. `Error("NOAUTH")`, `Error("READONLY")`.
     Error(String),
+    /// `-<password> is not the password`: the password where a code goes.
+    EchoPassword,
 }
 
 impl FakeRedisMode {
@@ -53,6 +59,7 @@ impl FakeRedisMode {
     pub fn parse(name: &str) -> Option<FakeRedisMode> {
         Some(match name {
             "garbage" => FakeRedisMode::Garbage,
+            "echo-password" => FakeRedisMode::EchoPassword,
             "huge-bulk" => FakeRedisMode::HugeBulk,
             "one-byte-a-second" => FakeRedisMode::OneByteASecond,
             "silent" => FakeRedisMode::Silent,
@@ -166,6 +173,10 @@ fn serve(stream: TcpStream, mode: &FakeRedisMode, seen: &Seen) -> io::Result<()>
                      (AUTH {password})\r\n"
                 );
                 writer.write_all(answer.as_bytes())?;
+            }
+            FakeRedisMode::EchoPassword => {
+                let password = password.as_deref().unwrap_or("NONE_YET");
+                writer.write_all(format!("-{password} is not the password\r\n").as_bytes())?;
             }
         }
     }

@@ -284,6 +284,15 @@ after the frees, 17 of 17 descriptors still open
     echo "-- criteo-token on Redis"
     check "criteo-token --store refuses a URL with a password on argv" 2 "must not hold a password" \
         env CRITEO_HOST="$lives" CRITEO_CLIENT_ID=x CRITEO_CLIENT_SECRET=s "$BUILD_DIR/criteo-token" --store "$store"
+    check "criteo-token --store refuses a password holding / (its user info ends at the last @)" 2 "must not hold a password" \
+        env CRITEO_HOST="$lives" CRITEO_CLIENT_ID=x CRITEO_CLIENT_SECRET=s "$BUILD_DIR/criteo-token" --store "redis://:Zx9/Qw@127.0.0.1:1/0"
+    check "CRITEO_OAUTH_STORE with a password holding / ? #: the token, and no piece of the password in the warning" 1 "^\$" \
+        bash -c '"$@" 2>&1 | grep -e Zx9 -e Qw -e Lm' _ env CRITEO_OAUTH_STORE='redis://app:Zx9/Qw?Lm#@127.0.0.1:1/0' \
+        CRITEO_HOST="$lives" CRITEO_CLIENT_ID=x CRITEO_CLIENT_SECRET=s "$BUILD_DIR/criteo-token"
+    check "CRITEO_OAUTH_STORE that looks like a URL of another kind: refused, no directory made, the token" 0 \
+        "^criteo-token: not caching: CRITEO_OAUTH_STORE: the store looks like a URL" \
+        bash -c 'cd "$1" && shift && "$@" 2>&1 >/dev/null && test ! -e "redis:127.0.0.1:6379"' _ "$redis_dir" \
+        env CRITEO_OAUTH_STORE='redis:127.0.0.1:6379' CRITEO_HOST="$lives" CRITEO_CLIENT_ID=x CRITEO_CLIENT_SECRET=s "$BUILD_DIR/criteo-token"
     fleet_client cli
     cli_runs() {
         local i
