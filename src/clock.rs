@@ -14,7 +14,7 @@
 
 use std::ops::Add;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -64,6 +64,52 @@ pub trait Clock: Send + Sync + 'static {
     /// Which boot clock [`now`](Self::now) reads: equal for every process
     /// whose boot clock reads the same, empty when unknown.
     fn boot_clock_id(&self) -> String;
+}
+
+/// A clock whose wall clock is set to another's: a store's, so that the
+/// hosts sharing it stamp moments on one wall clock, whatever theirs say.
+pub(crate) struct ShiftedWall {
+    clock: Arc<dyn Clock>,
+    /// How far the other wall clock is ahead of this one's, in ms.
+    ahead_ms: i64,
+}
+
+impl ShiftedWall {
+    pub(crate) fn new(clock: Arc<dyn Clock>, ahead_ms: i64) -> ShiftedWall {
+        ShiftedWall { clock, ahead_ms }
+    }
+}
+
+impl Clock for ShiftedWall {
+    fn now(&self) -> Moment {
+        self.clock.now()
+    }
+
+    fn wall(&self) -> SystemTime {
+        let by = Duration::from_millis(self.ahead_ms.unsigned_abs());
+        let wall = self.clock.wall();
+        match self.ahead_ms >= 0 {
+            true => wall.checked_add(by),
+            false => wall.checked_sub(by),
+        }
+        .unwrap_or(wall)
+    }
+
+    fn boot_clock_id(&self) -> String {
+        self.clock.boot_clock_id()
+    }
+}
+
+/// How far `other` is ahead of `clock`'s wall clock, in ms, read as the
+/// middle of `read_other`, which reads it.
+pub(crate) fn wall_offset_ms(
+    clock: &dyn Clock,
+    read_other: impl FnOnce() -> Option<SystemTime>,
+) -> Option<i64> {
+    let before = unix_ms(clock.wall());
+    let other = unix_ms(read_other()?);
+    let after = unix_ms(clock.wall());
+    Some(other - (before + (after - before) / 2))
 }
 
 /// The system's clocks.
@@ -345,6 +391,25 @@ mod tests {
         );
         let now = Stamp::of(at(1_000), &clock);
         assert_eq!(now.to_past_moment(&clock), Some(at(1_000)));
+    }
+
+    #[test]
+    fn hosts_whose_wall_clocks_differ_read_a_stamp_alike_on_a_stores_clock() {
+        let store_then = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let writer: Arc<dyn Clock> = Arc::new(stopped("host-a", 1_000, 1_700_000_045));
+        let ahead_ms = wall_offset_ms(&*writer, || Some(store_then)).unwrap();
+        assert_eq!(ahead_ms, -45_000);
+        let stamp = Stamp::of(at(1_000), &ShiftedWall::new(writer, ahead_ms));
+        // 30 s later, on a host 20 s behind the store.
+        let reader: Arc<dyn Clock> = Arc::new(stopped("host-b", 5_000, 1_700_000_010));
+        let store_now = store_then + Duration::from_secs(30);
+        let ahead_ms = wall_offset_ms(&*reader, || Some(store_now)).unwrap();
+        let on_the_store = ShiftedWall::new(reader, ahead_ms);
+        assert_eq!(
+            stamp.to_past_moment(&on_the_store),
+            Some(at(5_000 - 30 - 5)),
+            "30 s old by the store's clock, and the skew allowed"
+        );
     }
 
     /// Two time namespaces that got the same inode number, one after the

@@ -1168,3 +1168,89 @@ fn a_redis_error_that_begins_with_the_password_in_capitals_shows_none_of_it() {
         "the password was never sent, so never echoed"
     );
 }
+
+/// The clocks of a host of its own: the system's boot clock, and the
+/// system's wall clock set `wall_ahead_s` seconds ahead (behind when
+/// negative), as a host whose clock is off.
+struct HostClock {
+    id: &'static str,
+    wall_ahead_s: i64,
+}
+
+impl criteo_oauth::clock::Clock for HostClock {
+    fn now(&self) -> criteo_oauth::clock::Moment {
+        criteo_oauth::clock::SystemClock.now()
+    }
+
+    fn wall(&self) -> std::time::SystemTime {
+        let by = Duration::from_secs(self.wall_ahead_s.unsigned_abs());
+        match self.wall_ahead_s >= 0 {
+            true => std::time::SystemTime::now() + by,
+            false => std::time::SystemTime::now() - by,
+        }
+    }
+
+    fn boot_clock_id(&self) -> String {
+        self.id.to_owned()
+    }
+}
+
+/// A source of `host`'s own, for `client_id` on `url`, sharing `store`.
+fn host_source(
+    url: &str,
+    client_id: &str,
+    store: &str,
+    host: HostClock,
+) -> std::sync::Arc<criteo_oauth::source::TokenSource> {
+    let mut config = criteo_oauth::ClientConfig::default();
+    config.set_host(url).unwrap();
+    config.set_max_retries(0).unwrap();
+    let request = criteo_oauth::TokenRequest::new(&criteo_oauth::TokenRequestFields {
+        grant_type: "client_credentials",
+        client_id,
+        client_secret: SECRET,
+        ..Default::default()
+    })
+    .unwrap();
+    let source = criteo_oauth::source::TokenSource::with_clock(
+        config.build().unwrap(),
+        request,
+        std::sync::Arc::new(host),
+    );
+    source.set_store(Some(store)).unwrap();
+    std::sync::Arc::new(source)
+}
+
+#[test]
+fn hosts_whose_wall_clocks_are_a_minute_apart_share_one_token_on_redis_time() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let server = TestServer::start().unwrap();
+    let url = server.scenario_url("lives-60");
+    let token = |host: HostClock| {
+        let source = host_source(&url, "skewed", &redis.url(), host);
+        let token = source.get().unwrap().access_token().expose().to_owned();
+        assert!(source.store_error().is_none(), "{:?}", source.store_error());
+        token
+    };
+    let first = token(HostClock {
+        id: "host-on-time",
+        wall_ahead_s: 0,
+    });
+    // On their own wall clocks, the token would come from 60 s in the
+    // future (not taken), or be 60 s old (expired): each would fetch.
+    let behind = token(HostClock {
+        id: "host-behind",
+        wall_ahead_s: -60,
+    });
+    let ahead = token(HostClock {
+        id: "host-ahead",
+        wall_ahead_s: 60,
+    });
+    assert_eq!(
+        (behind.as_str(), ahead.as_str()),
+        (first.as_str(), first.as_str())
+    );
+    assert_eq!(server.fetches_by("skewed"), 1);
+}

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::plan::{CachedToken, Current, Lineage, Margin, Plan};
 use super::shared::{Guard, Record, SharedStore, Unlocked, Written};
 use super::{Announced, Locked, Stat, State, TokenSource};
-use crate::clock::{Moment, deadline_after};
+use crate::clock::{Clock, Moment, deadline_after};
 use crate::error::{Error, ErrorKind};
 use crate::process::{Owned, QuietPanics};
 use crate::request::TokenRequest;
@@ -211,6 +211,12 @@ impl<T: CachedToken> TokenSource<T> {
                 None
             }
         };
+        // The moments stored are stamped on the store's wall clock, when
+        // it has one (hosts share it).
+        let clock = match &mut guard {
+            Some(guard) => guard.clock(&self.clock),
+            None => Arc::clone(&self.clock),
+        };
         let (mut lineage, margin, rejected, unsaved, why, caller_waits) = {
             let state = locked.lock();
             let lineage = state.lineage.clone();
@@ -238,7 +244,7 @@ impl<T: CachedToken> TokenSource<T> {
             saved = !unsaved;
             match guard.read() {
                 Ok(Some(record)) => {
-                    let stored = record.into_lineage(&self.first_request, &*self.clock);
+                    let stored = record.into_lineage(&self.first_request, &*clock);
                     // A store that went back (restored from a copy, emptied
                     // and written again by a process that started over, a
                     // replica that missed writes) holds an older record
@@ -304,7 +310,8 @@ impl<T: CachedToken> TokenSource<T> {
                     };
                     format!("asking the server: {why}")
                 });
-                let (result, fetched) = self.ask_server(&mut lineage, &request, guard.as_mut());
+                let (result, fetched) =
+                    self.ask_server(&mut lineage, &request, guard.as_mut(), &*clock);
                 trace::emit(span.as_ref(), EventKind::Fetch, || {
                     match (&result, fetched) {
                         (Ok(_), true) => "a token from the server".to_owned(),
@@ -327,7 +334,7 @@ impl<T: CachedToken> TokenSource<T> {
         let locked_store = guard.is_some();
         if let Some(mut held) = guard.take().filter(|_| fetched || !saved) {
             lineage.serial += 1;
-            let written = match held.write(&Record::of(&lineage, held.key(), &*self.clock)) {
+            let written = match held.write(&Record::of(&lineage, held.key(), &*clock)) {
                 Ok(Written::Superseded) => {
                     drop(held);
                     self.write_over_newer(&mut lineage)
@@ -361,6 +368,7 @@ impl<T: CachedToken> TokenSource<T> {
         lineage: &mut Lineage<T>,
         request: &TokenRequest,
         mut guard: Option<&mut Guard<'_>>,
+        clock: &dyn Clock,
     ) -> (Result<Arc<T>, Error>, bool) {
         let mut request = request.clone();
         loop {
@@ -373,7 +381,9 @@ impl<T: CachedToken> TokenSource<T> {
             };
             self.stats.count(Stat::FetchFailures);
             let moved_on = match (error.oauth().code.as_deref(), guard.as_deref_mut()) {
-                (Some("invalid_grant"), Some(guard)) => self.moved_on(guard, &request, lineage),
+                (Some("invalid_grant"), Some(guard)) => {
+                    self.moved_on(guard, &request, lineage, clock)
+                }
                 _ => None,
             };
             let Some(stored) = moved_on else {
@@ -397,9 +407,10 @@ impl<T: CachedToken> TokenSource<T> {
         guard: &mut Guard<'_>,
         sent: &TokenRequest,
         ours: &Lineage<T>,
+        clock: &dyn Clock,
     ) -> Option<Lineage<T>> {
         let stored = guard.read().ok()??;
-        let stored: Lineage<T> = stored.into_lineage(&self.first_request, &*self.clock);
+        let stored: Lineage<T> = stored.into_lineage(&self.first_request, clock);
         if stored.serial < ours.serial {
             return None;
         }
@@ -425,11 +436,12 @@ impl<T: CachedToken> TokenSource<T> {
             Err(Unlocked::Unusable(error)) => return Err(error),
             Err(Unlocked::TimedOut) => return Err(superseded(&store)),
         };
+        let clock = guard.clock(&self.clock);
         if let Some(record) = guard.read().ok().flatten() {
-            lineage.absorb(record.into_lineage(&self.first_request, &*self.clock));
+            lineage.absorb(record.into_lineage(&self.first_request, &*clock));
         }
         lineage.serial += 1;
-        match guard.write(&Record::of(lineage, guard.key(), &*self.clock))? {
+        match guard.write(&Record::of(lineage, guard.key(), &*clock))? {
             Written::Done => Ok(()),
             Written::Superseded => Err(superseded(&store)),
         }

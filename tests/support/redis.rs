@@ -56,6 +56,13 @@ struct User {
     prefix: String,
 }
 
+/// The commands the store sends, as docs/sharing-across-hosts.md lists
+/// them for an ACL user limited to a prefix.
+const ACL_COMMANDS: [&str; 12] = [
+    "+get", "+set", "+del", "+hmget", "+hset", "+hget", "+pttl", "+pexpire", "+eval", "+time",
+    "+auth", "+select",
+];
+
 /// A running `redis-server`, killed and its directory removed on drop.
 pub struct RedisServer {
     dir: PathBuf,
@@ -252,11 +259,15 @@ impl RedisServer {
         password
     }
 
+    /// The user, with exactly the commands docs/sharing-across-hosts.md
+    /// lists for an ACL user of a prefix.
     fn set_user(&self, user: &User) {
         let (password, keys) = (format!(">{}", user.password), format!("~{}*", user.prefix));
-        self.command(&[
-            "ACL", "SETUSER", &user.name, "reset", "on", &password, &keys, "+@all",
-        ]);
+        let mut words = vec![
+            "ACL", "SETUSER", &user.name, "reset", "on", &password, &keys,
+        ];
+        words.extend(ACL_COMMANDS);
+        self.command(&words);
     }
 
     /// Kills the server with SIGKILL, as a crash or an OOM kill would.

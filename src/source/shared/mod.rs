@@ -24,12 +24,14 @@ mod seal;
 
 use std::io;
 use std::path::Path;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use ring::hmac;
 use zeroize::Zeroizing;
 
 use crate::client::Client;
+use crate::clock::{Clock, ShiftedWall, wall_offset_ms};
 use crate::error::{Error, ErrorKind};
 use crate::request::TokenRequest;
 use anonymous::Anonymous;
@@ -77,6 +79,12 @@ trait Held {
     /// Replaces the record, durably, unless it moved on since it was
     /// read (another holder wrote it after this one's lock ran out).
     fn write(&mut self, bytes: &[u8]) -> Result<Written, Error>;
+
+    /// The store's own wall clock, for a store that hosts share; `None`
+    /// for a store of one host, whose processes share its clock.
+    fn wall_clock(&mut self) -> Option<SystemTime> {
+        None
+    }
 }
 
 /// How a write ended.
@@ -221,6 +229,17 @@ impl Guard<'_> {
 
     pub(super) fn key(&self) -> &str {
         &self.store.key
+    }
+
+    /// `clock`, with the store's wall clock in place of its own when the
+    /// store has one: the hosts that share it then stamp the moments they
+    /// store (when a token arrived, until when to back off) on one wall
+    /// clock, whatever their own clocks say.
+    pub(super) fn clock(&mut self, clock: &Arc<dyn Clock>) -> Arc<dyn Clock> {
+        match wall_offset_ms(&**clock, || self.held.wall_clock()) {
+            Some(ahead_ms) => Arc::new(ShiftedWall::new(Arc::clone(clock), ahead_ms)),
+            None => Arc::clone(clock),
+        }
     }
 }
 

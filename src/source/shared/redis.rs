@@ -12,7 +12,7 @@
 
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -236,6 +236,25 @@ impl Held for Lease<'_> {
             Reply::Integer(0) => Ok(Written::Superseded),
             _ => Err(store.failed("write", unexpected("EVAL"))),
         }
+    }
+
+    /// Redis's `TIME`; `None` when it cannot be had (an ACL without it).
+    fn wall_clock(&mut self) -> Option<SystemTime> {
+        let arguments: [&[u8]; 1] = [b"TIME"];
+        let reply = self
+            .store
+            .server
+            .call(&arguments, Instant::now() + OPERATION_LIMIT);
+        let Ok(Reply::Array(Some(parts))) = reply else {
+            return None;
+        };
+        let [Reply::Bulk(Some(seconds)), Reply::Bulk(Some(micros))] = &parts[..] else {
+            return None;
+        };
+        let number = |digits: &[u8]| std::str::from_utf8(digits).ok()?.parse::<u64>().ok();
+        let since_epoch = Duration::from_secs(number(seconds)?)
+            + Duration::from_micros(number(micros)?.min(999_999));
+        UNIX_EPOCH.checked_add(since_epoch)
     }
 }
 
