@@ -151,6 +151,12 @@ impl Backend for Directory {
         self.path.display().to_string()
     }
 
+    /// A directory of the first release's holds plain records, which may
+    /// hold the only live refresh token: an upgrade keeps it.
+    fn takes_plain_records(&self) -> bool {
+        true
+    }
+
     fn lock(&self, deadline: Instant) -> Result<Box<dyn Held + '_>, LockFailure> {
         let unusable = LockFailure::Unusable;
         let files = &self.files;

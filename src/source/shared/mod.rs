@@ -324,3 +324,123 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod sealed_records {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::request::TokenRequestFields;
+    use crate::sanitize::Redactor;
+    use crate::source::plan::Lineage;
+    use crate::token::{Token, parse_token};
+
+    fn request() -> TokenRequest {
+        TokenRequest::new(&TokenRequestFields {
+            grant_type: "refresh_token",
+            client_id: "id",
+            client_secret: "secret",
+            refresh_token: Some("rt-0"),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    /// A lineage holding a token received `ahead` from now on this boot's
+    /// clock (zero: now).
+    fn lineage_received(ahead: Duration) -> Lineage<Token> {
+        let json = br#"{"access_token":"tok","token_type":"Bearer","expires_in":900,"refresh_token":"rt-1"}"#;
+        let token = parse_token(json, "200 OK", &Redactor::new([])).unwrap();
+        let mut lineage = Lineage::new(request());
+        lineage.install(&token, SystemClock.now() + ahead);
+        lineage.serial = 3;
+        lineage
+    }
+
+    fn store_in(directory: &Path) -> SharedStore {
+        let key = lineage_key("https://api.example/oauth2/token", &request());
+        let backend = Directory::new(directory, &key[..32]).unwrap();
+        SharedStore::with_backend(Box::new(backend), key, &request())
+    }
+
+    fn temporary_directory(name: &str) -> std::path::PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("criteo-sealed-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        path
+    }
+
+    /// Writes `bytes` as the record, as they are (not sealed).
+    fn write_plain(store: &SharedStore, bytes: &[u8]) {
+        let mut guard = store
+            .lock(Instant::now() + Duration::from_secs(1))
+            .ok()
+            .unwrap();
+        assert_eq!(guard.held.write(bytes).unwrap(), Written::Done);
+    }
+
+    fn read_back(store: &SharedStore) -> Result<Option<Lineage<Token>>, Error> {
+        let mut guard = store
+            .lock(Instant::now() + Duration::from_secs(1))
+            .ok()
+            .unwrap();
+        let first = request();
+        Ok(guard
+            .read()?
+            .map(|record| record.into_lineage(&first, &SystemClock)))
+    }
+
+    #[test]
+    fn a_plain_record_of_the_first_release_is_still_taken_from_a_directory() {
+        let directory = temporary_directory("plain");
+        let store = store_in(&directory);
+        let plain = Record::of(&lineage_received(Duration::ZERO), &store.key, &SystemClock);
+        write_plain(&store, &plain.to_bytes());
+        let taken = read_back(&store).unwrap().expect("the plain record");
+        assert_eq!(taken.serial, 3);
+        assert!(taken.current.is_some());
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+
+    #[test]
+    fn a_record_stamped_from_the_future_of_this_boot_gives_no_token() {
+        let directory = temporary_directory("future");
+        let store = store_in(&directory);
+        let record = Record::of(
+            &lineage_received(Duration::from_secs(3600)),
+            &store.key,
+            &SystemClock,
+        );
+        store
+            .lock(Instant::now() + Duration::from_secs(1))
+            .ok()
+            .unwrap()
+            .write(&record)
+            .unwrap();
+        let taken = read_back(&store).unwrap().expect("the record");
+        assert!(taken.current.is_none(), "a token received an hour from now");
+        assert_eq!(taken.serial, 3, "the rest of the lineage is read");
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+
+    #[test]
+    fn a_record_that_does_not_open_is_reported() {
+        let directory = temporary_directory("altered");
+        let store = store_in(&directory);
+        let record = Record::of(&lineage_received(Duration::ZERO), &store.key, &SystemClock);
+        let mut sealed = store.seal.seal(&record.to_bytes());
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        write_plain(&store, &sealed);
+        let Err(error) = read_back(&store) else {
+            panic!("an altered record was taken")
+        };
+        assert!(
+            error.message().contains("does not open"),
+            "{}",
+            error.message()
+        );
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+}
