@@ -228,7 +228,7 @@ func TestStoreOptions(t *testing.T) {
 		t.Errorf(`WithStore(""): want ErrInvalidArgument, got %v`, err)
 	}
 	_, err = criteo.NewTokenSource(nil, req, criteo.WithStore("/tmp/a\x00b"))
-	if !errors.Is(err, criteo.ErrInvalidArgument) || asError(t, err).Message != "directory contains a NUL byte" {
+	if !errors.Is(err, criteo.ErrInvalidArgument) || asError(t, err).Message != "store contains a NUL byte" {
 		t.Errorf("NUL byte: %v", err)
 	}
 	open := filepath.Join(t.TempDir(), "open")

@@ -78,7 +78,7 @@ class StoreTest < Minitest::Test
     error = assert_raises(CriteoOAuth::InvalidArgument) { source(store: "") }
     assert_equal "store must not be empty", error.message
     error = assert_raises(CriteoOAuth::InvalidArgument) { source(store: "a\0b") }
-    assert_equal "directory contains a NUL byte", error.message
+    assert_equal "store contains a NUL byte", error.message
     assert_raises(CriteoOAuth::InvalidArgument) { source(store: 7) }
     open = File.join(@tmp, "open")
     Dir.mkdir(open)
