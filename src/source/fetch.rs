@@ -241,31 +241,13 @@ impl<T: CachedToken> TokenSource<T> {
         // write that replaces it succeeds.
         let mut read_failure = None;
         if let Some(guard) = &mut guard {
-            saved = !unsaved;
-            match guard.read() {
-                Ok(Some(record)) => {
-                    let stored = record.into_lineage(&self.first_request, &*clock);
-                    // A store that went back (restored from a copy, emptied
-                    // and written again by a process that started over, a
-                    // replica that missed writes) holds an older record
-                    // than this copy was read or written as: nothing of it
-                    // is newer than ours, which stays and is written back.
-                    if stored.serial < lineage.serial {
-                        saved = false;
-                    } else if unsaved {
-                        // Ours holds what the store lost (a refresh token
-                        // rotated when a write failed): it stays, with a
-                        // newer token from the store if there is one.
-                        lineage.absorb(stored);
-                    } else {
-                        lineage.adopt(stored);
-                    }
+            saved = match self.catch_up(guard, &mut lineage, unsaved, &*clock) {
+                Ok(saved) => saved,
+                Err(error) => {
+                    read_failure = Some(error);
+                    !unsaved
                 }
-                // A store that lost the record this copy was read or
-                // written as gets it back.
-                Ok(None) => saved = saved && lineage.serial == 0,
-                Err(error) => read_failure = Some(error),
-            }
+            };
             lineage.drop_if(rejected.as_ref());
         }
         let mut refresh_left = false;
@@ -357,6 +339,40 @@ impl<T: CachedToken> TokenSource<T> {
             saved,
         }
     }
+    /// Brings `lineage`, this process's copy (which holds what the store
+    /// lost when `unsaved`), up to the store's record; says whether it is
+    /// then what the store holds.
+    fn catch_up(
+        &self,
+        guard: &mut Guard<'_>,
+        lineage: &mut Lineage<T>,
+        unsaved: bool,
+        clock: &dyn Clock,
+    ) -> Result<bool, Error> {
+        let Some(record) = guard.read()? else {
+            // A store that lost the record this copy was read or written
+            // as gets it back.
+            return Ok(!unsaved && lineage.serial == 0);
+        };
+        let stored = record.into_lineage(&self.first_request, clock);
+        if stored.serial < lineage.serial {
+            // A store that went back (restored from a copy, emptied and
+            // written again by a process that started over, a replica that
+            // missed writes): nothing of it is newer than ours, which stays
+            // and is written back.
+            return Ok(false);
+        }
+        if unsaved {
+            // Ours holds what the store lost (a refresh token rotated when
+            // a write failed): it stays, with a newer token from the store
+            // if there is one.
+            lineage.absorb(stored);
+            return Ok(false);
+        }
+        lineage.adopt(stored);
+        Ok(true)
+    }
+
     /// Asks the server for a token with `request`, and installs the
     /// answer in `lineage`; says whether the server gave a token. A
     /// refresh refused as `invalid_grant` reads the store again first:
