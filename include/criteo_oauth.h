@@ -804,11 +804,11 @@ void criteo_token_source_invalidate(const criteo_token_source *source);
  * lease never puts an older lineage over a newer one. A refresh refused
  * with `invalid_grant` reads the store again before it fails (another
  * host may have rotated the refresh token). Across hosts, what is stored
- * is stamped on Redis's clock (`TIME`, read under each lock), whatever
- * the hosts' own clocks say, and a token stored by another host is taken
- * as received 5 s earlier than its stamp says (where `TIME` is refused,
- * hosts whose clocks differ by up to 5 s never serve a token past its
- * expiry). A host that finds a record older than the one it last read or
+ * is stamped on Redis's clock (`TIME`, read under each lock; a store
+ * whose clock cannot be read is not used for that fetch), whatever the
+ * hosts' own clocks say, and a token stored by another host is taken as
+ * received 5 s earlier than its stamp says. A lock try that Redis runs
+ * after its sender gave up takes nothing. A host that finds a record older than the one it last read or
  * wrote (a store restored, emptied, or a replica behind) keeps its own
  * lineage and writes it back.
  *

@@ -1254,3 +1254,79 @@ fn hosts_whose_wall_clocks_are_a_minute_apart_share_one_token_on_redis_time() {
     );
     assert_eq!(server.fetches_by("skewed"), 1);
 }
+
+#[test]
+fn a_host_cut_off_from_redis_and_the_server_keeps_no_stale_refresh_token_over_the_stores() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let server = TestServer::start().unwrap();
+    let url = server.scenario_url("strict-rotate");
+    let lineage = refreshing("cut-off", "rt-start-redis-cut-off");
+    let a_client = Client::new(&url);
+    // B reaches the token server only through a proxy that is not there:
+    // while Redis is stopped too, its fetch fails and holds nothing new.
+    let b_client = Setup {
+        proxy: Some("http://127.0.0.1:1"),
+        ..Setup::new(&url)
+    }
+    .build()
+    .unwrap();
+    let a = stored(&a_client, &lineage, &redis.url());
+    let b = stored(&b_client, &lineage, &redis.url());
+    let first = a.get().unwrap().access_token;
+    assert_eq!(b.get().unwrap().access_token, first);
+    redis.pause();
+    b.reject(&first);
+    assert!(b.get().is_err(), "B reaches neither Redis nor the server");
+    redis.resume();
+    a.reject(&first);
+    let second = a.get().unwrap().access_token;
+    // B's own failure holds it back a second; then it takes A's lineage.
+    thread::sleep(Duration::from_millis(1_100));
+    assert_eq!(b.get().unwrap().access_token, second);
+    a.reject(&second);
+    let third = a.get();
+    assert!(
+        third.is_ok(),
+        "B wrote its stale refresh token over A's: {third:?}"
+    );
+    let newcomer = stored(&a_client, &lineage, &redis.url());
+    assert_eq!(
+        newcomer.get().unwrap().access_token,
+        third.unwrap().access_token
+    );
+}
+
+#[test]
+fn a_redis_that_refuses_time_is_not_used_and_says_so() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let password = random_hex(8);
+    redis.command(&[
+        "ACL",
+        "SETUSER",
+        "no-clock",
+        "on",
+        &format!(">{password}"),
+        "~*",
+        "+@all",
+        "-time",
+    ]);
+    let url = format!("redis://no-clock:{password}@127.0.0.1:{}/0", redis.port());
+    let server = TestServer::start().unwrap();
+    let client = Client::new(&server.scenario_url("lives-900"));
+    let first = stored(&client, &call("no-clock"), &url);
+    let second = stored(&client, &call("no-clock"), &url);
+    assert!(first.get().is_ok());
+    assert!(second.get().is_ok());
+    assert_eq!(
+        server.fetches_by("no-clock"),
+        2,
+        "a store read on no clock was used"
+    );
+    let error = first.store_error().expect("the store's failure reported");
+    assert!(error.message.contains("NOPERM"), "{}", error.message);
+    assert!(!error.message.contains(&password), "{}", error.message);
+}

@@ -99,7 +99,7 @@ static void check_store(const char *store) {
         exit(2);
     }
     /* Any @ of a Redis URL may end a user info (a password may hold / ? #). */
-    if (strncasecmp(store, "redis", 5) == 0 && strchr(store, '@') != NULL) {
+    if (strncasecmp(store + strspn(store, " \t\n\v\f\r"), "redis", 5) == 0 && strchr(store, '@') != NULL) {
         fprintf(stderr, "criteo-token: --store must not hold a password, which any user can read "
                         "in the process list: put the URL in CRITEO_OAUTH_STORE\n");
         exit(2);

@@ -50,8 +50,15 @@ pub(crate) fn refuse_other_urls(place: &str) -> Result<(), Error> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
     });
-    let redis_without_slashes = lower.starts_with("redis:") || lower.starts_with("rediss:");
-    match (is_redis_url(place), other_scheme || redis_without_slashes) {
+    let mistyped_redis = ["redis:", "rediss:", "redis//", "rediss//"]
+        .iter()
+        .any(|start| lower.starts_with(start));
+    if place.trim() != place {
+        return Err(Error::invalid_argument(
+            "the store begins or ends with white space (a URL or a directory never does here)",
+        ));
+    }
+    match (is_redis_url(place), other_scheme || mistyped_redis) {
         (false, true) => Err(Error::invalid_argument(
             "the store looks like a URL but is not one this library reads: it takes \
              redis://[[user]:password@]host[:port][/db][?prefix=P], rediss://..., or a directory",
@@ -272,15 +279,23 @@ mod tests {
             "redis:127.0.0.1:6379",
             "REDIS:/:sekret@h",
             "http://h",
-            "redis//h",
+            "redis//:sekret@h",
+            " redis://:sekret@h",
+            "redis://:sekret@h\t",
         ] {
             let refused = refuse_other_urls(mistyped);
-            assert_eq!(refused.is_err(), mistyped != "redis//h", "{mistyped}");
+            assert!(refused.is_err(), "{mistyped}");
             if let Err(error) = refused {
                 assert!(!error.message().contains("sek"), "{}", error.message());
             }
         }
-        for place in ["garbage", "/run/criteo", "./a:b", "redis://h"] {
+        for place in [
+            "garbage",
+            "/run/criteo",
+            "./a:b",
+            "redis://h",
+            "redis-cache",
+        ] {
             assert!(refuse_other_urls(place).is_ok(), "{place}");
         }
         let long = format!("redis://:{}@h", "x".repeat(5000));

@@ -16,8 +16,9 @@ mod protocol;
 
 use std::collections::HashMap;
 use std::io;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ring::digest::{SHA256, digest};
 
@@ -46,7 +47,12 @@ pub(crate) struct Server {
     route: Route,
     /// This process's connection.
     slot: PerProcess<Slot>,
+    /// How far the server's clock was ahead of this system's wall clock
+    /// at its last `TIME`, in ms; [`UNKNOWN`] before the first.
+    ahead_ms: AtomicI64,
 }
+
+const UNKNOWN: i64 = i64::MIN;
 
 /// One connection, lent to one operation at a time.
 #[derive(Default)]
@@ -86,6 +92,7 @@ impl Server {
         let server = Arc::new(Server {
             route: Route::new(address, tls),
             slot: PerProcess::new(Slot::default()),
+            ahead_ms: AtomicI64::new(UNKNOWN),
         });
         servers.insert(name, Arc::downgrade(&server));
         Ok(server)
@@ -124,6 +131,36 @@ impl Server {
         reply
     }
 
+    /// The server's clock (`TIME`), read within [`OPERATION_LIMIT`].
+    pub(crate) fn time(&self) -> io::Result<SystemTime> {
+        let before = SystemTime::now();
+        let reply = self.call(&[b"TIME"], Instant::now() + OPERATION_LIMIT)?;
+        let after = SystemTime::now();
+        let time = time_of(&reply).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the server answered TIME with no time",
+            )
+        })?;
+        let middle = before + after.duration_since(before).unwrap_or_default() / 2;
+        self.ahead_ms
+            .store(ms_between(middle, time), Ordering::Relaxed);
+        Ok(time)
+    }
+
+    /// `deadline`, of this process, in ms since 1970 on the server's
+    /// clock (read first when it never was).
+    pub(crate) fn on_its_clock(&self, deadline: Instant) -> io::Result<i64> {
+        if self.ahead_ms.load(Ordering::Relaxed) == UNKNOWN {
+            self.time()?;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let deadline = SystemTime::now() + left;
+        let since_1970 = deadline.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let since_1970 = i64::try_from(since_1970.as_millis()).unwrap_or(i64::MAX);
+        Ok(since_1970.saturating_add(self.ahead_ms.load(Ordering::Relaxed)))
+    }
+
     fn call_on(
         &self,
         connection: Option<Connection>,
@@ -136,6 +173,29 @@ impl Server {
         };
         let reply = connection.call(arguments, deadline)?;
         Ok((connection, reply))
+    }
+}
+
+/// The time of a `TIME` reply: seconds and microseconds.
+fn time_of(reply: &Reply) -> Option<SystemTime> {
+    let Reply::Array(Some(parts)) = reply else {
+        return None;
+    };
+    let [Reply::Bulk(Some(seconds)), Reply::Bulk(Some(micros))] = &parts[..] else {
+        return None;
+    };
+    let number = |digits: &[u8]| std::str::from_utf8(digits).ok()?.parse::<u64>().ok();
+    let since_1970 =
+        Duration::from_secs(number(seconds)?) + Duration::from_micros(number(micros)?.min(999_999));
+    UNIX_EPOCH.checked_add(since_1970)
+}
+
+/// How far `later` is after `earlier`, in ms (negative when before).
+fn ms_between(earlier: SystemTime, later: SystemTime) -> i64 {
+    let ms = |duration: Duration| i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+    match later.duration_since(earlier) {
+        Ok(ahead) => ms(ahead),
+        Err(behind) => -ms(behind.duration()),
     }
 }
 

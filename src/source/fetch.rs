@@ -213,8 +213,14 @@ impl<T: CachedToken> TokenSource<T> {
         };
         // The moments stored are stamped on the store's wall clock, when
         // it has one (hosts share it).
-        let clock = match &mut guard {
-            Some(guard) => guard.clock(&self.clock),
+        let clock = match guard.as_mut().map(|guard| guard.clock(&self.clock)) {
+            Some(Ok(clock)) => clock,
+            Some(Err(error)) => {
+                // Without its clock, the store is not used for this fetch.
+                guard = None;
+                store_outcome = Some(Err(error));
+                Arc::clone(&self.clock)
+            }
             None => Arc::clone(&self.clock),
         };
         let (mut lineage, margin, rejected, unsaved, why, caller_waits) = {
@@ -235,8 +241,9 @@ impl<T: CachedToken> TokenSource<T> {
                 caller_waits,
             )
         };
-        // Whether the lineage is, at this point, what the store holds.
-        let mut saved = store.is_none();
+        // Whether the lineage is, at this point, what the store holds: a
+        // store that could not be locked has all it had.
+        let mut saved = store.is_none() || !unsaved;
         // A record that could not be read or opened: reported even when the
         // write that replaces it succeeds.
         let mut read_failure = None;
@@ -313,17 +320,24 @@ impl<T: CachedToken> TokenSource<T> {
             // A caller may have rejected the token while this fetch ran.
             lineage.withdraw(locked.lock().rejected.as_ref(), result)
         };
+        if new_token && guard.is_none() {
+            // A token fetched without the store (its lock failed): the
+            // store lacks it until a later fetch writes it.
+            saved = store.is_none();
+        }
         let locked_store = guard.is_some();
+        // What the store lacks: a new token, or what an earlier write lost.
+        // A failed write of anything else (a failure) loses nothing.
+        let holds_news = new_token || !saved;
         if let Some(mut held) = guard.take().filter(|_| fetched || !saved) {
-            lineage.serial += 1;
-            let written = match held.write(&Record::of(&lineage, held.key(), &*clock)) {
+            let written = match write_record(&mut held, &mut lineage, &*clock) {
                 Ok(Written::Superseded) => {
                     drop(held);
                     self.write_over_newer(&mut lineage)
                 }
                 written => written.map(drop),
             };
-            saved = written.is_ok();
+            saved = written.is_ok() || !holds_news;
             store_outcome = Some(written);
         } else if locked_store && store_outcome.is_none() {
             store_outcome = Some(Ok(()));
@@ -452,16 +466,30 @@ impl<T: CachedToken> TokenSource<T> {
             Err(Unlocked::Unusable(error)) => return Err(error),
             Err(Unlocked::TimedOut) => return Err(superseded(&store)),
         };
-        let clock = guard.clock(&self.clock);
+        let clock = guard.clock(&self.clock)?;
         if let Some(record) = guard.read().ok().flatten() {
             lineage.absorb(record.into_lineage(&self.first_request, &*clock));
         }
-        lineage.serial += 1;
-        match guard.write(&Record::of(lineage, guard.key(), &*clock))? {
+        match write_record(&mut guard, lineage, &*clock)? {
             Written::Done => Ok(()),
             Written::Superseded => Err(superseded(&store)),
         }
     }
+}
+
+/// Writes `lineage` as the store's next record; its serial counts the
+/// write only once it is made.
+fn write_record<T>(
+    guard: &mut Guard<'_>,
+    lineage: &mut Lineage<T>,
+    clock: &dyn Clock,
+) -> Result<Written, Error> {
+    lineage.serial += 1;
+    let written = guard.write(&Record::of(lineage, guard.key(), clock));
+    if !matches!(written, Ok(Written::Done)) {
+        lineage.serial -= 1;
+    }
+    written
 }
 
 fn superseded(store: &SharedStore) -> Error {

@@ -82,8 +82,8 @@ trait Held {
 
     /// The store's own wall clock, for a store that hosts share; `None`
     /// for a store of one host, whose processes share its clock.
-    fn wall_clock(&mut self) -> Option<SystemTime> {
-        None
+    fn wall_clock(&mut self) -> Result<Option<SystemTime>, Error> {
+        Ok(None)
     }
 }
 
@@ -234,11 +234,22 @@ impl Guard<'_> {
     /// `clock`, with the store's wall clock in place of its own when the
     /// store has one: the hosts that share it then stamp the moments they
     /// store (when a token arrived, until when to back off) on one wall
-    /// clock, whatever their own clocks say.
-    pub(super) fn clock(&mut self, clock: &Arc<dyn Clock>) -> Arc<dyn Clock> {
-        match wall_offset_ms(&**clock, || self.held.wall_clock()) {
-            Some(ahead_ms) => Arc::new(ShiftedWall::new(Arc::clone(clock), ahead_ms)),
-            None => Arc::clone(clock),
+    /// clock, whatever their own clocks say. An error when the store's
+    /// clock cannot be read: its records are then not to be used, rather
+    /// than read on another clock than they were written on.
+    pub(super) fn clock(&mut self, clock: &Arc<dyn Clock>) -> Result<Arc<dyn Clock>, Error> {
+        let mut failure = None;
+        let ahead_ms = wall_offset_ms(&**clock, || match self.held.wall_clock() {
+            Ok(time) => time,
+            Err(error) => {
+                failure = Some(error);
+                None
+            }
+        });
+        match (failure, ahead_ms) {
+            (Some(error), _) => Err(error),
+            (None, Some(ahead_ms)) => Ok(Arc::new(ShiftedWall::new(Arc::clone(clock), ahead_ms))),
+            (None, None) => Ok(Arc::clone(clock)),
         }
     }
 }
@@ -421,6 +432,32 @@ mod sealed_records {
         let taken = read_back(&store).unwrap().expect("the record");
         assert!(taken.current.is_none(), "a token received an hour from now");
         assert_eq!(taken.serial, 3, "the rest of the lineage is read");
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+
+    #[test]
+    fn a_stored_backoff_never_lasts_longer_than_the_longest_retry_after() {
+        let directory = temporary_directory("backoff");
+        let store = store_in(&directory);
+        let mut lineage = lineage_received(Duration::ZERO);
+        let refused = Error::new(crate::error::ErrorKind::HttpStatus, "503").with_http_status(503);
+        let day = Duration::from_secs(86_400);
+        lineage.failure = Some(crate::source::plan::Failure {
+            error: refused,
+            not_before: SystemClock.now() + day,
+            backoff: day,
+        });
+        let record = Record::of(&lineage, &store.key, &SystemClock);
+        store
+            .lock(Instant::now() + Duration::from_secs(1))
+            .ok()
+            .unwrap()
+            .write(&record)
+            .unwrap();
+        let taken = read_back(&store).unwrap().expect("the record");
+        let not_before = taken.failure.expect("the failure").not_before;
+        let longest = SystemClock.now() + crate::retry::MAX_SERVER_WAIT;
+        assert!(not_before <= longest, "a day's backoff was taken whole");
         let _ = std::fs::remove_dir_all(&directory);
     }
 

@@ -17,6 +17,10 @@ use crate::token::{Token, restored_token};
 /// answer the client accepts, with room to spare. A larger file is none.
 pub(super) const MAX_RECORD_BYTES: u64 = 4 << 20;
 
+/// The longest a failure holds a lineage back: the longest `Retry-After`
+/// honoured (longer than any backoff of its own).
+const LONGEST_WAIT: Duration = crate::retry::MAX_SERVER_WAIT;
+
 /// Changes whenever the format does: a record of another version is
 /// ignored, and replaced by the next write.
 const FORMAT: u32 = 1;
@@ -154,7 +158,12 @@ impl Record {
             current: self.token.and_then(|token| token.into_current(clock)),
             next_request,
             failure: self.failure.map(|failure| Failure {
-                not_before: failure.not_before.to_moment(clock),
+                // No process waits longer than it would itself, whatever
+                // the stamp says (a clock that stepped, a record altered).
+                not_before: failure
+                    .not_before
+                    .to_moment(clock)
+                    .min(clock.now() + LONGEST_WAIT),
                 backoff: Duration::from_millis(failure.backoff_ms),
                 error: failure.error.into_error(),
             }),

@@ -2,17 +2,19 @@
 //!
 //! A lineage has two keys, `<prefix>{<name>}:lock` and
 //! `<prefix>{<name>}:record` (the braces keep both in one slot of a
-//! cluster). The lock is `SET NX PX`: a random owner and a lease longer
-//! than a fetch's time limit, so that a holder that dies or stops frees it
-//! by itself (a lock found with no expiry is given one); it is released by
-//! its owner alone (compare-and-delete, in a script). The record is a hash: the sealed record (`r`) and its
+//! cluster). The lock is `SET NX PX`, in a script: a random owner and a
+//! lease longer than a fetch's time limit, so that a holder that dies or
+//! stops frees it by itself (a lock found with no expiry is given one),
+//! and nothing taken by a try that the server runs after its sender gave
+//! up (the script reads the server's clock); it is released by its owner
+//! alone (compare-and-delete, in a script). The record is a hash: the sealed record (`r`) and its
 //! generation (`g`), which a write moves forward only from the generation
 //! its writer read (compare-and-set, in a script): a holder whose lease ran
 //! out while it was stopped never puts an older record over a newer one.
 
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -36,10 +38,15 @@ const PAUSES: Pauses = Pauses {
     longest: Duration::from_millis(100),
 };
 
-/// Takes the lock for `ARGV[1]` for `ARGV[2]` ms if no one has it. A lock
-/// with no expiry (set by hand, or by another program) would hold every
-/// host up for good: it is given the lease, and lapses.
-const LOCK: &str = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end \
+/// Takes the lock for `ARGV[1]` for `ARGV[2]` ms if no one has it, unless
+/// the server runs it after `ARGV[3]` (ms since 1970 on its clock): a try
+/// whose sender gave up on it (a server that stalled, then went on) takes
+/// nothing. A lock with no expiry (set by hand, or by another program)
+/// would hold every host up for good: it is given the lease, and lapses.
+const LOCK: &str = "local now = redis.call('TIME') \
+                    if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) \
+                      > tonumber(ARGV[3]) then return 0 end \
+                    if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end \
                     if redis.call('PTTL', KEYS[1]) == -1 then \
                       redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
 /// Deletes the lock if its owner is `ARGV[1]`.
@@ -130,13 +137,15 @@ impl RedisStore {
 
     fn set_lock(&self, owner: &str, deadline: Instant) -> io::Result<bool> {
         let lease = self.lease.as_millis().to_string();
-        let arguments: [&[u8]; 6] = [
+        let too_late = self.server.on_its_clock(deadline)?.to_string();
+        let arguments: [&[u8]; 7] = [
             b"EVAL",
             LOCK.as_bytes(),
             b"1",
             self.lock_key.as_bytes(),
             owner.as_bytes(),
             lease.as_bytes(),
+            too_late.as_bytes(),
         ];
         match self.server.call(&arguments, deadline)? {
             Reply::Integer(1) => Ok(true),
@@ -238,23 +247,12 @@ impl Held for Lease<'_> {
         }
     }
 
-    /// Redis's `TIME`; `None` when it cannot be had (an ACL without it).
-    fn wall_clock(&mut self) -> Option<SystemTime> {
-        let arguments: [&[u8]; 1] = [b"TIME"];
-        let reply = self
-            .store
-            .server
-            .call(&arguments, Instant::now() + OPERATION_LIMIT);
-        let Ok(Reply::Array(Some(parts))) = reply else {
-            return None;
-        };
-        let [Reply::Bulk(Some(seconds)), Reply::Bulk(Some(micros))] = &parts[..] else {
-            return None;
-        };
-        let number = |digits: &[u8]| std::str::from_utf8(digits).ok()?.parse::<u64>().ok();
-        let since_epoch = Duration::from_secs(number(seconds)?)
-            + Duration::from_micros(number(micros)?.min(999_999));
-        UNIX_EPOCH.checked_add(since_epoch)
+    /// Redis's `TIME`: the clock the hosts sharing it stamp moments on.
+    fn wall_clock(&mut self) -> Result<Option<SystemTime>, Error> {
+        let store = self.store;
+        let time = store.server.time();
+        time.map(Some)
+            .map_err(|error| store.failed("read the clock of", error))
     }
 }
 
