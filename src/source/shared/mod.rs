@@ -391,6 +391,16 @@ mod sealed_records {
         assert_eq!(guard.held.write(bytes).unwrap(), Written::Done);
     }
 
+    /// Writes `lineage` as the record, sealed, as a source does.
+    fn write_sealed(store: &SharedStore, lineage: &Lineage<Token>) {
+        let record = Record::of(lineage, &store.key, &SystemClock);
+        let mut guard = store
+            .lock(Instant::now() + Duration::from_secs(1))
+            .ok()
+            .unwrap();
+        assert_eq!(guard.write(&record).unwrap(), Written::Done);
+    }
+
     fn read_back(store: &SharedStore) -> Result<Option<Lineage<Token>>, Error> {
         let mut guard = store
             .lock(Instant::now() + Duration::from_secs(1))
@@ -418,17 +428,7 @@ mod sealed_records {
     fn a_record_stamped_from_the_future_of_this_boot_gives_no_token() {
         let directory = temporary_directory("future");
         let store = store_in(&directory);
-        let record = Record::of(
-            &lineage_received(Duration::from_secs(3600)),
-            &store.key,
-            &SystemClock,
-        );
-        store
-            .lock(Instant::now() + Duration::from_secs(1))
-            .ok()
-            .unwrap()
-            .write(&record)
-            .unwrap();
+        write_sealed(&store, &lineage_received(Duration::from_secs(3600)));
         let taken = read_back(&store).unwrap().expect("the record");
         assert!(taken.current.is_none(), "a token received an hour from now");
         assert_eq!(taken.serial, 3, "the rest of the lineage is read");
@@ -447,13 +447,7 @@ mod sealed_records {
             not_before: SystemClock.now() + day,
             backoff: day,
         });
-        let record = Record::of(&lineage, &store.key, &SystemClock);
-        store
-            .lock(Instant::now() + Duration::from_secs(1))
-            .ok()
-            .unwrap()
-            .write(&record)
-            .unwrap();
+        write_sealed(&store, &lineage);
         let taken = read_back(&store).unwrap().expect("the record");
         let not_before = taken.failure.expect("the failure").not_before;
         let longest = SystemClock.now() + crate::retry::MAX_SERVER_WAIT;
