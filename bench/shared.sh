@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
-server_pid=
-trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
+server_pid= redis_pid=
+trap 'kill $server_pid $redis_pid 2>/dev/null; rm -rf "$work"' EXIT
 # A Redis server on loopback, with a password and a random port, for the
 # store shared by hosts (a host here is a process with a store of its own
 # and the Redis URL); its rows are left out when redis-server is missing.
@@ -19,7 +19,7 @@ if command -v redis-server >/dev/null; then
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     redis-server --bind 127.0.0.1 --port "$port" --requirepass "$password" --save '' \
         --appendonly no --dir "$work" --logfile "$work/redis.log" &
-    server_pid="$server_pid $!"
+    redis_pid=$!
     for _ in $(seq 50); do
         REDISCLI_AUTH=$password redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
         sleep 0.1
