@@ -15,16 +15,9 @@ trap 'kill $server_pid $redis_pid 2>/dev/null; rm -rf "$work"' EXIT
 # and the Redis URL); its rows are left out when redis-server is missing.
 redis=
 if command -v redis-server >/dev/null; then
-    password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    redis-server --bind 127.0.0.1 --port "$port" --requirepass "$password" --save '' \
-        --appendonly no --dir "$work" --logfile "$work/redis.log" &
-    redis_pid=$!
-    for _ in $(seq 50); do
-        REDISCLI_AUTH=$password redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
-        sleep 0.1
-    done
-    redis="redis://:$password@127.0.0.1:$port/0"
+    source scripts/test-redis.sh
+    new_redis "$work" || exit 1
+    redis="redis://:$redis_password@127.0.0.1:$redis_port/0"
 else
     echo "(redis-server is not installed: the rows of the store on Redis are left out)"
 fi

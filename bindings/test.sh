@@ -81,16 +81,9 @@ shared_store() (
             missing redis-server
             exit "$failures"
         fi
-        password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-        port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-        redis-server --bind 127.0.0.1 --port "$port" --requirepass "$password" --save '' \
-            --appendonly no --dir "$scratch" --logfile "$scratch/redis.log" &
-        redis_pid=$!
-        for _ in $(seq 50); do
-            REDISCLI_AUTH=$password redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
-            sleep 0.1
-        done
-        store="redis://:$password@127.0.0.1:$port/0?prefix=bindings:"
+        source scripts/test-redis.sh
+        new_redis "$scratch" || exit 1
+        store="redis://:$redis_password@127.0.0.1:$redis_port/0?prefix=bindings:"
         token_store=$store
     fi
     out=$top/build/bindings

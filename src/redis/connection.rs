@@ -30,6 +30,9 @@ pub(crate) struct Route {
     /// For `rediss://`: what the client trusts.
     pub(crate) tls: Option<Arc<ClientConfig>>,
     resolver: CachingResolver<SystemLookup>,
+    /// What the resolver is asked with (it reads nothing of it that the
+    /// store sets).
+    lookup_config: ureq::config::Config,
     eyeballs: Eyeballs,
 }
 
@@ -56,6 +59,7 @@ impl Route {
             address,
             tls,
             resolver: CachingResolver::default(),
+            lookup_config: ureq::Agent::config_builder().build(),
             eyeballs: Eyeballs::default(),
         }
     }
@@ -96,10 +100,9 @@ impl Route {
             reason: ureq::Timeout::Resolve,
             ..NextTimeout::default()
         };
-        let config = ureq::Agent::config_builder().build();
         let found = self
             .resolver
-            .resolve(&uri, &config, timeout)
+            .resolve(&uri, &self.lookup_config, timeout)
             .map_err(|error| io::Error::other(format!("cannot look up the host: {error}")))?;
         Ok(found.iter().copied().collect())
     }

@@ -63,7 +63,7 @@ run() {
 # section starts its own redis-server (a random password and free port, no
 # persistence, in a directory of its own) and kills it at the end.
 # Run it alone with: ONLY=fleet tests/c/run.sh
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source scripts/test-redis.sh
 fleet_cleanup() {
     [[ -n ${redis_pid:-} ]] && kill -9 "$redis_pid" 2>/dev/null
     [[ -n ${fake_pid:-} ]] && kill "$fake_pid" 2>/dev/null
@@ -71,20 +71,6 @@ fleet_cleanup() {
     [[ -n ${redis_dir:-} ]] && rm -rf "$redis_dir"
     return 0
 }
-# Starts redis-server on $redis_port with $redis_password, empty.
-start_redis() {
-    redis-server --bind 127.0.0.1 --port "$redis_port" --requirepass "$redis_password" --save '' \
-        --appendonly no --dir "$redis_dir" >>"$redis_dir/redis.log" 2>&1 &
-    redis_pid=$!
-    for _ in $(seq 100); do
-        [[ $(redis_cli ping 2>/dev/null) == PONG ]] && return 0
-        sleep 0.05
-    done
-    echo "redis-server did not start:" && cat "$redis_dir/redis.log"
-    return 1
-}
-stop_redis() { kill -9 "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null || true; }
-redis_cli() { REDISCLI_AUTH=$redis_password redis-cli --no-auth-warning -h 127.0.0.1 -p "$redis_port" "$@"; }
 # keep FILE COMMAND...: runs COMMAND, its output kept in FILE and printed.
 keep() {
     local file=$1 status=0
@@ -112,9 +98,7 @@ fleet_tests() {
     eval "set -- $(trap -p EXIT)"
     old_trap=${3:-}
     trap "fleet_cleanup; $old_trap" EXIT
-    redis_password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
-    redis_port=$(free_port)
-    start_redis || { fail "redis-server did not start"; return 0; }
+    new_redis "$redis_dir" || { fail "redis-server did not start"; return 0; }
     local store="redis://:$redis_password@127.0.0.1:$redis_port/0"
     local described="redis://127\\.0\\.0\\.1:$redis_port/0"
     local out=$redis_dir/out n=0 client
@@ -170,7 +154,7 @@ fleet_tests() {
         "^get 1\\.1: eyJ[^ ]+ CRITEO_OK [0-9]+ ms within $limit ms; store CRITEO_ERR_STORE .*$described" \
         kept env CRITEO_OAUTH_STORE="$store" FLEET_LIMIT_MS=$limit "$fleet" host "$slow" "$client" 1 get
     times_of "$out.$n"
-    start_redis || { fail "redis-server did not start again"; return 0; }
+    start_redis "$redis_dir" || { fail "redis-server did not start again"; return 0; }
     check "Redis restarted empty: the next host fetches (the record was lost) and stores again" 0 \
         "^get 1\\.1: eyJ[^ ]+ CRITEO_OK [0-9]+ ms within $limit ms; store CRITEO_OK" \
         kept env CRITEO_OAUTH_STORE="$store" FLEET_LIMIT_MS=$limit "$fleet" host "$lives" "$client" 1 get
@@ -189,7 +173,7 @@ fleet_tests() {
     exec {lines}>"$redis_dir/lines"
     for _ in $(seq 100); do grep -q "^get 1\\.2" "$out.$n" && break; sleep 0.05; done
     stop_redis
-    start_redis || { fail "redis-server did not start again"; return 0; }
+    start_redis "$redis_dir" || { fail "redis-server did not start again"; return 0; }
     # (In a subshell: a host gone would kill it with SIGPIPE, not this run.)
     (echo >&$lines) 2>/dev/null || true
     for _ in $(seq 100); do grep -q "^get 2\\.2" "$out.$n" && break; sleep 0.05; done

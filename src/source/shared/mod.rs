@@ -223,7 +223,16 @@ impl Guard<'_> {
     /// Replaces the lineage's record, sealed, durably, before the lock is
     /// released, unless another holder wrote since it was read.
     pub(super) fn write(&mut self, record: &Record) -> Result<Written, Error> {
-        let sealed = self.store.seal.seal(&record.to_bytes());
+        let sealed = self.store.seal.seal(&record.to_bytes()).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Store,
+                format!(
+                    "cannot write the token store {}: the system gave no random bytes to seal \
+                     the record with",
+                    self.store.describe()
+                ),
+            )
+        })?;
         self.held.write(&sealed)
     }
 
@@ -460,7 +469,7 @@ mod sealed_records {
         let directory = temporary_directory("altered");
         let store = store_in(&directory);
         let record = Record::of(&lineage_received(Duration::ZERO), &store.key, &SystemClock);
-        let mut sealed = store.seal.seal(&record.to_bytes());
+        let mut sealed = store.seal.seal(&record.to_bytes()).unwrap();
         let last = sealed.len() - 1;
         sealed[last] ^= 1;
         write_plain(&store, &sealed);

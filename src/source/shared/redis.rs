@@ -168,7 +168,7 @@ impl Backend for RedisStore {
     }
 
     fn lock(&self, deadline: Instant) -> Result<Box<dyn Held + '_>, LockFailure> {
-        let owner = new_owner();
+        let owner = new_owner().map_err(LockFailure::Unusable)?;
         // Each try has its own limit: the last one, made as the wait ends,
         // is a try, not a store that failed to answer.
         poll_until(deadline, PAUSES, || {
@@ -178,7 +178,7 @@ impl Backend for RedisStore {
     }
 
     fn try_lock(&self) -> io::Result<Option<Box<dyn Held + '_>>> {
-        let owner = new_owner();
+        let owner = new_owner()?;
         let taken = self.try_take(&owner, Instant::now() + OPERATION_LIMIT)?;
         Ok(taken.then(|| Box::new(Lease::new(self, owner)) as Box<dyn Held>))
     }
@@ -270,14 +270,17 @@ impl Drop for Lease<'_> {
     }
 }
 
-/// A lock owner no other holder has: 128 random bits, in hex.
-fn new_owner() -> String {
+/// A lock owner no other holder has: 128 random bits, in hex, and the
+/// process id. An error when the system gives no random bytes: an owner
+/// another holder may have could release that holder's lock.
+fn new_owner() -> io::Result<String> {
     let mut bytes = [0u8; 16];
-    // With no random source at all, the owner is still this process's.
-    let _ = SystemRandom::new().fill(&mut bytes);
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| io::Error::other("the system gave no random bytes for the lock's owner"))?;
     let mut owner: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
     owner.push_str(&format!("-{}", std::process::id()));
-    owner
+    Ok(owner)
 }
 
 fn unexpected(command: &str) -> io::Error {

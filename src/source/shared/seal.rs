@@ -49,14 +49,11 @@ impl Seal {
         }
     }
 
-    /// `record` sealed, with a fresh nonce.
-    pub(super) fn seal(&self, record: &[u8]) -> Zeroizing<Vec<u8>> {
+    /// `record` sealed, with a fresh random nonce; `None` when the system
+    /// gives no random bytes (a nonce used twice would open the key).
+    pub(super) fn seal(&self, record: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         let mut nonce = [0; NONCE_LEN];
-        // The system's random source fails only where nothing could work
-        // (no getrandom and no /dev/urandom); a nonce of zeros is then
-        // still never reused with this key for long, as the next write
-        // replaces it.
-        let _ = SystemRandom::new().fill(&mut nonce);
+        SystemRandom::new().fill(&mut nonce).ok()?;
         let mut sealed = Zeroizing::new(Vec::with_capacity(
             MAGIC.len() + NONCE_LEN + record.len() + AES_256_GCM.tag_len(),
         ));
@@ -73,7 +70,7 @@ impl Seal {
             )
             .expect("a record is far shorter than AES-GCM's limit");
         sealed.extend_from_slice(tag.as_ref());
-        sealed
+        Some(sealed)
     }
 
     /// The record sealed in `sealed`; `None` when it does not open (of
@@ -104,13 +101,17 @@ mod tests {
     fn a_sealed_record_opens_only_for_its_lineage_and_keys_and_shows_nothing() {
         let seal = Seal::new(&["secret", "rt-0"], "lineage-a");
         let record = br#"{"access_token":"tok"}"#;
-        let sealed = seal.seal(record);
+        let sealed = seal.seal(record).unwrap();
         assert_eq!(
             seal.open(&sealed).as_deref().map(Vec::as_slice),
             Some(&record[..])
         );
         assert!(!sealed.windows(3).any(|w| w == b"tok"));
-        assert_ne!(*sealed, *seal.seal(record), "each seal has its own nonce");
+        assert_ne!(
+            *sealed,
+            *seal.seal(record).unwrap(),
+            "each seal has its own nonce"
+        );
         for other in [
             Seal::new(&["Secret", "rt-0"], "lineage-a"),
             Seal::new(&["secret", "rt-1"], "lineage-a"),
