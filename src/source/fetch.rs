@@ -353,6 +353,7 @@ impl<T: CachedToken> TokenSource<T> {
             saved,
         }
     }
+
     /// Brings `lineage`, this process's copy (which holds what the store
     /// lost when `unsaved`), up to the store's record; says whether it is
     /// then what the store holds.
@@ -392,7 +393,7 @@ impl<T: CachedToken> TokenSource<T> {
     /// refresh refused as `invalid_grant` reads the store again first:
     /// another host, which took the lock after this one's lease ran out,
     /// may have used the refresh token and stored what came of it. Its
-    /// token is then taken, or its refresh token sent.
+    /// token is then taken, or its refresh token sent, once.
     fn ask_server(
         &self,
         lineage: &mut Lineage<T>,
@@ -401,6 +402,7 @@ impl<T: CachedToken> TokenSource<T> {
         clock: &dyn Clock,
     ) -> (Result<Arc<T>, Error>, bool) {
         let mut request = request.clone();
+        let mut reread = false;
         loop {
             // A token's lifetime counts from before it was asked for.
             let started = self.clock.now();
@@ -411,7 +413,8 @@ impl<T: CachedToken> TokenSource<T> {
             };
             self.stats.count(Stat::FetchFailures);
             let moved_on = match (error.oauth().code.as_deref(), guard.as_deref_mut()) {
-                (Some("invalid_grant"), Some(guard)) => {
+                (Some("invalid_grant"), Some(guard)) if !reread => {
+                    reread = true;
                     self.moved_on(guard, &request, lineage, clock)
                 }
                 _ => None,
