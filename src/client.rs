@@ -10,6 +10,9 @@ use ureq::http::{HeaderMap, header};
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector};
 use zeroize::Zeroizing;
 
+use crate::admission::{
+    Admission, DEFAULT_MAX_CONCURRENT_REQUESTS, MAX_CONCURRENT_REQUESTS_LIMIT, Refused,
+};
 use crate::connect::ConnectFailed;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind};
@@ -52,6 +55,7 @@ pub struct ClientConfig {
     connect_timeout: Duration,
     total_timeout: Duration,
     max_retries: u32,
+    max_concurrent_requests: u32,
     /// `None`: the system's trust store, read when the client is built.
     ca_roots: Option<Roots>,
     proxy: ProxySetting,
@@ -66,6 +70,7 @@ impl Default for ClientConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             total_timeout: DEFAULT_TOTAL_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             ca_roots: None,
             proxy: ProxySetting::FromEnvironment,
             user_agent: USER_AGENT.into(),
@@ -114,6 +119,19 @@ impl ClientConfig {
             )));
         }
         self.max_retries = max_retries;
+        Ok(())
+    }
+
+    /// How many token requests the client sends at once, from all its
+    /// callers and sources in a process (1 to 1024; 8 by default). The
+    /// others wait their turn, within their own time limits.
+    pub fn set_max_concurrent_requests(&mut self, max: u32) -> Result<(), Error> {
+        if !(1..=MAX_CONCURRENT_REQUESTS_LIMIT).contains(&max) {
+            return Err(Error::invalid_argument(format!(
+                "max_concurrent_requests ({max}) must be from 1 to {MAX_CONCURRENT_REQUESTS_LIMIT}"
+            )));
+        }
+        self.max_concurrent_requests = max;
         Ok(())
     }
 
@@ -194,6 +212,7 @@ impl ClientConfig {
             connect_timeout: self.connect_timeout,
             total_timeout: self.total_timeout,
             max_retries: self.max_retries,
+            admission: Arc::new(Admission::new(self.max_concurrent_requests)),
             proxy,
             tracer: self.tracer.clone(),
         })
@@ -210,6 +229,8 @@ pub struct Client {
     connect_timeout: Duration,
     total_timeout: Duration,
     max_retries: u32,
+    /// Shared by clones, as connections are.
+    admission: Arc<Admission>,
     proxy: Option<Proxy>,
     tracer: Tracer,
 }
@@ -292,9 +313,7 @@ impl Client {
         let single_use = request.is_single_use();
         let mut retries_done = 0;
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let time_left = (retries_done > 0).then_some(remaining);
-            let failure = match self.attempt(request, time_left, span) {
+            let failure = match self.admitted_attempt(request, retries_done > 0, deadline, span) {
                 Ok(token) => return Ok(token),
                 Err(failure) => failure,
             };
@@ -321,6 +340,62 @@ impl Client {
                 }
             }
             retries_done += 1;
+        }
+    }
+
+    /// One request, sent when its turn comes (see [`Admission`]), and its
+    /// answer. A `429` with `Retry-After` holds the client id's requests.
+    fn admitted_attempt(
+        &self,
+        request: &TokenRequest,
+        retry: bool,
+        deadline: Instant,
+        span: Option<&Arc<Span>>,
+    ) -> Result<Token, Failure> {
+        let client_id = request.client_id();
+        let turn = self
+            .admission
+            .enter(client_id, deadline)
+            .map_err(|refused| self.not_sent(refused))?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let time_left = (retry || turn.waited).then_some(remaining);
+        let result = self.attempt(request, time_left, span);
+        drop(turn);
+        if let Err(failure) = &result
+            && failure.error.http_status() == Some(429)
+            && let Some(seconds) = failure.error.retry_after_secs()
+        {
+            self.admission.hold(client_id, Duration::from_secs(seconds));
+        }
+        result
+    }
+
+    fn not_sent(&self, refused: Refused) -> Failure {
+        let url = &self.token_url;
+        let error = match refused {
+            Refused::NoTurn { limit } => Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "POST {url} not sent: timed out waiting for a turn ({limit} token requests \
+                     of this client were under way, the most it sends at once)"
+                ),
+            ),
+            Refused::Held(left) => {
+                let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                Error::new(
+                    ErrorKind::HttpStatus,
+                    format!(
+                        "POST {url} not sent: the server answered 429 Too Many Requests to a \
+                         request of this client id and asked it to wait; {seconds} s more"
+                    ),
+                )
+                .with_http_status(429)
+                .with_retry_after(Some(seconds))
+            }
+        };
+        Failure {
+            error,
+            nothing_sent: true,
         }
     }
 

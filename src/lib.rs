@@ -4,6 +4,7 @@
 //! The Rust core (`client`, `request`, `response`, `token`, `error`) is plain
 //! safe Rust; the C ABI lives in [`ffi`], a thin layer over it.
 
+mod admission;
 mod authority;
 pub mod client;
 pub mod clock;

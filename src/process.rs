@@ -23,6 +23,29 @@ pub(crate) fn note_fork() {
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
+static FORKS_BEGUN: AtomicU64 = AtomicU64::new(0);
+static WATCHING: AtomicBool = AtomicBool::new(false);
+
+/// Called in the parent right before a `fork()`.
+pub(crate) fn note_fork_coming() {
+    FORKS_BEGUN.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Called once the C layer hears of every `fork()`.
+pub(crate) fn note_watching() {
+    WATCHING.store(true, Ordering::Release);
+}
+
+/// How many `fork()`s this process, and those it was forked from, have
+/// begun since the library began to watch: a value that changes, in
+/// parent and child alike, with every `fork()`. `None` when the library
+/// does not watch (it was never called through the C interface): then any
+/// moment may come after a `fork()`.
+pub(crate) fn forks_begun() -> Option<u64> {
+    let forks = FORKS_BEGUN.load(Ordering::Acquire);
+    WATCHING.load(Ordering::Acquire).then_some(forks)
+}
+
 /// The value in `cell`, made with `make` on first use. Made outside the
 /// cell's lock: a child forked while another thread of its parent makes
 /// it never waits for that thread (threads that race each make one, and

@@ -1,15 +1,20 @@
-//! The library's own threads in the host's process (a refresh in the
-//! background, a fetch of `get_within`, a name lookup that may outlast its
-//! call), all started here. Once the library has started one, it is never
-//! unloaded: a `dlclose` would unmap the code such a thread runs.
+//! The library's own threads in the host's process, all started here: a
+//! name lookup that may outlast its call, and the workers that run
+//! fetches in the background (a refresh, a fetch of `get_within`). Those
+//! are a bounded set, shared by every source of the process: a refresh
+//! waits in line for a worker, rather than starting a thread of its own.
+//! Once the library has started one, it is never unloaded: a `dlclose`
+//! would unmap the code such a thread runs.
 //!
-//! A fetch's thread is also awaited: the process's `exit()` waits for it,
-//! up to the time it was given, because a short-lived program (a cron job,
-//! a command in a shell loop) must not cut off a refresh whose request the
-//! server may have answered with a new refresh token, revoking the old.
+//! Some background work is also awaited: the process's `exit()` waits for
+//! it, up to the time it was given, because a short-lived program (a cron
+//! job, a command in a shell loop) must not cut off a refresh whose request
+//! the server may have answered with a new refresh token, revoking the old.
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
@@ -17,6 +22,11 @@ use std::time::{Duration, Instant};
 
 use crate::clock::deadline_after;
 use crate::process::{self, Owned, PerProcess, made_once};
+
+/// The most workers a process runs background work on at once. A worker
+/// ends as soon as no work waits: an idle process keeps no thread of the
+/// library's.
+pub(crate) const MAX_WORKERS: usize = 16;
 
 /// The awaited threads running in this process (in a child of `fork()`,
 /// none: the parent's are not there).
@@ -54,26 +64,101 @@ pub(crate) fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> io::Res
         .map(drop)
 }
 
-/// As [`spawn`], and `exit()` waits for the thread to end, at most
-/// `limit` from now. Refused once the process has begun to exit (an
-/// `atexit` handler of the host's, or another thread, may call in then):
-/// the caller does the work itself, or not at all.
-pub(crate) fn spawn_awaited(
-    name: &str,
-    limit: Duration,
+/// Runs `work` on one of the process's workers, when one is free (in the
+/// order given). With an `awaited` limit, `exit()` waits for it to end, at
+/// most that long from now; that is refused once the process has begun to
+/// exit (an `atexit` handler of the host's, or another thread, may call in
+/// then). The error says why it will not run: the caller does the work
+/// itself, or not at all.
+pub(crate) fn run_in_background(
+    awaited: Option<Duration>,
     work: impl FnOnce() + Send + 'static,
 ) -> io::Result<()> {
-    if EXITING.load(Ordering::Acquire) == process::generation() {
-        return Err(io::Error::other(
-            "the process is exiting, and would not wait for it",
-        ));
-    }
-    let counted = Counted::start(limit);
-    spawn(name, move || {
-        AWAITED_THREAD_OF.set(Some(process::generation()));
-        let _counted = counted;
+    let counted = match awaited {
+        Some(_) if EXITING.load(Ordering::Acquire) == process::generation() => {
+            return Err(io::Error::other(
+                "the process is exiting, and would not wait for it",
+            ));
+        }
+        Some(limit) => Some(Counted::start(limit)),
+        None => None,
+    };
+    let job: Job = Box::new(move || {
+        let awaited_by = counted.as_ref().map(|_| process::generation());
+        AWAITED_THREAD_OF.set(awaited_by);
         work();
-    })
+        AWAITED_THREAD_OF.set(None);
+        drop(counted);
+    });
+    Pool::give(pool(), job)
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The workers of a process, and the work waiting for one.
+#[derive(Default)]
+struct Pool {
+    state: Mutex<PoolState>,
+}
+
+#[derive(Default)]
+struct PoolState {
+    waiting: VecDeque<Job>,
+    workers: usize,
+}
+
+fn pool() -> Arc<Owned<Pool>> {
+    static POOL: OnceLock<PerProcess<Pool>> = OnceLock::new();
+    made_once(&POOL, || PerProcess::new(Pool::default())).get(Pool::default)
+}
+
+impl Pool {
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `job`, and starts a worker when there are fewer than the
+    /// most. Fails only when no worker runs and none could be started
+    /// (the job is then not kept). The lock is held meanwhile: no job
+    /// waits while no worker runs.
+    fn give(pool: Arc<Owned<Pool>>, job: Job) -> io::Result<()> {
+        let mut state = pool.lock();
+        state.waiting.push_back(job);
+        if state.workers >= MAX_WORKERS {
+            return Ok(());
+        }
+        let worker = Arc::clone(&pool);
+        match spawn("criteo-oauth worker", move || worker.work()) {
+            Ok(()) => state.workers += 1,
+            Err(_) if state.workers > 0 => {}
+            Err(error) => {
+                state.waiting.pop_back();
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// A worker's life: the jobs waiting, one at a time, until none is
+    /// left.
+    fn work(&self) {
+        loop {
+            let job = {
+                let mut state = self.lock();
+                match state.waiting.pop_front() {
+                    Some(job) => job,
+                    None => {
+                        state.workers -= 1;
+                        // What a burst of work needed is given back.
+                        state.waiting.shrink_to_fit();
+                        return;
+                    }
+                }
+            };
+            // A job's panic is its own; the worker goes on.
+            let _ = catch_unwind(AssertUnwindSafe(job));
+        }
+    }
 }
 
 /// One awaited thread, counted in from its start until this is dropped

@@ -301,6 +301,10 @@ fn builder_null_arguments() {
             criteo_client_builder_set_max_retries(ptr::null_mut(), 1),
             CRITEO_ERR_INVALID_ARGUMENT
         );
+        assert_eq!(
+            criteo_client_builder_set_max_concurrent_requests(ptr::null_mut(), 1),
+            CRITEO_ERR_INVALID_ARGUMENT
+        );
         assert_invalid(
             &build(ptr::null_mut()).err().unwrap(),
             "builder must not be NULL",
@@ -313,6 +317,23 @@ fn builder_null_arguments() {
         assert_eq!(take_error(error).message, "client_out must not be NULL");
     }
     assert!(build(criteo_client_builder_new()).is_ok(), "defaults build");
+}
+
+#[test]
+fn max_concurrent_requests_is_from_1_to_1024() {
+    for (max, accepted) in [(0, false), (1, true), (1024, true), (1025, false)] {
+        let builder = criteo_client_builder_new();
+        // SAFETY: a live builder, consumed by build.
+        let status = unsafe { criteo_client_builder_set_max_concurrent_requests(builder, max) };
+        let built = build(builder);
+        assert_eq!((status == CRITEO_OK, built.is_ok()), (accepted, accepted));
+        if let Err(error) = built {
+            assert_invalid(
+                &error,
+                &format!("max_concurrent_requests ({max}) must be from 1 to 1024"),
+            );
+        }
+    }
 }
 
 #[test]

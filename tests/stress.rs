@@ -38,6 +38,8 @@ fn many_threads_mixed_answers_bounded_memory() {
     let client = Setup {
         connect_ms: 1_000,
         total_ms: 1_000,
+        // All at once: what is stressed is the client on many threads.
+        max_concurrent_requests: Some(THREADS as u32),
         ..Setup::new(&host)
     }
     .build()

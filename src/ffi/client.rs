@@ -174,6 +174,14 @@ pub unsafe extern "C" fn criteo_client_builder_set_timeouts(
 /// whose answer was lost after it was sent, and an `authorization_code`
 /// request that reached the server (the code is single-use).
 ///
+/// The token endpoint limits the application, not one token: a `429` with
+/// `Retry-After` holds every request of that `client_id` on this client
+/// (in this process) until then, at most 5 minutes. A request of that
+/// client id meanwhile is not sent: it waits as for a retry when one is
+/// left and the wait fits, or fails with `CRITEO_ERR_HTTP_STATUS`, HTTP
+/// status 429 and `criteo_error_retry_after` set. So one 429 costs one
+/// request, not one per token source.
+///
 /// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `builder` is
 /// NULL or `max_retries` exceeds 10. A refused setting also makes
 /// `criteo_client_builder_build` fail.
@@ -187,6 +195,31 @@ pub unsafe extern "C" fn criteo_client_builder_set_max_retries(
 ) -> criteo_status {
     // SAFETY: builder is as this function's contract says.
     unsafe { apply(builder, |config| config.set_max_retries(max_retries)) }
+}
+
+/// Sets how many token requests the client sends at once, from 1 to 1024
+/// (default 8): all its callers and token sources in a process together
+/// (a child of `fork()` counts its own). A request beyond that waits for a
+/// turn, within its own call's total time limit; one that waits past it
+/// fails with `CRITEO_ERR_TIMEOUT`, never sent. A retry waits for a turn
+/// again.
+///
+/// The limit also keeps a process with thousands of token sources that
+/// are due at once from opening thousands of connections.
+///
+/// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `builder` is
+/// NULL or `max` is 0 or more than 1024. A refused setting also makes
+/// `criteo_client_builder_build` fail.
+///
+/// # Safety
+/// `builder` is NULL or a live builder.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_client_builder_set_max_concurrent_requests(
+    builder: *mut criteo_client_builder,
+    max: u32,
+) -> criteo_status {
+    // SAFETY: builder is as this function's contract says.
+    unsafe { apply(builder, |config| config.set_max_concurrent_requests(max)) }
 }
 
 /// Trusts exactly the certificates in the PEM bundle at `pem_path` (a

@@ -34,16 +34,25 @@ impl Drop for CancellationDeferred {
     }
 }
 
-/// Registers, once, a handler that tells [`crate::process`] of every
-/// `fork()`, so that a child never uses its parent's connections or locks.
-/// glibc removes the handler when the library is unloaded with `dlclose`.
+/// Registers, once, handlers that tell [`crate::process`] of every
+/// `fork()`, so that a child never uses its parent's connections or locks,
+/// and both know that they may now share what the parent had. glibc
+/// removes the handlers when the library is unloaded with `dlclose`.
 pub(crate) fn watch_for_fork() {
     static REGISTERED: AtomicBool = AtomicBool::new(false);
     crate::process::first_time(&REGISTERED, || {
-        // SAFETY: the handler only increments an atomic counter, which is
+        // SAFETY: each handler only increments an atomic counter, which is
         // async-signal-safe as a child handler must be.
-        unsafe { libc::pthread_atfork(None, None, Some(in_the_child)) };
+        let registered =
+            unsafe { libc::pthread_atfork(Some(before_fork), None, Some(in_the_child)) };
+        if registered == 0 {
+            crate::process::note_watching();
+        }
     });
+}
+
+extern "C" fn before_fork() {
+    crate::process::note_fork_coming();
 }
 
 extern "C" fn in_the_child() {

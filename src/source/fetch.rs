@@ -77,7 +77,6 @@ impl<T: CachedToken> TokenSource<T> {
         self: &Arc<Self>,
         locked: &Arc<Owned<Locked<T>>>,
     ) -> Result<(), Error> {
-        const NAME: &str = "criteo-oauth fetch";
         let source = Arc::clone(self);
         let locked = Arc::clone(locked);
         let fetch = move || {
@@ -86,11 +85,11 @@ impl<T: CachedToken> TokenSource<T> {
         };
         // Cut off by the process's exit, a fetch of these grants may lose
         // a refresh token the server has rotated, or a code it has spent.
-        let started = if self.first_request.renews_with_refresh_token() {
-            threads::spawn_awaited(NAME, self.wait_limit(), fetch)
-        } else {
-            threads::spawn(NAME, fetch)
-        };
+        let awaited = self
+            .first_request
+            .renews_with_refresh_token()
+            .then(|| self.wait_limit());
+        let started = threads::run_in_background(awaited, fetch);
         started.map_err(|error| {
             let hint = match error.kind() {
                 std::io::ErrorKind::WouldBlock => {
@@ -137,9 +136,15 @@ impl<T: CachedToken> TokenSource<T> {
 
     /// One fetch, with the lock released while it talks to the store and
     /// the server, and while the refresh callback runs.
+    ///
+    /// The store's lock is held until the result is installed: a child
+    /// of a `fork()` that comes before then waits for it, and finds the
+    /// result in the store; one that comes later starts from it.
     pub(super) fn fetch(&self, locked: &Owned<Locked<T>>) -> Result<Arc<T>, Error> {
-        let exchanged = catch_unwind(AssertUnwindSafe(|| self.exchange(locked)))
-            .unwrap_or_else(|panic| Exchanged::failed(Error::from_panic(&*panic)));
+        let store = self.store.load_full();
+        let exchange = || self.exchange(locked, store.as_deref());
+        let (exchanged, store_lock) = catch_unwind(AssertUnwindSafe(exchange))
+            .unwrap_or_else(|panic| (Exchanged::failed(Error::from_panic(&*panic)), None));
         let fetched = exchanged.fetched;
         let mut state = locked.lock();
         let result = state.take(exchanged, self.clock.now());
@@ -152,6 +157,8 @@ impl<T: CachedToken> TokenSource<T> {
                 dies_at,
             });
             drop(state);
+            // Before the callback, which may get (and fetch) again.
+            drop(store_lock);
             self.on_refresh.announce(token);
             if !locked.is_current() {
                 // The callback forked, and this is the child: the lock is
@@ -164,7 +171,9 @@ impl<T: CachedToken> TokenSource<T> {
             let result = outlived.map_or(result, Err);
             return self.finish_fetch(locked, state, result);
         }
-        self.finish_fetch(locked, state, result)
+        let result = self.finish_fetch(locked, state, result);
+        drop(store_lock);
+        result
     }
 
     /// Marks the fetch under way done with `result`, which every thread
@@ -187,24 +196,28 @@ impl<T: CachedToken> TokenSource<T> {
 
     /// The fetch itself, under the store's lock: the record another
     /// process left is read first, the server asked only when that will
-    /// not do, and its answer written back before the lock is released.
-    fn exchange(&self, locked: &Locked<T>) -> Exchanged<T> {
-        let store = self.store.load_full();
+    /// not do, and its answer written back. Gives the lock back, still
+    /// held, when it was taken.
+    fn exchange<'s>(
+        &self,
+        locked: &Locked<T>,
+        store: Option<&'s SharedStore>,
+    ) -> (Exchanged<T>, Option<Guard<'s>>) {
         let deadline = deadline_after(self.client.total_timeout() + WAIT_SLACK);
         let mut store_outcome = None;
-        let mut guard = match store.as_deref().map(|store| store.lock(deadline)) {
+        let mut guard = match store.map(|store| store.lock(deadline)) {
             None => None,
             Some(Ok(guard)) => Some(guard),
             Some(Err(Unlocked::TimedOut)) => {
                 let message = format!(
                     "timed out waiting for another process's fetch of a token (it holds the \
                      lock of {})",
-                    store
-                        .as_deref()
-                        .map(SharedStore::describe)
-                        .unwrap_or_default()
+                    store.map(SharedStore::describe).unwrap_or_default()
                 );
-                return Exchanged::failed(Error::new(ErrorKind::Timeout, message));
+                return (
+                    Exchanged::failed(Error::new(ErrorKind::Timeout, message)),
+                    None,
+                );
             }
             Some(Err(Unlocked::Unusable(error))) => {
                 store_outcome = Some(Err(error));
@@ -329,10 +342,10 @@ impl<T: CachedToken> TokenSource<T> {
         // What the store lacks: a new token, or what an earlier write lost.
         // A failed write of anything else (a failure) loses nothing.
         let holds_news = new_token || !saved;
-        if let Some(mut held) = guard.take().filter(|_| fetched || !saved) {
-            let written = match write_record(&mut held, &mut lineage, &*clock) {
+        if let Some(held) = guard.as_mut().filter(|_| fetched || !saved) {
+            let written = match write_record(held, &mut lineage, &*clock) {
                 Ok(Written::Superseded) => {
-                    drop(held);
+                    guard = None;
                     self.write_over_newer(&mut lineage)
                 }
                 written => written.map(drop),
@@ -345,13 +358,14 @@ impl<T: CachedToken> TokenSource<T> {
         if let Some(error) = read_failure {
             store_outcome = Some(store_outcome.unwrap_or(Ok(())).and(Err(error)));
         }
-        Exchanged {
+        let exchanged = Exchanged {
             fetched: new_token && result.is_ok(),
             lineage: Some(lineage),
             result,
             store: store_outcome,
             saved,
-        }
+        };
+        (exchanged, guard)
     }
 
     /// Brings `lineage`, this process's copy (which holds what the store

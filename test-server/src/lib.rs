@@ -44,6 +44,9 @@ pub(crate) struct Observed {
     /// Whether held answers may go, and who waits for that.
     released: Mutex<bool>,
     release: Condvar,
+    /// Token requests being answered now, and the most at once, per
+    /// client id.
+    in_flight: Mutex<HashMap<String, (usize, usize)>>,
 }
 
 /// A running server. It serves until the process ends.
@@ -106,6 +109,12 @@ impl TestServer {
         self.observed.fetches_by(client_id)
     }
 
+    /// The most token requests of `client_id` that were being answered
+    /// at once.
+    pub fn most_at_once(&self, client_id: &str) -> usize {
+        self.observed.most_at_once(client_id)
+    }
+
     /// How many TCP connections have been accepted.
     pub fn connections(&self) -> usize {
         self.observed.connections.load(Ordering::SeqCst)
@@ -156,6 +165,30 @@ impl Observed {
             .filter(|request| request.field("client_id").as_deref() == Some(client_id))
             .count()
     }
+
+    fn most_at_once(&self, client_id: &str) -> usize {
+        let in_flight = self.in_flight.lock().unwrap();
+        in_flight.get(client_id).map_or(0, |(_, most)| *most)
+    }
+
+    /// Counts a token request of `client_id` in while `answer` runs.
+    fn in_flight<R>(&self, client_id: Option<String>, answer: impl FnOnce() -> R) -> R {
+        let Some(client_id) = client_id else {
+            return answer();
+        };
+        {
+            let mut in_flight = self.in_flight.lock().unwrap();
+            let (now, most) = in_flight.entry(client_id.clone()).or_default();
+            *now += 1;
+            *most = (*most).max(*now);
+        }
+        let answered = answer();
+        let mut in_flight = self.in_flight.lock().unwrap();
+        if let Some((now, _)) = in_flight.get_mut(&client_id) {
+            *now -= 1;
+        }
+        answered
+    }
 }
 
 /// Answers requests on one connection until either side closes it.
@@ -173,17 +206,25 @@ fn serve_connection(stream: impl Wire, observed: &Observed) {
             *count += 1;
             *count
         };
-        let action = match request.target.strip_prefix("/count/") {
-            Some(client_id) if request.method == "GET" => {
-                scenarios::count_answer(observed.fetches_by(client_id))
-            }
+        let count = |path: &str| match request.method.as_str() {
+            "GET" => request.target.strip_prefix(path),
+            _ => None,
+        };
+        let action = match (count("/count/"), count("/most-at-once/")) {
+            (Some(client_id), _) => scenarios::count_answer(observed.fetches_by(client_id)),
+            (_, Some(client_id)) => scenarios::count_answer(observed.most_at_once(client_id)),
             _ => scenarios::respond(&request, sequence, hit),
         };
-        if let http::Action::Held(_) = action {
-            let released = observed.released.lock().unwrap();
-            drop(observed.release.wait_while(released, |released| !*released));
-        }
-        match connection.perform(action, &observed.streamed_bytes) {
+        let token_request = request.method == "POST" && request.target.ends_with("/oauth2/token");
+        let client_id = request.field("client_id").filter(|_| token_request);
+        let performed = observed.in_flight(client_id, || {
+            if let http::Action::Held(_) = action {
+                let released = observed.released.lock().unwrap();
+                drop(observed.release.wait_while(released, |released| !*released));
+            }
+            connection.perform(action, &observed.streamed_bytes)
+        });
+        match performed {
             Ok(http::After::KeepAlive) if !request.wants_close() => {}
             _ => return,
         }

@@ -1,8 +1,9 @@
 /*
- * fetches_by.h: how many token requests a client id has made, asked of
- * the test server (GET /count/<client_id>) over a plain socket. For the
- * C test programs that count fetches (shared.c, fleet.c); they define
- * die() before including it.
+ * fetches_by.h: how many token requests a client id has made (GET
+ * /count/<client_id>), and how many the server answered at once at most
+ * (GET /most-at-once/<client_id>), asked of the test server over a plain
+ * socket. For the C test programs that count fetches (shared.c, fleet.c,
+ * many.c); they define die() before including it.
  */
 #ifndef CRITEO_TEST_FETCHES_BY_H
 #define CRITEO_TEST_FETCHES_BY_H
@@ -16,9 +17,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* How many token requests CLIENT_ID has made, asked of the test server at
- * URL (http://127.0.0.1:PORT...); -1 when its answer has no body. */
-static long fetches_by(const char *url, const char *client_id) {
+/* The number the test server at URL (http://127.0.0.1:PORT...) answers to
+ * GET /WHAT/CLIENT_ID; -1 when its answer has no body. */
+static inline long ask_test_server(const char *url, const char *what, const char *client_id) {
     int port = 0;
     if (sscanf(url, "http://127.0.0.1:%d", &port) != 1) {
         fprintf(stderr, "the URL must be http://127.0.0.1:PORT\n");
@@ -32,7 +33,7 @@ static long fetches_by(const char *url, const char *client_id) {
     }
     char request[512], answer[4096];
     int length = snprintf(request, sizeof request,
-                          "GET /count/%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", client_id);
+                          "GET /%s/%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", what, client_id);
     if (write(fd, request, (size_t)length) != length) {
         die("cannot ask the test server");
     }
@@ -45,6 +46,16 @@ static long fetches_by(const char *url, const char *client_id) {
     answer[got] = '\0';
     const char *body = strstr(answer, "\r\n\r\n");
     return body != NULL ? atol(body + 4) : -1;
+}
+
+/* How many token requests CLIENT_ID has made. */
+static inline long fetches_by(const char *url, const char *client_id) {
+    return ask_test_server(url, "count", client_id);
+}
+
+/* The most token requests of CLIENT_ID the server answered at once. */
+static inline long most_at_once(const char *url, const char *client_id) {
+    return ask_test_server(url, "most-at-once", client_id);
 }
 
 #endif

@@ -23,7 +23,8 @@ LINK=(-Iinclude -L"$LIB_DIR" -lcriteo_oauth -Wl,-rpath,"$LIB_PATH")
 # Distinct exit codes, so a report is never mistaken for the program's own
 # failure exit; leak checks cover what the program allocated.
 export ASAN_OPTIONS=exitcode=86:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=exitcode=86
-MEMCHECK=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
+MEMCHECK=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+    --suppressions="$PWD/tests/c/valgrind.supp")
 
 # shellcheck source=tests/check.sh
 source tests/check.sh
@@ -514,6 +515,56 @@ elif [[ ${CI:-} == true ]]; then
     fail "no_threads: needs root to run as a user with no other process"
 else
     echo "SKIP no_threads: needs root (CI runs it)"
+fi
+
+echo "== many sources in one process"
+build many "$CC" c11 tests/c/many.c -pthread
+# A service holding one source per account, with the usual ulimit -n 1024
+# and 900 descriptors of its own: every get succeeds, the library keeps a
+# few descriptors whatever the number of sources (one file for every
+# source's store, a connection), and no thread.
+for variant in "100000 many" "20000 many-asan" "1000 valgrind"; do
+    read -r count program <<<"$variant"
+    command=("$BUILD_DIR/$program")
+    if [[ $program == valgrind ]]; then
+        command -v valgrind >/dev/null || continue
+        command=("${MEMCHECK[@]}" "$BUILD_DIR/many")
+    fi
+    check "$count sources under ulimit -n 1024, the program holding 900 descriptors [$program]" 0 \
+        "^$count sources: 0 gets failed, the library holds [0-4] descriptors and 0 threads, 900 of 900 own descriptors kept\$" \
+        bash -c 'ulimit -n 1024 && "$@"' _ "${command[@]}" descriptors "$URL/scenario/lives-900" "$count" 900
+done
+# Sources due at once against a slow server: no more requests at once than
+# the client's limit, the refreshes on the library's bounded workers.
+for variant in "10000 many" "3000 many-asan" "300 valgrind"; do
+    read -r count program <<<"$variant"
+    command=("$BUILD_DIR/$program")
+    if [[ $program == valgrind ]]; then
+        command -v valgrind >/dev/null || continue
+        command=("${MEMCHECK[@]}" "$BUILD_DIR/many")
+    fi
+    check "$count sources due at once, a slow server: at most 32 requests at once, at most 16 worker threads [$program]" 0 \
+        "^0 gets failed, at most ([1-9]|[12][0-9]|3[0-2]) requests at once \(limit 32\), at most ([0-9]|1[0-6]) threads of the library's, $count refreshes done\$" \
+        "${command[@]}" due "$URL/scenario/slow-10-lives-900" "many-due-$program" "$count" 32
+done
+# One 429 costs one request, not one per source.
+for program in many many-asan valgrind; do
+    command=("$BUILD_DIR/$program")
+    if [[ $program == valgrind ]]; then
+        command -v valgrind >/dev/null || continue
+        command=("${MEMCHECK[@]}" "$BUILD_DIR/many")
+    fi
+    check "a 429 with Retry-After to one source holds its client id: 1000 more sources of it send nothing [$program]" 0 \
+        "^1 requests for 1001 gets, 1000 refused as held\$" \
+        "${command[@]}" held "$URL/scenario/429-after-100" "many-held-$program-$$" 1000
+done
+# Plain build only: GCC 12's ASan allocator is not fork-safe (see fork above).
+check "a fork among 5000 sources: parent and child share one refresh of a source and its token" 0 \
+    "^2 fetches of source 2500 for both processes, same token: yes\$" \
+    "$BUILD_DIR/many" fork "$URL/scenario/lives-2" "many-fork-$$" 5000
+if command -v valgrind >/dev/null; then
+    check "a fork among 200 sources [valgrind]" 0 "^2 fetches of source 100 for both processes, same token: yes\$" \
+        valgrind --quiet --error-exitcode=99 --leak-check=no "$BUILD_DIR/many" fork "$URL/scenario/lives-2" "many-fork-vg-$$" 200
 fi
 
 echo "== no secret left in memory the library frees"

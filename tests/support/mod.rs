@@ -86,6 +86,8 @@ pub struct Setup<'a> {
     pub connect_ms: u32,
     pub total_ms: u32,
     pub max_retries: u32,
+    /// Token requests at once; `None`: the default.
+    pub max_concurrent_requests: Option<u32>,
     pub ca_file: Option<&'a str>,
     /// `None`: from the environment.
     pub proxy: Option<&'a str>,
@@ -103,6 +105,7 @@ impl<'a> Setup<'a> {
             connect_ms: 2_000,
             total_ms: 10_000,
             max_retries: 0,
+            max_concurrent_requests: None,
             ca_file: None,
             proxy: Some(""),
             user_agent: None,
@@ -120,6 +123,9 @@ impl<'a> Setup<'a> {
             criteo_client_builder_set_host(builder, text(self.host).as_ptr());
             criteo_client_builder_set_timeouts(builder, self.connect_ms, self.total_ms);
             criteo_client_builder_set_max_retries(builder, self.max_retries);
+            if let Some(max) = self.max_concurrent_requests {
+                criteo_client_builder_set_max_concurrent_requests(builder, max);
+            }
             if let Some(path) = self.ca_file {
                 criteo_client_builder_set_ca_file(builder, text(path).as_ptr());
             }

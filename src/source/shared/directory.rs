@@ -24,7 +24,7 @@ use rustix::fs::{
 use rustix::io::Errno;
 use rustix::process::geteuid;
 
-use super::lock::{self, LockFailure, Turn};
+use super::lock::{self, LockFailure, Turn, WHOLE_FILE};
 use super::record::MAX_RECORD_BYTES;
 use super::{Backend, Held, Written};
 use crate::descriptors::{Unreadable, above_stdio, read_open_file};
@@ -164,7 +164,7 @@ impl Backend for Directory {
             let directory = self.open().map_err(|why| unusable(io::Error::other(why)))?;
             let turn = Turn::wait(turn_flag(&directory, files).map_err(unusable)?, deadline)?;
             let lock_file = open_lock_file(&directory, files).map_err(unusable)?;
-            lock::lock(&lock_file, deadline)?;
+            lock::lock(&lock_file, WHOLE_FILE, deadline)?;
             if self.still_named(&directory, files, &lock_file) {
                 // Used now: a cleaner of old files leaves it alone.
                 let _ = futimens(&lock_file, &NOW);
@@ -185,7 +185,8 @@ impl Backend for Directory {
             return Ok(None);
         };
         let lock_file = open_lock_file(&directory, files)?;
-        let locked = lock::try_lock(&lock_file)? && self.still_named(&directory, files, &lock_file);
+        let locked = lock::try_lock(&lock_file, WHOLE_FILE)?
+            && self.still_named(&directory, files, &lock_file);
         Ok(locked.then(|| {
             Box::new(Locked {
                 store: self,
@@ -332,6 +333,6 @@ impl Locked<'_> {
 /// lock too): the order is then plain to see.
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        lock::unlock(&self.lock_file);
+        lock::unlock(&self.lock_file, WHOLE_FILE);
     }
 }

@@ -2,8 +2,8 @@
 //! for within a deadline (and the waiting, which the Redis store's lock
 //! shares).
 //!
-//! It is a POSIX record lock (`fcntl(F_SETLK)`), which belongs to a
-//! process: a child of `fork()` never inherits it, the kernel drops it
+//! It is a POSIX record lock (`fcntl(F_SETLK)`) on a whole file or on a
+//! part of one (a [`Span`]), which belongs to a process: a child of `fork()` never inherits it, the kernel drops it
 //! when its process dies (even by `SIGKILL`), and no descriptor a child
 //! inherited can keep it alive. Two rules come with it, which this module
 //! keeps. A process does not exclude itself, so its threads first take
@@ -15,13 +15,11 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
-
-use rustix::fs::{FlockOperation, fcntl_lock};
 
 use crate::process::{PerProcess, made_once};
 
@@ -82,9 +80,19 @@ pub(super) fn flag_of(key: &str) -> Arc<AtomicBool> {
     Arc::clone(flags.entry(key.to_owned()).or_default())
 }
 
-/// Takes the lock on `file`, trying until `deadline`.
-pub(super) fn lock(file: &impl AsFd, deadline: Instant) -> Result<(), LockFailure> {
-    poll_until(deadline, LOCAL_PAUSES, || try_lock(file))
+/// The bytes of a file that a lock covers.
+#[derive(Clone, Copy)]
+pub(super) struct Span {
+    pub(super) start: u64,
+    /// 0: to the end of the file, however far it grows.
+    pub(super) len: u64,
+}
+
+pub(super) const WHOLE_FILE: Span = Span { start: 0, len: 0 };
+
+/// Takes the lock on `span` of `file`, trying until `deadline`.
+pub(super) fn lock(file: &impl AsFd, span: Span, deadline: Instant) -> Result<(), LockFailure> {
+    poll_until(deadline, LOCAL_PAUSES, || try_lock(file, span))
 }
 
 /// Calls `attempt` until it succeeds or `deadline` passes, pausing longer
@@ -108,20 +116,41 @@ pub(super) fn poll_until(
     }
 }
 
-/// Takes the lock if no other process holds it; `false` when one does.
-pub(super) fn try_lock(file: &impl AsFd) -> io::Result<bool> {
-    match fcntl_lock(file, FlockOperation::NonBlockingLockExclusive) {
+/// Takes the lock on `span` if no other process holds any of it; `false`
+/// when one does.
+pub(super) fn try_lock(file: &impl AsFd, span: Span) -> io::Result<bool> {
+    match set_record_lock(file, span, libc::F_WRLCK) {
         Ok(()) => Ok(true),
-        Err(error)
-            if error == rustix::io::Errno::WOULDBLOCK || error == rustix::io::Errno::ACCESS =>
-        {
+        Err(error) if matches!(error.raw_os_error(), Some(libc::EAGAIN | libc::EACCES)) => {
             Ok(false)
         }
-        Err(error) => Err(error.into()),
+        Err(error) => Err(error),
     }
 }
 
-pub(super) fn unlock(file: &impl AsFd) {
+pub(super) fn unlock(file: &impl AsFd, span: Span) {
     // Fails only for a descriptor that is not open, which holds no lock.
-    let _ = fcntl_lock(file, FlockOperation::NonBlockingUnlock);
+    let _ = set_record_lock(file, span, libc::F_UNLCK);
+}
+
+/// `fcntl(F_SETLK)`, never waiting: `kind` is `F_WRLCK` or `F_UNLCK`.
+fn set_record_lock(file: &impl AsFd, span: Span, kind: i32) -> io::Result<()> {
+    let start = libc::off_t::try_from(span.start);
+    let len = libc::off_t::try_from(span.len);
+    let (Ok(start), Ok(len)) = (start, len) else {
+        return Err(io::Error::from_raw_os_error(libc::EOVERFLOW));
+    };
+    // SAFETY: `flock` is plain data, for which zeros are valid.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = kind as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = start;
+    lock.l_len = len;
+    // SAFETY: the descriptor is open for as long as `file` is borrowed, and
+    // `lock` is a valid `flock` that F_SETLK only reads.
+    let done = unsafe { libc::fcntl(file.as_fd().as_raw_fd(), libc::F_SETLK, &lock) };
+    match done {
+        -1 => Err(io::Error::last_os_error()),
+        _ => Ok(()),
+    }
 }

@@ -85,6 +85,13 @@ trait Held {
     fn wall_clock(&mut self) -> Result<Option<SystemTime>, Error> {
         Ok(None)
     }
+
+    /// Whether another process may read the record now. While none can,
+    /// a write is kept back, and made when the lock is released only if
+    /// one can then (a `fork()` came meanwhile).
+    fn shared(&self) -> bool {
+        true
+    }
 }
 
 /// How a write ended.
@@ -115,6 +122,8 @@ pub(super) enum Unlocked {
 pub(super) struct Guard<'a> {
     store: &'a SharedStore,
     held: Box<dyn Held + 'a>,
+    /// A record written while no other process could read it, unsealed.
+    kept_back: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl SharedStore {
@@ -170,7 +179,7 @@ impl SharedStore {
     /// Takes the lineage's lock, waiting for another holder until `deadline`.
     pub(super) fn lock(&self, deadline: Instant) -> Result<Guard<'_>, Unlocked> {
         match self.backend.lock(deadline) {
-            Ok(held) => Ok(Guard { store: self, held }),
+            Ok(held) => Ok(Guard::new(self, held)),
             Err(LockFailure::TimedOut) => Err(Unlocked::TimedOut),
             Err(LockFailure::Unusable(error)) => Err(Unlocked::Unusable(self.unusable(error))),
         }
@@ -182,7 +191,7 @@ impl SharedStore {
             .backend
             .try_lock()
             .map_err(|error| self.unusable(error))?;
-        Ok(held.map(|held| Guard { store: self, held }))
+        Ok(held.map(|held| Guard::new(self, held)))
     }
 
     fn unusable(&self, error: io::Error) -> Error {
@@ -193,7 +202,15 @@ impl SharedStore {
     }
 }
 
-impl Guard<'_> {
+impl<'a> Guard<'a> {
+    fn new(store: &'a SharedStore, held: Box<dyn Held + 'a>) -> Self {
+        Guard {
+            store,
+            held,
+            kept_back: None,
+        }
+    }
+
     /// The lineage's record; `None` when there is none. A record this
     /// source cannot take (truncated, altered, sealed with other secrets,
     /// of another format or lineage) is an error, and counts as none.
@@ -221,9 +238,20 @@ impl Guard<'_> {
     }
 
     /// Replaces the lineage's record, sealed, durably, before the lock is
-    /// released, unless another holder wrote since it was read.
+    /// released, unless another holder wrote since it was read. (While no
+    /// other process can read it, it is kept back: see [`Held::shared`].)
     pub(super) fn write(&mut self, record: &Record) -> Result<Written, Error> {
-        let sealed = self.store.seal.seal(&record.to_bytes()).ok_or_else(|| {
+        let plain = record.to_bytes();
+        if !self.held.shared() {
+            self.kept_back = Some(plain);
+            return Ok(Written::Done);
+        }
+        self.kept_back = None;
+        self.write_plain(&plain)
+    }
+
+    fn write_plain(&mut self, plain: &[u8]) -> Result<Written, Error> {
+        let sealed = self.store.seal.seal(plain).ok_or_else(|| {
             Error::new(
                 ErrorKind::Store,
                 format!(
@@ -259,6 +287,18 @@ impl Guard<'_> {
             (Some(error), _) => Err(error),
             (None, Some(ahead_ms)) => Ok(Arc::new(ShiftedWall::new(Arc::clone(clock), ahead_ms))),
             (None, None) => Ok(Arc::clone(clock)),
+        }
+    }
+}
+
+impl Drop for Guard<'_> {
+    /// Makes the write kept back when a `fork()` came while the lock was
+    /// held: the child waits for the lock, and must find what this
+    /// process has. (A failure is not reported: the write reported
+    /// success; the child then asks the server itself.)
+    fn drop(&mut self) {
+        if let Some(plain) = self.kept_back.take().filter(|_| self.held.shared()) {
+            let _ = self.write_plain(&plain);
         }
     }
 }

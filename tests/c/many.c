@@ -1,0 +1,322 @@
+/*
+ * many.c: one process that holds many token sources, as a service that
+ * works for many accounts does. Each mode checks what such a process
+ * relies on: descriptors, threads and requests that do not grow with the
+ * number of sources, and tokens that every get still gives.
+ *
+ *   many descriptors URL N OWN
+ *       the program first opens OWN descriptors of its own (run it under
+ *       `ulimit -n 1024`), then makes N sources on one client (the
+ *       client_credentials grant, each its own source) and gets a token
+ *       from each. Prints "<N> sources: <failed> gets failed, the library
+ *       holds <d> descriptors and <t> threads, <kept> of <OWN> own
+ *       descriptors kept".
+ *   many due URL CLIENT_ID N LIMIT
+ *       N sources of CLIENT_ID on a client that sends at most LIMIT token
+ *       requests at once; first gets from 32 threads, then every token is
+ *       due at once (a margin of all but 1 s of its life) and each source
+ *       is got again, which serves the token and starts its refresh in the
+ *       background. Prints "<failed> gets failed, at most <m> requests at
+ *       once (limit <LIMIT>), at most <w> threads of the library's,
+ *       <r> refreshes done".
+ *   many held URL CLIENT_ID N
+ *       one source of CLIENT_ID is answered 429 with Retry-After (URL is a
+ *       scenario that always says so), then N other sources of it get.
+ *       Prints "<requests> requests for <N + 1> gets, <h> refused as held".
+ *   many fork URL PREFIX N
+ *       N sources, each its own client id PREFIX-<k>, on a scenario whose
+ *       tokens live 2 s, each got once; then a fork. Once the tokens have
+ *       expired, parent and child both get source N/2 at once: they must
+ *       share one fetch and one token. Prints "<fetches> fetches of source
+ *       <N/2> for both processes, same token: <yes|no>".
+ */
+#define _GNU_SOURCE
+#include <criteo_oauth.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *why) {
+    fprintf(stderr, "many: %s\n", why);
+    exit(2);
+}
+
+#include "fetches_by.h"
+
+static criteo_client *client_for(const char *url, unsigned limit) {
+    criteo_client_builder *builder = criteo_client_builder_new();
+    criteo_client_builder_set_host(builder, url);
+    criteo_client_builder_set_max_retries(builder, 0);
+    if (limit > 0) {
+        criteo_client_builder_set_max_concurrent_requests(builder, limit);
+    }
+    criteo_client *client = NULL;
+    criteo_error *error = NULL;
+    if (criteo_client_builder_build(builder, &client, &error) != CRITEO_OK) {
+        fprintf(stderr, "many: %s\n", criteo_error_message(error));
+        exit(2);
+    }
+    return client;
+}
+
+static criteo_token_source *source_for(const criteo_client *client, const char *client_id) {
+    criteo_token_source *source = NULL;
+    criteo_error *error = NULL;
+    if (criteo_token_source_new(client, "client_credentials", client_id, "secret", NULL, NULL, NULL, &source,
+                                &error) != CRITEO_OK) {
+        fprintf(stderr, "many: %s\n", criteo_error_message(error));
+        exit(2);
+    }
+    return source;
+}
+
+/* The token's text, or NULL when the get failed (its error freed). */
+static char *get(const criteo_token_source *source) {
+    criteo_token *token = NULL;
+    criteo_error *error = NULL;
+    if (criteo_token_source_get(source, &token, &error) != CRITEO_OK) {
+        criteo_error_free(error);
+        return NULL;
+    }
+    char *text = strdup(criteo_token_access_token(token));
+    criteo_token_free(token);
+    return text;
+}
+
+static int count_entries(const char *directory) {
+    DIR *dir = opendir(directory);
+    if (dir == NULL) {
+        die("cannot list a /proc directory");
+    }
+    int count = 0;
+    for (struct dirent *entry; (entry = readdir(dir)) != NULL;) {
+        count += entry->d_name[0] != '.';
+    }
+    closedir(dir);
+    return count - (strcmp(directory, "/proc/self/fd") == 0); /* opendir's own */
+}
+
+static int threads_now(void) { return count_entries("/proc/self/task"); }
+
+static int descriptors(const char *url, long n, int own) {
+    int *mine = calloc((size_t)own, sizeof *mine);
+    for (int i = 0; i < own; i++) {
+        mine[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (mine[i] < 0) {
+            die("cannot open the program's own descriptors (is ulimit -n too low?)");
+        }
+    }
+    int before = count_entries("/proc/self/fd");
+    int threads_before = threads_now();
+    criteo_client *client = client_for(url, 0);
+    criteo_token_source **sources = calloc((size_t)n, sizeof *sources);
+    long failed = 0;
+    for (long i = 0; i < n; i++) {
+        sources[i] = source_for(client, "many-descriptors");
+        char *token = get(sources[i]);
+        failed += token == NULL;
+        free(token);
+    }
+    int held = count_entries("/proc/self/fd") - before;
+    int threads = threads_now() - threads_before;
+    int kept = 0;
+    for (int i = 0; i < own; i++) {
+        kept += fcntl(mine[i], F_GETFD) >= 0;
+    }
+    /* Every get again, from the cache. */
+    for (long i = 0; i < n; i++) {
+        char *token = get(sources[i]);
+        failed += token == NULL;
+        free(token);
+        criteo_token_source_free(sources[i]);
+    }
+    criteo_client_free(client);
+    for (int i = 0; i < own; i++) {
+        close(mine[i]);
+    }
+    printf("%ld sources: %ld gets failed, the library holds %d descriptors and %d threads, %d of %d own "
+           "descriptors kept\n",
+           n, failed, held, threads, kept, own);
+    free(sources);
+    free(mine);
+    return 0;
+}
+
+struct first_gets {
+    criteo_token_source **sources;
+    long n;
+    atomic_long *next, *failed;
+};
+
+static void *first_gets(void *arg) {
+    struct first_gets *work = arg;
+    for (long i; (i = atomic_fetch_add(work->next, 1)) < work->n;) {
+        char *token = get(work->sources[i]);
+        atomic_fetch_add(work->failed, token == NULL);
+        free(token);
+    }
+    return NULL;
+}
+
+static atomic_int most_threads;
+static atomic_bool storm_over;
+
+static void *watch_threads(void *arg) {
+    int base = *(int *)arg;
+    while (!atomic_load(&storm_over)) {
+        int now = threads_now() - base;
+        if (now > atomic_load(&most_threads)) {
+            atomic_store(&most_threads, now);
+        }
+        usleep(2000);
+    }
+    return NULL;
+}
+
+static int due(const char *url, const char *client_id, long n, unsigned limit) {
+    criteo_client *client = client_for(url, limit);
+    criteo_token_source **sources = calloc((size_t)n, sizeof *sources);
+    for (long i = 0; i < n; i++) {
+        sources[i] = source_for(client, client_id);
+        criteo_token_source_set_refresh_margin(sources[i], 0);
+    }
+    atomic_long next = 0, failed = 0;
+    struct first_gets work = {.sources = sources, .n = n, .next = &next, .failed = &failed};
+    pthread_t getters[32];
+    for (int i = 0; i < 32; i++) {
+        pthread_create(&getters[i], NULL, first_gets, &work);
+    }
+    for (int i = 0; i < 32; i++) {
+        pthread_join(getters[i], NULL);
+    }
+    /* Due at once: every token has more than a second left, and a margin
+     * of its lifetime less one second. Then, past that second, one get
+     * each: the cached token, and its refresh started in the background. */
+    int base = threads_now() + 1; /* the watcher */
+    pthread_t watcher;
+    pthread_create(&watcher, NULL, watch_threads, &base);
+    for (long i = 0; i < n; i++) {
+        criteo_token_source_set_refresh_margin(sources[i], 899);
+    }
+    sleep(2);
+    for (long i = 0; i < n; i++) {
+        char *token = get(sources[i]);
+        atomic_fetch_add(&failed, token == NULL);
+        free(token);
+    }
+    long refreshed = 0;
+    for (int waited = 0; waited < 600 && refreshed < n; waited++) {
+        refreshed = 0;
+        for (long i = 0; i < n; i++) {
+            refreshed += criteo_token_source_stat(sources[i], CRITEO_STAT_FETCHES) >= 2;
+        }
+        usleep(100000);
+    }
+    atomic_store(&storm_over, true);
+    pthread_join(watcher, NULL);
+    for (long i = 0; i < n; i++) {
+        criteo_token_source_free(sources[i]);
+    }
+    criteo_client_free(client);
+    free(sources);
+    printf("%ld gets failed, at most %ld requests at once (limit %u), at most %d threads of the library's, "
+           "%ld refreshes done\n",
+           atomic_load(&failed), most_at_once(url, client_id), limit, atomic_load(&most_threads), refreshed);
+    return 0;
+}
+
+static int held(const char *url, const char *client_id, long n) {
+    criteo_client *client = client_for(url, 0);
+    criteo_token_source *first = source_for(client, client_id);
+    free(get(first));
+    long refused_as_held = 0;
+    for (long i = 0; i < n; i++) {
+        criteo_token_source *source = source_for(client, client_id);
+        criteo_token *token = NULL;
+        criteo_error *error = NULL;
+        if (criteo_token_source_get(source, &token, &error) == CRITEO_OK) {
+            criteo_token_free(token);
+        } else {
+            refused_as_held += criteo_error_http_status(error) == 429 && criteo_error_retry_after(error) > 0 &&
+                               strstr(criteo_error_message(error), "not sent") != NULL;
+            criteo_error_free(error);
+        }
+        criteo_token_source_free(source);
+    }
+    criteo_token_source_free(first);
+    criteo_client_free(client);
+    printf("%ld requests for %ld gets, %ld refused as held\n", fetches_by(url, client_id), n + 1,
+           refused_as_held);
+    return 0;
+}
+
+static int fork_among_many(const char *url, const char *prefix, long n) {
+    criteo_client *client = client_for(url, 0);
+    criteo_token_source **sources = calloc((size_t)n, sizeof *sources);
+    char client_id[128];
+    for (long i = 0; i < n; i++) {
+        snprintf(client_id, sizeof client_id, "%s-%ld", prefix, i);
+        sources[i] = source_for(client, client_id);
+        free(get(sources[i]));
+    }
+    long chosen = n / 2;
+    snprintf(client_id, sizeof client_id, "%s-%ld", prefix, chosen);
+    int to_parent[2];
+    if (pipe(to_parent) != 0) {
+        die("pipe");
+    }
+    pid_t child = fork();
+    if (child < 0) {
+        die("fork");
+    }
+    sleep(3); /* the tokens, of 2 s, have expired */
+    char *token = get(sources[chosen]);
+    if (child == 0) {
+        dprintf(to_parent[1], "%s\n", token != NULL ? token : "(failed)");
+        _exit(0);
+    }
+    char theirs[4096] = "";
+    FILE *from_child = fdopen(to_parent[0], "r");
+    close(to_parent[1]);
+    if (fgets(theirs, sizeof theirs, from_child) == NULL) {
+        die("no word from the child");
+    }
+    theirs[strcspn(theirs, "\n")] = '\0';
+    waitpid(child, NULL, 0);
+    bool same = token != NULL && strcmp(token, theirs) == 0;
+    printf("%ld fetches of source %ld for both processes, same token: %s\n", fetches_by(url, client_id), chosen,
+           same ? "yes" : "no");
+    free(token);
+    fclose(from_child);
+    for (long i = 0; i < n; i++) {
+        criteo_token_source_free(sources[i]);
+    }
+    free(sources);
+    criteo_client_free(client);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 5 && strcmp(argv[1], "descriptors") == 0) {
+        return descriptors(argv[2], atol(argv[3]), atoi(argv[4]));
+    }
+    if (argc == 6 && strcmp(argv[1], "due") == 0) {
+        return due(argv[2], argv[3], atol(argv[4]), (unsigned)atoi(argv[5]));
+    }
+    if (argc == 5 && strcmp(argv[1], "held") == 0) {
+        return held(argv[2], argv[3], atol(argv[4]));
+    }
+    if (argc == 5 && strcmp(argv[1], "fork") == 0) {
+        return fork_among_many(argv[2], argv[3], atol(argv[4]));
+    }
+    fprintf(stderr, "usage: see the comment at the top of many.c\n");
+    return 2;
+}
