@@ -146,6 +146,7 @@ bench:
 	bench/shared.sh
 	bench/refresh.sh
 	bench/trace.sh
+	bench/header.sh
 
 deb:
 	scripts/make-deb.sh $(VERSION)

@@ -157,8 +157,11 @@ fn install_hook() {
 /// elsewhere: a `Once` would hang forever a child forked while another
 /// thread of its parent runs it. (A thread that comes meanwhile goes on
 /// before `once` has ended.)
+///
+/// Every call into the library passes here: once done, it is a plain load,
+/// never a write that threads on other cores would fight over.
 pub(crate) fn first_time(done: &AtomicBool, once: impl FnOnce()) {
-    if !done.swap(true, Ordering::AcqRel) {
+    if !done.load(Ordering::Acquire) && !done.swap(true, Ordering::AcqRel) {
         once();
     }
 }
