@@ -365,16 +365,20 @@ criteo_status criteo_client_builder_set_user_agent(criteo_client_builder *builde
  * with `criteo_client_free`. On failure writes a `criteo_error` to
  * `*error_out` when `error_out` is not NULL.
  *
- * Unless a CA file was set, an https client reads the system's trust
- * store now (honouring `SSL_CERT_FILE` and `SSL_CERT_DIR`). Unless a proxy
- * was set, the client reads `https_proxy` / `HTTPS_PROXY` (`http_proxy`
- * for an http host), `all_proxy` / `ALL_PROXY` and `no_proxy` / `NO_PROXY`
- * now, as curl does.
+ * Unless a proxy was set, the client reads `https_proxy` / `HTTPS_PROXY`
+ * (`http_proxy` for an http host), `all_proxy` / `ALL_PROXY` and
+ * `no_proxy` / `NO_PROXY` now, as curl does. Unless a CA file was set, an
+ * https client reads the system's trust store (honouring `SSL_CERT_FILE`
+ * and `SSL_CERT_DIR`) when it first connects, not now: a program that
+ * finds its token in a store never reads it. A trust store that cannot
+ * be read then fails that request with `CRITEO_ERR_TLS`, naming the
+ * variable and the file (or saying the system has no certificates), and
+ * is read again by the next one.
  *
  * Returns `CRITEO_OK`; `CRITEO_ERR_INVALID_ARGUMENT` when `builder` or
  * `client_out` is NULL, a setting was refused earlier (the message says
- * which), or a proxy variable is malformed; `CRITEO_ERR_TLS` when the
- * system has no trusted certificates. Thread-safe for distinct builders.
+ * which), or a proxy variable is malformed. Thread-safe for distinct
+ * builders.
  *
  * # Safety
  * `builder` is NULL or a live builder; `client_out` is NULL or writable;

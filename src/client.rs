@@ -56,7 +56,7 @@ pub struct ClientConfig {
     total_timeout: Duration,
     max_retries: u32,
     max_concurrent_requests: u32,
-    /// `None`: the system's trust store, read when the client is built.
+    /// `None`: the system's trust store, read when the client first connects.
     ca_roots: Option<Roots>,
     proxy: ProxySetting,
     user_agent: String,
@@ -177,8 +177,9 @@ impl ClientConfig {
         self.tracer = tracer;
     }
 
-    /// Makes the client: reads the system trust store (for https, unless a
-    /// CA file was given) and the proxy environment (unless a proxy was set).
+    /// Makes the client: reads the proxy environment (unless a proxy was
+    /// set). The system's trust store (for https, unless a CA file was
+    /// given) is read when the client first connects.
     pub fn build(&self) -> Result<Client, Error> {
         let proxy = match &self.proxy {
             ProxySetting::FromEnvironment => {
@@ -187,10 +188,10 @@ impl ClientConfig {
             ProxySetting::Direct => None,
             ProxySetting::Through(proxy) => Some(proxy.clone()),
         };
-        let roots = match (&self.ca_roots, self.endpoint.is_https()) {
-            (Some(roots), _) => roots.clone(),
-            (None, true) => system_roots()?,
-            (None, false) => Roots::new(),
+        let trust = match (&self.ca_roots, self.endpoint.is_https()) {
+            (Some(roots), _) => Trust::Given(roots.clone()),
+            (None, true) => Trust::System(OnceLock::new()),
+            (None, false) => Trust::Given(Roots::new()),
         };
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -207,7 +208,7 @@ impl ClientConfig {
             .proxy(proxy.as_ref().map(Proxy::to_ureq).transpose()?)
             .build();
         Ok(Client {
-            connections: Arc::new(Connections::new(config, roots)),
+            connections: Arc::new(Connections::new(config, trust)),
             token_url: self.endpoint.token_url().into(),
             connect_timeout: self.connect_timeout,
             total_timeout: self.total_timeout,
@@ -237,8 +238,8 @@ pub struct Client {
 
 impl Client {
     /// The process-wide client for `https://api.criteo.com`, made on first
-    /// use. Making it fails only when the environment is unusable (no
-    /// system certificates, a malformed proxy variable). Such a failure is
+    /// use. Making it fails only when the environment is unusable (a
+    /// malformed proxy variable). Such a failure is
     /// not remembered: the next call tries again, so a fixed environment
     /// takes effect without a restart. Once made, it is kept for the life
     /// of the process.
@@ -260,7 +261,7 @@ impl Client {
     /// the token endpoint (a store on `rediss://`): the client's CA file
     /// or, for a client that reads none, the system's trust store.
     pub(crate) fn tls_config_for_others(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
-        let roots = &self.connections.roots;
+        let roots = self.connections.trust.roots()?;
         match roots.is_empty() {
             false => Ok(client_config(roots)),
             true => Ok(client_config(&system_roots()?)),
@@ -420,7 +421,13 @@ impl Client {
             )
         });
         take_last_peer();
-        let agent = self.connections.for_this_process();
+        let agent = self
+            .connections
+            .for_this_process()
+            .map_err(|error| Failure {
+                error,
+                nothing_sent: false,
+            })?;
         let mut post = agent.post(&*self.token_url);
         if let Some(time_left) = time_left {
             post = post
@@ -527,28 +534,60 @@ fn proxy_refusal(reason: &str) -> String {
 
 /// The HTTP agent, and so the pool of open connections, of the process
 /// using the client: a child after `fork()` makes its own (see
-/// [`PerProcess`]) and never touches a connection of its parent's.
+/// [`PerProcess`]) and never touches a connection of its parent's. Made
+/// when the process first sends a request, so that a client that never
+/// connects (a program that finds its token in a store) never reads the
+/// system's trust store.
 struct Connections {
     config: ureq::config::Config,
-    /// What TLS trusts: each process makes its own TLS configuration (and
-    /// session cache) from them.
-    roots: Roots,
-    agent: PerProcess<ureq::Agent>,
+    trust: Trust,
+    agent: PerProcess<OnceLock<ureq::Agent>>,
+}
+
+/// What TLS trusts: each process makes its own TLS configuration (and
+/// session cache) from it.
+enum Trust {
+    /// A CA file's certificates, or none for plain HTTP.
+    Given(Roots),
+    /// The system's trust store, read when first needed.
+    System(OnceLock<Roots>),
+}
+
+impl Trust {
+    /// The certificates. The system's are read once they are read
+    /// without error; a failure (a bad `SSL_CERT_FILE`, say) is not kept:
+    /// the next request reads them again, so that a fixed environment
+    /// takes effect without a restart.
+    fn roots(&self) -> Result<&Roots, Error> {
+        match self {
+            Trust::Given(roots) => Ok(roots),
+            Trust::System(read) => match read.get() {
+                Some(roots) => Ok(roots),
+                None => {
+                    let roots = system_roots()?;
+                    Ok(read.get_or_init(|| roots))
+                }
+            },
+        }
+    }
 }
 
 impl Connections {
-    fn new(config: ureq::config::Config, roots: Roots) -> Self {
-        let agent = PerProcess::new(new_agent(&config, &roots));
+    fn new(config: ureq::config::Config, trust: Trust) -> Self {
         Connections {
             config,
-            roots,
-            agent,
+            trust,
+            agent: PerProcess::new(OnceLock::new()),
         }
     }
 
-    fn for_this_process(&self) -> ureq::Agent {
-        let agent = self.agent.get(|| new_agent(&self.config, &self.roots));
-        ureq::Agent::clone(&agent)
+    fn for_this_process(&self) -> Result<ureq::Agent, Error> {
+        let agent = self.agent.get(OnceLock::new);
+        if let Some(agent) = agent.get() {
+            return Ok(ureq::Agent::clone(agent));
+        }
+        let made = new_agent(&self.config, self.trust.roots()?);
+        Ok(ureq::Agent::clone(agent.get_or_init(|| made)))
     }
 }
 

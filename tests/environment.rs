@@ -161,7 +161,11 @@ fn proxy_variables_and_ssl_cert_file_are_honoured() {
     unsafe { std::env::set_var("SSL_CERT_FILE", &empty) };
     // SAFETY: as above.
     unsafe { std::env::remove_var("SSL_CERT_DIR") };
-    let refused = from_env(&tls_url).build().err().map(|error| error.message);
+    // Read at the first connection, not when the client is built.
+    let client = from_env(&tls_url)
+        .build()
+        .expect("built without reading the trust store");
+    let refused = client.get(&demo_call()).err().map(|error| error.message);
     // SAFETY: as above.
     unsafe { std::env::remove_var("SSL_CERT_FILE") };
     if let Some(dir) = dir {

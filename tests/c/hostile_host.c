@@ -30,8 +30,10 @@
  *       must send nothing down those sockets (it would send the secret),
  *       and freeing the client must leave them open.
  *   hostile_host trust-store PATH TLS_URL
- *       PATH as set_ca_file and as SSL_CERT_FILE: each build must fail at
- *       once with a message naming PATH (run under ulimit -v and a timeout).
+ *       PATH as set_ca_file: the build must fail at once with a message
+ *       naming PATH; as SSL_CERT_FILE: the build succeeds (the system's
+ *       trust store is read at the first connection), and a get must fail
+ *       at once naming PATH (run under ulimit -v and a timeout).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -226,7 +228,11 @@ static int trust_store(const char *path, const char *tls_url) {
     error = NULL;
     setenv("SSL_CERT_FILE", path, 1);
     client = client_for(tls_url, NULL, "", &error);
-    named += client == NULL && refused_naming(error, path, "SSL_CERT_FILE");
+    criteo_token *token = NULL;
+    criteo_status got = criteo_get_token(client, "client_credentials", "demo-client", "demo-secret", NULL, NULL,
+                                         NULL, &token, &error);
+    named += client != NULL && got == CRITEO_ERR_TLS && refused_naming(error, path, "SSL_CERT_FILE");
+    criteo_token_free(token);
     criteo_error_free(error);
     criteo_client_free(client);
     return named == 2 ? 0 : 1;

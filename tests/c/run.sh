@@ -620,13 +620,15 @@ check "criteo-token with stdin and stderr closed, through a proxy: the token" 0 
 for host in "$TLS_URL" ""; do
     with_host=()
     [[ -n $host ]] && with_host=(CRITEO_HOST="$host")
-    check "criteo-token, a missing SSL_CERT_FILE (${host:-the default host}): exit 2 naming it" 2 \
+    check "criteo-token, a missing SSL_CERT_FILE (${host:-the default host}): exit 1 naming it when it connects" 1 \
         "^criteo-token: SSL_CERT_FILE /nonexistent: cannot read it" \
-        env -u CRITEO_HOST "${tls_good[@]:1}" "${with_host[@]}" SSL_CERT_FILE=/nonexistent "$cli"
+        env -u CRITEO_HOST "${tls_good[@]:1}" "${with_host[@]}" SSL_CERT_FILE=/nonexistent "$cli" --no-cache
     check "criteo-token, a bad HTTPS_PROXY (${host:-the default host}): exit 2 naming it" 2 \
         "^criteo-token: HTTPS_PROXY must be an http:// proxy" \
         env -u CRITEO_HOST "${tls_good[@]:1}" "${with_host[@]}" HTTPS_PROXY=socks5://127.0.0.1:9 "$cli"
 done
+check "criteo-token with its token cached and a missing SSL_CERT_FILE: the token (the trust store is read only to connect)" 0 \
+    '^eyJ[A-Za-z0-9._-]+$' bash -c 'env "$@" >/dev/null && env "$@" SSL_CERT_FILE=/nonexistent' _ "${tls_good[@]}" "$cli"
 check "criteo-token, a bad CRITEO_HOST: exit 2 naming it" 2 "^criteo-token: CRITEO_HOST must start with https:// or http://\$" \
     env "${tls_good[@]}" CRITEO_HOST=ftp://x "$cli"
 check "criteo-token, no secret: names the variable" 2 "^criteo-token: CRITEO_CLIENT_SECRET is not set" \
