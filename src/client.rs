@@ -207,7 +207,7 @@ impl ClientConfig {
             .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
             .proxy(proxy.as_ref().map(Proxy::to_ureq).transpose()?)
             .build();
-        Ok(Client {
+        Ok(Client(Arc::new(Parts {
             connections: Arc::new(Connections::new(config, trust)),
             token_url: self.endpoint.token_url().into(),
             connect_timeout: self.connect_timeout,
@@ -216,7 +216,7 @@ impl ClientConfig {
             admission: Arc::new(Admission::new(self.max_concurrent_requests)),
             proxy,
             tracer: self.tracer.clone(),
-        })
+        })))
     }
 }
 
@@ -224,7 +224,11 @@ impl ClientConfig {
 /// share connections. Safe to use from many threads at once, and in a child
 /// after `fork()` (see [`Connections`]).
 #[derive(Clone)]
-pub struct Client {
+pub struct Client(Arc<Parts>);
+
+/// What a client's clones share (a token source keeps a clone: one
+/// pointer).
+struct Parts {
     connections: Arc<Connections>,
     token_url: Arc<str>,
     connect_timeout: Duration,
@@ -254,14 +258,14 @@ impl Client {
 
     /// The full URL requests are posted to.
     pub fn token_url(&self) -> &str {
-        &self.token_url
+        &self.0.token_url
     }
 
     /// What this client's sources trust in the TLS of other servers than
     /// the token endpoint (a store on `rediss://`): the client's CA file
     /// or, for a client that reads none, the system's trust store.
     pub(crate) fn tls_config_for_others(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
-        let roots = self.connections.trust.roots()?;
+        let roots = self.0.connections.trust.roots()?;
         match roots.is_empty() {
             false => Ok(client_config(roots)),
             true => Ok(client_config(&system_roots()?)),
@@ -270,16 +274,16 @@ impl Client {
 
     /// Tells this client (and its clones) from any other in the process.
     pub(crate) fn identity(&self) -> usize {
-        Arc::as_ptr(&self.connections) as usize
+        Arc::as_ptr(&self.0.connections) as usize
     }
 
     /// The limit on one call, retries included.
     pub fn total_timeout(&self) -> Duration {
-        self.total_timeout
+        self.0.total_timeout
     }
 
     pub fn max_retries(&self) -> u32 {
-        self.max_retries
+        self.0.max_retries
     }
 
     /// `POST {host}/oauth2/token` with the request as a form, retried as
@@ -301,7 +305,7 @@ impl Client {
     /// A span for one call or fetch of `request`, when a trace callback is
     /// set.
     pub(crate) fn trace_span(&self, request: &TokenRequest) -> Option<Arc<Span>> {
-        self.tracer.begin(request, self.proxy_secrets())
+        self.0.tracer.begin(request, self.proxy_secrets())
     }
 
     /// [`Client::get_token`], telling `span` each request, answer and retry.
@@ -310,7 +314,7 @@ impl Client {
         request: &TokenRequest,
         span: Option<&Arc<Span>>,
     ) -> Result<Token, Error> {
-        let deadline = Instant::now() + self.total_timeout;
+        let deadline = Instant::now() + self.0.total_timeout;
         let single_use = request.is_single_use();
         let mut retries_done = 0;
         loop {
@@ -322,7 +326,7 @@ impl Client {
             match next_step(
                 &failure,
                 retries_done,
-                self.max_retries,
+                self.0.max_retries,
                 single_use,
                 remaining,
             ) {
@@ -332,7 +336,7 @@ impl Client {
                         format!(
                             "retry {} of {} in {} ms, after: {}",
                             retries_done + 1,
-                            self.max_retries,
+                            self.0.max_retries,
                             wait.as_millis(),
                             failure.error.message()
                         )
@@ -355,6 +359,7 @@ impl Client {
     ) -> Result<Token, Failure> {
         let client_id = request.client_id();
         let turn = self
+            .0
             .admission
             .enter(client_id, deadline)
             .map_err(|refused| self.not_sent(refused))?;
@@ -366,13 +371,15 @@ impl Client {
             && failure.error.http_status() == Some(429)
             && let Some(seconds) = failure.error.retry_after_secs()
         {
-            self.admission.hold(client_id, Duration::from_secs(seconds));
+            self.0
+                .admission
+                .hold(client_id, Duration::from_secs(seconds));
         }
         result
     }
 
     fn not_sent(&self, refused: Refused) -> Failure {
-        let url = &self.token_url;
+        let url = &self.0.token_url;
         let error = match refused {
             Refused::NoTurn { limit } => Error::new(
                 ErrorKind::Timeout,
@@ -410,30 +417,31 @@ impl Client {
     ) -> Result<Token, Failure> {
         let form = request.form_body();
         trace::emit(span, EventKind::Request, || {
-            let via = match &self.proxy {
+            let via = match &self.0.proxy {
                 Some(proxy) => format!(" via proxy {}", proxy.shown()),
                 None => String::new(),
             };
             format!(
                 "POST {}{via}, a form of {} bytes",
-                self.token_url,
+                self.0.token_url,
                 form.len()
             )
         });
         take_last_peer();
         let agent = self
+            .0
             .connections
             .for_this_process()
             .map_err(|error| Failure {
                 error,
                 nothing_sent: false,
             })?;
-        let mut post = agent.post(&*self.token_url);
+        let mut post = agent.post(&*self.0.token_url);
         if let Some(time_left) = time_left {
             post = post
                 .config()
                 .timeout_global(Some(time_left))
-                .timeout_connect(Some(self.connect_timeout.min(time_left)))
+                .timeout_connect(Some(self.0.connect_timeout.min(time_left)))
                 .build();
         }
         let mut response = post
@@ -455,7 +463,7 @@ impl Client {
         trace::emit(span, EventKind::Response, || answer.describe());
         let redactor = request.redactor().with_secrets(self.proxy_secrets());
         interpret(&answer, &redactor).map_err(|error| {
-            let message = format!("POST {} answered {}", self.token_url, error.message());
+            let message = format!("POST {} answered {}", self.0.token_url, error.message());
             Failure::from(error.with_message(message))
         })
     }
@@ -487,7 +495,7 @@ impl Client {
             ),
             _ => (ErrorKind::Transport, format!("failed: {error}")),
         };
-        let mut via = match &self.proxy {
+        let mut via = match &self.0.proxy {
             Some(proxy) => format!(" (via proxy {})", proxy.shown()),
             None => String::new(),
         };
@@ -499,13 +507,13 @@ impl Client {
             .redact(&detail)
             .into_owned();
         Failure {
-            error: Error::new(kind, format!("POST {} {detail}{via}", self.token_url)),
+            error: Error::new(kind, format!("POST {} {detail}{via}", self.0.token_url)),
             nothing_sent,
         }
     }
 
     fn proxy_secrets(&self) -> impl Iterator<Item = &str> {
-        self.proxy.iter().flat_map(Proxy::secrets)
+        self.0.proxy.iter().flat_map(Proxy::secrets)
     }
 }
 

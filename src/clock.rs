@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::descriptors::read_regular_file;
-use crate::process::made_once;
+use crate::process::{PerProcess, made_once};
 
 /// A moment on the boot clock: the time since the machine booted,
 /// suspended time included.
@@ -136,19 +136,43 @@ impl Clock for SystemClock {
     }
 
     /// The boot's id and how far this process's time namespace moves the
-    /// boot clock (read each time: a child of `fork()` may enter another).
+    /// boot clock.
     /// The offset, not the namespace's inode number: the kernel reuses
     /// that number once a namespace is gone, for one that may be shifted
     /// otherwise, while two namespaces with one offset read one clock.
+    ///
+    /// Read once per process: a process's own time namespace stays the
+    /// same for its life (short of `setns(2)`), and a child of `fork()`,
+    /// which may be in another, reads it again. When the library does not
+    /// hear of forks (it was not called through the C interface), it is
+    /// read each time.
     fn boot_clock_id(&self) -> String {
-        let boot_id = boot_id();
-        if boot_id.is_empty() {
-            return String::new();
+        type Known = OnceLock<String>;
+        static KNOWN: OnceLock<PerProcess<Known>> = OnceLock::new();
+        if crate::process::forks_begun().is_none() {
+            return read_boot_clock_id();
         }
-        match boot_clock_offset() {
-            Some(offset) => format!("{boot_id} {offset}"),
-            None => String::new(),
+        let known = made_once(&KNOWN, || PerProcess::new(Known::new())).get(Known::new);
+        if let Some(id) = known.get() {
+            return id.clone();
         }
+        let id = read_boot_clock_id();
+        // Unknown (between an unshare and the next fork, say): asked again.
+        if !id.is_empty() {
+            let _ = known.set(id.clone());
+        }
+        id
+    }
+}
+
+fn read_boot_clock_id() -> String {
+    let boot_id = boot_id();
+    if boot_id.is_empty() {
+        return String::new();
+    }
+    match boot_clock_offset() {
+        Some(offset) => format!("{boot_id} {offset}"),
+        None => String::new(),
     }
 }
 

@@ -41,8 +41,12 @@ pub struct OAuthError {
 
 /// A failure, as handed to the caller. Never holds a secret; its text is
 /// still wiped on drop because it may quote what a server sent.
+/// Boxed: errors travel in `Result`s, and a token source keeps a few.
 #[derive(Debug, Clone)]
-pub struct Error {
+pub struct Error(Box<Details>);
+
+#[derive(Debug, Clone)]
+struct Details {
     kind: ErrorKind,
     message: String,
     http_status: Option<u16>,
@@ -59,13 +63,13 @@ const NO_OAUTH_ERROR: OAuthError = OAuthError {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Details {
             kind,
             message: message.into(),
             http_status: None,
             oauth: None,
             retry_after_secs: None,
-        }
+        }))
     }
 
     /// What a caught panic becomes: an internal error carrying its text.
@@ -90,58 +94,58 @@ impl Error {
     /// The same error, told differently: status, HTTP status, OAuth error
     /// and `Retry-After` are kept.
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.message = message.into();
+        self.0.message = message.into();
         self
     }
 
     pub fn with_http_status(mut self, status: u16) -> Self {
-        self.http_status = Some(status);
+        self.0.http_status = Some(status);
         self
     }
 
     pub fn with_oauth(mut self, oauth: OAuthError) -> Self {
-        self.oauth = (oauth != NO_OAUTH_ERROR).then(|| Box::new(oauth));
+        self.0.oauth = (oauth != NO_OAUTH_ERROR).then(|| Box::new(oauth));
         self
     }
 
     pub fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
-        self.retry_after_secs = seconds;
+        self.0.retry_after_secs = seconds;
         self
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// One readable line.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The HTTP status of the answer, when one came.
     pub fn http_status(&self) -> Option<u16> {
-        self.http_status
+        self.0.http_status
     }
 
     pub fn oauth(&self) -> &OAuthError {
-        self.oauth.as_deref().unwrap_or(&NO_OAUTH_ERROR)
+        self.0.oauth.as_deref().unwrap_or(&NO_OAUTH_ERROR)
     }
 
     /// Seconds the server asked us to wait (`Retry-After`).
     pub fn retry_after_secs(&self) -> Option<u64> {
-        self.retry_after_secs
+        self.0.retry_after_secs
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
 impl std::error::Error for Error {}
 
-impl Drop for Error {
+impl Drop for Details {
     fn drop(&mut self) {
         self.message.zeroize();
         if let Some(oauth) = &mut self.oauth {

@@ -1,5 +1,7 @@
 //! The token request: validated fields and their exact form encoding.
 
+use std::sync::Arc;
+
 use zeroize::Zeroizing;
 
 use crate::error::Error;
@@ -17,9 +19,13 @@ pub struct TokenRequestFields<'a> {
     pub refresh_token: Option<&'a str>,
 }
 
-/// A checked token request that owns its secrets.
+/// A checked token request that owns its secrets. Its copies share them
+/// (a source keeps a few: what it started from, what it sends next).
 #[derive(Debug, Clone)]
-pub struct TokenRequest {
+pub struct TokenRequest(Arc<Fields>);
+
+#[derive(Debug)]
+struct Fields {
     grant_type: String,
     client_id: String,
     client_secret: Secret,
@@ -37,7 +43,7 @@ impl TokenRequest {
             fields.grant_type != "test-panic",
             "forced by the test-panic feature"
         );
-        let request = TokenRequest {
+        let request = TokenRequest(Arc::new(Fields {
             grant_type: checked("grant_type", fields.grant_type)?.to_owned(),
             client_id: checked("client_id", fields.client_id)?.to_owned(),
             client_secret: Secret::new(checked("client_secret", fields.client_secret)?),
@@ -45,45 +51,45 @@ impl TokenRequest {
             code: checked_optional("code", fields.code)?.map(Secret::new),
             refresh_token: checked_optional("refresh_token", fields.refresh_token)?
                 .map(Secret::new),
-        };
+        }));
         request.check_grant_needs()?;
         Ok(request)
     }
 
     pub fn client_id(&self) -> &str {
-        &self.client_id
+        &self.0.client_id
     }
 
     /// True for a grant whose request must never reach the server twice:
     /// an authorization code is single-use.
     pub fn is_single_use(&self) -> bool {
-        self.grant_type == "authorization_code"
+        self.0.grant_type == "authorization_code"
     }
 
     /// True for grants renewed with a refresh token: `authorization_code`
     /// and `refresh_token` itself.
     pub fn renews_with_refresh_token(&self) -> bool {
         matches!(
-            self.grant_type.as_str(),
+            self.0.grant_type.as_str(),
             "authorization_code" | "refresh_token"
         )
     }
 
     /// The `refresh_token` grant for the same client, with `refresh_token`.
     pub fn refresh_with(&self, refresh_token: &Secret) -> TokenRequest {
-        TokenRequest {
+        TokenRequest(Arc::new(Fields {
             grant_type: "refresh_token".into(),
-            client_id: self.client_id.clone(),
-            client_secret: self.client_secret.clone(),
+            client_id: self.0.client_id.clone(),
+            client_secret: self.0.client_secret.clone(),
             redirect_uri: None,
             code: None,
             refresh_token: Some(refresh_token.clone()),
-        }
+        }))
     }
 
     /// The refresh token this request sends, if any.
     pub(crate) fn refresh_token(&self) -> Option<&Secret> {
-        self.refresh_token.as_ref()
+        self.0.refresh_token.as_ref()
     }
 
     /// What makes the lineage of this request: the grant and client, and
@@ -93,11 +99,11 @@ impl TokenRequest {
             secret.as_ref().map_or("", Secret::expose)
         }
         [
-            &self.grant_type,
-            &self.client_id,
-            self.client_secret.expose(),
-            or_empty(&self.code),
-            or_empty(&self.refresh_token),
+            &self.0.grant_type,
+            &self.0.client_id,
+            self.0.client_secret.expose(),
+            or_empty(&self.0.code),
+            or_empty(&self.0.refresh_token),
         ]
     }
 
@@ -120,16 +126,16 @@ impl TokenRequest {
     /// as HTTP Basic would carry them) out of error messages.
     pub(crate) fn redactor(&self) -> Redactor {
         Redactor::new(self.secrets())
-            .with_basic_credentials(&self.client_id, self.client_secret.expose())
+            .with_basic_credentials(&self.0.client_id, self.0.client_secret.expose())
     }
 
     /// Every secret of the request, so that nothing a server echoes can
     /// carry one into an error message.
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
         [
-            Some(&self.client_secret),
-            self.code.as_ref(),
-            self.refresh_token.as_ref(),
+            Some(&self.0.client_secret),
+            self.0.code.as_ref(),
+            self.0.refresh_token.as_ref(),
         ]
         .into_iter()
         .flatten()
@@ -138,17 +144,17 @@ impl TokenRequest {
 
     fn pairs(&self) -> Vec<(&'static str, &str)> {
         let optional = [
-            ("redirect_uri", self.redirect_uri.as_deref()),
-            ("code", self.code.as_ref().map(Secret::expose)),
+            ("redirect_uri", self.0.redirect_uri.as_deref()),
+            ("code", self.0.code.as_ref().map(Secret::expose)),
             (
                 "refresh_token",
-                self.refresh_token.as_ref().map(Secret::expose),
+                self.0.refresh_token.as_ref().map(Secret::expose),
             ),
         ];
         let mut pairs = vec![
-            ("grant_type", self.grant_type.as_str()),
-            ("client_id", self.client_id.as_str()),
-            ("client_secret", self.client_secret.expose()),
+            ("grant_type", self.0.grant_type.as_str()),
+            ("client_id", self.0.client_id.as_str()),
+            ("client_secret", self.0.client_secret.expose()),
         ];
         pairs.extend(
             optional
@@ -159,14 +165,14 @@ impl TokenRequest {
     }
 
     fn check_grant_needs(&self) -> Result<(), Error> {
-        let missing = match self.grant_type.as_str() {
-            "authorization_code" if self.code.is_none() => "code",
-            "refresh_token" if self.refresh_token.is_none() => "refresh_token",
+        let missing = match self.0.grant_type.as_str() {
+            "authorization_code" if self.0.code.is_none() => "code",
+            "refresh_token" if self.0.refresh_token.is_none() => "refresh_token",
             _ => return Ok(()),
         };
         Err(Error::invalid_argument(format!(
             "{missing} is required with grant_type {}",
-            self.grant_type
+            self.0.grant_type
         )))
     }
 }

@@ -128,7 +128,7 @@ impl Pool {
             return Ok(());
         }
         let worker = Arc::clone(&pool);
-        match spawn("criteo-oauth worker", move || worker.work()) {
+        match spawn("criteo-oauth fetch", move || worker.work()) {
             Ok(()) => state.workers += 1,
             Err(_) if state.workers > 0 => {}
             Err(error) => {

@@ -48,6 +48,24 @@ impl Token {
         self.expires_at
     }
 
+    /// A token of fields that were checked when it arrived (kept in
+    /// another form meanwhile).
+    pub(crate) fn from_checked_parts(
+        access_token: Secret,
+        token_type: String,
+        refresh_token: Option<Secret>,
+        expires_in: Option<u32>,
+        expires_at: Option<i64>,
+    ) -> Token {
+        Token {
+            access_token,
+            token_type,
+            refresh_token,
+            expires_in,
+            expires_at,
+        }
+    }
+
     /// The value for an `Authorization` header: `Bearer <access_token>`.
     pub fn authorization(&self) -> Secret {
         Secret::new(format!("Bearer {}", self.access_token.expose()))

@@ -496,7 +496,7 @@ impl<T: CachedToken> TokenSource<T> {
 
 /// Writes `lineage` as the store's next record; its serial counts the
 /// write only once it is made.
-fn write_record<T>(
+fn write_record<T: CachedToken>(
     guard: &mut Guard<'_>,
     lineage: &mut Lineage<T>,
     clock: &dyn Clock,
@@ -556,7 +556,7 @@ impl<T> Exchanged<T> {
     }
 }
 
-impl<T> State<T> {
+impl<T: CachedToken> State<T> {
     /// Installs what a fetch ended with, at `now`.
     fn take(&mut self, exchanged: Exchanged<T>, now: Moment) -> Result<Arc<T>, Error> {
         if let Some(outcome) = exchanged.store {

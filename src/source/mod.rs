@@ -439,7 +439,7 @@ impl<T> Locked<T> {
     }
 }
 
-impl<T> State<T> {
+impl<T: CachedToken> State<T> {
     fn plan(&self, now: Moment) -> Plan<T> {
         // While the callback runs, no get waits: one from the callback
         // (whichever thread a binding runs it on) would wait for itself.

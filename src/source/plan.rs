@@ -32,13 +32,27 @@ const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What a source caches and hands out, made once per fetched token and
 /// shared by every get (the C layer caches its C strings this way).
+///
+/// A source keeps one copy of its token, in this form: whatever else it
+/// needs (the store's record, telling tokens apart) is read from it.
 pub trait CachedToken: Send + Sync + 'static {
     fn from_token(token: &Token) -> Self;
+    /// The token's fields again, for the store's record.
+    fn to_token(&self) -> Token;
+    fn access_token(&self) -> &str;
 }
 
 impl CachedToken for Token {
     fn from_token(token: &Token) -> Self {
         token.clone()
+    }
+
+    fn to_token(&self) -> Token {
+        self.clone()
+    }
+
+    fn access_token(&self) -> &str {
+        Token::access_token(self).expose()
     }
 }
 
@@ -56,8 +70,6 @@ pub(super) struct Lineage<T> {
 /// The cached token and when it arrived.
 pub(super) struct Current<T> {
     pub(super) token: Arc<T>,
-    /// The token as fetched, for the store and for telling tokens apart.
-    pub(super) fetched: Arc<Token>,
     pub(super) received: Moment,
     pub(super) lifetime: Duration,
 }
@@ -159,7 +171,7 @@ impl Margin {
     }
 }
 
-impl<T> Lineage<T> {
+impl<T: CachedToken> Lineage<T> {
     pub(super) fn new(request: TokenRequest) -> Self {
         Lineage {
             current: None,
@@ -365,10 +377,15 @@ impl<T> Clone for Current<T> {
     fn clone(&self) -> Self {
         Current {
             token: Arc::clone(&self.token),
-            fetched: Arc::clone(&self.fetched),
             received: self.received,
             lifetime: self.lifetime,
         }
+    }
+}
+
+impl<T: CachedToken> Current<T> {
+    pub(super) fn access_token(&self) -> &str {
+        self.token.access_token()
     }
 }
 
@@ -379,16 +396,11 @@ impl<T> Current<T> {
     {
         Current {
             token: Arc::new(T::from_token(token)),
-            fetched: Arc::new(token.clone()),
             received,
             lifetime: token
                 .expires_in()
                 .map_or(DEFAULT_LIFETIME, |s| Duration::from_secs(s.into())),
         }
-    }
-
-    pub(super) fn access_token(&self) -> &str {
-        self.fetched.access_token().expose()
     }
 
     pub(super) fn expires_at(&self) -> Moment {

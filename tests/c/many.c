@@ -11,6 +11,12 @@
  *       from each. Prints "<N> sources: <failed> gets failed, the library
  *       holds <d> descriptors and <t> threads, <kept> of <OWN> own
  *       descriptors kept".
+ *   many scale URL N
+ *       for the benchmark (bench/many.sh): N sources on one client, each
+ *       got once from 8 threads. Prints "<N> <ms to the first token of
+ *       all> <descriptors> <threads of the library's> <RSS growth, KiB>
+ *       <bytes per source>" (RSS read once the tokens are cached and
+ *       idle).
  *   many due URL CLIENT_ID N LIMIT
  *       N sources of CLIENT_ID on a client that sends at most LIMIT token
  *       requests at once; first gets from 32 threads, then every token is
@@ -233,6 +239,65 @@ static int due(const char *url, const char *client_id, long n, unsigned limit) {
     return 0;
 }
 
+static long resident_kib(void) {
+    FILE *status = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (status != NULL && fgets(line, sizeof line, status) != NULL) {
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1) {
+            break;
+        }
+    }
+    if (status != NULL) {
+        fclose(status);
+    }
+    return kib;
+}
+
+static double wall_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
+}
+
+static int scale(const char *url, long n) {
+    criteo_client *client = client_for(url, 0);
+    criteo_token_source *warm = source_for(client, "many-scale-warm");
+    free(get(warm));
+    int descriptors_before = count_entries("/proc/self/fd");
+    int threads_before = threads_now();
+    long before = resident_kib();
+    double started = wall_ms();
+    criteo_token_source **sources = calloc((size_t)n, sizeof *sources);
+    for (long i = 0; i < n; i++) {
+        sources[i] = source_for(client, "many-scale");
+    }
+    atomic_long next = 0, failed = 0;
+    struct first_gets work = {.sources = sources, .n = n, .next = &next, .failed = &failed};
+    pthread_t getters[8];
+    for (int i = 0; i < 8; i++) {
+        pthread_create(&getters[i], NULL, first_gets, &work);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(getters[i], NULL);
+    }
+    double spent = wall_ms() - started;
+    long grown = resident_kib() - before;
+    int descriptors = count_entries("/proc/self/fd") - descriptors_before;
+    int threads = threads_now() - threads_before;
+    if (atomic_load(&failed) > 0) {
+        die("a get failed");
+    }
+    printf("%ld %.0f %d %d %ld %.0f\n", n, spent, descriptors, threads, grown, (double)grown * 1024.0 / (double)n);
+    for (long i = 0; i < n; i++) {
+        criteo_token_source_free(sources[i]);
+    }
+    free(sources);
+    criteo_token_source_free(warm);
+    criteo_client_free(client);
+    return 0;
+}
+
 static int held(const char *url, const char *client_id, long n) {
     criteo_client *client = client_for(url, 0);
     criteo_token_source *first = source_for(client, client_id);
@@ -307,6 +372,9 @@ static int fork_among_many(const char *url, const char *prefix, long n) {
 int main(int argc, char **argv) {
     if (argc == 5 && strcmp(argv[1], "descriptors") == 0) {
         return descriptors(argv[2], atol(argv[3]), atoi(argv[4]));
+    }
+    if (argc == 4 && strcmp(argv[1], "scale") == 0) {
+        return scale(argv[2], atol(argv[3]));
     }
     if (argc == 6 && strcmp(argv[1], "due") == 0) {
         return due(argv[2], argv[3], atol(argv[4]), (unsigned)atoi(argv[5]));

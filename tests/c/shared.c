@@ -23,6 +23,10 @@
  *       for the benchmark (bench/shared.sh): N times, a new source on
  *       STORE and its first get, then its free; prints the CPU time (user
  *       and system) per round in microseconds.
+ *   shared first-get-fresh STORE URL CLIENT_ID
+ *       for the benchmark: the first get of a process just started, its
+ *       client, its source on STORE and the get; prints that CPU time in
+ *       microseconds (the library's first-call setup included).
  *   shared fork-storm STORE URL CLIENT_ID FORKS
  *       a process whose thread fetches without pause (invalidate, get) on
  *       STORE forks FORKS children that sleep, never calling the library,
@@ -305,6 +309,22 @@ static int first_gets(char **argv) {
         criteo_token_source_free(source);
     }
     printf("%.1f\n", (cpu_seconds() - started) / (double)rounds * 1e6);
+    criteo_client_free(client);
+    return 0;
+}
+
+static int first_get_fresh(char **argv) {
+    double started = cpu_seconds();
+    criteo_client *client = client_for(argv[3], 5000);
+    criteo_token_source *source = source_for(client, argv[2], argv[4], NULL);
+    char *token = get(source);
+    double spent = cpu_seconds() - started;
+    if (token == NULL) {
+        return 1;
+    }
+    printf("%.1f\n", spent * 1e6);
+    free(token);
+    criteo_token_source_free(source);
     criteo_client_free(client);
     return 0;
 }
@@ -705,6 +725,9 @@ int main(int argc, char **argv) {
     }
     if (argc >= 7 && strcmp(argv[1], "prefork") == 0) {
         return prefork(argv, argc);
+    }
+    if (argc == 5 && strcmp(argv[1], "first-get-fresh") == 0) {
+        return first_get_fresh(argv);
     }
     if (argc == 6 && strcmp(argv[1], "first-gets") == 0) {
         return first_gets(argv);

@@ -11,7 +11,7 @@ use crate::error::{Error, ErrorKind, OAuthError};
 use crate::request::TokenRequest;
 use crate::secret::Secret;
 use crate::source::plan::{CachedToken, Current, Failure, Lineage, NextRequest};
-use crate::token::{Token, restored_token};
+use crate::token::restored_token;
 
 /// The most a record may hold: a token and a refresh token of the largest
 /// answer the client accepts, with room to spare. A larger file is none.
@@ -82,7 +82,11 @@ struct StoredError {
 
 impl Record {
     /// `lineage`, whose moments are of `clock`, as the store keeps it.
-    pub(in crate::source) fn of<T>(lineage: &Lineage<T>, key: &str, clock: &dyn Clock) -> Record {
+    pub(in crate::source) fn of<T: CachedToken>(
+        lineage: &Lineage<T>,
+        key: &str,
+        clock: &dyn Clock,
+    ) -> Record {
         Record {
             format: FORMAT,
             lineage: key.to_owned(),
@@ -173,8 +177,8 @@ impl Record {
 }
 
 impl StoredToken {
-    fn of<T>(current: &Current<T>, clock: &dyn Clock) -> StoredToken {
-        let token: &Token = &current.fetched;
+    fn of<T: CachedToken>(current: &Current<T>, clock: &dyn Clock) -> StoredToken {
+        let token = current.token.to_token();
         StoredToken {
             access_token: token.access_token().clone(),
             token_type: token.token_type().to_owned(),

@@ -24,9 +24,20 @@ const MAGIC: &[u8; 8] = b"criteo\x01\x01";
 /// The HKDF salt: names what the key is for.
 const SALT: &[u8] = b"criteo-oauth sealed record 1";
 
-/// The key of one lineage's records.
+/// The key of one lineage's records. Kept as its 32 bytes, and made into
+/// a cipher for each record sealed or opened: a source whose store it
+/// never uses (most never fork) holds no cipher's tables.
 pub(super) struct Seal {
-    key: LessSafeKey,
+    key: Zeroizing<[u8; 32]>,
+}
+
+/// HKDF's output, as the bytes of a key.
+struct KeyBytes(usize);
+
+impl ring::hkdf::KeyType for KeyBytes {
+    fn len(&self) -> usize {
+        self.0
+    }
 }
 
 impl Seal {
@@ -41,12 +52,17 @@ impl Seal {
         }
         let info = [name.as_bytes()];
         let pseudorandom = Salt::new(HKDF_SHA256, SALT).extract(&material);
-        let key = pseudorandom
-            .expand(&info, &AES_256_GCM)
+        let mut key = Zeroizing::new([0; 32]);
+        pseudorandom
+            .expand(&info, KeyBytes(AES_256_GCM.key_len()))
+            .and_then(|okm| okm.fill(&mut key[..]))
             .expect("AES-256-GCM's key length is within HKDF-SHA256's output");
-        Seal {
-            key: LessSafeKey::new(UnboundKey::from(key)),
-        }
+        Seal { key }
+    }
+
+    fn cipher(&self) -> LessSafeKey {
+        let key = UnboundKey::new(&AES_256_GCM, &self.key[..]).expect("a 256-bit key");
+        LessSafeKey::new(key)
     }
 
     /// `record` sealed, with a fresh random nonce; `None` when the system
@@ -62,7 +78,7 @@ impl Seal {
         let start = sealed.len();
         sealed.extend_from_slice(record);
         let tag = self
-            .key
+            .cipher()
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::empty(),
@@ -84,7 +100,7 @@ impl Seal {
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut opened = Zeroizing::new(ciphertext.to_vec());
         let length = self
-            .key
+            .cipher()
             .open_in_place(nonce, Aad::empty(), &mut opened)
             .ok()?
             .len();
