@@ -27,6 +27,7 @@ packages=(
     "abigail-tools:command -v abidiff"
     "man-db:command -v man"
     "redis-server:command -v redis-server"
+    "faketime:command -v faketime"
 )
 # The version the checked-in THIRD-PARTY-NOTICES was written with.
 cargo_about=(cargo install cargo-about --version 0.9.3 --locked --features cli --quiet)

@@ -240,6 +240,12 @@ pub(crate) struct Stamp {
 }
 
 impl Stamp {
+    /// When it was, on the wall clock of whoever stamped it.
+    pub(crate) fn wall(&self) -> SystemTime {
+        let since_epoch = Duration::from_millis(u64::try_from(self.unix_ms).unwrap_or(0));
+        UNIX_EPOCH.checked_add(since_epoch).unwrap_or(UNIX_EPOCH)
+    }
+
     /// `moment`, of `clock`.
     pub(crate) fn of(moment: Moment, clock: &dyn Clock) -> Stamp {
         let since_boot_ms = millis(moment.0);

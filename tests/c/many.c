@@ -17,6 +17,12 @@
  *       all> <descriptors> <threads of the library's> <RSS growth, KiB>
  *       <bytes per source>" (RSS read once the tokens are cached and
  *       idle).
+ *   many died STORE URL PREFIX N [wait]
+ *       N lineages (client ids PREFIX-<k>) on the store directory STORE,
+ *       each a source got once and freed. With "wait", then waits up to
+ *       20 s for the directory's sweep (which that lock may have started
+ *       on a worker) to settle. Prints "<records> records, <locks> lock
+ *       files" (the .json and .lock files in STORE).
  *   many due URL CLIENT_ID N LIMIT
  *       N sources of CLIENT_ID on a client that sends at most LIMIT token
  *       requests at once; first gets from 32 threads, then every token is
@@ -298,6 +304,53 @@ static int scale(const char *url, long n) {
     return 0;
 }
 
+/* How many files in DIRECTORY end with SUFFIX. */
+static int files_ending(const char *directory, const char *suffix) {
+    DIR *dir = opendir(directory);
+    int count = 0;
+    size_t wanted = strlen(suffix);
+    for (struct dirent *entry; dir != NULL && (entry = readdir(dir)) != NULL;) {
+        size_t length = strlen(entry->d_name);
+        count += length > wanted && strcmp(entry->d_name + length - wanted, suffix) == 0;
+    }
+    if (dir != NULL) {
+        closedir(dir);
+    }
+    return count;
+}
+
+static int died(const char *store, const char *url, const char *prefix, long n, bool wait) {
+    criteo_client *client = client_for(url, 0);
+    char client_id[128];
+    for (long i = 0; i < n; i++) {
+        snprintf(client_id, sizeof client_id, "%s-%ld", prefix, i);
+        criteo_token_source *source = source_for(client, client_id);
+        criteo_error *error = NULL;
+        if (criteo_token_source_set_store(source, store, &error) != CRITEO_OK) {
+            fprintf(stderr, "many: %s\n", criteo_error_message(error));
+            exit(2);
+        }
+        char *token = get(source);
+        if (token == NULL) {
+            die("a get failed");
+        }
+        free(token);
+        criteo_token_source_free(source);
+    }
+    int records = files_ending(store, ".json");
+    for (int waited = 0; wait && waited < 200; waited++) {
+        usleep(100 * 1000);
+        int now = files_ending(store, ".json");
+        if (now == records && waited >= 10) {
+            break;
+        }
+        records = now;
+    }
+    printf("%d records, %d lock files\n", files_ending(store, ".json"), files_ending(store, ".lock"));
+    criteo_client_free(client);
+    return 0;
+}
+
 static int held(const char *url, const char *client_id, long n) {
     criteo_client *client = client_for(url, 0);
     criteo_token_source *first = source_for(client, client_id);
@@ -372,6 +425,9 @@ static int fork_among_many(const char *url, const char *prefix, long n) {
 int main(int argc, char **argv) {
     if (argc == 5 && strcmp(argv[1], "descriptors") == 0) {
         return descriptors(argv[2], atol(argv[3]), atoi(argv[4]));
+    }
+    if ((argc == 6 || argc == 7) && strcmp(argv[1], "died") == 0) {
+        return died(argv[2], argv[3], argv[4], atol(argv[5]), argc == 7 && strcmp(argv[6], "wait") == 0);
     }
     if (argc == 4 && strcmp(argv[1], "scale") == 0) {
         return scale(argv[2], atol(argv[3]));

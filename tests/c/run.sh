@@ -23,7 +23,7 @@ LINK=(-Iinclude -L"$LIB_DIR" -lcriteo_oauth -Wl,-rpath,"$LIB_PATH")
 # Distinct exit codes, so a report is never mistaken for the program's own
 # failure exit; leak checks cover what the program allocated.
 export ASAN_OPTIONS=exitcode=86:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=exitcode=86
-MEMCHECK=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+MEMCHECK=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --num-callers=40
     --suppressions="$PWD/tests/c/valgrind.supp")
 
 # shellcheck source=tests/check.sh
@@ -875,6 +875,38 @@ check "criteo-token with an unusable store: the token, and a warning" 0 "^criteo
     bash -c 'mkdir -p -m 0755 "$XDG_RUNTIME_DIR/criteo-oauth" && chmod 0755 "$XDG_RUNTIME_DIR/criteo-oauth" && "$1"' _ "$cli"
 check "a full or read-only file system under the store: tokens all the same, the failure reported" 0 "^(ok|SKIP) " \
     tests/c/store_namespace.sh "$BUILD_DIR" "$SERVER"
+
+# A store directory that many lineages used stays small: the files of
+# those that died (tokens of 1 s, client_credentials; a refresh token
+# refused) go with a later lock
+# once they have been of no use for an hour (faketime moves the later
+# process's wall clock 2 h on); a lineage that holds a refresh token, and
+# the one locking, stay, and the refresh token still serves.
+if command -v faketime >/dev/null; then
+    for variant in "1000 many" "300 many-asan" "100 valgrind"; do
+        read -r count program <<<"$variant"
+        command=("$BUILD_DIR/$program")
+        if [[ $program == valgrind ]]; then
+            command=("${MEMCHECK[@]}" "$BUILD_DIR/many")
+        fi
+        swept="$store_root/swept-$program"
+        check "$count lineages that died leave $count records [$program]" 0 "^$count records, $count lock files\$" \
+            "${command[@]}" died "$swept" "$URL/scenario/lives-1" "died-$program-$$" "$count"
+        kept=$("$shared" get "$swept" "$URL/scenario/rotate" "kept-$program-$$" rt-0 | cut -d" " -f1)
+        # A refresh token the server refused (invalid_grant): no longer serves.
+        "$shared" get "$swept" "$URL/scenario/400-json" "refused-$program-$$" rt-refused >/dev/null 2>&1 || true
+        check "  2 h later, a lock of the directory removes them; the refresh token's lineage stays [$program]" 0 \
+            "^2 records, 2 lock files\$" env FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0" faketime -f +2h \
+            "${command[@]}" died "$swept" "$URL/scenario/lives-900" "later-$program-$$" 1 wait
+        check "  the kept lineage's record still serves its token, with no request [$program]" 0 "^$kept CRITEO_OK
+^1\$" bash -c '"$1" get "$2" "$3" "$4" rt-0 && "$1" count "$5" "$4"' _ \
+            "$shared" "$swept" "$URL/scenario/rotate" "kept-$program-$$" "$URL"
+    done
+elif [[ ${CI:-} == true ]]; then
+    fail "faketime is not installed; CI must run the store sweep test"
+else
+    echo "SKIP store sweep: faketime is not installed (CI installs it)"
+fi
 
 echo "== time: suspends and clocks set by hand"
 # clocks.c moves the clocks under the library with its own clock_gettime.

@@ -73,11 +73,29 @@ impl Drop for Turn {
 /// process (a store's files, by path). Per process: a child of `fork()`
 /// starts with none taken.
 pub(super) fn flag_of(key: &str) -> Arc<AtomicBool> {
-    type Flags = Mutex<HashMap<String, Arc<AtomicBool>>>;
-    static FLAGS: OnceLock<PerProcess<Flags>> = OnceLock::new();
-    let flags = made_once(&FLAGS, || PerProcess::new(Flags::default())).get(Flags::default);
+    let flags = flags();
     let mut flags = flags.lock().unwrap_or_else(PoisonError::into_inner);
     Arc::clone(flags.entry(key.to_owned()).or_default())
+}
+
+/// Forgets the flag of `key` (a file that was removed) unless a thread
+/// of this process still has it.
+pub(super) fn forget_flag(key: &str) {
+    let flags = flags();
+    let mut flags = flags.lock().unwrap_or_else(PoisonError::into_inner);
+    if flags
+        .get(key)
+        .is_some_and(|flag| Arc::strong_count(flag) == 1)
+    {
+        flags.remove(key);
+    }
+}
+
+type Flags = Mutex<HashMap<String, Arc<AtomicBool>>>;
+
+fn flags() -> Arc<crate::process::Owned<Flags>> {
+    static FLAGS: OnceLock<PerProcess<Flags>> = OnceLock::new();
+    made_once(&FLAGS, || PerProcess::new(Flags::default())).get(Flags::default)
 }
 
 /// The bytes of a file that a lock covers.

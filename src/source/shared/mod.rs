@@ -86,6 +86,11 @@ trait Held {
         Ok(None)
     }
 
+    /// Told, after a write, when the record written stops being of use
+    /// to anyone (`None`: never), for a store that removes what no longer
+    /// serves (see `directory::sweep`).
+    fn note_useless_after(&mut self, _when: Option<SystemTime>) {}
+
     /// Whether another process may read the record now. While none can,
     /// a write is kept back, and made when the lock is released only if
     /// one can then (a `fork()` came meanwhile).
@@ -247,7 +252,11 @@ impl<'a> Guard<'a> {
             return Ok(Written::Done);
         }
         self.kept_back = None;
-        self.write_plain(&plain)
+        let written = self.write_plain(&plain)?;
+        if written == Written::Done {
+            self.held.note_useless_after(record.useless_after());
+        }
+        Ok(written)
     }
 
     fn write_plain(&mut self, plain: &[u8]) -> Result<Written, Error> {

@@ -1,7 +1,7 @@
 //! What a store holds for one lineage, as JSON with a format version, and
 //! how it is taken from and given to a source's own copy.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -113,6 +113,30 @@ impl Record {
                     backoff_ms: millis(failure.backoff),
                 }),
         }
+    }
+
+    /// When the record stops being of use to anyone (on the wall clock of
+    /// whoever wrote it): once its token has expired, unless it holds a
+    /// refresh token the server has not refused, which may be the
+    /// lineage's only one (`None`: kept). Without the record, a source of
+    /// the lineage then does as well with what it was made with.
+    pub(in crate::source) fn useless_after(&self) -> Option<SystemTime> {
+        let refused = self
+            .failure
+            .as_ref()
+            .is_some_and(|failure| failure.error.oauth_error.as_deref() == Some("invalid_grant"));
+        if matches!(self.next, StoredNext::RefreshToken(_)) && !refused {
+            return None;
+        }
+        let expiry = self.token.as_ref().map(|token| {
+            let lifetime = Duration::from_millis(token.lifetime_ms);
+            token
+                .received
+                .wall()
+                .checked_add(lifetime)
+                .unwrap_or(UNIX_EPOCH)
+        });
+        Some(expiry.unwrap_or(UNIX_EPOCH))
     }
 
     /// The record in `bytes`, when they hold one of this format for the

@@ -1,5 +1,6 @@
 //! A store in a directory: one lock file and one record file per lineage,
-//! in a directory that only its user can reach.
+//! in a directory that only its user can reach; the files of lineages
+//! that no longer serve are removed by a later lock ([`sweep`]).
 //!
 //! The directory is checked as tmux and ssh-agent check theirs (owned by
 //! this user, no access for group or others, not a symbolic link) each
@@ -15,11 +16,11 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{
-    AtFlags, Mode, OFlags, Timespec, Timestamps, UTIME_NOW, chmod, fchmod, fstat, fsync, futimens,
-    lstat, mkdir, open, openat, renameat, statat, unlinkat,
+    AtFlags, Mode, OFlags, Timespec, Timestamps, UTIME_NOW, chmod, fchmod, fstat, fsync, ftruncate,
+    futimens, lstat, mkdir, open, openat, renameat, statat, unlinkat,
 };
 use rustix::io::Errno;
 use rustix::process::geteuid;
@@ -29,6 +30,8 @@ use super::record::MAX_RECORD_BYTES;
 use super::{Backend, Held, Written};
 use crate::descriptors::{Unreadable, above_stdio, read_open_file};
 use crate::error::{Error, ErrorKind};
+
+mod sweep;
 
 /// "Now" for both of a file's times.
 const NOW: Timestamps = Timestamps {
@@ -168,6 +171,7 @@ impl Backend for Directory {
             if self.still_named(&directory, files, &lock_file) {
                 // Used now: a cleaner of old files leaves it alone.
                 let _ = futimens(&lock_file, &NOW);
+                sweep::start_if_due(&directory);
                 return Ok(Box::new(Locked {
                     store: self,
                     directory,
@@ -227,9 +231,15 @@ impl Directory {
 /// directory's identity: every spelling of its path (a link, `..`, a
 /// trailing `/`) shares it.
 fn turn_flag(directory: &OwnedFd, files: &Files) -> io::Result<Arc<AtomicBool>> {
+    Ok(lock::flag_of(&turn_key(directory, files)?))
+}
+
+fn turn_key(directory: &OwnedFd, files: &Files) -> io::Result<String> {
     let status = fstat(directory)?;
-    let key = format!("{}:{}/{}", status.st_dev, status.st_ino, files.lock);
-    Ok(lock::flag_of(&key))
+    Ok(format!(
+        "{}:{}/{}",
+        status.st_dev, status.st_ino, files.lock
+    ))
 }
 
 /// The lineage's lock file in `directory` (mode 0600, whatever the umask
@@ -286,6 +296,22 @@ impl Held for Locked<'_> {
         self.replace(files, bytes)
             .map(|()| Written::Done)
             .map_err(|error| self.store.failed("write", &files.record, error))
+    }
+
+    /// Written into the lock file, which the sweep reads (the record is
+    /// sealed); an empty one, as earlier releases leave, means "kept".
+    fn note_useless_after(&mut self, when: Option<SystemTime>) {
+        let note = match when {
+            Some(when) => {
+                let seconds = when.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                format!("{}{seconds}\n", sweep::USELESS_AFTER)
+            }
+            None => String::new(),
+        };
+        let written = rustix::io::pwrite(&self.lock_file, note.as_bytes(), 0);
+        if written.is_ok_and(|n| n == note.len()) {
+            let _ = ftruncate(&self.lock_file, note.len() as u64);
+        }
     }
 }
 

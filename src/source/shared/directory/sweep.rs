@@ -1,0 +1,156 @@
+//! The files of lineages that no longer serve, removed: a store directory
+//! used by many lineages over time stays small.
+//!
+//! A record stops being of use once its token has expired, unless it
+//! holds a refresh token the server has not refused (the lineage's only
+//! one, once rotated). When a source writes its record, it notes when
+//! that will be in the lineage's lock file ([`USELESS_AFTER`]; the record
+//! itself is sealed). A lock of the directory, at most once every
+//! [`SWEEP_EVERY`] for all processes (the marker file's time says when),
+//! starts a sweep on a worker of the library's: it removes the files of
+//! each lineage that has been of no use for [`GRACE`], and that nobody
+//! locked meanwhile.
+//!
+//! Nothing another process could use is removed: a lineage is removed
+//! only under its lock, taken without waiting, once its lock file says
+//! so and has not been touched for [`GRACE`] (every lock touches it). A
+//! lock file that says nothing (written by an earlier release, or before
+//! any record) keeps its record. A process that opened the lock file
+//! before it was removed finds the name gone once it holds the lock, and
+//! locks again (see `Directory::still_named`).
+
+use std::os::fd::OwnedFd;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustix::fs::{AtFlags, Dir, Mode, OFlags, Stat, futimens, openat, statat, unlinkat};
+use rustix::io::Errno;
+
+use super::{Files, NOW, turn_flag, turn_key};
+use crate::descriptors::above_stdio;
+use crate::source::shared::lock::{self, Turn, WHOLE_FILE};
+use crate::threads;
+
+/// How long a lineage's files stay after they stopped serving.
+pub(super) const GRACE: Duration = Duration::from_secs(3600);
+/// How often a directory is swept, at most.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+/// The file whose modification time says when the last sweep began.
+const MARKER: &str = "swept";
+/// What a lock file says, then the Unix time in seconds.
+pub(super) const USELESS_AFTER: &str = "useless after ";
+/// The longest note a lock file holds.
+const MAX_NOTE_BYTES: usize = 64;
+
+/// Starts a sweep of `directory` (just locked) when none began within
+/// [`SWEEP_EVERY`]. Never waits: the sweep runs on a worker of the
+/// library's, and is left for a later lock when none can be started.
+pub(super) fn start_if_due(directory: &OwnedFd) {
+    let now = SystemTime::now();
+    let swept = statat(directory, MARKER, AtFlags::SYMLINK_NOFOLLOW);
+    if swept.is_ok_and(|status| modified(&status) + SWEEP_EVERY > now) {
+        return;
+    }
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let Ok(marker) = openat(directory, MARKER, flags, Mode::RUSR | Mode::WUSR) else {
+        return;
+    };
+    let _ = futimens(&marker, &NOW);
+    drop(marker);
+    // Its own descriptor (above the standard streams), for the worker.
+    let Ok(own) = rustix::io::fcntl_dupfd_cloexec(directory, 3) else {
+        return;
+    };
+    let _ = threads::run_in_background(None, move || sweep(&own, SystemTime::now()));
+}
+
+/// Removes the files of every lineage of `directory` that has been of no
+/// use since `GRACE` before `now`.
+fn sweep(directory: &OwnedFd, now: SystemTime) {
+    let Ok(mut entries) = Dir::read_from(directory) else {
+        return;
+    };
+    let mut keys: Vec<String> = Vec::new();
+    while let Some(Ok(entry)) = entries.read() {
+        let Ok(name) = entry.file_name().to_str() else {
+            continue;
+        };
+        let stem = [".lock", ".json", ".tmp"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix));
+        if let Some(key) = stem.filter(|key| is_lineage_key(key)) {
+            keys.push(key.to_owned());
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        remove_if_useless(directory, &Files::named(&key), now);
+    }
+}
+
+/// A lineage's name in a directory: 32 lowercase hex digits.
+fn is_lineage_key(key: &str) -> bool {
+    key.len() == 32 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Removes the lineage's files when its lock file says they have been of
+/// no use for [`GRACE`], and nobody has locked it for as long.
+fn remove_if_useless(directory: &OwnedFd, files: &Files, now: SystemTime) -> Option<()> {
+    let recently = |status: &Stat| modified(status) + GRACE > now;
+    let lock_status = statat(directory, &files.lock, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    if recently(&lock_status) {
+        return None;
+    }
+    // This process's other threads stay out meanwhile (closing a
+    // descriptor of the file would drop their lock).
+    let turn = Turn::take(turn_flag(directory, files).ok()?)?;
+    let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let lock_file = above_stdio(openat(directory, &files.lock, flags, Mode::empty()).ok()?).ok()?;
+    let locked = lock::try_lock(&lock_file, WHOLE_FILE).ok()?;
+    let unchanged = rustix::fs::fstat(&lock_file).is_ok_and(|status| {
+        (status.st_ino, status.st_dev) == (lock_status.st_ino, lock_status.st_dev)
+    });
+    if !locked || !unchanged || !useless_since(&lock_file, directory, files, now - GRACE) {
+        lock::unlock(&lock_file, WHOLE_FILE);
+        return None;
+    }
+    for name in [&files.record, &files.temporary, &files.lock] {
+        let _ = unlinkat(directory, name, AtFlags::empty());
+    }
+    lock::unlock(&lock_file, WHOLE_FILE);
+    drop(lock_file);
+    drop(turn);
+    if let Ok(key) = turn_key(directory, files) {
+        lock::forget_flag(&key);
+    }
+    Some(())
+}
+
+/// Whether the lineage was of no use at `since`: its lock file says so,
+/// or it has no record at all.
+fn useless_since(
+    lock_file: &OwnedFd,
+    directory: &OwnedFd,
+    files: &Files,
+    since: SystemTime,
+) -> bool {
+    let mut note = [0; MAX_NOTE_BYTES];
+    let read = rustix::io::pread(lock_file, &mut note, 0).unwrap_or(0);
+    let note = std::str::from_utf8(&note[..read]).unwrap_or("");
+    let useless_after = note
+        .strip_prefix(USELESS_AFTER)
+        .and_then(|rest| rest.trim_end().parse::<u64>().ok())
+        .map(|seconds| UNIX_EPOCH + Duration::from_secs(seconds));
+    match useless_after {
+        Some(when) => when <= since,
+        None => matches!(
+            statat(directory, &files.record, AtFlags::SYMLINK_NOFOLLOW),
+            Err(Errno::NOENT)
+        ),
+    }
+}
+
+fn modified(status: &Stat) -> SystemTime {
+    let seconds = u64::try_from(status.st_mtime).unwrap_or(0);
+    UNIX_EPOCH + Duration::from_secs(seconds)
+}
