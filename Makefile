@@ -147,6 +147,7 @@ bench:
 	bench/refresh.sh
 	bench/trace.sh
 	bench/header.sh
+	bench/many.sh
 
 deb:
 	scripts/make-deb.sh $(VERSION)

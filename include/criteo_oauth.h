@@ -541,9 +541,16 @@ criteo_status criteo_get_token(const criteo_client *client,
  *
  * The source is shared with the children it will have: after `fork()`,
  * the parent and every child share one cached token, one fetch at a time
- * and the latest rotated refresh token, through an anonymous file made
- * with the source (one descriptor per source, close-on-exec). To share
- * it with other programs too, see `criteo_token_source_set_store`.
+ * and the latest rotated refresh token, through a slot of an anonymous
+ * file (close-on-exec) that a process makes once for all its sources:
+ * one descriptor, whatever their number. To share it with other programs
+ * too, see `criteo_token_source_set_store`.
+ *
+ * A process may hold any number of sources: their refreshes in the
+ * background run on at most 16 worker threads per process, and their
+ * requests at most as many at once as the client allows
+ * (`criteo_client_builder_set_max_concurrent_requests`). An idle source
+ * with a cached token takes about 1.6 KB plus the token.
  *
  * - `client`: the client to fetch with, or NULL for the default client.
  *   The source keeps its own reference: the client may be freed first.
@@ -706,7 +713,8 @@ criteo_status criteo_token_source_try_get(const criteo_token_source *source,
 /**
  * As `criteo_token_source_get`, for callers that must stay responsive
  * while a fetch runs (an interpreter that handles interrupts between
- * calls, an event loop): a fetch runs on a thread of the library's own,
+ * calls, an event loop): a fetch runs on a worker thread of the
+ * library's own (at most 16 per process; a fetch waits in line for one),
  * and this call waits at most `wait_ms` milliseconds (0: not at all) for
  * its result. Call it again to go on waiting. A token due for refresh is
  * written at once, its refresh started as `criteo_token_source_get` does
@@ -844,6 +852,12 @@ void criteo_token_source_invalidate(const criteo_token_source *source);
  * after its sender gave up takes nothing. A host that finds a record older than the one it last read or
  * wrote (a store restored, emptied, or a replica behind) keeps its own
  * lineage and writes it back.
+ *
+ * A directory stays small: the files of a lineage whose record no longer
+ * serves (its token expired and it holds no refresh token, or the server
+ * refused its refresh token) are removed an hour later by a sweep that a
+ * lock of the directory starts at most every 10 minutes, on a worker
+ * thread; a lineage holding a live refresh token is kept.
  *
  * When the store cannot be used (a full disk, a read-only directory;
  * Redis down, slow, refusing the password, answering garbage), gets

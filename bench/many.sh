@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Many sources in one process, in figures (part of make bench; needs
+# cargo build --release -p criteo-test-server and make build): for 1,
+# 1,000, 10,000 and 100,000 sources on one client, each got once from 8
+# threads, the time to the first token of all, the descriptors and
+# threads the library holds then, and the resident memory they added.
+# Then the first get of a process just started, from the store.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+server_pid=
+trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
+cc -std=c11 -O2 -Wall -Wextra -Werror -pthread -Iinclude -o "$work/many" tests/c/many.c \
+    -Lbuild/lib -lcriteo_oauth -Wl,-rpath,"$PWD/build/lib"
+cc -std=c11 -O2 -Wall -Wextra -Werror -pthread -Iinclude -o "$work/shared" tests/c/shared.c \
+    -Lbuild/lib -lcriteo_oauth -Wl,-rpath,"$PWD/build/lib"
+target/release/criteo-test-server >"$work/server.out" &
+server_pid=$!
+target/release/criteo-test-server --tls "$work/ca.pem" >"$work/tls.out" &
+server_pid="$server_pid $!"
+for _ in $(seq 50); do [[ -s $work/server.out && -s $work/tls.out ]] && break; sleep 0.1; done
+url=$(head -n1 "$work/server.out")
+
+echo
+echo "sources in one process (plain HTTP loopback, each got once from 8 threads)"
+printf '  %8s %16s %12s %8s %12s %14s\n' sources "first token, all" descriptors threads "RSS added" "per source"
+for n in 1 1000 10000 100000; do
+    read -r count ms descriptors threads kib bytes < <("$work/many" scale "$url/scenario/lives-900" "$n")
+    printf '  %8s %13s ms %12s %8s %9s KiB %12s B\n' "$count" "$ms" "$descriptors" "$threads" "$kib" "$bytes"
+done
+read -r _ _ _ _ _ bytes < <("$work/many" scale "$url/scenario/long-token" 10000)
+echo "  with a token of 3,080 characters: $bytes B per source"
+
+echo
+echo "the first get of a process just started, from the store (TLS server; client, source, get), CPU"
+tls_lives="$(head -n1 "$work/tls.out")/scenario/lives-900"
+export SSL_CERT_FILE=$work/ca.pem
+"$work/shared" get "$work/store" "$tls_lives" bench-fresh >/dev/null
+for _ in $(seq 200); do "$work/shared" first-get-fresh "$work/store" "$tls_lives" bench-fresh; done | sort -n |
+    awk '{ v[NR] = $1 } END { printf "  median %.1f us, 10th percentile %.1f us, 90th %.1f us\n", v[int(NR / 2)], v[int(NR / 10)], v[int(NR * 9 / 10)] }'
+printf '  a new source'"'"'s first get in a running process: %s us\n' \
+    "$("$work/shared" first-gets "$work/store" "$tls_lives" bench-fresh 2000)"
