@@ -33,6 +33,7 @@ type options struct {
 	connectTimeout time.Duration
 	totalTimeout   time.Duration
 	maxRetries     *int
+	maxConcurrent  *int
 	caFile         *string
 	proxy          *string
 	userAgent      *string
@@ -58,6 +59,12 @@ func WithTimeouts(connect, total time.Duration) Option {
 // WithMaxRetries sets how many times a failed call may be retried (0 to 10, default 2).
 func WithMaxRetries(n int) Option { return func(o *options) { o.maxRetries = &n } }
 
+// WithMaxConcurrentRequests sets how many token requests the client
+// sends at once, from all its callers and token sources together (1 to
+// 1024, default 8); the others wait their turn within their own time
+// limits.
+func WithMaxConcurrentRequests(n int) Option { return func(o *options) { o.maxConcurrent = &n } }
+
 // WithCAFile trusts exactly the certificates in this PEM bundle.
 func WithCAFile(path string) Option { return func(o *options) { o.caFile = &path } }
 
@@ -77,6 +84,9 @@ func NewClient(opts ...Option) (*Client, error) {
 	}
 	if o.maxRetries != nil && (*o.maxRetries < 0 || *o.maxRetries > 10) {
 		return nil, invalidArgument("max retries must be between 0 and 10")
+	}
+	if o.maxConcurrent != nil && (*o.maxConcurrent < 1 || *o.maxConcurrent > 1024) {
+		return nil, invalidArgument("max concurrent requests must be between 1 and 1024")
 	}
 	if o.connectTimeout < 0 || o.totalTimeout < 0 {
 		return nil, invalidArgument("timeouts must not be negative")

@@ -153,6 +153,8 @@ func TestExplicitOptionsNeverFallBackToADefault(t *testing.T) {
 		{criteo.WithUserAgent(""), "user_agent must not be empty"},
 		{criteo.WithMaxRetries(-1), "max retries must be between 0 and 10"},
 		{criteo.WithMaxRetries(11), "max retries must be between 0 and 10"},
+		{criteo.WithMaxConcurrentRequests(0), "max concurrent requests must be between 1 and 1024"},
+		{criteo.WithMaxConcurrentRequests(1025), "max concurrent requests must be between 1 and 1024"},
 		{criteo.WithTimeouts(-time.Second, 0), "timeouts must not be negative"},
 		{criteo.WithTimeouts(0, -time.Millisecond), "timeouts must not be negative"},
 		{criteo.WithTimeouts(0, 50*24*time.Hour), "timeouts must be at most 4294967295 ms"},

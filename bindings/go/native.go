@@ -142,6 +142,9 @@ func buildClient(o *options, trace *traceHook) (*C.criteo_client, error) {
 	if o.maxRetries != nil {
 		C.criteo_client_builder_set_max_retries(builder, C.uint32_t(*o.maxRetries))
 	}
+	if o.maxConcurrent != nil {
+		C.criteo_client_builder_set_max_concurrent_requests(builder, C.uint32_t(*o.maxConcurrent))
+	}
 	if trace != nil {
 		C.register_trace(builder, C.uintptr_t(trace.id))
 	}

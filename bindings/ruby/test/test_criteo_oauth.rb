@@ -105,6 +105,10 @@ class CriteoOAuthTest < Minitest::Test
     error = assert_raises(CriteoOAuth::InvalidArgument) { CriteoOAuth::Client.new(host: "http://api.criteo.com") }
     assert_match(/not loopback/, error.message)
     assert_raises(CriteoOAuth::InvalidArgument) { CriteoOAuth::Client.new(max_retries: 11) }
+    [0, 1025].each do |max|
+      error = assert_raises(CriteoOAuth::InvalidArgument) { CriteoOAuth::Client.new(max_concurrent_requests: max) }
+      assert_match(/max_concurrent_requests \(#{max}\) must be from 1 to 1024/, error.message)
+    end
     assert_raises(CriteoOAuth::InvalidArgument) { CriteoOAuth::Client.new(timeout: -1) }
   end
 

@@ -14,6 +14,9 @@ module CriteoOAuth
     # ca_file: trust exactly this PEM bundle. proxy: an http:// proxy, or
     #   "" for none whatever the environment says. user_agent: your product
     #   token, sent first. max_retries: 0 to 10 (default 2).
+    # max_concurrent_requests: how many token requests the client sends at
+    #   once, from all its callers and sources (1 to 1024, default 8); the
+    #   others wait their turn within their own time limits.
     # trace: a Logger (each step as a #debug line) or anything with #call
     #   (given a CriteoOAuth::Event), told every step of the client's calls
     #   and of its token sources' fetches, on the thread doing the work
@@ -21,7 +24,7 @@ module CriteoOAuth
     #   quick and must not call this client or its sources. What it raises
     #   is dropped. A block works too: Client.new { |event| ... }.
     def initialize(host: nil, timeout: nil, connect_timeout: nil, ca_file: nil, proxy: nil, user_agent: nil,
-                   max_retries: nil, trace: nil, &block)
+                   max_retries: nil, max_concurrent_requests: nil, trace: nil, &block)
       builder = Native.criteo_client_builder_new
       trace ||= block
       if trace
@@ -42,6 +45,9 @@ module CriteoOAuth
       end
       Native.criteo_client_builder_set_timeouts(builder, milliseconds(connect_timeout), milliseconds(timeout))
       Native.criteo_client_builder_set_max_retries(builder, max_retries) unless max_retries.nil?
+      unless max_concurrent_requests.nil?
+        Native.criteo_client_builder_set_max_concurrent_requests(builder, max_concurrent_requests)
+      end
       pointer = Native.call_with_out(:criteo_client_builder_build, builder)
       @handle = Handle.new("client", pointer, Native.method(:criteo_client_free))
     end

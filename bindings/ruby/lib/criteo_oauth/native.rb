@@ -66,6 +66,7 @@ module CriteoOAuth
     attach_function :criteo_client_builder_set_host, %i[pointer string], :status
     attach_function :criteo_client_builder_set_timeouts, %i[pointer uint32 uint32], :status
     attach_function :criteo_client_builder_set_max_retries, %i[pointer uint32], :status
+    attach_function :criteo_client_builder_set_max_concurrent_requests, %i[pointer uint32], :status
     attach_function :criteo_client_builder_set_ca_file, %i[pointer string], :status
     attach_function :criteo_client_builder_set_proxy, %i[pointer string], :status
     attach_function :criteo_client_builder_set_user_agent, %i[pointer string], :status
