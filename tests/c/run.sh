@@ -628,7 +628,8 @@ for host in "$TLS_URL" ""; do
         env -u CRITEO_HOST "${tls_good[@]:1}" "${with_host[@]}" HTTPS_PROXY=socks5://127.0.0.1:9 "$cli"
 done
 check "criteo-token with its token cached and a missing SSL_CERT_FILE: the token (the trust store is read only to connect)" 0 \
-    '^eyJ[A-Za-z0-9._-]+$' bash -c 'env "$@" >/dev/null && env "$@" SSL_CERT_FILE=/nonexistent' _ "${tls_good[@]}" "$cli"
+    '^eyJ[A-Za-z0-9._-]+$' bash -c 'cli=$1; shift; env "$@" "$cli" >/dev/null && env "$@" SSL_CERT_FILE=/nonexistent "$cli"' _ \
+    "$cli" "${tls_good[@]}"
 check "criteo-token, a bad CRITEO_HOST: exit 2 naming it" 2 "^criteo-token: CRITEO_HOST must start with https:// or http://\$" \
     env "${tls_good[@]}" CRITEO_HOST=ftp://x "$cli"
 check "criteo-token, no secret: names the variable" 2 "^criteo-token: CRITEO_CLIENT_SECRET is not set" \

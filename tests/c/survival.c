@@ -5,7 +5,8 @@
  *    so every blocking system call is interrupted): calls still succeed.
  * 2. No file descriptor left (RLIMIT_NOFILE at the number already open):
  *    a call that needs a new connection, a name lookup and reading the
- *    system's trust store each fail with CRITEO_ERR_TRANSPORT saying so;
+ *    system's trust store (at an https client's first connection) each
+ *    fail with CRITEO_ERR_TRANSPORT saying so;
  *    once descriptors are available again, calls succeed.
  * Throughout, the library installs no signal handler and changes no signal
  * mask: every disposition and the mask are the same at the end (SIGALRM's
@@ -125,7 +126,15 @@ static int under_signals(const char *url, int calls) {
 
 static int out_of_descriptors(const char *url) {
     criteo_client *client = client_for(url);
-    criteo_client *named = client_for("https://criteo-oauth-test.invalid");
+    /* With a CA file, read now: its first connection starts at the lookup. */
+    criteo_client_builder *named_builder = criteo_client_builder_new();
+    criteo_client_builder_set_host(named_builder, "https://criteo-oauth-test.invalid");
+    criteo_client_builder_set_proxy(named_builder, "");
+    criteo_client_builder_set_ca_file(named_builder, "/etc/ssl/certs/ca-certificates.crt");
+    criteo_client *named = NULL;
+    if (criteo_client_builder_build(named_builder, &named, NULL) != CRITEO_OK) {
+        exit(2);
+    }
     struct rlimit saved;
     getrlimit(RLIMIT_NOFILE, &saved);
     int lowest_free = dup(STDIN_FILENO); /* a new descriptor takes the lowest free number */
@@ -135,15 +144,17 @@ static int out_of_descriptors(const char *url) {
     setrlimit(RLIMIT_NOFILE, &none_left);
     criteo_status starved = call(client, message, sizeof message);
     criteo_status starved_lookup = call(named, lookup, sizeof lookup);
+    /* An https client reads the system's trust store when it first
+     * connects (the default host: the store is read before any lookup). */
     criteo_client_builder *builder = criteo_client_builder_new();
     criteo_client_builder_set_proxy(builder, "");
-    criteo_client *unbuilt = NULL;
-    criteo_error *trust_error = NULL;
-    criteo_status starved_trust = criteo_client_builder_build(builder, &unbuilt, &trust_error);
+    criteo_client *https = NULL;
+    if (criteo_client_builder_build(builder, &https, NULL) != CRITEO_OK) {
+        exit(2);
+    }
     char trust[512];
-    snprintf(trust, sizeof trust, "%s", criteo_error_message(trust_error));
-    criteo_error_free(trust_error);
-    criteo_client_free(unbuilt);
+    criteo_status starved_trust = call(https, trust, sizeof trust);
+    criteo_client_free(https);
     setrlimit(RLIMIT_NOFILE, &saved);
     criteo_status recovered = call(client, NULL, 0);
     criteo_client_free(client);
