@@ -6,9 +6,16 @@
 #
 #   scripts/just-booted.sh make test
 set -euo pipefail
+# A namespace's offsets count from the machine's clocks, not from those of
+# the namespace this runs in: the new ones are this one's, moved back.
+offset() { # boottime|monotonic: this namespace's offset in seconds
+    awk -v clock="$1" '$1 == clock { print $2 }' /proc/self/timens_offsets 2>/dev/null | grep . || echo 0
+}
 up=$(cut -d. -f1 /proc/uptime)
 back=$((up > 60 ? up - 60 : 0))
-if ! unshare -T --boottime "-$back" --monotonic "-$back" true 2>/dev/null; then
+boottime=$(($(offset boottime) - back))
+monotonic=$(($(offset monotonic) - back))
+if ! unshare -T --boottime "$boottime" --monotonic "$monotonic" true 2>/dev/null; then
     if [[ ${CI:-} == true ]]; then
         echo "just-booted.sh: time namespaces (unshare -T) are not available; CI needs them" >&2
         exit 1
@@ -16,4 +23,4 @@ if ! unshare -T --boottime "-$back" --monotonic "-$back" true 2>/dev/null; then
     echo "SKIP just-booted.sh: unshare -T is not permitted here; running as is" >&2
     exec "$@"
 fi
-exec unshare -T --boottime "-$back" --monotonic "-$back" --fork "$@"
+exec unshare -T --boottime "$boottime" --monotonic "$monotonic" --fork "$@"

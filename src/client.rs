@@ -366,7 +366,7 @@ impl Client {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let time_left = (retry || turn.waited).then_some(remaining);
         let result = self.attempt(request, time_left, span);
-        drop(turn);
+        // Held before the turn goes to a request waiting for it.
         if let Err(failure) = &result
             && failure.error.http_status() == Some(429)
             && let Some(seconds) = failure.error.retry_after_secs()
@@ -375,6 +375,7 @@ impl Client {
                 .admission
                 .hold(client_id, Duration::from_secs(seconds));
         }
+        drop(turn);
         result
     }
 

@@ -26,7 +26,8 @@ pub(crate) fn note_fork() {
 static FORKS_BEGUN: AtomicU64 = AtomicU64::new(0);
 static WATCHING: AtomicBool = AtomicBool::new(false);
 
-/// Called in the parent right before a `fork()`.
+/// Called around each `fork()`: before it, then in both processes after
+/// it (a value read in between, by another thread, is then stale in both).
 pub(crate) fn note_fork_coming() {
     FORKS_BEGUN.fetch_add(1, Ordering::AcqRel);
 }

@@ -65,32 +65,39 @@ pub(crate) fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> io::Res
 }
 
 /// Runs `work` on one of the process's workers, when one is free (in the
-/// order given). With an `awaited` limit, `exit()` waits for it to end, at
-/// most that long from now; that is refused once the process has begun to
-/// exit (an `atexit` handler of the host's, or another thread, may call in
-/// then). The error says why it will not run: the caller does the work
-/// itself, or not at all.
-pub(crate) fn run_in_background(
-    awaited: Option<Duration>,
+/// order given).
+pub(crate) fn run_in_background(work: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    Pool::give(pool(), Box::new(work))
+}
+
+/// As [`run_in_background`], and `exit()` waits for `work` to end, at
+/// most `limit` from when it starts. Once the process has begun to exit
+/// (an `atexit` handler of the host's, or another thread, may call in
+/// then), none starts: work given then is refused (the error says why:
+/// the caller does the work itself, or not at all), and work that was
+/// waiting in line is given to `not_run` instead (nothing was sent, so
+/// nothing is lost).
+pub(crate) fn run_awaited(
+    limit: Duration,
     work: impl FnOnce() + Send + 'static,
+    not_run: impl FnOnce(io::Error) + Send + 'static,
 ) -> io::Result<()> {
-    let counted = match awaited {
-        Some(_) if EXITING.load(Ordering::Acquire) == process::generation() => {
-            return Err(io::Error::other(
-                "the process is exiting, and would not wait for it",
-            ));
-        }
-        Some(limit) => Some(Counted::start(limit)),
-        None => None,
-    };
-    let job: Job = Box::new(move || {
-        let awaited_by = counted.as_ref().map(|_| process::generation());
-        AWAITED_THREAD_OF.set(awaited_by);
+    if EXITING.load(Ordering::Acquire) == process::generation() {
+        return Err(exiting());
+    }
+    run_in_background(move || {
+        let Some(counted) = Counted::start(limit) else {
+            return not_run(exiting());
+        };
+        AWAITED_THREAD_OF.set(Some(process::generation()));
         work();
         AWAITED_THREAD_OF.set(None);
         drop(counted);
-    });
-    Pool::give(pool(), job)
+    })
+}
+
+fn exiting() -> io::Error {
+    io::Error::other("the process is exiting, and would not wait for it")
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -161,21 +168,26 @@ impl Pool {
     }
 }
 
-/// One awaited thread, counted in from its start until this is dropped
-/// (when its work ends, even by a panic, or when it could not start).
+/// One awaited job, counted in from its start until this is dropped (when
+/// its work ends, even by a panic).
 struct Counted {
     running: Arc<Owned<Running>>,
 }
 
 impl Counted {
-    fn start(limit: Duration) -> Counted {
+    /// `None` once the process has begun to exit: checked under the lock
+    /// that `exit()` takes to mark it, so that no job starts unwaited for.
+    fn start(limit: Duration) -> Option<Counted> {
         let running = running();
         let mut state = running.lock();
+        if EXITING.load(Ordering::Acquire) == process::generation() {
+            return None;
+        }
         state.count += 1;
         let until = deadline_after(limit);
         state.until = Some(state.until.map_or(until, |earlier| earlier.max(until)));
         drop(state);
-        Counted { running }
+        Some(Counted { running })
     }
 }
 
@@ -211,10 +223,10 @@ impl Running {
 /// end, each at most until its limit, but not for the thread calling
 /// `exit()` (a refresh callback may), which would wait for itself.
 extern "C" fn wait_for_awaited_threads() {
-    EXITING.store(process::generation(), Ordering::Release);
     let own = usize::from(AWAITED_THREAD_OF.get() == Some(process::generation()));
     let running = running();
     let mut state = running.lock();
+    EXITING.store(process::generation(), Ordering::Release);
     while state.count > own {
         let left = state.until.map_or(Duration::ZERO, |until| {
             until.saturating_duration_since(Instant::now())

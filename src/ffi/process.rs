@@ -43,18 +43,22 @@ pub(crate) fn watch_for_fork() {
     crate::process::first_time(&REGISTERED, || {
         // SAFETY: each handler only increments an atomic counter, which is
         // async-signal-safe as a child handler must be.
-        let registered =
-            unsafe { libc::pthread_atfork(Some(before_fork), None, Some(in_the_child)) };
+        let registered = unsafe {
+            libc::pthread_atfork(Some(around_fork), Some(around_fork), Some(in_the_child))
+        };
         if registered == 0 {
             crate::process::note_watching();
         }
     });
 }
 
-extern "C" fn before_fork() {
+/// Before the fork, and in the parent after it: what another thread reads
+/// between the two still changes in the parent once the child exists.
+extern "C" fn around_fork() {
     crate::process::note_fork_coming();
 }
 
 extern "C" fn in_the_child() {
+    crate::process::note_fork_coming();
     crate::process::note_fork();
 }

@@ -71,37 +71,29 @@ impl<T: CachedToken> TokenSource<T> {
         }
     }
 
-    /// Starts [`fetch`](Self::fetch) on a thread of the library's, which
-    /// keeps the source alive until it ends.
+    /// Starts [`fetch`](Self::fetch) on a worker thread of the library's,
+    /// which keeps the source alive until it ends.
     pub(super) fn fetch_on_a_thread(
         self: &Arc<Self>,
         locked: &Arc<Owned<Locked<T>>>,
     ) -> Result<(), Error> {
-        let source = Arc::clone(self);
-        let locked = Arc::clone(locked);
+        let (source, on) = (Arc::clone(self), Arc::clone(locked));
         let fetch = move || {
             let _quiet = QuietPanics::enter();
-            let _ = source.fetch(&locked);
+            let _ = source.fetch(&on);
+        };
+        // The process began to exit while the fetch waited for a worker.
+        let (source, on) = (Arc::clone(self), Arc::clone(locked));
+        let not_run = move |error| {
+            let _ = source.finish_fetch(&on, on.lock(), Err(no_thread(&error)));
         };
         // Cut off by the process's exit, a fetch of these grants may lose
         // a refresh token the server has rotated, or a code it has spent.
-        let awaited = self
-            .first_request
-            .renews_with_refresh_token()
-            .then(|| self.wait_limit());
-        let started = threads::run_in_background(awaited, fetch);
-        started.map_err(|error| {
-            let hint = match error.kind() {
-                std::io::ErrorKind::WouldBlock => {
-                    ": the process may be at its limit of threads (ulimit -u)"
-                }
-                _ => "",
-            };
-            Error::new(
-                ErrorKind::Transport,
-                format!("could not start a thread for the fetch ({error}){hint}"),
-            )
-        })
+        let started = match self.first_request.renews_with_refresh_token() {
+            true => threads::run_awaited(self.wait_limit(), fetch, not_run),
+            false => threads::run_in_background(fetch),
+        };
+        started.map_err(|error| no_thread(&error))
     }
 
     /// Waits at most `limit` for the fetch under way to end, and takes its
@@ -492,6 +484,20 @@ impl<T: CachedToken> TokenSource<T> {
             Written::Superseded => Err(superseded(&store)),
         }
     }
+}
+
+/// Why a fetch did not run on a thread of the library's.
+fn no_thread(error: &std::io::Error) -> Error {
+    let hint = match error.kind() {
+        std::io::ErrorKind::WouldBlock => {
+            ": the process may be at its limit of threads (ulimit -u)"
+        }
+        _ => "",
+    };
+    Error::new(
+        ErrorKind::Transport,
+        format!("could not start a thread for the fetch ({error}){hint}"),
+    )
 }
 
 /// Writes `lineage` as the store's next record; its serial counts the

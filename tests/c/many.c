@@ -23,6 +23,25 @@
  *       20 s for the directory's sweep (which that lock may have started
  *       on a worker) to settle. Prints "<records> records, <locks> lock
  *       files" (the .json and .lock files in STORE).
+ *   many exit-queued STORE URL PREFIX N [check]
+ *       a short-lived program: N sources of the refresh_token grant
+ *       (refresh tokens PREFIX-<k>, a server that revokes a refresh token
+ *       once used), each got once, then all due at once: a get of each
+ *       starts N refreshes in the background, more than the workers, and
+ *       the program exits at once. With "check", a later process makes a
+ *       new fetch for every lineage from what STORE holds. Prints
+ *       "<ok> lineages still serve, <failed> refused".
+ *   many held-at-once URL CLIENT_ID THREADS
+ *       THREADS sources of CLIENT_ID on a client that sends one request
+ *       at a time, got at once from THREADS threads; URL answers 429 with
+ *       Retry-After, slowly. Prints "<requests> requests for <THREADS>
+ *       gets at once": the turn goes on only once the hold is set.
+ *   many fork-while-making URL FORKS
+ *       one thread makes refresh_token sources without pause while the
+ *       main thread forks FORKS times; each child gets the source made
+ *       last before its fork, then the parent gets it too (URL revokes a
+ *       refresh token once used). Prints "<FORKS> forks while sources were
+ *       made: <n> not shared" (a source made around the fork is shared).
  *   many due URL CLIENT_ID N LIMIT
  *       N sources of CLIENT_ID on a client that sends at most LIMIT token
  *       requests at once; first gets from 32 threads, then every token is
@@ -351,6 +370,152 @@ static int died(const char *store, const char *url, const char *prefix, long n, 
     return 0;
 }
 
+static criteo_token_source *rotating_source(const criteo_client *client, const char *store, const char *refresh) {
+    criteo_token_source *source = NULL;
+    criteo_error *error = NULL;
+    if (criteo_token_source_new(client, "refresh_token", "many-exit", "secret", NULL, NULL, refresh, &source,
+                                &error) != CRITEO_OK ||
+        criteo_token_source_set_store(source, store, &error) != CRITEO_OK) {
+        fprintf(stderr, "many: %s\n", criteo_error_message(error));
+        exit(2);
+    }
+    return source;
+}
+
+static int exit_queued(const char *store, const char *url, const char *prefix, long n, bool check) {
+    criteo_client *client = client_for(url, 1024);
+    criteo_token_source **sources = calloc((size_t)n, sizeof *sources);
+    for (long i = 0; i < n; i++) {
+        char refresh[128];
+        snprintf(refresh, sizeof refresh, "%s-%ld", prefix, i);
+        sources[i] = rotating_source(client, store, refresh);
+    }
+    atomic_long next = 0, failed = 0;
+    struct first_gets work = {.sources = sources, .n = n, .next = &next, .failed = &failed};
+    pthread_t getters[32];
+    for (int i = 0; i < 32; i++) {
+        pthread_create(&getters[i], NULL, first_gets, &work);
+    }
+    for (int i = 0; i < 32; i++) {
+        pthread_join(getters[i], NULL);
+    }
+    if (!check) {
+        for (long i = 0; i < n; i++) {
+            criteo_token_source_set_refresh_margin(sources[i], 899);
+        }
+        sleep(2);
+        for (long i = 0; i < n; i++) {
+            free(get(sources[i]));
+        }
+        exit(0); /* with n refreshes in the background, most waiting for a worker */
+    }
+    for (long i = 0; i < n; i++) {
+        criteo_token_source_invalidate(sources[i]);
+    }
+    next = 0;
+    failed = 0;
+    for (int i = 0; i < 32; i++) {
+        pthread_create(&getters[i], NULL, first_gets, &work);
+    }
+    for (int i = 0; i < 32; i++) {
+        pthread_join(getters[i], NULL);
+    }
+    printf("%ld lineages still serve, %ld refused\n", n - atomic_load(&failed), atomic_load(&failed));
+    for (long i = 0; i < n; i++) {
+        criteo_token_source_free(sources[i]);
+    }
+    free(sources);
+    criteo_client_free(client);
+    return 0;
+}
+
+static int held_at_once(const char *url, const char *client_id, int threads) {
+    criteo_client *client = client_for(url, 1);
+    criteo_token_source **sources = calloc((size_t)threads, sizeof *sources);
+    for (int i = 0; i < threads; i++) {
+        sources[i] = source_for(client, client_id);
+    }
+    atomic_long next = 0, failed = 0;
+    struct first_gets work = {.sources = sources, .n = threads, .next = &next, .failed = &failed};
+    pthread_t *getters = calloc((size_t)threads, sizeof *getters);
+    for (int i = 0; i < threads; i++) {
+        pthread_create(&getters[i], NULL, first_gets, &work);
+    }
+    for (int i = 0; i < threads; i++) {
+        pthread_join(getters[i], NULL);
+        criteo_token_source_free(sources[i]);
+    }
+    printf("%ld requests for %d gets at once\n", fetches_by(url, client_id), threads);
+    free(getters);
+    free(sources);
+    criteo_client_free(client);
+    return 0;
+}
+
+enum { MOST_MADE = 100000 };
+static criteo_token_source *made[MOST_MADE];
+static atomic_long last_made = -1;
+static atomic_bool stop_making;
+
+static void *make_sources(void *client) {
+    for (long k = 0; k < MOST_MADE && !atomic_load(&stop_making); k++) {
+        char refresh[64];
+        snprintf(refresh, sizeof refresh, "made-%d-%ld", (int)getpid(), k);
+        criteo_error *error = NULL;
+        if (criteo_token_source_new(client, "refresh_token", "many-made", "secret", NULL, NULL, refresh, &made[k],
+                                    &error) != CRITEO_OK) {
+            die("criteo_token_source_new failed");
+        }
+        atomic_store(&last_made, k);
+    }
+    return NULL;
+}
+
+static int fork_while_making(const char *url, int forks) {
+    criteo_client *client = client_for(url, 0);
+    pthread_t maker;
+    pthread_create(&maker, NULL, make_sources, client);
+    while (atomic_load(&last_made) < 0) {
+        usleep(100);
+    }
+    int not_shared = 0;
+    for (int f = 0; f < forks; f++) {
+        int pipe_ends[2];
+        if (pipe(pipe_ends) != 0) {
+            die("pipe");
+        }
+        pid_t child = fork();
+        if (child == 0) {
+            long k = atomic_load(&last_made);
+            char *token = get(made[k]);
+            dprintf(pipe_ends[1], "%ld %s\n", k, token != NULL ? token : "(failed)");
+            _exit(0);
+        }
+        close(pipe_ends[1]);
+        char line[512] = "";
+        FILE *from_child = fdopen(pipe_ends[0], "r");
+        char *read = fgets(line, sizeof line, from_child);
+        fclose(from_child);
+        waitpid(child, NULL, 0);
+        long k;
+        char theirs[400];
+        if (read == NULL || sscanf(line, "%ld %399s", &k, theirs) != 2) {
+            die("no word from a child");
+        }
+        char *ours = get(made[k]);
+        not_shared += ours == NULL || strcmp(ours, theirs) != 0;
+        free(ours);
+    }
+    atomic_store(&stop_making, true);
+    pthread_join(maker, NULL);
+    for (long k = 0; k <= atomic_load(&last_made); k++) {
+        criteo_token_source_free(made[k]);
+    }
+    criteo_client_free(client);
+    printf("%d forks while sources were made: %d not shared\n", forks, not_shared);
+    return 0;
+}
+
 static int held(const char *url, const char *client_id, long n) {
     criteo_client *client = client_for(url, 0);
     criteo_token_source *first = source_for(client, client_id);
@@ -428,6 +593,15 @@ int main(int argc, char **argv) {
     }
     if ((argc == 6 || argc == 7) && strcmp(argv[1], "died") == 0) {
         return died(argv[2], argv[3], argv[4], atol(argv[5]), argc == 7 && strcmp(argv[6], "wait") == 0);
+    }
+    if ((argc == 6 || argc == 7) && strcmp(argv[1], "exit-queued") == 0) {
+        return exit_queued(argv[2], argv[3], argv[4], atol(argv[5]), argc == 7 && strcmp(argv[6], "check") == 0);
+    }
+    if (argc == 5 && strcmp(argv[1], "held-at-once") == 0) {
+        return held_at_once(argv[2], argv[3], atoi(argv[4]));
+    }
+    if (argc == 4 && strcmp(argv[1], "fork-while-making") == 0) {
+        return fork_while_making(argv[2], atoi(argv[3]));
     }
     if (argc == 4 && strcmp(argv[1], "scale") == 0) {
         return scale(argv[2], atol(argv[3]));

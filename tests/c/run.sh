@@ -558,7 +558,14 @@ for program in many many-asan valgrind; do
         "^1 requests for 1001 gets, 1000 refused as held\$" \
         "${command[@]}" held "$URL/scenario/429-after-100" "many-held-$program-$$" 1000
 done
+for program in many many-asan; do
+    check "a 429 answered while 19 requests waited for the one turn: none of them is sent [$program]" 0 \
+        "^1 requests for 20 gets at once\$" \
+        "$BUILD_DIR/$program" held-at-once "$URL/scenario/slow-100-429-after-100" "many-held-at-once-$program-$$" 20
+done
 # Plain build only: GCC 12's ASan allocator is not fork-safe (see fork above).
+check "1000 forks while another thread makes sources: the source made last before each is shared with the child" 0 \
+    "^1000 forks while sources were made: 0 not shared\$" "$BUILD_DIR/many" fork-while-making "$URL/scenario/strict-rotate" 1000
 check "a fork among 5000 sources: parent and child share one refresh of a source and its token" 0 \
     "^2 fetches of source 2500 for both processes, same token: yes\$" \
     "$BUILD_DIR/many" fork "$URL/scenario/lives-2" "many-fork-$$" 5000
@@ -821,22 +828,29 @@ after the frees, 17 of 17 descriptors still open
     rm -rf "$decoy"
 done
 
-# A time namespace shares the boot's id but shifts CLOCK_BOOTTIME.
+# A time namespace shares the boot's id but shifts CLOCK_BOOTTIME. Its
+# offset counts from the machine's clock, not from the namespace this runs
+# in (scripts/just-booted.sh runs the suite in one): this one's is added.
 client=$(new_client timens)
 if unshare -T --boottime 1 true 2>/dev/null; then
+    boottime_offset=$(awk '$1 == "boottime" { print $2 }' /proc/self/timens_offsets 2>/dev/null | grep . || echo 0)
     "$shared" get "$store_root/timens" "$URL/scenario/lives-2" "$client" >/dev/null
     sleep 3
     # As far behind as the boot clock allows (it cannot go below zero: a
     # machine booted a minute ago, as a fresh CI machine, has little room).
     behind=$(($(cut -d. -f1 /proc/uptime) - 5))
     behind=$((behind > 3000 ? 3000 : behind))
+    check "a time namespace $behind s behind this one's boot clock reads so" 0 "^behind by $behind s\$" \
+        bash -c 'there=$(unshare -T --boottime "$1" --fork cut -d. -f1 /proc/uptime); here=$(cut -d. -f1 /proc/uptime)
+                 by=$((here - there)); ((by >= $2 - 1 && by <= $2 + 1)) && by=$2; echo "behind by $by s"' _ \
+        "$((boottime_offset - behind))" "$behind"
     check "a process in a time namespace (CLOCK_BOOTTIME $behind s behind) never takes an expired token" 0 "^2\$" \
-        bash -c 'unshare -T --boottime "-$1" --fork "$2" get "$3" "$4" "$5" >/dev/null && "$2" count "$6" "$5"' _ \
-        "$behind" "$shared" "$store_root/timens" "$URL/scenario/lives-2" "$client" "$URL"
+        bash -c 'unshare -T --boottime "$1" --fork "$2" get "$3" "$4" "$5" >/dev/null && "$2" count "$6" "$5"' _ \
+        "$((boottime_offset - behind))" "$shared" "$store_root/timens" "$URL/scenario/lives-2" "$client" "$URL"
     # Namespaces made and gone in turn: the kernel gives the next one the
     # number (time:[...]) the last one had, whatever its offset.
     client=$(new_client timens-reuse)
-    unshare -T --boottime 3600 --fork "$shared" get "$store_root/timens-reuse" "$URL/scenario/lives-2" "$client" >/dev/null
+    unshare -T --boottime "$((boottime_offset + 3600))" --fork "$shared" get "$store_root/timens-reuse" "$URL/scenario/lives-2" "$client" >/dev/null
     sleep 3
     check "a 2 s token stored from a namespace 1 h ahead is expired 3 s later in the next namespace, which has its number" 0 "^2\$" \
         bash -c 'unshare -T --fork "$1" get "$2" "$3" "$4" >/dev/null && "$1" count "$5" "$4"' _ \
@@ -903,11 +917,30 @@ if command -v faketime >/dev/null; then
 ^1\$" bash -c '"$1" get "$2" "$3" "$4" rt-0 && "$1" count "$5" "$4"' _ \
             "$shared" "$swept" "$URL/scenario/rotate" "kept-$program-$$" "$URL"
     done
+    # Whatever took the sweep's marker's name, no lock waits on it.
+    for odd in fifo directory; do
+        odd_store="$store_root/odd-$odd" && mkdir -m 0700 "$odd_store"
+        case $odd in fifo) mkfifo "$odd_store/swept" ;; directory) mkdir "$odd_store/swept" ;; esac
+        touch -d "2 hours ago" "$odd_store/swept"
+        check "  a $odd named like the sweep's marker: a get within its limits, the sweep goes on" 0 "^eyJ[^ ]+ CRITEO_OK
+^regular\$" bash -c 'timeout 10 "$1" get "$2" "$3" "$4" && stat -c %F "$2/swept" | cut -d" " -f1' _ \
+            "$shared" "$odd_store" "$lives" "odd-$odd-$$"
+    done
 elif [[ ${CI:-} == true ]]; then
     fail "faketime is not installed; CI must run the store sweep test"
 else
     echo "SKIP store sweep: faketime is not installed (CI installs it)"
 fi
+
+# A short-lived program whose sources' refreshes wait in line for the
+# library's workers at exit: each that started is waited for, none that
+# had not is started, and no rotated refresh token is lost.
+for program in many many-asan; do
+    queued="$store_root/exit-queued-$program"
+    check "exit() with 80 refreshes in the background, more than the workers: every lineage still serves [$program]" 0 \
+        "^80 lineages still serve, 0 refused\$" bash -c '"$1" exit-queued "$2" "$3" "$4" 80 && "$1" exit-queued "$2" "$3" "$4" 80 check' _ \
+        "$BUILD_DIR/$program" "$queued" "$URL/scenario/slow-1200-strict-rotate" "exit-queued-$program-$$"
+done
 
 echo "== time: suspends and clocks set by hand"
 # clocks.c moves the clocks under the library with its own clock_gettime.

@@ -47,10 +47,24 @@ const MAX_NOTE_BYTES: usize = 64;
 pub(super) fn start_if_due(directory: &OwnedFd) {
     let now = SystemTime::now();
     let swept = statat(directory, MARKER, AtFlags::SYMLINK_NOFOLLOW);
-    if swept.is_ok_and(|status| modified(&status) + SWEEP_EVERY > now) {
-        return;
+    // A time ahead of now (the clock was set back since) is no reason to
+    // wait until then.
+    let recent = |status: &Stat| {
+        let at = modified(status);
+        at + SWEEP_EVERY > now && at <= now + SWEEP_EVERY
+    };
+    match &swept {
+        Ok(status) if !is_regular(status) => {
+            // Something else took the name (a directory, a link, a FIFO).
+            let _ = unlinkat(directory, MARKER, AtFlags::empty());
+            let _ = unlinkat(directory, MARKER, AtFlags::REMOVEDIR);
+        }
+        Ok(status) if recent(status) => return,
+        _ => {}
     }
-    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    // Never waits: a FIFO put in its place meanwhile is not opened (ENXIO).
+    let flags =
+        OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let Ok(marker) = openat(directory, MARKER, flags, Mode::RUSR | Mode::WUSR) else {
         return;
     };
@@ -60,7 +74,7 @@ pub(super) fn start_if_due(directory: &OwnedFd) {
     let Ok(own) = rustix::io::fcntl_dupfd_cloexec(directory, 3) else {
         return;
     };
-    let _ = threads::run_in_background(None, move || sweep(&own, SystemTime::now()));
+    let _ = threads::run_in_background(move || sweep(&own, SystemTime::now()));
 }
 
 /// Removes the files of every lineage of `directory` that has been of no
@@ -148,6 +162,10 @@ fn useless_since(
             Err(Errno::NOENT)
         ),
     }
+}
+
+fn is_regular(status: &Stat) -> bool {
+    status.st_mode & libc::S_IFMT == libc::S_IFREG
 }
 
 fn modified(status: &Stat) -> SystemTime {
