@@ -79,8 +79,10 @@
  *   shared fork-in-callback-then-exit URL CLIENT_ID
  *       the callback of a refresh in the background forks; the child, whose
  *       only thread is that library thread, starts a fetch of its own with
- *       criteo_token_source_get_within and exits: the exit must wait for
- *       that fetch (its callback runs).
+ *       criteo_token_source_get_within (waiting 200 ms, so that it has
+ *       begun: a fetch still in line for a worker when exit() begins is
+ *       not started) and exits: the exit must wait for that fetch (its
+ *       callback runs).
  *   shared fork-and-exit-during-refresh URL CLIENT_ID
  *       while a refresh runs in the background (URL: a slow scenario), the
  *       process forks and the child exits at once: the child must not wait
@@ -679,7 +681,7 @@ static void fork_then_fetch_and_exit(void *user_data, const criteo_token *token)
     criteo_token_source_set_refresh_callback(forking, say, "the child's own fetch ended");
     criteo_token_source_invalidate(forking);
     criteo_token *fetched = NULL;
-    criteo_token_source_get_within(forking, 0, &fetched, NULL);
+    criteo_token_source_get_within(forking, 200, &fetched, NULL);
     criteo_token_free(fetched);
     exit(0);
 }
