@@ -26,9 +26,9 @@ use crate::process::{self, Owned, PerProcess, made_once};
 /// The most workers a process runs background work on at once. A worker
 /// ends as soon as no work waits: an idle process keeps no thread of the
 /// library's.
-pub(crate) const MAX_WORKERS: usize = 16;
+const MAX_WORKERS: usize = 16;
 
-/// The awaited threads running in this process (in a child of `fork()`,
+/// The awaited jobs running in this process (in a child of `fork()`,
 /// none: the parent's are not there).
 #[derive(Default)]
 struct Running {
@@ -44,13 +44,14 @@ struct RunningState {
 }
 
 /// The generation of the process whose `exit()` has begun to wait (none
-/// at first). From then on no awaited thread starts: nothing would wait
-/// for it.
+/// at first). From then on no awaited job starts: nothing would wait for
+/// it.
 static EXITING: AtomicU64 = AtomicU64::new(u64::MAX);
 
 thread_local! {
-    /// On an awaited thread: the generation of the process that started it
-    /// (a child forked from it runs on as its own main thread).
+    /// While a worker runs an awaited job: the generation of the process
+    /// that started it (a child forked from it runs on as its own main
+    /// thread).
     static AWAITED_THREAD_OF: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
@@ -219,7 +220,7 @@ impl Running {
     }
 }
 
-/// Called by `exit()`: waits for the awaited threads of this process to
+/// Called by `exit()`: waits for the awaited jobs of this process to
 /// end, each at most until its limit, but not for the thread calling
 /// `exit()` (a refresh callback may), which would wait for itself.
 extern "C" fn wait_for_awaited_threads() {
@@ -243,7 +244,7 @@ extern "C" fn wait_for_awaited_threads() {
 }
 
 /// The first time the library starts a thread: it is never unloaded from
-/// then on, and `exit()` waits for its awaited threads. Never waits (a
+/// then on, and `exit()` waits for its awaited jobs. Never waits (a
 /// `Once` would hang a child forked while another thread runs it).
 fn stay_loaded_and_wait_at_exit() {
     static DONE: AtomicBool = AtomicBool::new(false);
