@@ -11,15 +11,40 @@ use arc_swap::ArcSwap;
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
-/// Changes in a child after each `fork()` (once the C layer watches for
-/// it). Connections, locks and threads of another generation belong to
+/// Changes in a child after each `fork()` (once [`watch_for_fork`] has
+/// been called). Connections, locks and threads of another generation belong to
 /// another process: they are left alone, never used, never closed.
 pub fn generation() -> u64 {
     GENERATION.load(Ordering::Acquire)
 }
 
-/// Called in the child right after a `fork()`.
-pub(crate) fn note_fork() {
+/// Registers, once, handlers that tell this module of every `fork()`, so
+/// that a child never uses its parent's connections or locks, and both
+/// know that they may now share what the parent had. Called by every
+/// exported function and by every token source made. glibc removes the
+/// handlers when the library is unloaded with `dlclose`.
+pub(crate) fn watch_for_fork() {
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    first_time(&REGISTERED, || {
+        // SAFETY: each handler only increments atomic counters, which is
+        // async-signal-safe as a child handler must be.
+        let registered = unsafe {
+            libc::pthread_atfork(Some(around_fork), Some(around_fork), Some(in_the_child))
+        };
+        if registered == 0 {
+            WATCHING.store(true, Ordering::Release);
+        }
+    });
+}
+
+/// Before the fork, and in the parent after it: what another thread reads
+/// between the two still changes in the parent once the child exists.
+extern "C" fn around_fork() {
+    note_fork_coming();
+}
+
+extern "C" fn in_the_child() {
+    note_fork_coming();
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
@@ -28,20 +53,14 @@ static WATCHING: AtomicBool = AtomicBool::new(false);
 
 /// Called around each `fork()`: before it, then in both processes after
 /// it (a value read in between, by another thread, is then stale in both).
-pub(crate) fn note_fork_coming() {
+fn note_fork_coming() {
     FORKS_BEGUN.fetch_add(1, Ordering::AcqRel);
-}
-
-/// Called once the C layer hears of every `fork()`.
-pub(crate) fn note_watching() {
-    WATCHING.store(true, Ordering::Release);
 }
 
 /// How many `fork()`s this process, and those it was forked from, have
 /// begun since the library began to watch: a value that changes, in
 /// parent and child alike, with every `fork()`. `None` when the library
-/// does not watch (it was never called through the C interface): then any
-/// moment may come after a `fork()`.
+/// could not watch: then any moment may come after a `fork()`.
 pub(crate) fn forks_begun() -> Option<u64> {
     let forks = FORKS_BEGUN.load(Ordering::Acquire);
     WATCHING.load(Ordering::Acquire).then_some(forks)

@@ -49,6 +49,8 @@ struct RunningState {
 static EXITING: AtomicU64 = AtomicU64::new(u64::MAX);
 
 thread_local! {
+    /// On the thread that runs `exit()`'s handlers, once they began.
+    static EXITING_HERE: Cell<bool> = const { Cell::new(false) };
     /// While a worker runs an awaited job: the generation of the process
     /// that started it (a child forked from it runs on as its own main
     /// thread).
@@ -97,6 +99,13 @@ pub(crate) fn run_awaited(
     })
 }
 
+/// Whether the process has begun to exit on another thread than this
+/// one: then nothing waits for what this thread starts, and the process
+/// may end in the middle of it.
+pub(crate) fn exiting_elsewhere() -> bool {
+    EXITING.load(Ordering::Acquire) == process::generation() && !EXITING_HERE.get()
+}
+
 fn exiting() -> io::Error {
     io::Error::other("the process is exiting, and would not wait for it")
 }
@@ -136,7 +145,7 @@ impl Pool {
             return Ok(());
         }
         let worker = Arc::clone(&pool);
-        match spawn("criteo-oauth fetch", move || worker.work()) {
+        match spawn("criteo-oauth fetch", move || Pool::work(&worker)) {
             Ok(()) => state.workers += 1,
             Err(_) if state.workers > 0 => {}
             Err(error) => {
@@ -148,11 +157,16 @@ impl Pool {
     }
 
     /// A worker's life: the jobs waiting, one at a time, until none is
-    /// left.
-    fn work(&self) {
+    /// left. A worker that finds itself in a child of `fork()` (a job's
+    /// callback forked) ends there: the jobs, and the lock, are the
+    /// parent's.
+    fn work(pool: &Owned<Pool>) {
         loop {
+            if !pool.is_current() {
+                return;
+            }
             let job = {
-                let mut state = self.lock();
+                let mut state = pool.lock();
                 match state.waiting.pop_front() {
                     Some(job) => job,
                     None => {
@@ -228,6 +242,7 @@ extern "C" fn wait_for_awaited_threads() {
     let running = running();
     let mut state = running.lock();
     EXITING.store(process::generation(), Ordering::Release);
+    EXITING_HERE.set(true);
     while state.count > own {
         let left = state.until.map_or(Duration::ZERO, |until| {
             until.saturating_duration_since(Instant::now())

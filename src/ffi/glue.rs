@@ -18,7 +18,7 @@ pub(crate) const MAX_C_STRING_BYTES: usize = 64 * 1024;
 /// error. A panic prints nothing: its text goes into the error. (It also
 /// makes sure the library hears of a `fork()`.)
 pub(crate) fn catch_panic<T>(body: impl FnOnce() -> T) -> Result<T, Error> {
-    process::watch_for_fork();
+    crate::process::watch_for_fork();
     let _quiet = QuietPanics::enter();
     catch_unwind(AssertUnwindSafe(body)).map_err(|payload| Error::from_panic(&*payload))
 }

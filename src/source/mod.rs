@@ -42,6 +42,7 @@ use crate::error::{Error, ErrorKind};
 use crate::process::{Owned, PerProcess};
 use crate::request::TokenRequest;
 use crate::secret::Secret;
+use crate::threads;
 
 mod callback;
 mod fetch;
@@ -148,6 +149,8 @@ impl<T: CachedToken> TokenSource<T> {
 
     /// As [`new`](Self::new), reading the time from `clock` (a test's).
     pub fn with_clock(client: Client, request: TokenRequest, clock: Arc<dyn Clock>) -> Self {
+        // Its store for children is used only once one may exist.
+        crate::process::watch_for_fork();
         let saved = Saved {
             lineage: Lineage::new(request.clone()),
             margin: Margin::jittered(random_unit()),
@@ -329,6 +332,12 @@ impl<T: CachedToken> TokenSource<T> {
                 self.start_fetch(state);
                 match self.fetch_on_a_thread(&locked) {
                     Ok(()) => Ok(token),
+                    // The process is ending on another thread, which would
+                    // not wait for a refresh here (cut off, it could lose a
+                    // rotated refresh token): the valid token will do.
+                    Err(_) if threads::exiting_elsewhere() => {
+                        self.finish_fetch(&locked, locked.lock(), Ok(token))
+                    }
                     // No thread: the caller refreshes, as it would wait
                     // for its thread's fetch anyway.
                     Err(_) => self.fetch(&locked),

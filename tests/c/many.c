@@ -42,6 +42,13 @@
  *       last before its fork, then the parent gets it too (URL revokes a
  *       refresh token once used). Prints "<FORKS> forks while sources were
  *       made: <n> not shared" (a source made around the fork is shared).
+ *   many fork-in-worker URL N
+ *       N sources of the refresh_token grant (URL revokes a refresh token
+ *       once used), all due at once: their refreshes run on the library's
+ *       workers, and source 0's refresh callback forks; the child returns
+ *       from the callback, on its copy of the worker. Prints "<c> callbacks
+ *       in the child, <p> in the parent, <r> requests": the child must run
+ *       none of the parent's waiting refreshes.
  *   many due URL CLIENT_ID N LIMIT
  *       N sources of CLIENT_ID on a client that sends at most LIMIT token
  *       requests at once; first gets from 32 threads, then every token is
@@ -71,6 +78,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -516,6 +524,69 @@ static int fork_while_making(const char *url, int forks) {
     return 0;
 }
 
+/* Callbacks counted across fork(), in memory parent and child share. */
+struct callbacks {
+    atomic_int in_parent, in_child, forked;
+};
+static struct callbacks *seen;
+static pid_t parent_pid;
+
+static void counted_callback(void *user_data, const criteo_token *token) {
+    (void)token;
+    if (getpid() != parent_pid) {
+        atomic_fetch_add(&seen->in_child, 1);
+        return;
+    }
+    atomic_fetch_add(&seen->in_parent, 1);
+    if (user_data != NULL && atomic_exchange(&seen->forked, 1) == 0 && fork() == 0) {
+        alarm(20);
+        return; /* the child goes on from the callback, on the worker */
+    }
+}
+
+static int fork_in_worker(const char *url, long n) {
+    seen = mmap(NULL, sizeof *seen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (seen == MAP_FAILED) {
+        die("mmap");
+    }
+    parent_pid = getpid();
+    criteo_client *client = client_for(url, 1024);
+    char client_id[64];
+    snprintf(client_id, sizeof client_id, "many-fork-in-worker-%d", (int)getpid());
+    criteo_token_source **sources = calloc((size_t)n, sizeof *sources);
+    for (long i = 0; i < n; i++) {
+        char refresh[128];
+        snprintf(refresh, sizeof refresh, "%s-%ld", client_id, i);
+        criteo_error *error = NULL;
+        if (criteo_token_source_new(client, "refresh_token", client_id, "secret", NULL, NULL, refresh, &sources[i],
+                                    &error) != CRITEO_OK) {
+            die("criteo_token_source_new failed");
+        }
+        free(get(sources[i]));
+        criteo_token_source_set_refresh_margin(sources[i], 900);
+    }
+    /* Set after the first gets: only the refreshes call back. */
+    for (long i = 0; i < n; i++) {
+        criteo_token_source_set_refresh_callback(sources[i], counted_callback, i == 0 ? "fork" : NULL);
+    }
+    for (long i = 0; i < n; i++) {
+        free(get(sources[i]));
+    }
+    for (int waited = 0; waited < 100 && atomic_load(&seen->in_parent) < n; waited++) {
+        usleep(100 * 1000);
+    }
+    while (wait(NULL) > 0) {
+    }
+    printf("%d callbacks in the child, %d in the parent, %ld requests\n", atomic_load(&seen->in_child),
+           atomic_load(&seen->in_parent), fetches_by(url, client_id));
+    for (long i = 0; i < n; i++) {
+        criteo_token_source_free(sources[i]);
+    }
+    free(sources);
+    criteo_client_free(client);
+    return 0;
+}
+
 static int held(const char *url, const char *client_id, long n) {
     criteo_client *client = client_for(url, 0);
     criteo_token_source *first = source_for(client, client_id);
@@ -602,6 +673,9 @@ int main(int argc, char **argv) {
     }
     if (argc == 4 && strcmp(argv[1], "fork-while-making") == 0) {
         return fork_while_making(argv[2], atoi(argv[3]));
+    }
+    if (argc == 4 && strcmp(argv[1], "fork-in-worker") == 0) {
+        return fork_in_worker(argv[2], atol(argv[3]));
     }
     if (argc == 4 && strcmp(argv[1], "scale") == 0) {
         return scale(argv[2], atol(argv[3]));

@@ -566,6 +566,8 @@ done
 # Plain build only: GCC 12's ASan allocator is not fork-safe (see fork above).
 check "1000 forks while another thread makes sources: the source made last before each is shared with the child" 0 \
     "^1000 forks while sources were made: 0 not shared\$" "$BUILD_DIR/many" fork-while-making "$URL/scenario/strict-rotate" 1000
+check "a fork in a refresh callback on a worker: the child runs none of the parent's waiting refreshes" 0 \
+    "^0 callbacks in the child, 40 in the parent, 80 requests\$" "$BUILD_DIR/many" fork-in-worker "$URL/scenario/strict-rotate" 40
 check "a fork among 5000 sources: parent and child share one refresh of a source and its token" 0 \
     "^2 fetches of source 2500 for both processes, same token: yes\$" \
     "$BUILD_DIR/many" fork "$URL/scenario/lives-2" "many-fork-$$" 5000
