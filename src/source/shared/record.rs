@@ -272,7 +272,7 @@ pub fn read_back(bytes: &[u8], key: &str, first: &TokenRequest) -> bool {
     };
     let written = record.to_bytes();
     let clock = crate::clock::SystemClock;
-    let lineage: Lineage<Token> = record.into_lineage(first, &clock);
+    let lineage: Lineage<crate::token::Token> = record.into_lineage(first, &clock);
     let again = Record::parse(&written, key).expect("a written record reads back");
     assert_eq!(again.serial, lineage.serial);
     let rewritten = Record::of(&lineage, key, &clock).to_bytes();
