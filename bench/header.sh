@@ -20,14 +20,11 @@ if [[ ! -f $earlier/libcriteo_oauth.so.0 ]]; then
     ln -sf libcriteo_oauth.so.0 "$earlier/libcriteo_oauth.so"
     cp "$work/src/include/criteo_oauth.h" "$earlier/"
 fi
-cc -std=c11 -O2 -Wall -Wextra -Werror -pthread -Iinclude -o "$work/header-this" bench/header.c \
-    -Lbuild/lib -lcriteo_oauth -Wl,-rpath,"$PWD/build/lib"
+source bench/common.sh
+bench_build "$work/header-this" bench/header.c
 cc -std=c11 -O2 -Wall -Wextra -Werror -pthread -I"$earlier" -o "$work/header-$base" bench/header.c \
     -L"$earlier" -lcriteo_oauth -Wl,-rpath,"$earlier"
-target/release/criteo-test-server >"$work/server.out" &
-server_pid=$!
-for _ in $(seq 50); do [[ -s $work/server.out ]] && break; sleep 0.1; done
-url=$(head -n1 "$work/server.out")
+start_test_servers
 
 echo
 echo "the cached header path, CPU ns per call on one source (1, 2, 8 threads), in turns"

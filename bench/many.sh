@@ -10,16 +10,10 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 server_pid=
 trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
-cc -std=c11 -O2 -Wall -Wextra -Werror -pthread -Iinclude -o "$work/many" tests/c/many.c \
-    -Lbuild/lib -lcriteo_oauth -Wl,-rpath,"$PWD/build/lib"
-cc -std=c11 -O2 -Wall -Wextra -Werror -pthread -Iinclude -o "$work/shared" tests/c/shared.c \
-    -Lbuild/lib -lcriteo_oauth -Wl,-rpath,"$PWD/build/lib"
-target/release/criteo-test-server >"$work/server.out" &
-server_pid=$!
-target/release/criteo-test-server --tls "$work/ca.pem" >"$work/tls.out" &
-server_pid="$server_pid $!"
-for _ in $(seq 50); do [[ -s $work/server.out && -s $work/tls.out ]] && break; sleep 0.1; done
-url=$(head -n1 "$work/server.out")
+source bench/common.sh
+bench_build "$work/many" tests/c/many.c
+bench_build "$work/shared" tests/c/shared.c
+start_test_servers tls
 
 echo
 echo "sources in one process (plain HTTP loopback, each got once from 8 threads)"
@@ -33,7 +27,7 @@ echo "  with a token of 3,080 characters: $bytes B per source"
 
 echo
 echo "the first get of a process just started, from the store (TLS server; client, source, get), CPU"
-tls_lives="$(head -n1 "$work/tls.out")/scenario/lives-900"
+tls_lives="$tls_url/scenario/lives-900"
 export SSL_CERT_FILE=$work/ca.pem
 "$work/shared" get "$work/store" "$tls_lives" bench-fresh >/dev/null
 for _ in $(seq 200); do "$work/shared" first-get-fresh "$work/store" "$tls_lives" bench-fresh; done | sort -n |

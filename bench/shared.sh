@@ -21,19 +21,13 @@ if command -v redis-server >/dev/null; then
 else
     echo "(redis-server is not installed: the rows of the store on Redis are left out)"
 fi
-cc -std=c11 -O2 -Wall -Wextra -Werror -pthread -Iinclude -o "$work/shared" tests/c/shared.c \
-    -Lbuild/lib -lcriteo_oauth -Wl,-rpath,"$PWD/build/lib"
-cc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -o "$work/criteo-token" tools/criteo-token.c \
-    -Lbuild/lib -lcriteo_oauth -Wl,-rpath,"$PWD/build/lib"
+source bench/common.sh
+bench_build "$work/shared" tests/c/shared.c
+bench_build "$work/criteo-token" tools/criteo-token.c
 # Plain HTTP where fetches are counted, TLS where time is measured.
-target/release/criteo-test-server >"$work/server.out" &
-server_pid=$!
-target/release/criteo-test-server --tls "$work/ca.pem" >"$work/tls.out" &
-server_pid="$server_pid $!"
-for _ in $(seq 50); do [[ -s $work/server.out && -s $work/tls.out ]] && break; sleep 0.1; done
-url=$(head -n1 "$work/server.out")
+start_test_servers tls
 lives="$url/scenario/lives-900"
-tls_lives="$(head -n1 "$work/tls.out")/scenario/lives-900"
+tls_lives="$tls_url/scenario/lives-900"
 export SSL_CERT_FILE=$work/ca.pem
 shared=$work/shared
 count() { "$shared" count "$url" "$1"; }

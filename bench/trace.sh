@@ -8,12 +8,10 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 server_pid=
 trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
-cc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -o "$work/trace" bench/trace.c \
-    -Lbuild/lib -lcriteo_oauth -Wl,-rpath,"$PWD/build/lib"
-target/release/criteo-test-server >"$work/server.out" &
-server_pid=$!
-for _ in $(seq 50); do [[ -s $work/server.out ]] && break; sleep 0.1; done
+source bench/common.sh
+bench_build "$work/trace" bench/trace.c
+start_test_servers
 
 echo
 echo "a fetch (keep-alive, loopback), 10 rounds of 500 each way, alternating"
-"$work/trace" "$(head -n1 "$work/server.out")" 10 500
+"$work/trace" "$url" 10 500

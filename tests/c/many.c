@@ -189,20 +189,44 @@ static int descriptors(const char *url, long n, int own) {
     return 0;
 }
 
-struct first_gets {
+struct getting {
     criteo_token_source **sources;
     long n;
-    atomic_long *next, *failed;
+    atomic_long next, failed;
 };
 
-static void *first_gets(void *arg) {
-    struct first_gets *work = arg;
-    for (long i; (i = atomic_fetch_add(work->next, 1)) < work->n;) {
+static void *get_some(void *arg) {
+    struct getting *work = arg;
+    for (long i; (i = atomic_fetch_add(&work->next, 1)) < work->n;) {
         char *token = get(work->sources[i]);
-        atomic_fetch_add(work->failed, token == NULL);
+        atomic_fetch_add(&work->failed, token == NULL);
         free(token);
     }
     return NULL;
+}
+
+/* A get of each of the N sources, from THREADS threads at once; returns
+ * how many failed. */
+static long get_all(criteo_token_source **sources, long n, int threads) {
+    struct getting work = {.sources = sources, .n = n};
+    pthread_t *getters = calloc((size_t)threads, sizeof *getters);
+    for (int i = 0; i < threads; i++) {
+        pthread_create(&getters[i], NULL, get_some, &work);
+    }
+    for (int i = 0; i < threads; i++) {
+        pthread_join(getters[i], NULL);
+    }
+    free(getters);
+    return atomic_load(&work.failed);
+}
+
+/* Frees the N sources, their array and their client. */
+static void free_all(criteo_token_source **sources, long n, criteo_client *client) {
+    for (long i = 0; i < n; i++) {
+        criteo_token_source_free(sources[i]);
+    }
+    free(sources);
+    criteo_client_free(client);
 }
 
 static atomic_int most_threads;
@@ -227,15 +251,7 @@ static int due(const char *url, const char *client_id, long n, unsigned limit) {
         sources[i] = source_for(client, client_id);
         criteo_token_source_set_refresh_margin(sources[i], 0);
     }
-    atomic_long next = 0, failed = 0;
-    struct first_gets work = {.sources = sources, .n = n, .next = &next, .failed = &failed};
-    pthread_t getters[32];
-    for (int i = 0; i < 32; i++) {
-        pthread_create(&getters[i], NULL, first_gets, &work);
-    }
-    for (int i = 0; i < 32; i++) {
-        pthread_join(getters[i], NULL);
-    }
+    long failed = get_all(sources, n, 32);
     /* Due at once: every token has more than a second left, and a margin
      * of its lifetime less one second. Then, past that second, one get
      * each: the cached token, and its refresh started in the background. */
@@ -248,7 +264,7 @@ static int due(const char *url, const char *client_id, long n, unsigned limit) {
     sleep(2);
     for (long i = 0; i < n; i++) {
         char *token = get(sources[i]);
-        atomic_fetch_add(&failed, token == NULL);
+        failed += token == NULL;
         free(token);
     }
     long refreshed = 0;
@@ -261,14 +277,10 @@ static int due(const char *url, const char *client_id, long n, unsigned limit) {
     }
     atomic_store(&storm_over, true);
     pthread_join(watcher, NULL);
-    for (long i = 0; i < n; i++) {
-        criteo_token_source_free(sources[i]);
-    }
-    criteo_client_free(client);
-    free(sources);
+    free_all(sources, n, client);
     printf("%ld gets failed, at most %ld requests at once (limit %u), at most %d threads of the library's, "
            "%ld refreshes done\n",
-           atomic_load(&failed), most_at_once(url, client_id), limit, atomic_load(&most_threads), refreshed);
+           failed, most_at_once(url, client_id), limit, atomic_load(&most_threads), refreshed);
     return 0;
 }
 
@@ -305,29 +317,17 @@ static int scale(const char *url, long n) {
     for (long i = 0; i < n; i++) {
         sources[i] = source_for(client, "many-scale");
     }
-    atomic_long next = 0, failed = 0;
-    struct first_gets work = {.sources = sources, .n = n, .next = &next, .failed = &failed};
-    pthread_t getters[8];
-    for (int i = 0; i < 8; i++) {
-        pthread_create(&getters[i], NULL, first_gets, &work);
-    }
-    for (int i = 0; i < 8; i++) {
-        pthread_join(getters[i], NULL);
-    }
+    long failed = get_all(sources, n, 8);
     double spent = wall_ms() - started;
     long grown = resident_kib() - before;
     int descriptors = count_entries("/proc/self/fd") - descriptors_before;
     int threads = threads_now() - threads_before;
-    if (atomic_load(&failed) > 0) {
+    if (failed > 0) {
         die("a get failed");
     }
     printf("%ld %.0f %d %d %ld %.0f\n", n, spent, descriptors, threads, grown, (double)grown * 1024.0 / (double)n);
-    for (long i = 0; i < n; i++) {
-        criteo_token_source_free(sources[i]);
-    }
-    free(sources);
     criteo_token_source_free(warm);
-    criteo_client_free(client);
+    free_all(sources, n, client);
     return 0;
 }
 
@@ -398,15 +398,7 @@ static int exit_queued(const char *store, const char *url, const char *prefix, l
         snprintf(refresh, sizeof refresh, "%s-%ld", prefix, i);
         sources[i] = rotating_source(client, store, refresh);
     }
-    atomic_long next = 0, failed = 0;
-    struct first_gets work = {.sources = sources, .n = n, .next = &next, .failed = &failed};
-    pthread_t getters[32];
-    for (int i = 0; i < 32; i++) {
-        pthread_create(&getters[i], NULL, first_gets, &work);
-    }
-    for (int i = 0; i < 32; i++) {
-        pthread_join(getters[i], NULL);
-    }
+    get_all(sources, n, 32);
     if (!check) {
         for (long i = 0; i < n; i++) {
             criteo_token_source_set_refresh_margin(sources[i], 899);
@@ -420,20 +412,9 @@ static int exit_queued(const char *store, const char *url, const char *prefix, l
     for (long i = 0; i < n; i++) {
         criteo_token_source_invalidate(sources[i]);
     }
-    next = 0;
-    failed = 0;
-    for (int i = 0; i < 32; i++) {
-        pthread_create(&getters[i], NULL, first_gets, &work);
-    }
-    for (int i = 0; i < 32; i++) {
-        pthread_join(getters[i], NULL);
-    }
-    printf("%ld lineages still serve, %ld refused\n", n - atomic_load(&failed), atomic_load(&failed));
-    for (long i = 0; i < n; i++) {
-        criteo_token_source_free(sources[i]);
-    }
-    free(sources);
-    criteo_client_free(client);
+    long refused = get_all(sources, n, 32);
+    printf("%ld lineages still serve, %ld refused\n", n - refused, refused);
+    free_all(sources, n, client);
     return 0;
 }
 
@@ -443,20 +424,9 @@ static int held_at_once(const char *url, const char *client_id, int threads) {
     for (int i = 0; i < threads; i++) {
         sources[i] = source_for(client, client_id);
     }
-    atomic_long next = 0, failed = 0;
-    struct first_gets work = {.sources = sources, .n = threads, .next = &next, .failed = &failed};
-    pthread_t *getters = calloc((size_t)threads, sizeof *getters);
-    for (int i = 0; i < threads; i++) {
-        pthread_create(&getters[i], NULL, first_gets, &work);
-    }
-    for (int i = 0; i < threads; i++) {
-        pthread_join(getters[i], NULL);
-        criteo_token_source_free(sources[i]);
-    }
+    get_all(sources, threads, threads);
     printf("%ld requests for %d gets at once\n", fetches_by(url, client_id), threads);
-    free(getters);
-    free(sources);
-    criteo_client_free(client);
+    free_all(sources, threads, client);
     return 0;
 }
 
@@ -579,11 +549,7 @@ static int fork_in_worker(const char *url, long n) {
     }
     printf("%d callbacks in the child, %d in the parent, %ld requests\n", atomic_load(&seen->in_child),
            atomic_load(&seen->in_parent), fetches_by(url, client_id));
-    for (long i = 0; i < n; i++) {
-        criteo_token_source_free(sources[i]);
-    }
-    free(sources);
-    criteo_client_free(client);
+    free_all(sources, n, client);
     return 0;
 }
 
@@ -650,11 +616,7 @@ static int fork_among_many(const char *url, const char *prefix, long n) {
            same ? "yes" : "no");
     free(token);
     fclose(from_child);
-    for (long i = 0; i < n; i++) {
-        criteo_token_source_free(sources[i]);
-    }
-    free(sources);
-    criteo_client_free(client);
+    free_all(sources, n, client);
     return 0;
 }
 

@@ -519,44 +519,46 @@ fi
 
 echo "== many sources in one process"
 build many "$CC" c11 tests/c/many.c -pthread
+# many_as KIND: sets `many` to the command that runs many.c's plain build
+# (many), its sanitizer build (many-asan), or the plain build under
+# valgrind (valgrind); fails when valgrind is missing (a SKIP outside CI).
+many_as() {
+    case $1 in
+        valgrind)
+            many=("${MEMCHECK[@]}" "$BUILD_DIR/many")
+            command -v valgrind >/dev/null && return 0
+            if [[ ${CI:-} == true ]]; then fail "many.c [valgrind]: valgrind is not installed"; else
+                echo "SKIP many.c [valgrind]: valgrind is not installed (CI installs it)"; fi
+            return 1 ;;
+        *) many=("$BUILD_DIR/$1") ;;
+    esac
+}
 # A service holding one source per account, with the usual ulimit -n 1024
 # and 900 descriptors of its own: every get succeeds, the library keeps a
 # few descriptors whatever the number of sources (one file for every
 # source's store, a connection), and no thread.
 for variant in "100000 many" "20000 many-asan" "1000 valgrind"; do
     read -r count program <<<"$variant"
-    command=("$BUILD_DIR/$program")
-    if [[ $program == valgrind ]]; then
-        command -v valgrind >/dev/null || continue
-        command=("${MEMCHECK[@]}" "$BUILD_DIR/many")
-    fi
+    many_as "$program" || continue
     check "$count sources under ulimit -n 1024, the program holding 900 descriptors [$program]" 0 \
         "^$count sources: 0 gets failed, the library holds [0-4] descriptors and 0 threads, 900 of 900 own descriptors kept\$" \
-        bash -c 'ulimit -n 1024 && "$@"' _ "${command[@]}" descriptors "$URL/scenario/lives-900" "$count" 900
+        bash -c 'ulimit -n 1024 && "$@"' _ "${many[@]}" descriptors "$URL/scenario/lives-900" "$count" 900
 done
 # Sources due at once against a slow server: no more requests at once than
 # the client's limit, the refreshes on the library's bounded workers.
 for variant in "10000 many" "3000 many-asan" "300 valgrind"; do
     read -r count program <<<"$variant"
-    command=("$BUILD_DIR/$program")
-    if [[ $program == valgrind ]]; then
-        command -v valgrind >/dev/null || continue
-        command=("${MEMCHECK[@]}" "$BUILD_DIR/many")
-    fi
+    many_as "$program" || continue
     check "$count sources due at once, a slow server: at most 32 requests at once, at most 16 worker threads [$program]" 0 \
         "^0 gets failed, at most ([1-9]|[12][0-9]|3[0-2]) requests at once \(limit 32\), at most ([0-9]|1[0-6]) threads of the library's, $count refreshes done\$" \
-        "${command[@]}" due "$URL/scenario/slow-10-lives-900" "many-due-$program" "$count" 32
+        "${many[@]}" due "$URL/scenario/slow-10-lives-900" "many-due-$program" "$count" 32
 done
 # One 429 costs one request, not one per source.
 for program in many many-asan valgrind; do
-    command=("$BUILD_DIR/$program")
-    if [[ $program == valgrind ]]; then
-        command -v valgrind >/dev/null || continue
-        command=("${MEMCHECK[@]}" "$BUILD_DIR/many")
-    fi
+    many_as "$program" || continue
     check "a 429 with Retry-After to one source holds its client id: 1000 more sources of it send nothing [$program]" 0 \
         "^1 requests for 1001 gets, 1000 refused as held\$" \
-        "${command[@]}" held "$URL/scenario/429-after-100" "many-held-$program-$$" 1000
+        "${many[@]}" held "$URL/scenario/429-after-100" "many-held-$program-$$" 1000
 done
 for program in many many-asan; do
     check "a 429 answered while 19 requests waited for the one turn: none of them is sent [$program]" 0 \
@@ -902,19 +904,16 @@ check "a full or read-only file system under the store: tokens all the same, the
 if command -v faketime >/dev/null; then
     for variant in "1000 many" "300 many-asan" "100 valgrind"; do
         read -r count program <<<"$variant"
-        command=("$BUILD_DIR/$program")
-        if [[ $program == valgrind ]]; then
-            command=("${MEMCHECK[@]}" "$BUILD_DIR/many")
-        fi
+        many_as "$program" || continue
         swept="$store_root/swept-$program"
         check "$count lineages that died leave $count records [$program]" 0 "^$count records, $count lock files\$" \
-            "${command[@]}" died "$swept" "$URL/scenario/lives-1" "died-$program-$$" "$count"
+            "${many[@]}" died "$swept" "$URL/scenario/lives-1" "died-$program-$$" "$count"
         kept=$("$shared" get "$swept" "$URL/scenario/rotate" "kept-$program-$$" rt-0 | cut -d" " -f1)
         # A refresh token the server refused (invalid_grant): no longer serves.
         "$shared" get "$swept" "$URL/scenario/400-json" "refused-$program-$$" rt-refused >/dev/null 2>&1 || true
         check "  2 h later, a lock of the directory removes them; the refresh token's lineage stays [$program]" 0 \
             "^2 records, 2 lock files\$" env FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0" faketime -f +2h \
-            "${command[@]}" died "$swept" "$URL/scenario/lives-900" "later-$program-$$" 1 wait
+            "${many[@]}" died "$swept" "$URL/scenario/lives-900" "later-$program-$$" 1 wait
         check "  the kept lineage's record still serves its token, with no request [$program]" 0 "^$kept CRITEO_OK
 ^1\$" bash -c '"$1" get "$2" "$3" "$4" rt-0 && "$1" count "$5" "$4"' _ \
             "$shared" "$swept" "$URL/scenario/rotate" "kept-$program-$$" "$URL"
