@@ -166,8 +166,13 @@ fn proxy_variables_and_ssl_cert_file_are_honoured() {
         .build()
         .expect("built without reading the trust store");
     let refused = client.get(&demo_call()).err().map(|error| error.message);
+    // A failure is not kept: the same client reads the store again.
+    // SAFETY: as above.
+    unsafe { std::env::set_var("SSL_CERT_FILE", ca.pem_path()) };
+    let fixed = client.get(&demo_call());
     // SAFETY: as above.
     unsafe { std::env::remove_var("SSL_CERT_FILE") };
+    assert!(fixed.is_ok(), "read again once fixed: {fixed:?}");
     if let Some(dir) = dir {
         // SAFETY: as above.
         unsafe { std::env::set_var("SSL_CERT_DIR", dir) };

@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustix::fs::{AtFlags, Dir, Mode, OFlags, Stat, futimens, openat, statat, unlinkat};
 use rustix::io::Errno;
 
-use super::{Files, NOW, turn_flag, turn_key};
+use super::{Files, NOW, turn_key};
 use crate::descriptors::above_stdio;
 use crate::source::shared::lock::{self, Turn, WHOLE_FILE};
 use crate::threads;
@@ -110,34 +110,43 @@ fn is_lineage_key(key: &str) -> bool {
 /// Removes the lineage's files when its lock file says they have been of
 /// no use for [`GRACE`], and nobody has locked it for as long.
 fn remove_if_useless(directory: &OwnedFd, files: &Files, now: SystemTime) -> Option<()> {
-    let recently = |status: &Stat| modified(status) + GRACE > now;
     let lock_status = statat(directory, &files.lock, AtFlags::SYMLINK_NOFOLLOW).ok()?;
-    if recently(&lock_status) {
+    if modified(&lock_status) + GRACE > now {
         return None;
     }
-    // This process's other threads stay out meanwhile (closing a
-    // descriptor of the file would drop their lock).
-    let turn = Turn::take(turn_flag(directory, files).ok()?)?;
+    let key = turn_key(directory, files).ok()?;
+    let removed = remove_with_turn(directory, files, &lock_status, &key, now);
+    // The flag of a lineage this process does not use is not kept.
+    lock::forget_flag(&key);
+    removed
+}
+
+/// [`remove_if_useless`] past its first look, with the lineage's turn in
+/// this process (its other threads stay out meanwhile: closing a
+/// descriptor of the file would drop their lock) and its lock.
+fn remove_with_turn(
+    directory: &OwnedFd,
+    files: &Files,
+    seen: &Stat,
+    key: &str,
+    now: SystemTime,
+) -> Option<()> {
+    let _turn = Turn::take(lock::flag_of(key))?;
     let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let lock_file = above_stdio(openat(directory, &files.lock, flags, Mode::empty()).ok()?).ok()?;
-    let locked = lock::try_lock(&lock_file, WHOLE_FILE).ok()?;
-    let unchanged = rustix::fs::fstat(&lock_file).is_ok_and(|status| {
-        (status.st_ino, status.st_dev) == (lock_status.st_ino, lock_status.st_dev)
-    });
-    if !locked || !unchanged || !useless_since(&lock_file, directory, files, now - GRACE) {
-        lock::unlock(&lock_file, WHOLE_FILE);
+    if !lock::try_lock(&lock_file, WHOLE_FILE).ok()? {
         return None;
     }
-    for name in [&files.record, &files.temporary, &files.lock] {
-        let _ = unlinkat(directory, name, AtFlags::empty());
+    let unchanged = rustix::fs::fstat(&lock_file)
+        .is_ok_and(|status| (status.st_ino, status.st_dev) == (seen.st_ino, seen.st_dev));
+    let useless = unchanged && useless_since(&lock_file, directory, files, now - GRACE);
+    if useless {
+        for name in [&files.record, &files.temporary, &files.lock] {
+            let _ = unlinkat(directory, name, AtFlags::empty());
+        }
     }
     lock::unlock(&lock_file, WHOLE_FILE);
-    drop(lock_file);
-    drop(turn);
-    if let Ok(key) = turn_key(directory, files) {
-        lock::forget_flag(&key);
-    }
-    Some(())
+    useless.then_some(())
 }
 
 /// Whether the lineage was of no use at `since`: its lock file says so,
