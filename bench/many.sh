@@ -30,7 +30,11 @@ echo "the first get of a process just started, from the store (TLS server; clien
 tls_lives="$tls_url/scenario/lives-900"
 export SSL_CERT_FILE=$work/ca.pem
 "$work/shared" get "$work/store" "$tls_lives" bench-fresh >/dev/null
-for _ in $(seq 200); do "$work/shared" first-get-fresh "$work/store" "$tls_lives" bench-fresh; done | sort -n |
-    awk '{ v[NR] = $1 } END { printf "  median %.1f us, 10th percentile %.1f us, 90th %.1f us\n", v[int(NR / 2)], v[int(NR / 10)], v[int(NR * 9 / 10)] }'
+for _ in $(seq 200); do "$work/shared" first-get-fresh "$work/store" "$tls_lives" bench-fresh; done >"$work/fresh"
+percentiles() {
+    sort -n | awk '{ v[NR] = $1 } END { printf "median %.1f us, 10th percentile %.1f us, 90th %.1f us\n", v[int(NR / 2)], v[int(NR / 10)], v[int(NR * 9 / 10)] }'
+}
+echo "  client, source and get: $(cut -d' ' -f1 "$work/fresh" | percentiles)"
+echo "  the get alone:           $(cut -d' ' -f2 "$work/fresh" | percentiles)"
 printf '  a new source'"'"'s first get in a running process: %s us\n' \
     "$("$work/shared" first-gets "$work/store" "$tls_lives" bench-fresh 2000)"

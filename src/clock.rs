@@ -64,6 +64,14 @@ pub trait Clock: Send + Sync + 'static {
     /// Which boot clock [`now`](Self::now) reads: equal for every process
     /// whose boot clock reads the same, empty when unknown.
     fn boot_clock_id(&self) -> String;
+    /// Which boot of which machine [`now`](Self::now) counts from, whatever
+    /// the time namespace: the first word of
+    /// [`boot_clock_id`](Self::boot_clock_id), which a clock may know
+    /// sooner than the whole.
+    fn boot_id(&self) -> String {
+        let id = self.boot_clock_id();
+        id.split(' ').next().unwrap_or_default().to_owned()
+    }
 }
 
 /// A clock whose wall clock is set to another's: a store's, so that the
@@ -97,6 +105,10 @@ impl Clock for ShiftedWall {
 
     fn boot_clock_id(&self) -> String {
         self.clock.boot_clock_id()
+    }
+
+    fn boot_id(&self) -> String {
+        self.clock.boot_id()
     }
 }
 
@@ -163,6 +175,11 @@ impl Clock for SystemClock {
         }
         id
     }
+
+    /// Read once per process, without the time namespace's files.
+    fn boot_id(&self) -> String {
+        boot_id().to_owned()
+    }
 }
 
 fn read_boot_clock_id() -> String {
@@ -225,6 +242,11 @@ pub(crate) fn deadline_after(wait: Duration) -> Instant {
 /// token that another host (or boot) stored is taken as received this much
 /// earlier than its stamp says.
 pub(crate) const WALL_CLOCK_SKEW: Duration = Duration::from_secs(5);
+
+/// How far a machine's wall clock may move against its boot clock (NTP's
+/// steps, someone setting the date) before a stamp of the same boot is
+/// no longer read as of this boot clock without asking its time namespace.
+const SAME_CLOCK_TOLERANCE: Duration = Duration::from_secs(1);
 
 /// A moment as every process of the machine can read it back: on the boot
 /// clock, with the clock it was read from, and on the wall clock, for a
@@ -295,8 +317,23 @@ impl Stamp {
         (since_boot_ms <= now_ms).then(|| Moment::from_millis(since_boot_ms))
     }
 
+    /// Whether this stamp's boot clock is `clock`'s. Of the same boot, a
+    /// stamp whose two readings still agree with the clock's (the wall
+    /// clock moved by less than [`SAME_CLOCK_TOLERANCE`] against the boot
+    /// clock since) is read on the boot clock without asking which time
+    /// namespace each was read in: were they two, the boot clock's reading
+    /// would be no further from the truth than the wall clock's, by that
+    /// tolerance. This spares a process's first get from the store the
+    /// reading of its namespace's offsets from `/proc`.
     fn is_of(&self, clock: &dyn Clock) -> bool {
-        !self.clock_id.is_empty() && self.clock_id == clock.boot_clock_id()
+        let boot_id = self.clock_id.split(' ').next().unwrap_or_default();
+        if boot_id.is_empty() || boot_id != clock.boot_id() {
+            return false;
+        }
+        let stamped_apart = self.unix_ms.saturating_sub(self.since_boot_ms);
+        let apart_now = unix_ms(clock.wall()).saturating_sub(millis(clock.now().0));
+        let moved_ms = stamped_apart.saturating_sub(apart_now).saturating_abs();
+        moved_ms <= millis(SAME_CLOCK_TOLERANCE) || self.clock_id == clock.boot_clock_id()
     }
 }
 
@@ -363,6 +400,47 @@ mod tests {
         clock.now.lock().unwrap().1 -= Duration::from_secs(3600);
         assert_eq!(stamp.to_moment(&clock), at(900));
         assert_eq!(stamp.to_past_moment(&clock), Some(at(900)));
+    }
+
+    /// Another time namespace of the same boot: its boot clock reads 100 s
+    /// ahead of this one's, and its stamps go by the wall clock here.
+    #[test]
+    fn a_stamp_of_another_time_namespace_goes_by_the_wall_clock() {
+        let shifted = stopped("boot-a boottime 100 0", 1_100, 1_700_000_000);
+        let stamp = Stamp::of(at(1_000), &shifted);
+        let here = stopped("boot-a boottime 0 0", 1_000, 1_700_000_000);
+        assert_eq!(
+            stamp.to_moment(&here),
+            at(900),
+            "100 s ago on the wall clock"
+        );
+        assert_eq!(stamp.to_past_moment(&here), Some(at(895)), "and the skew");
+        let in_it = stopped("boot-a boottime 100 0", 1_100, 1_700_003_600);
+        assert_eq!(
+            stamp.to_moment(&in_it),
+            at(1_000),
+            "in that namespace, exactly, though the wall clock moved an hour"
+        );
+    }
+
+    /// Two readings that agree are read on the boot clock without asking
+    /// which namespace it is: when the namespaces differ by as much as the
+    /// wall clock moved (here 0.5 s), that reading is off by no more than
+    /// the wall clock's.
+    #[test]
+    fn a_stamp_whose_readings_agree_is_read_on_the_boot_clock() {
+        let shifted = stopped("boot-a boottime 100 0", 1_100, 1_700_000_000);
+        let stamp = Stamp::of(at(1_000), &shifted);
+        let here = Stopped {
+            now: Mutex::new((
+                Moment::since_boot(Duration::from_millis(1_099_500)),
+                UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            )),
+            id: "boot-a boottime 0 500000000",
+        };
+        assert_eq!(stamp.to_moment(&here), at(1_000));
+        let wall_reading = Moment::since_boot(Duration::from_millis(999_500));
+        assert!(at(1_000).saturating_since(wall_reading) <= SAME_CLOCK_TOLERANCE);
     }
 
     #[test]

@@ -26,7 +26,8 @@
  *   shared first-get-fresh STORE URL CLIENT_ID
  *       for the benchmark: the first get of a process just started, its
  *       client, its source on STORE and the get; prints that CPU time in
- *       microseconds (the library's first-call setup included).
+ *       microseconds (the library's first-call setup included), then the
+ *       get's alone.
  *   shared fork-storm STORE URL CLIENT_ID FORKS
  *       a process whose thread fetches without pause (invalidate, get) on
  *       STORE forks FORKS children that sleep, never calling the library,
@@ -319,12 +320,13 @@ static int first_get_fresh(char **argv) {
     double started = cpu_seconds();
     criteo_client *client = client_for(argv[3], 5000);
     criteo_token_source *source = source_for(client, argv[2], argv[4], NULL);
+    double getting = cpu_seconds();
     char *token = get(source);
-    double spent = cpu_seconds() - started;
+    double done = cpu_seconds();
     if (token == NULL) {
         return 1;
     }
-    printf("%.1f\n", spent * 1e6);
+    printf("%.1f %.1f\n", (done - started) * 1e6, (done - getting) * 1e6);
     free(token);
     criteo_token_source_free(source);
     criteo_client_free(client);
