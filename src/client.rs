@@ -14,7 +14,7 @@ use crate::admission::{
     Admission, DEFAULT_MAX_CONCURRENT_REQUESTS, MAX_CONCURRENT_REQUESTS_LIMIT, Refused,
 };
 use crate::connect::ConnectFailed;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, checked_consent_url};
 use crate::error::{Error, ErrorKind};
 use crate::process::{PerProcess, made_once};
 use crate::proxy::{Proxy, ProxySetting};
@@ -31,6 +31,8 @@ use crate::transport::{TcpConnector, take_last_peer};
 use crate::unfold::UnfoldConnector;
 
 pub const DEFAULT_HOST: &str = "https://api.criteo.com";
+/// Criteo's consent page, where a consent sends the user.
+pub const DEFAULT_CONSENT_URL: &str = "https://consent.criteo.com/request";
 /// Our product token, last in every `User-Agent`.
 pub const USER_AGENT: &str = concat!("criteo-oauth/", env!("CARGO_PKG_VERSION"));
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,6 +63,7 @@ pub struct ClientConfig {
     proxy: ProxySetting,
     user_agent: String,
     tracer: Tracer,
+    consent_url: String,
 }
 
 impl Default for ClientConfig {
@@ -75,6 +78,7 @@ impl Default for ClientConfig {
             proxy: ProxySetting::FromEnvironment,
             user_agent: USER_AGENT.into(),
             tracer: Tracer::default(),
+            consent_url: DEFAULT_CONSENT_URL.into(),
         }
     }
 }
@@ -83,6 +87,13 @@ impl ClientConfig {
     /// The API's base URL, e.g. `https://api.criteo.com`; see [`Endpoint::parse`].
     pub fn set_host(&mut self, base_url: &str) -> Result<(), Error> {
         self.endpoint = Endpoint::parse(base_url)?;
+        Ok(())
+    }
+
+    /// Where a consent sends the user (see [`crate::consent`]), for a
+    /// sandbox or a test; checked as the host is.
+    pub fn set_consent_url(&mut self, url: &str) -> Result<(), Error> {
+        self.consent_url = checked_consent_url(url)?;
         Ok(())
     }
 
@@ -216,6 +227,7 @@ impl ClientConfig {
             admission: Arc::new(Admission::new(self.max_concurrent_requests)),
             proxy,
             tracer: self.tracer.clone(),
+            consent_url: self.consent_url.as_str().into(),
         })))
     }
 }
@@ -238,6 +250,7 @@ struct Parts {
     admission: Arc<Admission>,
     proxy: Option<Proxy>,
     tracer: Tracer,
+    consent_url: Arc<str>,
 }
 
 impl Client {
@@ -275,6 +288,11 @@ impl Client {
     /// Tells this client (and its clones) from any other in the process.
     pub(crate) fn identity(&self) -> usize {
         Arc::as_ptr(&self.0.connections) as usize
+    }
+
+    /// Where a consent sends the user.
+    pub fn consent_url(&self) -> &str {
+        &self.0.consent_url
     }
 
     /// The limit on one call, retries included.

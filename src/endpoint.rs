@@ -19,40 +19,12 @@ impl Endpoint {
     /// is kept (`http://127.0.0.1:8080/mock` posts to `/mock/oauth2/token`).
     /// `http://` is accepted only for loopback hosts.
     pub fn parse(base_url: &str) -> Result<Self, Error> {
-        let invalid = |why: &str| Error::invalid_argument(format!("base_url {why}"));
-        if base_url.contains(|c: char| c.is_control() || c == ' ') {
-            return Err(invalid("contains a space or control character"));
-        }
-        let uri: Uri = base_url
-            .parse()
-            .map_err(|_| invalid("is not a valid URL (expected e.g. https://api.criteo.com)"))?;
-        let scheme = uri.scheme_str().unwrap_or_default();
-        if !matches!(scheme, "http" | "https") {
-            return Err(invalid("must start with https:// or http://"));
-        }
-        let authority = uri
-            .authority()
-            .filter(|authority| !authority.host().is_empty())
-            .ok_or_else(|| invalid("has no host"))?;
-        if authority.as_str().contains('@') {
-            return Err(invalid("must not carry credentials"));
-        }
-        if uri.query().is_some() || base_url.contains('#') {
-            return Err(invalid("must not have a query or fragment"));
-        }
-        let host = parse_host_port(authority.as_str(), "base_url")?;
-        let https = scheme == "https";
-        if !https && !host.is_loopback() {
-            return Err(invalid(
-                "uses http:// for a host that is not loopback (127.0.0.0/8, ::1, localhost, *.localhost): \
-                 the client secret would cross the network in clear; use https://",
-            ));
-        }
-        let prefix = uri.path().trim_end_matches('/');
+        let url = CheckedUrl::parse("base_url", base_url, "the client secret")?;
+        let prefix = url.path.trim_end_matches('/');
         Ok(Endpoint {
-            token_url: format!("{scheme}://{authority}{prefix}/oauth2/token"),
-            host: host.host.to_ascii_lowercase(),
-            https,
+            token_url: format!("{}://{}{prefix}/oauth2/token", url.scheme, url.authority),
+            host: url.host,
+            https: url.scheme == "https",
         })
     }
 
@@ -68,6 +40,63 @@ impl Endpoint {
 
     pub fn is_https(&self) -> bool {
         self.https
+    }
+}
+
+/// Where the consent step sends the user (Criteo's consent page), checked
+/// as the API's base URL is; kept as given.
+pub fn checked_consent_url(url: &str) -> Result<String, Error> {
+    CheckedUrl::parse("consent_url", url, "the user's sign-in")?;
+    Ok(url.to_owned())
+}
+
+/// An https URL (or http to a loopback host), with a host and no query,
+/// fragment or credentials; `name` is the argument named in errors, and
+/// `what_crosses` what plain http would expose.
+struct CheckedUrl {
+    scheme: String,
+    authority: String,
+    path: String,
+    /// Lowercase, without brackets.
+    host: String,
+}
+
+impl CheckedUrl {
+    fn parse(name: &str, url: &str, what_crosses: &str) -> Result<Self, Error> {
+        let invalid = |why: &str| Error::invalid_argument(format!("{name} {why}"));
+        if url.contains(|c: char| c.is_control() || c == ' ') {
+            return Err(invalid("contains a space or control character"));
+        }
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| invalid("is not a valid URL (expected e.g. https://api.criteo.com)"))?;
+        let scheme = uri.scheme_str().unwrap_or_default();
+        if !matches!(scheme, "http" | "https") {
+            return Err(invalid("must start with https:// or http://"));
+        }
+        let authority = uri
+            .authority()
+            .filter(|authority| !authority.host().is_empty())
+            .ok_or_else(|| invalid("has no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(invalid("must not carry credentials"));
+        }
+        if uri.query().is_some() || url.contains('#') {
+            return Err(invalid("must not have a query or fragment"));
+        }
+        let host = parse_host_port(authority.as_str(), name)?;
+        if scheme != "https" && !host.is_loopback() {
+            return Err(invalid(&format!(
+                "uses http:// for a host that is not loopback (127.0.0.0/8, ::1, localhost, \
+                 *.localhost): {what_crosses} would cross the network in clear; use https://"
+            )));
+        }
+        Ok(CheckedUrl {
+            scheme: scheme.to_owned(),
+            authority: authority.to_string(),
+            path: uri.path().to_owned(),
+            host: host.host.to_ascii_lowercase(),
+        })
     }
 }
 

@@ -9,6 +9,7 @@ mod authority;
 pub mod client;
 pub mod clock;
 mod connect;
+pub mod consent;
 mod descriptors;
 mod encoded;
 pub mod endpoint;
@@ -37,7 +38,8 @@ mod transport;
 mod unfold;
 
 pub use client::{Client, ClientConfig};
+pub use consent::Consent;
 pub use error::{Error, ErrorKind, OAuthError};
-pub use request::{TokenRequest, TokenRequestFields};
+pub use request::{PkceExchangeFields, TokenRequest, TokenRequestFields};
 pub use secret::Secret;
 pub use token::Token;

@@ -19,6 +19,18 @@ pub struct TokenRequestFields<'a> {
     pub refresh_token: Option<&'a str>,
 }
 
+/// The exchange of an authorization code with PKCE (RFC 7636), borrowed
+/// from the caller.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PkceExchangeFields<'a> {
+    pub client_id: &'a str,
+    /// `None` for a public client, which has no secret.
+    pub client_secret: Option<&'a str>,
+    pub redirect_uri: &'a str,
+    pub code: &'a str,
+    pub code_verifier: &'a str,
+}
+
 /// A checked token request that owns its secrets. Its copies share them
 /// (a source keeps a few: what it started from, what it sends next).
 #[derive(Debug, Clone)]
@@ -28,10 +40,12 @@ pub struct TokenRequest(Arc<Fields>);
 struct Fields {
     grant_type: String,
     client_id: String,
-    client_secret: Secret,
+    /// `None` only for a public client's PKCE exchange.
+    client_secret: Option<Secret>,
     redirect_uri: Option<String>,
     code: Option<Secret>,
     refresh_token: Option<Secret>,
+    code_verifier: Option<Secret>,
 }
 
 impl TokenRequest {
@@ -46,14 +60,33 @@ impl TokenRequest {
         let request = TokenRequest(Arc::new(Fields {
             grant_type: checked("grant_type", fields.grant_type)?.to_owned(),
             client_id: checked("client_id", fields.client_id)?.to_owned(),
-            client_secret: Secret::new(checked("client_secret", fields.client_secret)?),
+            client_secret: Some(Secret::new(checked("client_secret", fields.client_secret)?)),
             redirect_uri: checked_optional("redirect_uri", fields.redirect_uri)?.map(str::to_owned),
             code: checked_optional("code", fields.code)?.map(Secret::new),
             refresh_token: checked_optional("refresh_token", fields.refresh_token)?
                 .map(Secret::new),
+            code_verifier: None,
         }));
         request.check_grant_needs()?;
         Ok(request)
+    }
+
+    /// The `authorization_code` grant with a PKCE verifier: every field
+    /// checked, the verifier as RFC 7636 §4.1 has it (43 to 128
+    /// unreserved characters), the secret left out for a public client.
+    pub fn pkce_exchange(fields: &PkceExchangeFields) -> Result<Self, Error> {
+        let code_verifier = checked("code_verifier", fields.code_verifier)?;
+        check_code_verifier(code_verifier)?;
+        Ok(TokenRequest(Arc::new(Fields {
+            grant_type: "authorization_code".into(),
+            client_id: checked("client_id", fields.client_id)?.to_owned(),
+            client_secret: checked_optional("client_secret", fields.client_secret)?
+                .map(Secret::new),
+            redirect_uri: Some(checked("redirect_uri", fields.redirect_uri)?.to_owned()),
+            code: Some(Secret::new(checked("code", fields.code)?)),
+            refresh_token: None,
+            code_verifier: Some(Secret::new(code_verifier)),
+        })))
     }
 
     pub fn client_id(&self) -> &str {
@@ -84,6 +117,7 @@ impl TokenRequest {
             redirect_uri: None,
             code: None,
             refresh_token: Some(refresh_token.clone()),
+            code_verifier: None,
         }))
     }
 
@@ -101,7 +135,7 @@ impl TokenRequest {
         [
             &self.0.grant_type,
             &self.0.client_id,
-            self.0.client_secret.expose(),
+            or_empty(&self.0.client_secret),
             or_empty(&self.0.code),
             or_empty(&self.0.refresh_token),
         ]
@@ -125,43 +159,46 @@ impl TokenRequest {
     /// What keeps every secret of the request (and its client credentials
     /// as HTTP Basic would carry them) out of error messages.
     pub(crate) fn redactor(&self) -> Redactor {
-        Redactor::new(self.secrets())
-            .with_basic_credentials(&self.0.client_id, self.0.client_secret.expose())
+        let redactor = Redactor::new(self.secrets());
+        match &self.0.client_secret {
+            Some(secret) => redactor.with_basic_credentials(&self.0.client_id, secret.expose()),
+            None => redactor,
+        }
     }
 
     /// Every secret of the request, so that nothing a server echoes can
     /// carry one into an error message.
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
         [
-            Some(&self.0.client_secret),
+            self.0.client_secret.as_ref(),
             self.0.code.as_ref(),
             self.0.refresh_token.as_ref(),
+            self.0.code_verifier.as_ref(),
         ]
         .into_iter()
         .flatten()
         .map(Secret::expose)
     }
 
+    /// The reference SDK's order, then the PKCE verifier; absent fields
+    /// are left out.
     fn pairs(&self) -> Vec<(&'static str, &str)> {
-        let optional = [
+        fn secret(secret: &Option<Secret>) -> Option<&str> {
+            secret.as_ref().map(Secret::expose)
+        }
+        let fields = [
+            ("grant_type", Some(self.0.grant_type.as_str())),
+            ("client_id", Some(self.0.client_id.as_str())),
+            ("client_secret", secret(&self.0.client_secret)),
             ("redirect_uri", self.0.redirect_uri.as_deref()),
-            ("code", self.0.code.as_ref().map(Secret::expose)),
-            (
-                "refresh_token",
-                self.0.refresh_token.as_ref().map(Secret::expose),
-            ),
+            ("code", secret(&self.0.code)),
+            ("refresh_token", secret(&self.0.refresh_token)),
+            ("code_verifier", secret(&self.0.code_verifier)),
         ];
-        let mut pairs = vec![
-            ("grant_type", self.0.grant_type.as_str()),
-            ("client_id", self.0.client_id.as_str()),
-            ("client_secret", self.0.client_secret.expose()),
-        ];
-        pairs.extend(
-            optional
-                .into_iter()
-                .filter_map(|(name, value)| Some((name, value?))),
-        );
-        pairs
+        fields
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)))
+            .collect()
     }
 
     fn check_grant_needs(&self) -> Result<(), Error> {
@@ -187,6 +224,23 @@ fn checked<'a>(name: &str, value: &'a str) -> Result<&'a str, Error> {
         )));
     }
     Ok(value)
+}
+
+/// RFC 7636 §4.1: `code-verifier = 43*128unreserved`.
+fn check_code_verifier(verifier: &str) -> Result<(), Error> {
+    let unreserved = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~".contains(&byte);
+    if !(43..=128).contains(&verifier.len()) || !verifier.bytes().all(unreserved) {
+        return Err(Error::invalid_argument(format!(
+            "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636), \
+             not {} bytes{}",
+            verifier.len(),
+            match verifier.bytes().all(unreserved) {
+                true => "",
+                false => " holding other characters",
+            }
+        )));
+    }
+    Ok(())
 }
 
 fn checked_optional<'a>(name: &str, value: Option<&'a str>) -> Result<Option<&'a str>, Error> {
