@@ -93,6 +93,12 @@ typedef struct criteo_client criteo_client;
 typedef struct criteo_client_builder criteo_client_builder;
 
 /**
+ * A consent: the link to Criteo's consent page, and the `state` and PKCE
+ * verifier its answer is checked and exchanged with.
+ */
+typedef struct criteo_consent criteo_consent;
+
+/**
  * The detail of a failed call. Made by the library, handed out through an
  * `error_out` argument, freed by the caller with `criteo_error_free`.
  */
@@ -237,6 +243,24 @@ criteo_client_builder *criteo_client_builder_new(void);
  */
 criteo_status criteo_client_builder_set_host(criteo_client_builder *builder,
                                              const char *base_url);
+
+/**
+ * Sets where `criteo_consent_new` sends the user: the consent page, by
+ * default `https://consent.criteo.com/request`; for a sandbox or a test.
+ * Read as the host is (see `criteo_client_builder_set_host`): https, or
+ * http to a loopback host, with a host and no query, fragment or
+ * credentials. The string is copied.
+ *
+ * Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` for a NULL
+ * argument or a URL that is not so. A refused setting also makes
+ * `criteo_client_builder_build` fail, with the message saying why.
+ *
+ * # Safety
+ * `builder` is NULL or a live builder; `url` is NULL or a NUL-terminated
+ * string.
+ */
+criteo_status criteo_client_builder_set_consent_url(criteo_client_builder *builder,
+                                                    const char *url);
 
 /**
  * Sets the time limits, in milliseconds: `connect_ms` to establish a
@@ -406,6 +430,131 @@ void criteo_client_builder_free(criteo_client_builder *builder);
 void criteo_client_free(criteo_client *client);
 
 /**
+ * Starts a consent (OAuth2 authorization code with PKCE, RFC 7636): draws
+ * a `state` and a PKCE verifier from the system's random source (256 bits
+ * each, 43 characters of base64url) and makes the link that sends the
+ * user to the consent page: `client`'s consent URL (by default
+ * `https://consent.criteo.com/request`; see
+ * `criteo_client_builder_set_consent_url`) with `response_type=code`,
+ * `client_id`, `redirect_uri`, `state`, `code_challenge` (the verifier's
+ * SHA-256 in base64url) and `code_challenge_method=S256`, in that order,
+ * each percent-encoded (every byte but `A-Z a-z 0-9 - . _ ~`).
+ *
+ * - `client`: a client, or NULL for the process-wide default client.
+ * - `client_id`: the app's client id; not empty, no control character.
+ * - `redirect_uri`: where Criteo sends the user back, as registered for
+ *   the app: an absolute URI (`https://...`, a loopback
+ *   `http://127.0.0.1:PORT/...`, or an app's own scheme), with no
+ *   fragment, space or control character.
+ *
+ * Sends nothing. On success writes a consent the caller owns to
+ * `*consent_out` (free it with `criteo_consent_free`); it keeps the state
+ * and verifier, which are secrets: an app that finishes the consent in
+ * another process keeps them in its own session store, never in a URL or
+ * a log.
+ *
+ * Returns `CRITEO_OK`; `CRITEO_ERR_INVALID_ARGUMENT` for a NULL or bad
+ * argument (the message names it); `CRITEO_ERR_INTERNAL` if the system's
+ * random source fails. Thread-safe; a consent may be read from several
+ * threads at once. Fork-safe: a child may use its parent's consent, but
+ * only one of them can finish it (the code is single-use).
+ *
+ * # Safety
+ * `client` is NULL or a live client; the strings are NULL or
+ * NUL-terminated; `consent_out` and `error_out` are NULL or writable.
+ */
+criteo_status criteo_consent_new(const criteo_client *client,
+                                 const char *client_id,
+                                 const char *redirect_uri,
+                                 criteo_consent **consent_out,
+                                 criteo_error **error_out);
+
+/**
+ * The link to send the user to (open it in a browser). Borrowed from
+ * `consent`: valid until `criteo_consent_free`. NULL only if `consent` is
+ * NULL. It holds the state, not the verifier.
+ *
+ * # Safety
+ * `consent` is NULL or a live consent.
+ */
+const char *criteo_consent_url(const criteo_consent *consent);
+
+/**
+ * The consent's `state` (43 characters of base64url), for an app that
+ * keeps it in its session to check the answer itself. A secret. Borrowed
+ * from `consent`; NULL only if `consent` is NULL.
+ *
+ * # Safety
+ * `consent` is NULL or a live consent.
+ */
+const char *criteo_consent_state(const criteo_consent *consent);
+
+/**
+ * The consent's PKCE verifier (43 characters of base64url), for an app
+ * that exchanges the code elsewhere with `criteo_get_token_pkce`. A
+ * secret: whoever holds it and the code can get the tokens. Borrowed from
+ * `consent`; NULL only if `consent` is NULL.
+ *
+ * # Safety
+ * `consent` is NULL or a live consent.
+ */
+const char *criteo_consent_code_verifier(const criteo_consent *consent);
+
+/**
+ * Finishes a consent with the URL the user's browser came back to
+ * (`redirect_url`, as the browser shows it; a fragment is ignored), then
+ * exchanges its code for a token.
+ *
+ * Refused with `CRITEO_ERR_INVALID_ARGUMENT` before any request is sent:
+ * a URL that goes elsewhere than the consent's `redirect_uri` (scheme and
+ * host compared without case) or lacks that URI's own query parameters;
+ * any parameter given twice; a missing `state` or one that differs from
+ * the consent's (compared in constant time); an `error` answer (RFC 6749
+ * §4.1.2.1: the message names the error and its description, cleaned as
+ * any server text, and `criteo_error_code` gives the error, such
+ * as `access_denied`); a missing or empty `code`; a consent already
+ * finished. No message holds the code, the state or the verifier.
+ *
+ * Then posts, once and never retried (a code is single-use),
+ * `grant_type=authorization_code`, `client_id`, `client_secret` (only
+ * when not NULL), `redirect_uri`, `code` and `code_verifier` to the
+ * token endpoint of `client` (NULL: the default client), within its time
+ * limit. From then on the consent is finished, whatever the answer. The
+ * token's refresh token starts a `refresh_token` token source (see
+ * `criteo_token_source_new`).
+ *
+ * - `client_secret`: the app's secret, or NULL for a public client (one
+ *   that cannot keep a secret; the server allows it only with PKCE).
+ *
+ * On success writes a token the caller frees with `criteo_token_free` to
+ * `*token_out`. Returns `CRITEO_OK`, `CRITEO_ERR_INVALID_ARGUMENT` as
+ * above, and otherwise what `criteo_get_token` returns (`400
+ * invalid_grant`: the code was used, expired, or the verifier does not
+ * match). Thread-safe: of calls at once on one consent, one sends its
+ * code and the others are refused. Fork-safe as `criteo_get_token`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `consent` is NULL or a live consent;
+ * the strings are NULL or NUL-terminated; `token_out` and `error_out` are
+ * NULL or writable.
+ */
+criteo_status criteo_consent_finish(const criteo_client *client,
+                                    const criteo_consent *consent,
+                                    const char *client_secret,
+                                    const char *redirect_url,
+                                    criteo_token **token_out,
+                                    criteo_error **error_out);
+
+/**
+ * Frees a consent, overwriting its state and verifier with zeros. NULL is
+ * a no-op. Strings borrowed from it are invalid afterwards.
+ *
+ * # Safety
+ * `consent` is NULL or a live consent, not used again.
+ */
+void criteo_consent_free(criteo_consent *consent);
+
+/**
  * The status code of the failed call (the same value the call returned);
  * `CRITEO_ERR_INVALID_ARGUMENT` if `error` is NULL. Thread-safe for
  * distinct errors.
@@ -536,6 +685,43 @@ criteo_status criteo_get_token(const criteo_client *client,
                                criteo_error **error_out);
 
 /**
+ * Exchanges an authorization code with its PKCE verifier (RFC 7636), for
+ * an app that made the consent elsewhere (`criteo_consent_new` in another
+ * request of a web app, or on another host) and kept the verifier: posts
+ * `grant_type=authorization_code`, `client_id`, `client_secret` (only
+ * when not NULL), `redirect_uri`, `code` and `code_verifier`, once and
+ * never retried (a code is single-use), within the client's time limit.
+ *
+ * - `client`: a client, or NULL for the process-wide default client.
+ * - `client_id`, `redirect_uri` (the consent's, exactly), `code`:
+ *   required, not empty.
+ * - `client_secret`: the app's secret, or NULL for a public client.
+ * - `code_verifier`: 43 to 128 characters of `A-Z a-z 0-9 - . _ ~`.
+ *
+ * Every string is copied; none may hold a control character or exceed 64
+ * KiB. On success writes a token the caller frees with
+ * `criteo_token_free` to `*token_out`. No message or trace event holds
+ * the secret, the code or the verifier.
+ *
+ * Returns what `criteo_get_token` returns; `CRITEO_ERR_BAD_REQUEST` with
+ * `invalid_grant` when the code was used or expired, or the verifier does
+ * not match the consent's challenge. Thread-safe and fork-safe as
+ * `criteo_get_token`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; each string is NULL or
+ * NUL-terminated; `token_out` and `error_out` are NULL or writable.
+ */
+criteo_status criteo_get_token_pkce(const criteo_client *client,
+                                    const char *client_id,
+                                    const char *client_secret,
+                                    const char *redirect_uri,
+                                    const char *code,
+                                    const char *code_verifier,
+                                    criteo_token **token_out,
+                                    criteo_error **error_out);
+
+/**
  * Makes a token source for one set of credentials. Nothing is fetched
  * until the first `criteo_token_source_get`.
  *
@@ -579,6 +765,51 @@ criteo_status criteo_token_source_new(const criteo_client *client,
                                       const char *refresh_token,
                                       criteo_token_source **source_out,
                                       criteo_error **error_out);
+
+/**
+ * Makes a token source for a *named* lineage: the `refresh_token`
+ * lineage that `name` names for `client_id` (and `client_secret`, host)
+ * in the source's store, rather than one that a code or a refresh token
+ * starts. A program that works for many accounts names each account's
+ * lineage (`"customer-42"`), and finds it again in the store after a
+ * restart without keeping any refresh token itself; `criteo-token login`
+ * names its lineage `criteo-token`.
+ *
+ * - `token`: a token to start the lineage from (from
+ *   `criteo_consent_finish`, `criteo_get_token_pkce`, or the
+ *   `authorization_code` grant), which must hold a refresh token; it is
+ *   copied. The source serves it while it is valid (its age read from
+ *   its expiry) and then renews it with its refresh token, rotating as
+ *   any source does. When the source is given a store
+ *   (`criteo_token_source_set_store`), that call writes it there at once,
+ *   replacing whatever the store held under the name: the lineage starts
+ *   over from this token. NULL: the lineage is taken from the store; a
+ *   get while the store holds nothing under the name fails with
+ *   `CRITEO_ERR_STORE` ("no token is stored under the name ...") while
+ *   `criteo_token_source_store_error` reports no failure, and sends
+ *   nothing.
+ * - `client`, `client_id`, `client_secret` as for
+ *   `criteo_token_source_new` (the secret is required: it keys and seals
+ *   the store's record).
+ * - `name`: not empty, no control character, at most 64 KiB.
+ *
+ * On success writes a new source to `*source_out`; free it with
+ * `criteo_token_source_free`. Returns `CRITEO_OK`, or
+ * `CRITEO_ERR_INVALID_ARGUMENT` for a bad argument or a token without a
+ * refresh token. Thread-safe; fork-safe as any source.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `token` is NULL or a live token;
+ * each string is NULL or NUL-terminated; `source_out` and `error_out` are
+ * NULL or writable.
+ */
+criteo_status criteo_token_source_new_named(const criteo_client *client,
+                                            const char *client_id,
+                                            const char *client_secret,
+                                            const char *name,
+                                            const criteo_token *token,
+                                            criteo_token_source **source_out,
+                                            criteo_error **error_out);
 
 /**
  * Sets how long before expiry the token is refreshed, in seconds (0 to

@@ -12,7 +12,7 @@
 //! processes share keeps its moments on it, with the wall clock beside them
 //! for a process of another boot (see [`Stamp`]).
 
-use std::ops::Add;
+use std::ops::{Add, Sub};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -42,6 +42,15 @@ impl Moment {
     /// How long after `earlier` this is (zero when it is not after).
     pub fn saturating_since(self, earlier: Moment) -> Duration {
         self.0.saturating_sub(earlier.0)
+    }
+}
+
+/// Saturates at the boot.
+impl Sub<Duration> for Moment {
+    type Output = Moment;
+
+    fn sub(self, ago: Duration) -> Moment {
+        Moment(self.0.saturating_sub(ago))
     }
 }
 

@@ -8,6 +8,7 @@
 //! that only who holds the verifier can exchange the code.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -42,6 +43,8 @@ pub struct Consent {
     state: Secret,
     code_verifier: Secret,
     url: String,
+    /// Whether its code was sent: a code is single-use.
+    finished: AtomicBool,
 }
 
 impl Consent {
@@ -74,6 +77,7 @@ impl Consent {
             url: format!("{}?{}", client.consent_url(), query.join("&")),
             state,
             code_verifier,
+            finished: AtomicBool::new(false),
         })
     }
 
@@ -91,8 +95,9 @@ impl Consent {
     }
 
     /// Checks the URL the user's browser came back to, then exchanges its
-    /// code once, with the verifier (and `client_secret`, for a
-    /// confidential client).
+    /// code, with the verifier (and `client_secret`, for a confidential
+    /// client). Once a code was sent, whatever the answer, the consent is
+    /// finished: a later call is refused without a request.
     pub fn finish(
         &self,
         client: &Client,
@@ -107,6 +112,12 @@ impl Consent {
             code: code.expose(),
             code_verifier: self.code_verifier.expose(),
         })?;
+        if self.finished.swap(true, Ordering::SeqCst) {
+            return Err(Error::invalid_argument(
+                "this consent was finished already (its code is single-use): make a new one; \
+                 nothing was sent",
+            ));
+        }
         client.get_token(&request)
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::sanitize::Redactor;
 use crate::secret::Secret;
 
@@ -46,6 +46,8 @@ struct Fields {
     code: Option<Secret>,
     refresh_token: Option<Secret>,
     code_verifier: Option<Secret>,
+    /// For a source of a named lineage (see [`TokenRequest::named`]).
+    lineage_name: Option<String>,
 }
 
 impl TokenRequest {
@@ -66,6 +68,7 @@ impl TokenRequest {
             refresh_token: checked_optional("refresh_token", fields.refresh_token)?
                 .map(Secret::new),
             code_verifier: None,
+            lineage_name: None,
         }));
         request.check_grant_needs()?;
         Ok(request)
@@ -86,7 +89,42 @@ impl TokenRequest {
             code: Some(Secret::new(checked("code", fields.code)?)),
             refresh_token: None,
             code_verifier: Some(Secret::new(code_verifier)),
+            lineage_name: None,
         })))
+    }
+
+    /// The first request of a source of the lineage that `name` names
+    /// for this client in its store, rather than one a code or refresh
+    /// token starts: the `refresh_token` grant, with no refresh token to
+    /// send until the lineage is given a token or found in the store.
+    pub fn named(client_id: &str, client_secret: &str, name: &str) -> Result<Self, Error> {
+        Ok(TokenRequest(Arc::new(Fields {
+            grant_type: "refresh_token".into(),
+            client_id: checked("client_id", client_id)?.to_owned(),
+            client_secret: Some(Secret::new(checked("client_secret", client_secret)?)),
+            redirect_uri: None,
+            code: None,
+            refresh_token: None,
+            code_verifier: None,
+            lineage_name: Some(checked("name", name)?.to_owned()),
+        })))
+    }
+
+    /// Why this request cannot be sent: a named lineage's first request,
+    /// before the lineage had a refresh token.
+    pub(crate) fn unsendable(&self) -> Option<Error> {
+        let name = self.0.lineage_name.as_deref()?;
+        if self.0.refresh_token.is_some() {
+            return None;
+        }
+        Some(Error::new(
+            ErrorKind::Store,
+            format!(
+                "no token is stored under the name {name} for client_id {}: start the lineage \
+                 with a token (criteo_token_source_new_named, or criteo-token login)",
+                self.0.client_id
+            ),
+        ))
     }
 
     pub fn client_id(&self) -> &str {
@@ -118,6 +156,7 @@ impl TokenRequest {
             code: None,
             refresh_token: Some(refresh_token.clone()),
             code_verifier: None,
+            lineage_name: None,
         }))
     }
 
@@ -127,10 +166,17 @@ impl TokenRequest {
     }
 
     /// What makes the lineage of this request: the grant and client, and
-    /// the code or refresh token it starts from (see `source::shared`).
+    /// the code or refresh token it starts from, or its name (see
+    /// `source::shared`).
     pub(crate) fn lineage_fields(&self) -> [&str; 5] {
         fn or_empty(secret: &Option<Secret>) -> &str {
             secret.as_ref().map_or("", Secret::expose)
+        }
+        if let Some(name) = &self.0.lineage_name {
+            // No grant holds a control character: no other lineage's
+            // fields are these.
+            let client_secret = or_empty(&self.0.client_secret);
+            return ["\u{1}named", &self.0.client_id, client_secret, "", name];
         }
         [
             &self.0.grant_type,

@@ -1,6 +1,6 @@
 //! The access token (AccessTokenModel) and how a 2xx body becomes one.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -46,6 +46,22 @@ impl Token {
     /// Unix time of expiry, computed when the answer arrived.
     pub fn expires_at(&self) -> Option<i64> {
         self.expires_at
+    }
+
+    /// How long ago it arrived, as far as its expiry tells at `now` on the
+    /// wall clock: from none to its whole lifetime.
+    pub fn age(&self, now: SystemTime) -> Duration {
+        let (Some(lifetime), Some(expires_at)) = (self.expires_in, self.expires_at) else {
+            return Duration::ZERO;
+        };
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let left = expires_at.saturating_sub(i64::try_from(now).unwrap_or(i64::MAX));
+        let age = i64::from(lifetime)
+            .saturating_sub(left)
+            .clamp(0, i64::from(lifetime));
+        Duration::from_secs(age.unsigned_abs())
     }
 
     /// A token of fields that were checked when it arrived (kept in

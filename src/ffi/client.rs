@@ -143,6 +143,32 @@ pub unsafe extern "C" fn criteo_client_builder_set_host(
     }
 }
 
+/// Sets where `criteo_consent_new` sends the user: the consent page, by
+/// default `https://consent.criteo.com/request`; for a sandbox or a test.
+/// Read as the host is (see `criteo_client_builder_set_host`): https, or
+/// http to a loopback host, with a host and no query, fragment or
+/// credentials. The string is copied.
+///
+/// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` for a NULL
+/// argument or a URL that is not so. A refused setting also makes
+/// `criteo_client_builder_build` fail, with the message saying why.
+///
+/// # Safety
+/// `builder` is NULL or a live builder; `url` is NULL or a NUL-terminated
+/// string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_client_builder_set_consent_url(
+    builder: *mut criteo_client_builder,
+    url: *const c_char,
+) -> criteo_status {
+    // SAFETY: builder and url are as this function's contract says.
+    unsafe {
+        apply(builder, |config| {
+            config.set_consent_url(borrow_str(url, "url")?)
+        })
+    }
+}
+
 /// Sets the time limits, in milliseconds: `connect_ms` to establish a
 /// connection, `total_ms` for the whole call: every attempt, the waits
 /// between retries, and reading the answer (a server that sends one byte a

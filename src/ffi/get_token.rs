@@ -10,7 +10,7 @@ use crate::ffi::error::criteo_error;
 use crate::ffi::glue::{OutParam, blocking, borrow_optional_str, borrow_str, run_fallible};
 use crate::ffi::status::criteo_status;
 use crate::ffi::token::criteo_token;
-use crate::request::{TokenRequest, TokenRequestFields};
+use crate::request::{PkceExchangeFields, TokenRequest, TokenRequestFields};
 use crate::source::CachedToken;
 
 /// Asks the token endpoint for an access token: `POST {host}/oauth2/token`
@@ -79,6 +79,67 @@ pub unsafe extern "C" fn criteo_get_token(
                 code,
                 refresh_token,
             ])
+        }?;
+        // SAFETY: client is NULL or a live client, as documented.
+        let client = unsafe { client_or_default(client) }?;
+        let token = blocking(|| client.get_token(&request))?;
+        token_out.write_shared(Arc::new(criteo_token::from_token(&token)));
+        Ok(())
+    })
+}
+
+/// Exchanges an authorization code with its PKCE verifier (RFC 7636), for
+/// an app that made the consent elsewhere (`criteo_consent_new` in another
+/// request of a web app, or on another host) and kept the verifier: posts
+/// `grant_type=authorization_code`, `client_id`, `client_secret` (only
+/// when not NULL), `redirect_uri`, `code` and `code_verifier`, once and
+/// never retried (a code is single-use), within the client's time limit.
+///
+/// - `client`: a client, or NULL for the process-wide default client.
+/// - `client_id`, `redirect_uri` (the consent's, exactly), `code`:
+///   required, not empty.
+/// - `client_secret`: the app's secret, or NULL for a public client.
+/// - `code_verifier`: 43 to 128 characters of `A-Z a-z 0-9 - . _ ~`.
+///
+/// Every string is copied; none may hold a control character or exceed 64
+/// KiB. On success writes a token the caller frees with
+/// `criteo_token_free` to `*token_out`. No message or trace event holds
+/// the secret, the code or the verifier.
+///
+/// Returns what `criteo_get_token` returns; `CRITEO_ERR_BAD_REQUEST` with
+/// `invalid_grant` when the code was used or expired, or the verifier does
+/// not match the consent's challenge. Thread-safe and fork-safe as
+/// `criteo_get_token`.
+///
+/// # Safety
+/// `client` is NULL or a live client; each string is NULL or
+/// NUL-terminated; `token_out` and `error_out` are NULL or writable.
+#[allow(clippy::too_many_arguments)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_get_token_pkce(
+    client: *const criteo_client,
+    client_id: *const c_char,
+    client_secret: *const c_char,
+    redirect_uri: *const c_char,
+    code: *const c_char,
+    code_verifier: *const c_char,
+    token_out: *mut *mut criteo_token,
+    error_out: *mut *mut criteo_error,
+) -> criteo_status {
+    // SAFETY: error_out is NULL or writable, as documented.
+    let error_out = unsafe { OutParam::optional(error_out) };
+    run_fallible(error_out, || {
+        // SAFETY: token_out is NULL or writable, as documented.
+        let token_out = unsafe { OutParam::required(token_out, "token_out") }?;
+        // SAFETY: each string is NULL or NUL-terminated, as documented.
+        let request = unsafe {
+            TokenRequest::pkce_exchange(&PkceExchangeFields {
+                client_id: borrow_str(client_id, "client_id")?,
+                client_secret: borrow_optional_str(client_secret, "client_secret")?,
+                redirect_uri: borrow_str(redirect_uri, "redirect_uri")?,
+                code: borrow_str(code, "code")?,
+                code_verifier: borrow_str(code_verifier, "code_verifier")?,
+            })
         }?;
         // SAFETY: client is NULL or a live client, as documented.
         let client = unsafe { client_or_default(client) }?;

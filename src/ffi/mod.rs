@@ -7,6 +7,7 @@
 #[cfg(not(fuzzing))]
 mod allocator;
 pub mod client;
+pub mod consent;
 pub mod error;
 pub mod get_token;
 mod glue;

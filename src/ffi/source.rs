@@ -15,7 +15,8 @@ use crate::ffi::glue::{
 use crate::ffi::status::criteo_status;
 use crate::ffi::token::criteo_token;
 use crate::ffi::trace::TraceUser;
-use crate::source::TokenSource;
+use crate::request::TokenRequest;
+use crate::source::{CachedToken, TokenSource};
 
 /// The longest refresh margin accepted, in seconds (a day).
 const MAX_REFRESH_MARGIN_SECS: u32 = 86_400;
@@ -170,6 +171,80 @@ pub unsafe extern "C" fn criteo_token_source_new(
         let client = unsafe { client_or_default(client) }?.clone();
         source_out.write(criteo_token_source {
             source: Arc::new(TokenSource::new(client, request)),
+            // SAFETY: as client_or_default above.
+            _trace_user: unsafe { trace_user_of(client_handle) },
+        });
+        Ok(())
+    })
+}
+
+/// Makes a token source for a *named* lineage: the `refresh_token`
+/// lineage that `name` names for `client_id` (and `client_secret`, host)
+/// in the source's store, rather than one that a code or a refresh token
+/// starts. A program that works for many accounts names each account's
+/// lineage (`"customer-42"`), and finds it again in the store after a
+/// restart without keeping any refresh token itself; `criteo-token login`
+/// names its lineage `criteo-token`.
+///
+/// - `token`: a token to start the lineage from (from
+///   `criteo_consent_finish`, `criteo_get_token_pkce`, or the
+///   `authorization_code` grant), which must hold a refresh token; it is
+///   copied. The source serves it while it is valid (its age read from
+///   its expiry) and then renews it with its refresh token, rotating as
+///   any source does. When the source is given a store
+///   (`criteo_token_source_set_store`), that call writes it there at once,
+///   replacing whatever the store held under the name: the lineage starts
+///   over from this token. NULL: the lineage is taken from the store; a
+///   get while the store holds nothing under the name fails with
+///   `CRITEO_ERR_STORE` ("no token is stored under the name ...") while
+///   `criteo_token_source_store_error` reports no failure, and sends
+///   nothing.
+/// - `client`, `client_id`, `client_secret` as for
+///   `criteo_token_source_new` (the secret is required: it keys and seals
+///   the store's record).
+/// - `name`: not empty, no control character, at most 64 KiB.
+///
+/// On success writes a new source to `*source_out`; free it with
+/// `criteo_token_source_free`. Returns `CRITEO_OK`, or
+/// `CRITEO_ERR_INVALID_ARGUMENT` for a bad argument or a token without a
+/// refresh token. Thread-safe; fork-safe as any source.
+///
+/// # Safety
+/// `client` is NULL or a live client; `token` is NULL or a live token;
+/// each string is NULL or NUL-terminated; `source_out` and `error_out` are
+/// NULL or writable.
+#[allow(clippy::too_many_arguments)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn criteo_token_source_new_named(
+    client: *const criteo_client,
+    client_id: *const c_char,
+    client_secret: *const c_char,
+    name: *const c_char,
+    token: *const criteo_token,
+    source_out: *mut *mut criteo_token_source,
+    error_out: *mut *mut criteo_error,
+) -> criteo_status {
+    // SAFETY: error_out is NULL or writable, as documented.
+    let error_out = unsafe { OutParam::optional(error_out) };
+    run_fallible(error_out, || {
+        // SAFETY: source_out is NULL or writable, as documented.
+        let source_out = unsafe { OutParam::required(source_out, "source_out") }?;
+        // SAFETY: each string is NULL or NUL-terminated, as documented.
+        let request = unsafe {
+            TokenRequest::named(
+                borrow_str(client_id, "client_id")?,
+                borrow_str(client_secret, "client_secret")?,
+                borrow_str(name, "name")?,
+            )
+        }?;
+        // SAFETY: token is NULL or a live token, as documented.
+        let start = unsafe { token.as_ref() }.map(CachedToken::to_token);
+        let client_handle = client;
+        // SAFETY: client is NULL or a live client, as documented.
+        let client = unsafe { client_or_default(client) }?.clone();
+        let source = TokenSource::named(client, request, start.as_ref())?;
+        source_out.write(criteo_token_source {
+            source: Arc::new(source),
             // SAFETY: as client_or_default above.
             _trace_user: unsafe { trace_user_of(client_handle) },
         });
@@ -541,12 +616,19 @@ pub unsafe extern "C" fn criteo_token_source_invalidate(source: *const criteo_to
 /// store works again. Without this call, a source is shared only with
 /// the children it has after `fork()`.
 ///
+/// A source of `criteo_token_source_new_named` started from a token writes
+/// it into the store now (taking the lineage's lock, waiting for another
+/// holder within the client's time limit), replacing what the store held
+/// under that name; when that fails, `criteo_token_source_store_error`
+/// says why and the token is written at the next fetch.
+///
 /// Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `source` is
 /// NULL, `place` is empty or not UTF-8, the directory or URL is refused
 /// (the message says why, without the URL's user info), or the source has
 /// already been used by a get or already has a store; `CRITEO_ERR_TLS`
-/// when `rediss://` needs the system's trust store and it cannot be read. Nothing is connected to here: a Redis
-/// server that is down is found at the first fetch. Call it once, before
+/// when `rediss://` needs the system's trust store and it cannot be read.
+/// Nothing is connected to here (but for a named lineage's first token,
+/// as above): a Redis server that is down is found at the first fetch. Call it once, before
 /// the first get; not thread-safe with gets on the same source. Sources
 /// on Redis share one connection per server in each process; a child of
 /// `fork()` makes its own and never uses its parent's.

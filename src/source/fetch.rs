@@ -296,6 +296,9 @@ impl<T: CachedToken> TokenSource<T> {
             }
             Plan::Fail(error) => (Err(error), false),
             Plan::Wait => unreachable!("no fetch of this process is under way but this one"),
+            // A named lineage that neither this source nor the store
+            // started: nothing to send.
+            Plan::Fetch(request) if let Some(error) = request.unsendable() => (Err(error), false),
             Plan::Fetch(request) | Plan::Refresh(request, _) => {
                 trace::emit(span.as_ref(), EventKind::Fetch, || {
                     let why = match lineage.valid_at(self.clock.now()) {

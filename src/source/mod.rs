@@ -43,6 +43,7 @@ use crate::process::{Owned, PerProcess};
 use crate::request::TokenRequest;
 use crate::secret::Secret;
 use crate::threads;
+use crate::token::Token;
 
 mod callback;
 mod fetch;
@@ -173,6 +174,42 @@ impl<T: CachedToken> TokenSource<T> {
         }
     }
 
+    /// A source of the lineage that `request` names (see
+    /// [`TokenRequest::named`]): started from `start` when given (which
+    /// then replaces, once the source has a store, what the store holds
+    /// under that name), else found in its store.
+    pub fn named(
+        client: Client,
+        request: TokenRequest,
+        start: Option<&Token>,
+    ) -> Result<Self, Error> {
+        let source = Self::new(client, request);
+        if let Some(token) = start {
+            source.start_from(token)?;
+        }
+        Ok(source)
+    }
+
+    /// Takes `token`, received before now by as much as its expiry says,
+    /// as the lineage's: served while valid, then renewed with its refresh
+    /// token; the store lacks it until [`set_store`](Self::set_store).
+    fn start_from(&self, token: &Token) -> Result<(), Error> {
+        if token.refresh_token().is_none() {
+            return Err(Error::invalid_argument(
+                "token has no refresh token: a lineage could not renew it",
+            ));
+        }
+        let now = self.clock.now();
+        let locked = self.locked();
+        let mut state = locked.lock();
+        state
+            .lineage
+            .install(token, now - token.age(self.clock.wall()));
+        state.unsaved = true;
+        self.publish(&state);
+        Ok(())
+    }
+
     /// Shares the token with every source of the same lineage, in any
     /// process or host, that uses the store `place` names: a directory of
     /// this user's, or a `redis://` or `rediss://` URL (`None`:
@@ -191,7 +228,22 @@ impl<T: CachedToken> TokenSource<T> {
             ));
         }
         self.store.store(Some(Arc::new(store)));
+        self.save_started_lineage();
         Ok(())
+    }
+
+    /// Writes a lineage that [`named`](Self::named) started into the
+    /// store, at once: another process may look for it before this one's
+    /// first get. A failure is the store's error (see
+    /// [`store_error`](Self::store_error)).
+    fn save_started_lineage(&self) {
+        let locked = self.locked();
+        let state = locked.lock();
+        if !state.unsaved {
+            return;
+        }
+        self.start_fetch(state);
+        let _ = self.fetch(&locked);
     }
 
     /// The failure of the last operation on the store (a write to a full

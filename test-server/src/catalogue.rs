@@ -175,6 +175,29 @@ pub fn help() -> String {
          client_secret {DEMO_CLIENT_SECRET} (401 invalid_client otherwise), for the grants\n\
          client_credentials, authorization_code (code {DEMO_CODE}) and refresh_token\n\
          (refresh_token {DEMO_REFRESH_TOKEN}); each token it gives differs.\n\
+         \n\
+         GET URL/consent?response_type=code&client_id=C&redirect_uri=R&state=S plays\n\
+         Criteo's consent step for a user who approves: 302 to R?code=CODE&state=S\n\
+         (&code=... if R has a query; values percent-encoded, %20 for a space), a new\n\
+         code each time. For PKCE add code_challenge=X&code_challenge_method=S256\n\
+         (S256 only; X is 43 characters of base64url). GET URL/consent/deny?... with\n\
+         the same parameters plays a user who refuses: 302 to R?error=access_denied\n\
+         &error_description=The+user+denied+the+request&state=S. A bad request gets\n\
+         400 text/plain naming the problem: client_id, redirect_uri or state missing\n\
+         or empty, a parameter twice, R not an absolute http(s) URL, response_type not\n\
+         code, a method other than S256 (or one without X), X malformed.\n\
+         POST URL/oauth2/token exchanges such a code (grant_type=authorization_code):\n\
+         \x20 - with client_secret, the client must be {DEMO_CLIENT_ID}/{DEMO_CLIENT_SECRET}; without,\n\
+         \x20   any client_id if the code has a challenge; else 401 invalid_client;\n\
+         \x20 - client_id and redirect_uri must be the consent's: else 400 invalid_grant;\n\
+         \x20 - a challenge needs code_verifier (else 400 invalid_request) whose S256 is\n\
+         \x20   X (else 400 invalid_grant); a code without one takes none (400\n\
+         \x20   invalid_grant); no error quotes the verifier, code or secret;\n\
+         \x20 - a code works once (then 400 invalid_grant); a refused try does not use it.\n\
+         The token (expires_in 900) comes with a refresh token rt-consent-N-HEX that\n\
+         rotates strictly: it works once (then 400 invalid_grant), for the same client\n\
+         under the same rules, and its refresh gives the next one.\n\
+         \n\
          GET URL/count/CLIENT_ID answers how many token requests that client made.\n\
          POST URL/scenario/NAME/oauth2/token gives the named answer to any request:\n\
          \n"

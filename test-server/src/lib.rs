@@ -5,6 +5,10 @@
 //! (see [`DEMO_CLIENT_ID`]). `POST /scenario/<name>/oauth2/token` gives a
 //! scripted answer, good or bad (see [`scenarios`]), so a client configured
 //! with host `<url>/scenario/<name>` meets exactly that answer.
+//! `GET /consent?...` and `GET /consent/deny?...` play Criteo's consent
+//! step, a user who approves or refuses, and the codes they hand out are
+//! checked (PKCE included) when exchanged at `POST /oauth2/token` (see
+//! `consent.rs`).
 //! `GET /count/<client_id>` answers how many token requests that client has
 //! made, on any path, so that a test in another process can count fetches.
 //!
@@ -12,6 +16,7 @@
 //! tests of the library's Redis store.
 
 pub mod catalogue;
+mod consent;
 pub mod fake_redis;
 mod http;
 mod proxy;
@@ -27,6 +32,7 @@ use std::thread;
 
 use http::Wire;
 
+pub use consent::s256_challenge;
 pub use fake_redis::{FakeRedis, FakeRedisMode};
 pub use http::RecordedRequest;
 pub use proxy::{ConnectProxy, Tunnel};
@@ -47,6 +53,8 @@ pub(crate) struct Observed {
     /// Token requests being answered now, and the most at once, per
     /// client id.
     in_flight: Mutex<HashMap<String, (usize, usize)>>,
+    /// The codes the consent step gave, and the refresh tokens they led to.
+    consents: consent::Consents,
 }
 
 /// A running server. It serves until the process ends.
@@ -213,7 +221,8 @@ fn serve_connection(stream: impl Wire, observed: &Observed) {
         let action = match (count("/count/"), count("/most-at-once/")) {
             (Some(client_id), _) => scenarios::count_answer(observed.fetches_by(client_id)),
             (_, Some(client_id)) => scenarios::count_answer(observed.most_at_once(client_id)),
-            _ => scenarios::respond(&request, sequence, hit),
+            _ => consent::respond(&request, sequence, &observed.consents)
+                .unwrap_or_else(|| scenarios::respond(&request, sequence, hit)),
         };
         let token_request = request.method == "POST" && request.target.ends_with("/oauth2/token");
         let client_id = request.field("client_id").filter(|_| token_request);
