@@ -1098,12 +1098,19 @@ void criteo_token_source_invalidate(const criteo_token_source *source);
  * store works again. Without this call, a source is shared only with
  * the children it has after `fork()`.
  *
+ * A source of `criteo_token_source_new_named` started from a token writes
+ * it into the store now (taking the lineage's lock, waiting for another
+ * holder within the client's time limit), replacing what the store held
+ * under that name; when that fails, `criteo_token_source_store_error`
+ * says why and the token is written at the next fetch.
+ *
  * Returns `CRITEO_OK`, or `CRITEO_ERR_INVALID_ARGUMENT` when `source` is
  * NULL, `place` is empty or not UTF-8, the directory or URL is refused
  * (the message says why, without the URL's user info), or the source has
  * already been used by a get or already has a store; `CRITEO_ERR_TLS`
- * when `rediss://` needs the system's trust store and it cannot be read. Nothing is connected to here: a Redis
- * server that is down is found at the first fetch. Call it once, before
+ * when `rediss://` needs the system's trust store and it cannot be read.
+ * Nothing is connected to here (but for a named lineage's first token,
+ * as above): a Redis server that is down is found at the first fetch. Call it once, before
  * the first get; not thread-safe with gets on the same source. Sources
  * on Redis share one connection per server in each process; a child of
  * `fork()` makes its own and never uses its parent's.
