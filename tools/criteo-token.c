@@ -8,18 +8,26 @@
  *   criteo-token --store WHERE    caches in this directory or Redis URL
  *   criteo-token --timeout SECS   gives up after SECS seconds (default 30)
  *   criteo-token -v               tells each step on stderr (the token alone on stdout)
+ *   criteo-token login            asks the user's consent (authorization code with PKCE)
+ *                                 and keeps the lineage in the store for later runs
  *
  * Tokens are cached in the store --store names, else in the one
  * $CRITEO_OAUTH_STORE names, else in the library's default directory (see
  * criteo_token_source_set_store), shared with every other program (and,
  * on Redis, every host) that uses it: a loop of runs makes one token
  * request per token lifetime. A cached token is printed at once while it is valid, within
- * its refresh margin too (its refresh is left to a later run).
+ * its refresh margin too (its refresh is left to a later run). After a login, runs
+ * serve the login's lineage (the "criteo-token" named lineage of the store) instead
+ * of client credentials, renewing it with its refresh token.
  *
  * Credentials come only from the environment, never from argv (which other
  * users can see in the process list):
  *   CRITEO_CLIENT_ID, CRITEO_CLIENT_SECRET   required
  *   CRITEO_HOST                              optional, default https://api.criteo.com
+ *   CRITEO_REDIRECT_URI, CRITEO_CONSENT_URL  for login (or --redirect-uri); the
+ *                                            consent page, default Criteo's
+ * CRITEO_CLIENT_SECRET may be unset for login (a public client): the token is
+ * then printed (--json gives the refresh token too), not kept.
  *
  * Exit status: 0 when the token was printed, 1 when the call failed or the
  * token could not be written (the reason on stderr), 2 for a usage or
@@ -42,6 +50,8 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: criteo-token [--header | --json] [--no-cache | --store WHERE]\n"
             "                    [--timeout SECONDS] [-v]\n"
+            "       criteo-token login [--redirect-uri URI] [--open] [--header | --json]\n"
+            "                    [--store WHERE] [--timeout SECONDS] [-v]\n"
             "Prints a Criteo access token. Reads CRITEO_CLIENT_ID, CRITEO_CLIENT_SECRET\n"
             "and optionally CRITEO_HOST and CRITEO_OAUTH_STORE from the environment.\n"
             "  --header          print \"Bearer <token>\", for curl -H \"Authorization: $(...)\"\n"
@@ -54,6 +64,13 @@ static void usage(FILE *out) {
             "  --timeout SECONDS give up after this long (default 30; decimals allowed)\n"
             "  -v, --verbose     tell each step (lookup, connect, request, answer, retry,\n"
             "                    fetch) on standard error, with its time\n"
+            "login asks for the user's consent and keeps its lineage in the store, where\n"
+            "later runs for the client id find it:\n"
+            "  --redirect-uri URI the app's redirect URI (or CRITEO_REDIRECT_URI); a loopback\n"
+            "                    http://127.0.0.1:PORT/... is received directly, else the\n"
+            "                    address the browser is sent to is pasted on standard input\n"
+            "  --open            open the consent link in a browser ($BROWSER or xdg-open)\n"
+            "  --timeout SECONDS how long to wait for the user (default 300)\n"
             "Exit status: 0 printed, 1 failed, 2 usage or setup mistake, 3 timed out.\n");
 }
 
@@ -69,6 +86,10 @@ struct options {
     /* The time limit in milliseconds; 0 for the library's default. */
     uint32_t timeout_ms;
     int verbose;
+    /* criteo-token login, with its redirect URI (NULL: CRITEO_REDIRECT_URI). */
+    int login;
+    const char *redirect_uri;
+    int open_browser;
 };
 
 /* SECONDS (decimal, such as 5 or 0.5) as milliseconds, or 0 when it is
@@ -108,10 +129,23 @@ static void check_store(const char *store) {
 
 /* Reads argv into `options`; exits 0 after --help, 2 on a mistake. */
 static struct options parse_arguments(int argc, char **argv) {
-    struct options options = {PLAIN, 1, NULL, 0, 0};
-    for (int i = 1; i < argc; i++) {
+    struct options options = {PLAIN, 1, NULL, 0, 0, 0, NULL, 0};
+    int first = 1;
+    if (argc > 1 && strcmp(argv[1], "login") == 0) {
+        options.login = 1;
+        first = 2;
+    }
+    for (int i = first; i < argc; i++) {
         const char *argument = argv[i];
-        if (strcmp(argument, "--json") == 0 || strcmp(argument, "--header") == 0) {
+        if (options.login && (strcmp(argument, "--redirect-uri") == 0 || strncmp(argument, "--redirect-uri=", 15) == 0)) {
+            options.redirect_uri = argument[14] == '=' ? argument + 15 : argv[++i];
+            if (options.redirect_uri == NULL) {
+                fprintf(stderr, "criteo-token: --redirect-uri needs the app's redirect URI\n");
+                exit(2);
+            }
+        } else if (options.login && strcmp(argument, "--open") == 0) {
+            options.open_browser = 1;
+        } else if (strcmp(argument, "--json") == 0 || strcmp(argument, "--header") == 0) {
             enum output wanted = argument[2] == 'j' ? JSON : HEADER;
             if (options.output != PLAIN && options.output != wanted) {
                 fprintf(stderr, "criteo-token: --header and --json cannot be used together\n");
@@ -143,6 +177,10 @@ static struct options parse_arguments(int argc, char **argv) {
     }
     if (!options.cached && options.store != NULL) {
         fprintf(stderr, "criteo-token: --no-cache and --store cannot be used together\n");
+        exit(2);
+    }
+    if (!options.cached && options.login) {
+        fprintf(stderr, "criteo-token: login keeps its lineage in the store: --no-cache cannot be used with it\n");
         exit(2);
     }
     return options;
@@ -190,7 +228,9 @@ static void print_setting_error(const char *message) {
         const char *argument, *variable;
     } names[] = {{"client_id ", "CRITEO_CLIENT_ID "},
                  {"client_secret ", "CRITEO_CLIENT_SECRET "},
-                 {"base_url ", "CRITEO_HOST "}};
+                 {"base_url ", "CRITEO_HOST "},
+                 {"consent_url ", "CRITEO_CONSENT_URL "},
+                 {"redirect_uri ", "the redirect URI "}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         size_t length = strlen(names[i].argument);
         if (strncmp(message, names[i].argument, length) == 0) {
@@ -252,6 +292,10 @@ static criteo_client *client_from_environment(uint32_t timeout_ms, int verbose) 
     }
     if (host != NULL) {
         criteo_client_builder_set_host(builder, host);
+    }
+    const char *consent_url = getenv("CRITEO_CONSENT_URL");
+    if (consent_url != NULL) {
+        criteo_client_builder_set_consent_url(builder, consent_url);
     }
     if (timeout_ms != 0) {
         criteo_client_builder_set_timeouts(builder, 0, timeout_ms);
@@ -358,6 +402,38 @@ static void print_token(const criteo_token *token, enum output output) {
     }
 }
 
+#include "login.h"
+
+/* The login's lineage in the store, and its get; NULL (and *status
+ * untouched) when the store holds none, or cannot be used: then client
+ * credentials serve. */
+static criteo_token_source *login_lineage(criteo_client *client, const char *client_id,
+                                          const char *client_secret, const struct options *options,
+                                          criteo_status *status, criteo_token **token, criteo_error **error) {
+    criteo_token_source *source = NULL;
+    if (criteo_token_source_new_named(client, client_id, client_secret, LOGIN_LINEAGE, NULL, &source, error) !=
+            CRITEO_OK ||
+        criteo_token_source_set_store(source, options->store, error) != CRITEO_OK) {
+        criteo_error_free(*error);
+        *error = NULL;
+        criteo_token_source_free(source);
+        return NULL;
+    }
+    criteo_status got = get_token(source, options->timeout_ms, token, error);
+    criteo_error *store_error = NULL;
+    int store_works = criteo_token_source_store_error(source, &store_error) == CRITEO_OK;
+    criteo_error_free(store_error);
+    if (got == CRITEO_ERR_STORE && store_works) {
+        /* No login was kept for this client id. */
+        criteo_error_free(*error);
+        *error = NULL;
+        criteo_token_source_free(source);
+        return NULL;
+    }
+    *status = got;
+    return source;
+}
+
 int main(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &started);
     int stdout_was_open = open_standard_descriptors();
@@ -368,26 +444,46 @@ int main(int argc, char **argv) {
     }
     const char *client_id = getenv("CRITEO_CLIENT_ID");
     const char *client_secret = getenv("CRITEO_CLIENT_SECRET");
-    if (client_id == NULL || client_secret == NULL) {
+    if (options.login && client_id != NULL && client_secret == NULL && options.output != JSON) {
+        fprintf(stderr, "criteo-token: without CRITEO_CLIENT_SECRET (a public client), login can only print "
+                        "the token (--json): the store's records are sealed with the client secret\n");
+        return 2;
+    }
+    if (client_id == NULL || (client_secret == NULL && !options.login)) {
         fprintf(stderr,
                 "criteo-token: %s is not set: set CRITEO_CLIENT_ID and CRITEO_CLIENT_SECRET in "
                 "the environment\n",
                 client_id == NULL ? "CRITEO_CLIENT_ID" : "CRITEO_CLIENT_SECRET");
         return 2;
     }
+    if (options.login) {
+        return login(&options, client_id, client_secret);
+    }
 
     criteo_client *client = client_from_environment(options.timeout_ms, options.verbose);
-    criteo_token_source *source = source_for(client, client_id, client_secret, options.cached, options.store);
     criteo_token *token = NULL;
     criteo_error *error = NULL;
-    criteo_status status = get_token(source, options.timeout_ms, &token, &error);
+    criteo_status status = CRITEO_OK;
+    criteo_token_source *source = NULL;
+    int from_login = 0;
+    if (options.cached) {
+        source = login_lineage(client, client_id, client_secret, &options, &status, &token, &error);
+        from_login = source != NULL;
+    }
+    if (source == NULL) {
+        source = source_for(client, client_id, client_secret, options.cached, options.store);
+        status = get_token(source, options.timeout_ms, &token, &error);
+    }
     report_store_failure(source);
     int exit_code = 0;
     if (status == CRITEO_ERR_TIMEOUT && error == NULL) {
         fprintf(stderr, "criteo-token: no token within the time limit (--timeout)\n");
         exit_code = 3;
     } else if (status != CRITEO_OK) {
-        fprintf(stderr, "criteo-token: %s\n", criteo_error_message(error));
+        const char *code = criteo_error_code(error);
+        int refused = from_login && code != NULL && strcmp(code, "invalid_grant") == 0;
+        fprintf(stderr, "criteo-token: %s%s\n", criteo_error_message(error),
+                refused ? " (the login's refresh token was refused: run criteo-token login again)" : "");
         exit_code = status == CRITEO_ERR_TIMEOUT ? 3 : 1;
     } else {
         print_token(token, options.output);

@@ -943,6 +943,117 @@ for program in many many-asan; do
         "$BUILD_DIR/$program" "$queued" "$URL/scenario/slow-1200-strict-rotate" "exit-queued-$program-$$"
 done
 
+echo "== the consent flow: authorization code with PKCE"
+build consent "$CC" c11 tests/c/consent.c
+# The link's fields, read back with Python's own decoder, and the S256
+# challenge recomputed from the verifier with Python's hashlib.
+check "the consent link: every field percent-encoded, a fresh state, the S256 challenge of the verifier" 0 \
+    "^ok: response_type client_id redirect_uri state code_challenge code_challenge_method\$" \
+    bash -c '"$1" link "$2" >"$3" && python3 - "$3" "$2" <<"PY"
+import base64, hashlib, sys, urllib.parse
+lines = dict(line.split(" ", 1) for line in open(sys.argv[1]).read().splitlines())
+base, query = lines["link"].split("?", 1)
+assert base == sys.argv[2] + "/consent", base
+assert "+" not in query and " " not in query, query
+fields = urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+values = dict(fields)
+assert values["response_type"] == "code"
+assert values["client_id"] == "my app/\u00e9", values["client_id"]
+assert values["redirect_uri"] == "http://127.0.0.1:9/callback"
+assert values["state"] == lines["state"] and len(lines["state"]) >= 22
+verifier = lines["verifier"]
+assert 43 <= len(verifier) <= 128 and all(c.isalnum() or c in "-._~" for c in verifier)
+digest = hashlib.sha256(verifier.encode()).digest()
+assert values["code_challenge"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+assert values["code_challenge_method"] == "S256"
+print("ok:", " ".join(name for name, _ in fields))
+PY' _ "$BUILD_DIR/consent" "$URL" "$store_root/consent-link"
+check "two consents never share a state or a verifier" 0 "^4 distinct\$" bash -c \
+    '{ "$1" link "$2"; "$1" link "$2"; } | grep -E "^(state|verifier) " | sort -u | wc -l | sed "s/\$/ distinct/"' _ \
+    "$BUILD_DIR/consent" "$URL"
+run "a confidential client: consent, finish (one request), then a refresh_token source from its refresh token" 0 \
+    "^finished: CRITEO_OK, 1 request, refresh token given
+a refresh_token source from it: a token and a new refresh token\$" consent confidential "$URL"
+run "a public client (no secret): consent, finish" 0 "^finished: CRITEO_OK, 1 request, refresh token given\$" \
+    consent public "$URL" "$(new_client public)"
+refused="CRITEO_ERR_INVALID_ARGUMENT, 0 requests"
+run "answers that are not this consent's are refused with no request, and no secret in the message" 0 \
+    "^another state: $refused: redirect_url carries another state than this consent's: it answers another consent, or was forged; nothing was sent
+an empty state: $refused: .*another state
+another redirect URI: $refused: redirect_url goes to http://127.0.0.1:10/callback, not to the consent's redirect_uri http://127.0.0.1:9/callback; nothing was sent
+a duplicated code: $refused: redirect_url holds code more than once; nothing was sent
+an empty code: $refused: redirect_url has no code; nothing was sent
+a denied consent: $refused, oauth error access_denied: the consent was refused: access_denied: The user denied the request; nothing was sent
+the genuine answer: CRITEO_OK
+the same consent finished again: $refused: this consent was finished already \(its code is single-use\): make a new one; nothing was sent\$" \
+    consent refused "$URL" "$(new_client refused)"
+run "the split flow: a wrong verifier is 400 invalid_grant naming neither code nor verifier; the kept one works" 0 \
+    "^a wrong verifier: CRITEO_ERR_BAD_REQUEST 400 invalid_grant
+its message holds the code: no, the verifier: no
+the kept verifier: CRITEO_OK\$" consent split "$URL" "$(new_client split)"
+run "bad arguments are refused, naming them" 0 "^NULL client_id: CRITEO_ERR_INVALID_ARGUMENT: client_id must not be NULL
+a relative redirect_uri: CRITEO_ERR_INVALID_ARGUMENT: redirect_uri must be an absolute URI.*
+NULL consent_out: CRITEO_ERR_INVALID_ARGUMENT: consent_out must not be NULL
+NULL consent: CRITEO_ERR_INVALID_ARGUMENT: consent must not be NULL
+a short verifier: CRITEO_ERR_INVALID_ARGUMENT: code_verifier must be 43 to 128 .*
+a verifier with a space: CRITEO_ERR_INVALID_ARGUMENT: code_verifier must be 43 to 128 .*
+an http consent URL off loopback: CRITEO_ERR_INVALID_ARGUMENT
+a NULL consent URL: CRITEO_ERR_INVALID_ARGUMENT
+accessors of NULL: NULL NULL NULL\$" consent arguments "$URL"
+# Named lineages, each process on its own: started from a finished
+# consent, found by another process, started over by a new consent.
+for program in consent consent-asan; do
+    named="$store_root/named-$program"
+    check "a named lineage started from a consent's token serves it, with no request [$program]" 0 \
+        "^store: CRITEO_OK
+^the started source: CRITEO_OK, the exchanged token, 0 requests, store CRITEO_OK\$" \
+        bash -c '"$1" named-start "$2" "$3" acct-1 >"$3.out" && token=$(sed -n "s/^exchanged //p" "$3.out") &&
+                 sed "s/^exchanged .*//; s/CRITEO_OK $token,/CRITEO_OK, the exchanged token,/" "$3.out"' _ \
+        "$BUILD_DIR/$program" "$URL" "$named"
+    check "another process finds it by name, then refreshes it (strict rotation) [$program]" 0 \
+        "^store: CRITEO_OK
+from the store: CRITEO_OK eyJ[^ ]+, 0 requests, store CRITEO_OK
+after an invalidate: CRITEO_OK eyJ[^ ]+, 1 requests, store CRITEO_OK\$" "$BUILD_DIR/$program" named-get "$URL" "$named" acct-1
+    check "a new consent starts the lineage over: the next process serves its token [$program]" 0 "^same\$" \
+        bash -c 'started=$("$1" named-start "$2" "$3" acct-1 | sed -n "s/^exchanged //p") &&
+                 served=$("$1" named-get "$2" "$3" acct-1 | sed -n "s/^from the store: CRITEO_OK \([^ ]*\),.*/\1/p") &&
+                 [[ -n $started && $started == "$served" ]] && echo same' _ "$BUILD_DIR/$program" "$URL" "$named"
+    check "a name nothing started: CRITEO_ERR_STORE, no request, the store itself fine [$program]" 0 \
+        "^from the store: CRITEO_ERR_STORE no token is stored under the name acct-2 for client_id demo-client: .*, 0 requests, store CRITEO_OK\$" \
+        "$BUILD_DIR/$program" named-get "$URL" "$named" acct-2
+done
+
+# criteo-token login, as a person drives it (tests/c/login.sh).
+for program in criteo-token criteo-token-asan; do
+    check "criteo-token login, the address pasted: one request, then a plain run serves the login's token [$program]" 0 \
+        "^login: exit 0, 1 request
+^criteo-token: logged in; later runs for this client id serve tokens from this consent\$
+^an access token\$
+^a plain run: exit 0, 0 request, the login's token\$" \
+        tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-pasted-$program" pasted
+    check "criteo-token login on a loopback redirect URI receives the browser itself [$program]" 0 \
+        "^the browser is told: .*you may close this tab
+^login: exit 0, 1 request
+^a plain run: exit 0, 0 request, the login's token\$" \
+        tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-loopback-$program" loopback
+    check "criteo-token login, consent denied: exit 1 naming access_denied, no request, nothing kept [$program]" 0 \
+        "^login: exit 1, 0 request
+^criteo-token: the consent was refused: access_denied: The user denied the request; nothing was sent\$
+^a plain run: exit 0, 1 request, another token\$" \
+        tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-denied-$program" denied "$(new_client denied)"
+    check "criteo-token login: nobody comes back within --timeout 0.5, exit 3 [$program]" 0 \
+        "^login: exit 3, 0 request
+^criteo-token: no answer from the browser within the time limit \(--timeout\)\$" \
+        tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-silent-$program" silent "$(new_client silent)"
+done
+check "criteo-token login without a redirect URI: exit 2, saying how to give one" 2 "--redirect-uri URI or CRITEO_REDIRECT_URI" \
+    env "${good[@]}" "$BUILD_DIR/criteo-token" login
+check "criteo-token login of a public client (no secret) prints only, and only with --json: exit 2 without" 2 \
+    "can only print the token \(--json\)" env CRITEO_HOST="$URL" CRITEO_CLIENT_ID=public-app \
+    "$BUILD_DIR/criteo-token" login --redirect-uri http://127.0.0.1:9/cb
+check "criteo-token login --no-cache: exit 2" 2 "login keeps its lineage in the store" \
+    env "${good[@]}" "$BUILD_DIR/criteo-token" login --no-cache
+
 echo "== time: suspends and clocks set by hand"
 # clocks.c moves the clocks under the library with its own clock_gettime.
 build clocks "$CC" c11 tests/c/clocks.c -rdynamic

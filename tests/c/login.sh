@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# criteo-token login, driven as a person would: the program prints the
+# consent link, this script plays the browser (curl follows nothing: the
+# test server's consent page answers 302 to the redirect URI), then either
+# pastes the address the browser was sent to, or sends the browser there
+# itself (a loopback redirect URI, on which the program listens). Then a
+# plain run must serve the login's token from the store, with no request.
+#
+# Usage: login.sh PROGRAM URL STORE MODE [CLIENT_ID]
+#   MODE pasted    a redirect URI off loopback: the address is pasted
+#        loopback  a loopback redirect URI: the program receives it
+#        denied    the user refuses (the test server's /consent/deny)
+#        silent    nobody comes back: --timeout 0.5 ends it, exit 3
+# Prints the login's exit status and output, then the plain run's.
+set -uo pipefail
+program=$1 url=$2 store=$3 mode=$4
+work=$(mktemp -d)
+trap 'exec 7>&- 2>/dev/null; rm -rf "$work"' EXIT
+export CRITEO_HOST=$url CRITEO_CLIENT_ID=${5:-demo-client} CRITEO_CLIENT_SECRET=demo-secret
+export CRITEO_CONSENT_URL=$url/consent
+[[ $mode == denied ]] && CRITEO_CONSENT_URL=$url/consent/deny
+redirect=https://app.example/callback
+if [[ $mode == loopback ]]; then
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    redirect=http://127.0.0.1:$port/callback
+fi
+mkfifo "$work/stdin"
+arguments=(login --redirect-uri "$redirect" --store "$store")
+[[ $mode == silent ]] && arguments+=(--timeout 0.5)
+"$program" "${arguments[@]}" <"$work/stdin" >"$work/out" 2>"$work/err" &
+pid=$!
+exec 7>"$work/stdin"
+for _ in $(seq 100); do grep -q 'consent?' "$work/err" && break; sleep 0.1; done
+link=$(grep -o 'http://127\.0\.0\.1[^ ]*/consent[^ ]*' "$work/err")
+before=$(curl -s "$url/count/$CRITEO_CLIENT_ID")
+case $mode in
+pasted | denied)
+    back=$(curl -s -o /dev/null -w '%{redirect_url}' "$link")
+    printf '  %s\r\n' "$back" >&7
+    ;;
+loopback)
+    back=$(curl -s -o /dev/null -w '%{redirect_url}' "$link")
+    echo "the browser is told: $(curl -s "$back" | sed 's/<[^>]*>//g')"
+    ;;
+silent) ;;
+esac
+wait "$pid"
+echo "login: exit $?, $(($(curl -s "$url/count/$CRITEO_CLIENT_ID") - before)) request"
+grep -v '^  http\|^$' "$work/err"
+sed 's/^eyJ.*/an access token/' "$work/out"
+login_token=$(cat "$work/out")
+exec 7>&-
+before=$(curl -s "$url/count/$CRITEO_CLIENT_ID")
+served=$("$program" --store "$store")
+echo "a plain run: exit $?, $(($(curl -s "$url/count/$CRITEO_CLIENT_ID") - before)) request," \
+    "$([[ -n $login_token && $served == "$login_token" ]] && echo "the login's token" || echo "another token")"

@@ -1,0 +1,315 @@
+/*
+ * criteo-token login: the consent step, for a person at a terminal. Part
+ * of criteo-token.c (one translation unit, so that every build of the tool
+ * stays one command); included after its helpers.
+ *
+ * Prints the consent link, then takes the address the browser is sent
+ * back to: received on the redirect URI itself when that is a loopback
+ * http://127.0.0.1:PORT/... (or [::1], or localhost) address (RFC 8252
+ * §7.3), else pasted on standard input. Exchanges the code, and keeps the
+ * lineage in the store under the name "criteo-token", where later runs for
+ * the client id find it.
+ */
+#include <netinet/in.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+/* The named lineage that login starts and plain runs look for first. */
+#define LOGIN_LINEAGE "criteo-token"
+/* How long login waits for the user by default, in milliseconds. */
+#define LOGIN_WAIT_MS 300000u
+/* The longest address accepted back, as the library's strings. */
+#define MAX_REDIRECT_BYTES 65536
+
+extern char **environ;
+
+/* Milliseconds left until `deadline` (CLOCK_MONOTONIC), 0 when past. */
+static int ms_left(const struct timespec *deadline) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (deadline->tv_sec - now.tv_sec) * 1000LL + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    return ms <= 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+/* The loopback address and port a redirect URI names, and its path; 0
+ * when it is no http:// loopback address (then the user pastes). */
+static int loopback_redirect(const char *uri, struct sockaddr_storage *address, socklen_t *length,
+                             char *path, size_t path_size) {
+    static const struct {
+        const char *prefix;
+        int family;
+    } hosts[] = {{"http://127.0.0.1:", AF_INET}, {"http://localhost:", AF_INET}, {"http://[::1]:", AF_INET6}};
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        size_t prefix = strlen(hosts[i].prefix);
+        if (strncmp(uri, hosts[i].prefix, prefix) != 0) {
+            continue;
+        }
+        const char *port_text = uri + prefix;
+        size_t digits = strspn(port_text, "0123456789");
+        long port = digits > 0 && digits <= 5 ? strtol(port_text, NULL, 10) : 0;
+        const char *rest = port_text + digits;
+        if (port < 1 || port > 65535 || (*rest != '\0' && *rest != '/' && *rest != '?')) {
+            return 0;
+        }
+        snprintf(path, path_size, "%.*s", (int)strcspn(rest, "?"), *rest == '/' ? rest : "/");
+        memset(address, 0, sizeof *address);
+        if (hosts[i].family == AF_INET) {
+            struct sockaddr_in *in = (struct sockaddr_in *)address;
+            in->sin_family = AF_INET;
+            in->sin_port = htons((uint16_t)port);
+            in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            *length = sizeof *in;
+        } else {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
+            in6->sin6_family = AF_INET6;
+            in6->sin6_port = htons((uint16_t)port);
+            in6->sin6_addr = in6addr_loopback;
+            *length = sizeof *in6;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* A socket listening on the redirect URI's loopback address; exits 1 when
+ * the port cannot be had. */
+static int listen_on(const struct sockaddr_storage *address, socklen_t length, const char *uri) {
+    int fd = socket(address->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        bind(fd, (const struct sockaddr *)address, length) != 0 || listen(fd, 8) != 0) {
+        fprintf(stderr, "criteo-token: cannot listen on %s for the browser's return: %s\n", uri, strerror(errno));
+        exit(1);
+    }
+    return fd;
+}
+
+/* Reads one request head from `fd` (at most 16 KiB, 5 s): its target
+ * into `target`, or "" for anything but a GET. */
+static void read_request_target(int fd, char *target, size_t size) {
+    char head[16384];
+    size_t got = 0;
+    struct timeval five = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
+    target[0] = '\0';
+    while (got < sizeof head - 1) {
+        ssize_t n = read(fd, head + got, sizeof head - 1 - got);
+        if (n <= 0) {
+            return;
+        }
+        got += (size_t)n;
+        head[got] = '\0';
+        if (strstr(head, "\r\n\r\n") != NULL || strstr(head, "\n\n") != NULL) {
+            break;
+        }
+    }
+    head[got] = '\0';
+    if (strncmp(head, "GET ", 4) == 0) {
+        size_t length = strcspn(head + 4, " \r\n");
+        if (length < size) {
+            snprintf(target, size, "%.*s", (int)length, head + 4);
+        }
+    }
+}
+
+static void answer_browser(int fd, const char *status, const char *text) {
+    char page[1024];
+    int length = snprintf(page, sizeof page,
+                          "HTTP/1.1 %s\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n"
+                          "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                          status, strlen(text), text);
+    if (write(fd, page, (size_t)length) != length) {
+        /* The browser went away: nothing to tell it. */
+    }
+}
+
+/* Waits for the browser at the redirect URI, until `deadline`: returns the
+ * address it came back to (the caller frees it), or NULL at the deadline.
+ * Requests for other paths get 404 and the wait goes on. */
+static char *receive_redirect(int listener, const char *uri, const char *path, const struct timespec *deadline) {
+    char target[MAX_REDIRECT_BYTES];
+    for (;;) {
+        struct pollfd ready = {listener, POLLIN, 0};
+        int left = ms_left(deadline);
+        if (left == 0 || poll(&ready, 1, left) <= 0) {
+            if (left > 0 && errno == EINTR) {
+                continue;
+            }
+            return NULL;
+        }
+        int fd = accept(listener, NULL, NULL);
+        if (fd < 0) {
+            continue;
+        }
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        read_request_target(fd, target, sizeof target);
+        size_t path_length = strcspn(target, "?");
+        if (path_length != strlen(path) || strncmp(target, path, path_length) != 0) {
+            answer_browser(fd, "404 Not Found", "<p>Not the consent's return address.</p>");
+            close(fd);
+            continue;
+        }
+        answer_browser(fd, "200 OK",
+                       "<!doctype html><title>criteo-token</title><p>criteo-token has the answer: you may "
+                       "close this tab and go back to the terminal.</p>");
+        close(fd);
+        /* The address as the browser asked for it: the URI's origin, then the target. */
+        size_t origin = strlen("http://") + strcspn(uri + strlen("http://"), "/?");
+        char *back = malloc(origin + strlen(target) + 1);
+        if (back == NULL) {
+            return NULL;
+        }
+        sprintf(back, "%.*s%s", (int)origin, uri, target);
+        return back;
+    }
+}
+
+/* Reads the pasted address from standard input, until `deadline`: NULL at
+ * the deadline or the end of the input. */
+static char *read_pasted(const struct timespec *deadline) {
+    char *line = malloc(MAX_REDIRECT_BYTES + 2);
+    size_t got = 0;
+    while (line != NULL && got < MAX_REDIRECT_BYTES + 1) {
+        struct pollfd ready = {STDIN_FILENO, POLLIN, 0};
+        int left = ms_left(deadline);
+        if (left == 0 || poll(&ready, 1, left) <= 0) {
+            break;
+        }
+        ssize_t n = read(STDIN_FILENO, line + got, 1);
+        if (n <= 0 || line[got] == '\n') {
+            line[got] = '\0';
+            /* Spaces around it and a carriage return are the terminal's. */
+            while (got > 0 && strchr(" \t\r", line[got - 1]) != NULL) {
+                line[--got] = '\0';
+            }
+            size_t lead = strspn(line, " \t");
+            memmove(line, line + lead, got - lead + 1);
+            if (got - lead > 0) {
+                return line;
+            }
+            if (n <= 0) {
+                break;
+            }
+            got = 0;
+            continue;
+        }
+        got++;
+    }
+    free(line);
+    return NULL;
+}
+
+/* Opens `link` in the user's browser ($BROWSER, else xdg-open), without a
+ * shell; says so when none can be started. */
+static void open_browser(const char *link) {
+    const char *browser = getenv("BROWSER");
+    const char *program = browser != NULL && browser[0] != '\0' ? browser : "xdg-open";
+    char *arguments[] = {(char *)program, (char *)link, NULL};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    if (posix_spawnp(&pid, program, &actions, NULL, arguments, environ) != 0) {
+        fprintf(stderr, "criteo-token: no browser could be opened (%s); open the link yourself\n", program);
+    }
+    posix_spawn_file_actions_destroy(&actions);
+}
+
+/* Starts the login lineage in the store from `token` and prints the
+ * token; a public client's (no secret) is printed only. */
+static int keep_login(criteo_client *client, const char *client_id, const char *client_secret,
+                      const struct options *options, const criteo_token *token) {
+    if (client_secret == NULL) {
+        fprintf(stderr, "criteo-token: logged in as a public client: the token is printed, not kept\n");
+        print_token(token, options->output);
+        return finish_output();
+    }
+    criteo_token_source *source = NULL;
+    criteo_error *error = NULL;
+    if (criteo_token_source_new_named(client, client_id, client_secret, LOGIN_LINEAGE, token, &source, &error) !=
+            CRITEO_OK ||
+        criteo_token_source_set_store(source, options->store, &error) != CRITEO_OK ||
+        criteo_token_source_store_error(source, &error) != CRITEO_OK) {
+        fprintf(stderr, "criteo-token: the login could not be kept in the store: %s\n", criteo_error_message(error));
+        criteo_error_free(error);
+        criteo_token_source_free(source);
+        return 1;
+    }
+    criteo_token_source_free(source);
+    fprintf(stderr, "criteo-token: logged in; later runs for this client id serve tokens from this consent\n");
+    print_token(token, options->output);
+    return finish_output();
+}
+
+/* criteo-token login: exits 0 once the lineage is kept and its token
+ * printed, 1 when the consent or the exchange failed, 2 for a usage or
+ * setup mistake, 3 when the user did not come back in time. */
+static int login(const struct options *options, const char *client_id, const char *client_secret) {
+    const char *redirect_uri = options->redirect_uri != NULL ? options->redirect_uri : getenv("CRITEO_REDIRECT_URI");
+    if (redirect_uri == NULL || redirect_uri[0] == '\0') {
+        fprintf(stderr, "criteo-token: login needs the app's redirect URI: --redirect-uri URI or "
+                        "CRITEO_REDIRECT_URI (a loopback http://127.0.0.1:PORT/... is received directly)\n");
+        return 2;
+    }
+    criteo_client *client = client_from_environment(0, options->verbose);
+    criteo_consent *consent = NULL;
+    criteo_error *error = NULL;
+    if (criteo_consent_new(client, client_id, redirect_uri, &consent, &error) != CRITEO_OK) {
+        print_setting_error(criteo_error_message(error));
+        return 2;
+    }
+    struct sockaddr_storage address;
+    socklen_t length = 0;
+    char path[4096];
+    int listener = -1;
+    if (loopback_redirect(redirect_uri, &address, &length, path, sizeof path)) {
+        listener = listen_on(&address, length, redirect_uri);
+    }
+    fprintf(stderr, "Open this link in a browser and let the app act for your Criteo account:\n\n  %s\n\n",
+            criteo_consent_url(consent));
+    if (options->open_browser) {
+        open_browser(criteo_consent_url(consent));
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    uint32_t wait_ms = options->timeout_ms != 0 ? options->timeout_ms : LOGIN_WAIT_MS;
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    char *back;
+    if (listener >= 0) {
+        fprintf(stderr, "Waiting for the browser at %s ...\n", redirect_uri);
+        back = receive_redirect(listener, redirect_uri, path, &deadline);
+        close(listener);
+    } else {
+        fprintf(stderr, "Then paste here the address the browser was sent to:\n");
+        back = read_pasted(&deadline);
+    }
+    if (back == NULL) {
+        fprintf(stderr, "criteo-token: no answer from the browser within the time limit (--timeout)\n");
+        criteo_consent_free(consent);
+        criteo_client_free(client);
+        return 3;
+    }
+    criteo_token *token = NULL;
+    criteo_status status = criteo_consent_finish(client, consent, client_secret, back, &token, &error);
+    free(back);
+    criteo_consent_free(consent);
+    int exit_code = 0;
+    if (status != CRITEO_OK) {
+        fprintf(stderr, "criteo-token: %s\n", criteo_error_message(error));
+        exit_code = status == CRITEO_ERR_TIMEOUT ? 3 : 1;
+    } else {
+        exit_code = keep_login(client, client_id, client_secret, options, token);
+    }
+    criteo_token_free(token);
+    criteo_error_free(error);
+    criteo_client_free(client);
+    return exit_code;
+}
