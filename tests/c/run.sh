@@ -1046,6 +1046,27 @@ for program in criteo-token criteo-token-asan; do
 ^criteo-token: no answer from the browser within the time limit \(--timeout\)\$" \
         tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-silent-$program" silent "$(new_client silent)"
 done
+# Past the token's expiry (faketime moves every clock 20 and 40 minutes
+# on), a run renews the login's lineage; once its refresh token was used
+# elsewhere (the strict server revokes it), the run says to log in again.
+if command -v faketime >/dev/null; then
+    check "after a login, runs past its expiry renew it once with the login's refresh token; a revoked one says to log in again" 0 \
+        "^renewed: exit 0, 1 request; then exit 0, 0 request
+^criteo-token: POST .* answered 400 Bad Request: invalid_grant: .* \(the login's refresh token was refused: run criteo-token login again\)
+^revoked: exit 1\$" env CRITEO_HOST="$URL" CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret bash -c '
+        count() { curl -s "$CRITEO_HOST/count/demo-client"; }
+        later() { faketime -f "$1" "$2" --store "$3" "${@:4}"; }
+        before=$(count); later +20m "$1" "$2" >/dev/null; first=$?; middle=$(count)
+        later +20m "$1" "$2" >/dev/null; echo "renewed: exit $first, $((middle - before)) request; then exit $?, $(($(count) - middle)) request"
+        refresh_token=$(later +20m "$1" "$2" --json | python3 -c "import json, sys; print(json.load(sys.stdin)[\"refresh_token\"])")
+        curl -s -o /dev/null -d "grant_type=refresh_token&client_id=demo-client&client_secret=demo-secret&refresh_token=$refresh_token" \
+            "$CRITEO_HOST/oauth2/token"
+        later +40m "$1" "$2"; echo "revoked: exit $?"' _ "$BUILD_DIR/criteo-token" "$store_root/login-pasted-criteo-token"
+elif [[ ${CI:-} == true ]]; then
+    fail "faketime is not installed; CI must run the login renewal test"
+else
+    echo "SKIP login renewal: faketime is not installed (CI installs it)"
+fi
 check "criteo-token login without a redirect URI: exit 2, saying how to give one" 2 "--redirect-uri URI or CRITEO_REDIRECT_URI" \
     env "${good[@]}" "$BUILD_DIR/criteo-token" login
 check "criteo-token login of a public client (no secret) prints only, and only with --json: exit 2 without" 2 \
