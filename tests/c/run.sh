@@ -1000,6 +1000,19 @@ a verifier with a space: CRITEO_ERR_INVALID_ARGUMENT: code_verifier must be 43 t
 an http consent URL off loopback: CRITEO_ERR_INVALID_ARGUMENT
 a NULL consent URL: CRITEO_ERR_INVALID_ARGUMENT
 accessors of NULL: NULL NULL NULL\$" consent arguments "$URL"
+build consent_example "$CC" c11 examples-c/consent.c -Wpedantic
+for program in consent_example consent_example-asan; do
+    check "examples-c/consent.c: the link, the pasted address, a named lineage in the store, the header value [$program]" 0 \
+        "^Open this link and approve:
+^Authorization: Bearer eyJ" env CRITEO_HOST="$URL" CRITEO_CONSENT_URL="$URL/consent" CRITEO_CLIENT_ID=demo-client \
+        CRITEO_CLIENT_SECRET=demo-secret CRITEO_REDIRECT_URI=https://app.example/cb \
+        CRITEO_OAUTH_STORE="$store_root/example-$program" bash -c '
+        coproc example { "$1" 2>&1; }
+        pid=$example_PID
+        read -r line <&"${example[0]}"; echo "$line"; read -r link <&"${example[0]}"
+        curl -s -o /dev/null -w "%{redirect_url}\n" "$link" >&"${example[1]}"
+        cat <&"${example[0]}"; wait "$pid"' _ "$BUILD_DIR/$program"
+done
 # Named lineages, each process on its own: started from a finished
 # consent, found by another process, started over by a new consent.
 for program in consent consent-asan; do
