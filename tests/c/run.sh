@@ -1008,10 +1008,11 @@ for program in consent_example consent_example-asan; do
         CRITEO_CLIENT_SECRET=demo-secret CRITEO_REDIRECT_URI=https://app.example/cb \
         CRITEO_OAUTH_STORE="$store_root/example-$program" bash -c '
         coproc example { "$1" 2>&1; }
-        pid=$example_PID
-        read -r line <&"${example[0]}"; echo "$line"; read -r link <&"${example[0]}"
-        curl -s -o /dev/null -w "%{redirect_url}\n" "$link" >&"${example[1]}"
-        cat <&"${example[0]}"; wait "$pid"' _ "$BUILD_DIR/$program"
+        # Copies: bash closes the coprocess'"'"'s own once it ends.
+        pid=$example_PID; exec 3<&"${example[0]}" 4>&"${example[1]}"
+        read -r line <&3; echo "$line"; read -r link <&3
+        curl -s -o /dev/null -w "%{redirect_url}\n" "$link" >&4
+        cat <&3; wait "$pid"' _ "$BUILD_DIR/$program"
 done
 # Named lineages, each process on its own: started from a finished
 # consent, found by another process, started over by a new consent.
