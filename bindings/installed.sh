@@ -83,7 +83,7 @@ GO
 fi
 
 if command -v gem >/dev/null && ruby -e 'require "ffi"' 2>/dev/null; then
-    expected=$'LICENSE\nREADME.md\nlib/criteo_oauth.rb\nlib/criteo_oauth/client.rb\nlib/criteo_oauth/errors.rb\nlib/criteo_oauth/handle.rb\nlib/criteo_oauth/native.rb\nlib/criteo_oauth/refreshers.rb\nlib/criteo_oauth/token.rb\nlib/criteo_oauth/token_source.rb\nlib/criteo_oauth/tracers.rb'
+    expected=$'LICENSE\nREADME.md\nlib/criteo_oauth.rb\nlib/criteo_oauth/client.rb\nlib/criteo_oauth/consent.rb\nlib/criteo_oauth/errors.rb\nlib/criteo_oauth/handle.rb\nlib/criteo_oauth/native.rb\nlib/criteo_oauth/refreshers.rb\nlib/criteo_oauth/token.rb\nlib/criteo_oauth/token_source.rb\nlib/criteo_oauth/tracers.rb'
     gem_file=$top/bindings/ruby/criteo_oauth-0.1.0.gem
     for from in "$top" "$top/bindings/ruby"; do
         rm -f "$gem_file"

@@ -9,12 +9,22 @@
  *     criteo::token_source source(criteo::request{"client_credentials", id, secret});
  *     std::string header = source.authorization();   // "Bearer eyJ...", any thread
  *
+ * The user's consent (authorization code with PKCE), then a lineage a store
+ * keeps under a name:
+ *
+ *     criteo::consent consent(client, id, "https://app.example/callback");
+ *     open_in_browser(consent.url());
+ *     criteo::token token = consent.finish(client, secret, url_the_browser_came_back_to);
+ *     criteo::token_source source = criteo::token_source::named(client, id, secret, "customer-42", token);
+ *     source.set_store();                              // the default store: the token is written there
+ *
  * Threads: a client and a token_source may be used from many threads at
  * once (as their C handles); a token is one thread's at a time. Moving an
  * owner is not thread-safe with calls on it. The classes are move-only; a
- * moved-from client or token_source throws criteo::error
+ * moved-from client, token_source or consent throws criteo::error
  * (CRITEO_ERR_INVALID_ARGUMENT) when used: a moved-from client never
- * stands for the default client.
+ * stands for the default client. (The accessors of a moved-from token or
+ * consent return nullptr instead.)
  *
  * Every string argument is checked for NUL bytes, which C would take as
  * its end: such a string is refused (criteo::error, CRITEO_ERR_INVALID_ARGUMENT)
@@ -131,6 +141,18 @@ struct request {
     std::optional<std::string> refresh_token = std::nullopt;
 };
 
+/* An authorization code to exchange with its PKCE verifier
+ * (client::get_token_pkce), for a consent made elsewhere whose
+ * code_verifier() was kept. client_secret: nullopt for a public client,
+ * which sends none. */
+struct pkce_request {
+    std::string client_id;
+    std::optional<std::string> client_secret;
+    std::string redirect_uri;
+    std::string code;
+    std::string code_verifier;
+};
+
 /* A token borrowed from the library (the refresh callback's): valid for
  * the call it is given to; copy what you keep. */
 class token_view {
@@ -205,6 +227,22 @@ class client {
         return token(raw);
     }
 
+    /* Exchanges an authorization code with its PKCE verifier, once and
+     * never retried (criteo_get_token_pkce). Throws criteo::error:
+     * CRITEO_ERR_BAD_REQUEST with code() "invalid_grant" for a code used
+     * or expired, or a verifier that does not match. */
+    token get_token_pkce(const pkce_request &asked) const {
+        criteo_token *raw = nullptr;
+        criteo_error *failure = nullptr;
+        criteo_status status = criteo_get_token_pkce(
+            get(), detail::c_string(asked.client_id, "client_id"),
+            detail::c_string(asked.client_secret, "client_secret"),
+            detail::c_string(asked.redirect_uri, "redirect_uri"), detail::c_string(asked.code, "code"),
+            detail::c_string(asked.code_verifier, "code_verifier"), &raw, &failure);
+        detail::check(status, failure);
+        return token(raw);
+    }
+
     /* The C handle: NULL for the default client. Throws for a moved-from
      * client. */
     const criteo_client *get() const {
@@ -232,6 +270,12 @@ class client_builder {
     /* 0 keeps a default (see criteo_client_builder_set_timeouts). */
     client_builder &timeouts(std::chrono::milliseconds connect, std::chrono::milliseconds total) {
         criteo_client_builder_set_timeouts(handle_.get(), milliseconds(connect), milliseconds(total));
+        return *this;
+    }
+    /* Where a consent sends the user: the consent page (default
+     * https://consent.criteo.com/request); for a sandbox or a test. */
+    client_builder &consent_url(const std::string &url) {
+        criteo_client_builder_set_consent_url(handle_.get(), detail::c_string(url, "consent_url"));
         return *this;
     }
     client_builder &max_retries(std::uint32_t retries) {
@@ -275,6 +319,84 @@ class client_builder {
 };
 
 /*
+ * The user's consent step of the authorization code flow with PKCE (see
+ * criteo_consent_new): the link to the consent page of the client it was
+ * made with, and the state and verifier that finish() checks the answer
+ * and exchanges its code with. The state and verifier are secrets, wiped
+ * when the consent is destroyed. Usable from many threads at once; it is
+ * finished once (its code is single-use).
+ */
+class consent {
+  public:
+    /* Draws the state and verifier and makes the link; sends nothing.
+     * Throws criteo::error (CRITEO_ERR_INVALID_ARGUMENT for a refused
+     * client_id or redirect_uri, named). */
+    consent(const client &through, const std::string &client_id, const std::string &redirect_uri) {
+        criteo_consent *raw = nullptr;
+        criteo_error *failure = nullptr;
+        criteo_status status = criteo_consent_new(through.get(), detail::c_string(client_id, "client_id"),
+                                                  detail::c_string(redirect_uri, "redirect_uri"), &raw, &failure);
+        detail::check(status, failure);
+        handle_.reset(raw);
+    }
+
+    consent(consent &&other) noexcept = default;
+    consent &operator=(consent &&other) noexcept = default;
+
+    /* The link to send the user to. Borrowed from the consent: valid until
+     * it is destroyed; nullptr once moved from. */
+    const char *url() const noexcept { return criteo_consent_url(handle_.get()); }
+    /* The state, for an app that checks the answer itself. A secret;
+     * borrowed, as url(). */
+    const char *state() const noexcept { return criteo_consent_state(handle_.get()); }
+    /* The PKCE verifier, for an app that exchanges the code elsewhere
+     * (client::get_token_pkce). A secret; borrowed, as url(). */
+    const char *code_verifier() const noexcept { return criteo_consent_code_verifier(handle_.get()); }
+
+    /*
+     * Finishes the consent with the URL the user's browser came back to,
+     * then exchanges its code with the app's client_secret through
+     * `through` (the client the consent was made with) once, never
+     * retried (criteo_consent_finish). Throws criteo::error:
+     * CRITEO_ERR_INVALID_ARGUMENT, before anything is sent, for an answer
+     * that is not this consent's, a refusal (code() "access_denied") or a
+     * consent finished already; CRITEO_ERR_BAD_REQUEST ("invalid_grant")
+     * for a code or verifier the server refuses.
+     */
+    token finish(const client &through, const std::string &client_secret, const std::string &redirect_url) const {
+        return exchange(through, detail::c_string(client_secret, "client_secret"), redirect_url);
+    }
+    /* As above, for a public client (one that cannot keep a secret):
+     * no client_secret is sent. */
+    token finish(const client &through, const std::string &redirect_url) const {
+        return exchange(through, nullptr, redirect_url);
+    }
+
+    /* The C handle, for calls the wrapper lacks; NULL once moved from. */
+    const criteo_consent *handle() const noexcept { return handle_.get(); }
+
+  private:
+    /* The C handle for a call; a moved-from consent throws instead. */
+    const criteo_consent *live() const {
+        if (handle_ == nullptr) {
+            throw error(CRITEO_ERR_INVALID_ARGUMENT, "the criteo::consent was moved from");
+        }
+        return handle_.get();
+    }
+
+    token exchange(const client &through, const char *client_secret, const std::string &redirect_url) const {
+        criteo_token *raw = nullptr;
+        criteo_error *failure = nullptr;
+        criteo_status status = criteo_consent_finish(through.get(), live(), client_secret,
+                                                     detail::c_string(redirect_url, "redirect_url"), &raw, &failure);
+        detail::check(status, failure);
+        return token(raw);
+    }
+
+    detail::owner<criteo_consent, criteo_consent_free> handle_;
+};
+
+/*
  * A valid token whenever asked, cached and refreshed before it expires
  * (see criteo_token_source_get): the object a program keeps for its
  * credentials. Thread-safe as its C handle is; set_store, on_refresh and
@@ -298,6 +420,30 @@ class token_source {
     }
     /* Through the default client. */
     explicit token_source(const request &asked) : token_source(client(), asked) {}
+
+    /*
+     * A source for the lineage that `name` names for client_id and
+     * client_secret in the source's store (criteo_token_source_new_named),
+     * started from `start`: a token from consent::finish,
+     * client::get_token_pkce or the authorization_code grant, with a
+     * refresh token (copied). set_store then writes it to the store,
+     * replacing what the store held under the name.
+     */
+    static token_source named(const client &through, const std::string &client_id,
+                              const std::string &client_secret, const std::string &name,
+                              const token_view &start) {
+        if (start.get() == nullptr) {
+            throw error(CRITEO_ERR_INVALID_ARGUMENT, "the start token was moved from");
+        }
+        return make_named(through, client_id, client_secret, name, start.get());
+    }
+    /* A source for the named lineage, taken from its store (set_store):
+     * a get fails with CRITEO_ERR_STORE while the store holds nothing
+     * under the name. */
+    static token_source named(const client &through, const std::string &client_id,
+                              const std::string &client_secret, const std::string &name) {
+        return make_named(through, client_id, client_secret, name, nullptr);
+    }
 
     token_source(token_source &&other) noexcept = default;
     token_source &operator=(token_source &&other) noexcept {
@@ -437,6 +583,21 @@ class token_source {
   public:
 
   private:
+    explicit token_source(criteo_token_source *raw) noexcept : handle_(raw) {}
+
+    static token_source make_named(const client &through, const std::string &client_id,
+                                   const std::string &client_secret, const std::string &name,
+                                   const criteo_token *start) {
+        criteo_token_source *raw = nullptr;
+        criteo_error *failure = nullptr;
+        criteo_status status = criteo_token_source_new_named(
+            through.get(), detail::c_string(client_id, "client_id"),
+            detail::c_string(client_secret, "client_secret"), detail::c_string(name, "name"), start, &raw,
+            &failure);
+        detail::check(status, failure);
+        return token_source(raw);
+    }
+
     static std::optional<token> optional(criteo_token *raw) {
         return raw == nullptr ? std::nullopt : std::optional<token>(token(raw));
     }

@@ -3,6 +3,14 @@
 // by many goroutines; calls take a context, and goroutines waiting for a
 // token hold no OS thread. Transport authorizes an http.Client's requests.
 //
+// A Consent is the user's consent step of the authorization code flow,
+// with PKCE: its URL sends the user to Criteo's consent page, and Finish
+// exchanges the code the user's browser brings back (or, for an app that
+// finishes elsewhere, Client.GetTokenPKCE with the kept CodeVerifier).
+// The token it gives starts a refresh_token TokenSource, or a named
+// lineage in a store (NewNamedTokenSource) that a program finds again
+// after a restart by its name alone.
+//
 // The package finds the library with pkg-config (package criteo-oauth).
 package criteo
 
@@ -30,6 +38,7 @@ type Client struct {
 // and never quietly becomes the default.
 type options struct {
 	host           *string
+	consentURL     *string
 	connectTimeout time.Duration
 	totalTimeout   time.Duration
 	maxRetries     *int
@@ -46,6 +55,12 @@ type Option func(*options)
 // WithHost sets the API's base URL (default https://api.criteo.com); ""
 // is refused, as every empty setting is.
 func WithHost(baseURL string) Option { return func(o *options) { o.host = &baseURL } }
+
+// WithConsentURL sets where NewConsent sends the user: the consent page,
+// by default https://consent.criteo.com/request; for a sandbox or a test.
+// It is read as the host is: https, or http to a loopback host, with no
+// query, fragment or credentials; "" is refused.
+func WithConsentURL(url string) Option { return func(o *options) { o.consentURL = &url } }
 
 // WithTimeouts sets the connect and total time limits (0 keeps the
 // defaults: 30 s for the total, and 10 s or the total when that is smaller
@@ -122,7 +137,8 @@ func (c *Client) GetToken(req TokenRequest) (*Token, error) {
 // it returns at once with an error for which errors.Is(err, ctx.Err())
 // holds; the request it abandons ends within the client's time limits,
 // and its token is dropped. Other errors are *Error. Safe for concurrent
-// use.
+// use. A token with a refresh token (the authorization_code grant) can
+// start a named lineage: see NewNamedTokenSource.
 func (c *Client) GetTokenContext(ctx context.Context, req TokenRequest) (*Token, error) {
 	if ctx.Err() != nil {
 		return nil, contextError(ctx)
@@ -137,6 +153,47 @@ func (c *Client) GetTokenContext(ctx context.Context, req TokenRequest) (*Token,
 		return nil, err
 	}
 	fetch := func() (*Token, error) { return getToken(ptr, fields) }
+	finished := func() {
+		fields.free()
+		c.release()
+	}
+	return startCall(fetch, finished).wait(ctx)
+}
+
+// GetTokenPKCE exchanges an authorization code with its PKCE verifier:
+// GetTokenPKCEContext without a context.
+func (c *Client) GetTokenPKCE(req PKCERequest) (*Token, error) {
+	return c.GetTokenPKCEContext(context.Background(), req)
+}
+
+// GetTokenPKCEContext exchanges an authorization code with its PKCE
+// verifier (RFC 7636), for an app that made the consent elsewhere
+// (NewConsent in another request of a web app, or on another host) and
+// kept its CodeVerifier. The request is sent once and never retried (a
+// code is single-use). A code that was used or expired, or a verifier
+// that does not match the consent's challenge, is an error matching
+// ErrBadRequest with Code "invalid_grant"; no error holds the secret, the
+// code or the verifier. When ctx is done first, it returns at once with
+// an error for which errors.Is(err, ctx.Err()) holds; the exchange it
+// abandons still ends, within the client's time limits, and its token is
+// lost with the code. Other errors are *Error. Safe for concurrent use.
+//
+// The token's RefreshToken starts a refresh_token TokenSource, or, given
+// to NewNamedTokenSource as it is, a named lineage.
+func (c *Client) GetTokenPKCEContext(ctx context.Context, req PKCERequest) (*Token, error) {
+	if ctx.Err() != nil {
+		return nil, contextError(ctx)
+	}
+	fields, err := newPKCEFields(req)
+	if err != nil {
+		return nil, err
+	}
+	ptr, err := c.acquire()
+	if err != nil {
+		fields.free()
+		return nil, err
+	}
+	fetch := func() (*Token, error) { return getTokenPKCE(ptr, fields) }
 	finished := func() {
 		fields.free()
 		c.release()

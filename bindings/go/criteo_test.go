@@ -149,6 +149,7 @@ func TestExplicitOptionsNeverFallBackToADefault(t *testing.T) {
 		want   string
 	}{
 		{criteo.WithHost(""), "base_url"},
+		{criteo.WithConsentURL(""), "consent_url"},
 		{criteo.WithCAFile(""), "ca_file"},
 		{criteo.WithUserAgent(""), "user_agent must not be empty"},
 		{criteo.WithMaxRetries(-1), "max retries must be between 0 and 10"},

@@ -117,3 +117,44 @@ func ExampleWithDefaultStore() {
 		log.Print("the token is not shared: ", err) // a full disk, say
 	}
 }
+
+// A web app's consent step: one request sends the user's browser to
+// Criteo's consent page, another takes the URL the browser came back to.
+// The token starts a lineage named for the account in the store, which
+// any later process finds again by its name alone.
+func ExampleConsent() {
+	client, err := criteo.NewClient()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	consent, err := criteo.NewConsent(client, os.Getenv("CRITEO_CLIENT_ID"), "https://app.example/criteo/callback")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer consent.Close()
+	fmt.Println("open", consent.URL())
+
+	// The callback's handler, with the URL the browser came back to (for
+	// a handler: "https://app.example" + r.URL.RequestURI()).
+	callbackURL := "https://app.example/criteo/callback?code=...&state=..."
+	token, err := consent.Finish(os.Getenv("CRITEO_CLIENT_SECRET"), callbackURL)
+	switch {
+	case errors.Is(err, criteo.ErrInvalidArgument):
+		log.Fatal("not this consent's answer, or the user refused: ", err) // err's Code: "access_denied"
+	case err != nil:
+		log.Fatal(err)
+	}
+
+	source, err := criteo.NewNamedTokenSource(client, os.Getenv("CRITEO_CLIENT_ID"), os.Getenv("CRITEO_CLIENT_SECRET"),
+		"customer-42", token, criteo.WithDefaultStore())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer source.Close()
+	// Later, in any process: NewNamedTokenSource(client, id, secret,
+	// "customer-42", nil, criteo.WithDefaultStore()).
+	if _, err := source.Token(); err != nil {
+		log.Fatal(err)
+	}
+}

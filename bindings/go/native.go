@@ -39,6 +39,7 @@ static criteo_status register_trace(criteo_client_builder *builder, uintptr_t id
 import "C"
 
 import (
+	"runtime"
 	"runtime/cgo"
 	"strings"
 	"time"
@@ -109,6 +110,23 @@ func copyToken(t *C.criteo_token) *Token {
 	return token
 }
 
+// keepToken copies a criteo_token from a Client call into Go. One with a
+// refresh token can start a named lineage (NewNamedTokenSource), which
+// needs the library's own token: that one is kept, shared by the copies
+// of the Go token and freed once they are all collected. Any other is
+// freed at once.
+func keepToken(t *C.criteo_token) *Token {
+	token := copyToken(t)
+	if token.RefreshToken == "" {
+		C.criteo_token_free(t)
+		return token
+	}
+	native := &nativeToken{ptr: unsafe.Pointer(t)}
+	runtime.SetFinalizer(native, func(n *nativeToken) { C.criteo_token_free((*C.criteo_token)(n.ptr)) })
+	token.native = native
+	return token
+}
+
 func optionalString(p *C.char) string {
 	if p == nil {
 		return ""
@@ -122,7 +140,8 @@ func buildClient(o *options, trace *traceHook) (*C.criteo_client, error) {
 	settings := []struct {
 		name  string
 		value *string
-	}{{"base_url", o.host}, {"pem_path", o.caFile}, {"proxy_url", o.proxy}, {"user_agent", o.userAgent}}
+	}{{"base_url", o.host}, {"consent_url", o.consentURL}, {"pem_path", o.caFile}, {"proxy_url", o.proxy},
+		{"user_agent", o.userAgent}}
 	for _, setting := range settings {
 		if setting.value != nil {
 			if err := checkNoNUL(setting.name, *setting.value); err != nil {
@@ -162,6 +181,8 @@ func setString(builder *C.criteo_client_builder, name string, value *C.char) {
 	switch name {
 	case "base_url":
 		C.criteo_client_builder_set_host(builder, value)
+	case "consent_url":
+		C.criteo_client_builder_set_consent_url(builder, value)
 	case "pem_path":
 		C.criteo_client_builder_set_ca_file(builder, value)
 	case "proxy_url":
@@ -190,6 +211,97 @@ func milliseconds(d time.Duration) C.uint32_t {
 }
 
 func freeClient(c unsafe.Pointer) { C.criteo_client_free((*C.criteo_client)(c)) }
+
+// field is one string argument of a C call, named as the library names
+// it; an optional "" goes to C as NULL.
+type field struct {
+	name, value string
+	optional    bool
+}
+
+// cFields holds the C strings of a call's arguments until free.
+type cFields struct {
+	strs cStrings
+	ptrs []*C.char
+}
+
+// newCFields makes the C strings of fields, in their order. A Go string
+// holding a NUL byte, which C would cut short, is refused here, named.
+func newCFields(fields ...field) (*cFields, error) {
+	c := &cFields{}
+	for _, f := range fields {
+		if err := checkNoNUL(f.name, f.value); err != nil {
+			c.free()
+			return nil, err
+		}
+		c.ptrs = append(c.ptrs, c.strs.add(f.value, f.optional))
+	}
+	return c, nil
+}
+
+func (c *cFields) free() { c.strs.free() }
+
+// newPKCEFields makes the C strings of an exchange with a verifier.
+func newPKCEFields(req PKCERequest) (*cFields, error) {
+	return newCFields(field{"client_id", req.ClientID, false}, field{"client_secret", req.ClientSecret, true},
+		field{"redirect_uri", req.RedirectURI, false}, field{"code", req.Code, false},
+		field{"code_verifier", req.CodeVerifier, false})
+}
+
+// getTokenPKCE blocks for the whole request: callers run it on a
+// goroutine of its own (see call).
+func getTokenPKCE(client unsafe.Pointer, f *cFields) (*Token, error) {
+	p := f.ptrs
+	var token *C.criteo_token
+	var cerr *C.criteo_error
+	if C.criteo_get_token_pkce((*C.criteo_client)(client), p[0], p[1], p[2], p[3], p[4], &token, &cerr) != C.CRITEO_OK {
+		return nil, takeError(cerr)
+	}
+	return keepToken(token), nil
+}
+
+// newConsent draws a consent's state and verifier and makes its link.
+func newConsent(client unsafe.Pointer, clientID, redirectURI string) (unsafe.Pointer, error) {
+	f, err := newCFields(field{"client_id", clientID, false}, field{"redirect_uri", redirectURI, false})
+	if err != nil {
+		return nil, err
+	}
+	defer f.free()
+	var consent *C.criteo_consent
+	var cerr *C.criteo_error
+	if C.criteo_consent_new((*C.criteo_client)(client), f.ptrs[0], f.ptrs[1], &consent, &cerr) != C.CRITEO_OK {
+		return nil, takeError(cerr)
+	}
+	return unsafe.Pointer(consent), nil
+}
+
+// The consent's link, state and verifier, copied into Go.
+func consentURL(consent unsafe.Pointer) string {
+	return C.GoString(C.criteo_consent_url((*C.criteo_consent)(consent)))
+}
+
+func consentState(consent unsafe.Pointer) string {
+	return C.GoString(C.criteo_consent_state((*C.criteo_consent)(consent)))
+}
+
+func consentCodeVerifier(consent unsafe.Pointer) string {
+	return C.GoString(C.criteo_consent_code_verifier((*C.criteo_consent)(consent)))
+}
+
+// finishConsent checks the redirect URL (f: the client secret or NULL,
+// the redirect URL) and exchanges its code: it blocks for the whole
+// request, so callers run it on a goroutine of its own (see call).
+func finishConsent(client, consent unsafe.Pointer, f *cFields) (*Token, error) {
+	var token *C.criteo_token
+	var cerr *C.criteo_error
+	if C.criteo_consent_finish((*C.criteo_client)(client), (*C.criteo_consent)(consent), f.ptrs[0], f.ptrs[1],
+		&token, &cerr) != C.CRITEO_OK {
+		return nil, takeError(cerr)
+	}
+	return keepToken(token), nil
+}
+
+func freeConsent(consent unsafe.Pointer) { C.criteo_consent_free((*C.criteo_consent)(consent)) }
 
 // requestFields holds the six C strings of a token request until free.
 type requestFields struct {
@@ -234,7 +346,7 @@ func getToken(client unsafe.Pointer, r *requestFields) (*Token, error) {
 	if C.criteo_get_token((*C.criteo_client)(client), f[0], f[1], f[2], f[3], f[4], f[5], &token, &cerr) != C.CRITEO_OK {
 		return nil, takeError(cerr)
 	}
-	return takeToken(token), nil
+	return keepToken(token), nil
 }
 
 // newSource makes a C source whose refresh callback reaches hook.
@@ -248,6 +360,36 @@ func newSource(client unsafe.Pointer, req TokenRequest, hook cgo.Handle) (unsafe
 	var source *C.criteo_token_source
 	var cerr *C.criteo_error
 	if C.criteo_token_source_new((*C.criteo_client)(client), f[0], f[1], f[2], f[3], f[4], f[5], &source, &cerr) != C.CRITEO_OK {
+		return nil, takeError(cerr)
+	}
+	C.register_refresh(source, C.uintptr_t(hook))
+	return unsafe.Pointer(source), nil
+}
+
+// newNamedSource makes a C source for the lineage name names, started
+// from start (nil: found in the store), whose refresh callback reaches
+// hook.
+func newNamedSource(client unsafe.Pointer, clientID, clientSecret, name string, start *nativeToken,
+	hook cgo.Handle) (unsafe.Pointer, error) {
+	f, err := newCFields(field{"client_id", clientID, false}, field{"client_secret", clientSecret, false},
+		field{"name", name, false})
+	if err != nil {
+		return nil, err
+	}
+	defer f.free()
+	var token *C.criteo_token
+	if start != nil {
+		// The library copies the token; one thread reads it at a time.
+		start.mu.Lock()
+		defer start.mu.Unlock()
+		token = (*C.criteo_token)(start.ptr)
+	}
+	var source *C.criteo_token_source
+	var cerr *C.criteo_error
+	status := C.criteo_token_source_new_named((*C.criteo_client)(client), f.ptrs[0], f.ptrs[1], f.ptrs[2], token,
+		&source, &cerr)
+	runtime.KeepAlive(start)
+	if status != C.CRITEO_OK {
 		return nil, takeError(cerr)
 	}
 	C.register_refresh(source, C.uintptr_t(hook))

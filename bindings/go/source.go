@@ -73,6 +73,60 @@ func WithDefaultStore() SourceOption {
 // cached for this source alone. Errors are *Error (ErrInvalidArgument
 // for refused credentials or a refused store).
 func NewTokenSource(client *Client, req TokenRequest, opts ...SourceOption) (*TokenSource, error) {
+	return makeTokenSource(client, opts, func(clientPtr unsafe.Pointer, hook cgo.Handle) (unsafe.Pointer, error) {
+		return newSource(clientPtr, req, hook)
+	})
+}
+
+// NewNamedTokenSource makes a source for a named lineage: the
+// refresh_token lineage that name (e.g. "customer-42") names for clientID
+// and clientSecret, on the client's host, in the source's store, rather
+// than one that a code or a refresh token starts. A program that works
+// for many accounts names each account's lineage, and finds it again in
+// the store after a restart without keeping any refresh token itself
+// (the criteo-token command's login names its lineage "criteo-token").
+// client nil means the default client; the source keeps its own
+// reference to it.
+//
+// start is the token to start the lineage from, as Consent.Finish,
+// Client.GetTokenPKCE or Client.GetToken (authorization_code) returned it,
+// with a refresh token: the source starts from the library's own copy of
+// it, so a Token made by hand, or one from a TokenSource, is refused
+// (ErrInvalidArgument). The source serves it while it is valid, then
+// renews it with its refresh token, rotating as any source does. With a
+// store option (WithStore, WithDefaultStore), NewNamedTokenSource writes
+// it there at once, waiting within the client's time limit for another
+// process that holds the lineage, and replacing what the store held
+// under the name: the lineage starts over from this token. When that
+// write fails, StoreError says why, and the token is written at the next
+// fetch.
+//
+// start nil: the lineage is taken from the store. Token then fails with
+// an error matching ErrStore ("no token is stored under the name ...")
+// while the store holds nothing under the name, sending nothing, and
+// StoreError stays nil (the store works).
+//
+// clientSecret is required (it keys and seals the store's record); name
+// must not be empty. Errors are *Error (ErrInvalidArgument for a refused
+// argument, a start token without a refresh token, or a refused store).
+func NewNamedTokenSource(client *Client, clientID, clientSecret, name string, start *Token,
+	opts ...SourceOption) (*TokenSource, error) {
+	var native *nativeToken
+	if start != nil {
+		if start.native == nil {
+			return nil, invalidArgument("the start token must be one that Consent.Finish, Client.GetTokenPKCE or " +
+				"Client.GetToken returned, with a refresh token")
+		}
+		native = start.native
+	}
+	return makeTokenSource(client, opts, func(clientPtr unsafe.Pointer, hook cgo.Handle) (unsafe.Pointer, error) {
+		return newNamedSource(clientPtr, clientID, clientSecret, name, native, hook)
+	})
+}
+
+// makeTokenSource makes a source with create, then gives it its store.
+func makeTokenSource(client *Client, opts []SourceOption,
+	create func(clientPtr unsafe.Pointer, hook cgo.Handle) (unsafe.Pointer, error)) (*TokenSource, error) {
 	var o sourceOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -89,7 +143,7 @@ func NewTokenSource(client *Client, req TokenRequest, opts ...SourceOption) (*To
 	defer client.release()
 	hook := &refreshHook{}
 	hookHandle := cgo.NewHandle(hook)
-	ptr, err := newSource(clientPtr, req, hookHandle)
+	ptr, err := create(clientPtr, hookHandle)
 	if err != nil {
 		hookHandle.Delete()
 		return nil, err

@@ -1,6 +1,10 @@
 package criteo
 
-import "time"
+import (
+	"sync"
+	"time"
+	"unsafe"
+)
 
 // TokenRequest holds the arguments of OAuthApi.get_token. GrantType,
 // ClientID and ClientSecret are required; the others are sent only when
@@ -14,6 +18,20 @@ type TokenRequest struct {
 	RefreshToken string
 }
 
+// PKCERequest holds the arguments of an authorization code exchange with
+// its PKCE verifier (RFC 7636), for a consent made elsewhere (NewConsent
+// in another request of a web app, or on another host) whose CodeVerifier
+// was kept. ClientID, RedirectURI (the consent's, exactly), Code and
+// CodeVerifier are required; ClientSecret "" means a public client (one
+// that cannot keep a secret), which sends none.
+type PKCERequest struct {
+	ClientID     string
+	ClientSecret string // "" for a public client
+	RedirectURI  string
+	Code         string
+	CodeVerifier string // 43 to 128 characters of A-Z a-z 0-9 - . _ ~
+}
+
 // Token is an access token, copied into Go memory.
 type Token struct {
 	AccessToken  string
@@ -23,6 +41,19 @@ type Token struct {
 	ExpiresIn time.Duration
 	// ExpiresAt is when the token expires; zero when unknown.
 	ExpiresAt time.Time
+
+	// native is the library's own token, kept for NewNamedTokenSource
+	// when a Client call (GetToken, GetTokenPKCE, Consent.Finish) gave
+	// one with a refresh token; nil otherwise. Copies share it.
+	native *nativeToken
+}
+
+// nativeToken is a criteo_token kept alive by the Go tokens that share
+// it, freed (and its secrets wiped) when the last one is collected. The
+// library reads a token from one thread at a time: mu serializes them.
+type nativeToken struct {
+	mu  sync.Mutex
+	ptr unsafe.Pointer
 }
 
 // expiryDelta is how long before ExpiresAt a token stops being Valid, as

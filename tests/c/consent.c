@@ -81,41 +81,6 @@ static criteo_consent *consent_for(const criteo_client *client, const char *clie
     return consent;
 }
 
-/* The user's browser: GETs LINK (http://127.0.0.1:PORT/...) and returns
- * where the server sends it (its Location header), which the caller frees. */
-static char *browse(const char *link) {
-    int port = 0, offset = 0;
-    if (sscanf(link, "http://127.0.0.1:%d%n", &port, &offset) != 1) {
-        die("the link is not on the test server");
-    }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
-        die("cannot reach the consent page");
-    }
-    char request[4096], answer[8192];
-    int length = snprintf(request, sizeof request,
-                          "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", link + offset);
-    if (length >= (int)sizeof request || write(fd, request, (size_t)length) != length) {
-        die("cannot ask the consent page");
-    }
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof answer - 1 && (n = read(fd, answer + got, sizeof answer - 1 - got)) > 0) {
-        got += (size_t)n;
-    }
-    close(fd);
-    answer[got] = '\0';
-    const char *location = strstr(answer, "\r\nLocation: ");
-    if (strncmp(answer, "HTTP/1.1 302", 12) != 0 || location == NULL) {
-        fprintf(stderr, "%s\n", answer);
-        die("the consent page did not send the browser back");
-    }
-    location += strlen("\r\nLocation: ");
-    return strndup(location, strcspn(location, "\r\n"));
-}
-
 /* Finishes CONSENT with REDIRECT_URL: the status, the token in *token. */
 static criteo_status finish(const criteo_client *client, const criteo_consent *consent,
                             const char *secret, const char *redirect_url, criteo_token **token,

@@ -3,7 +3,8 @@
  * /count/<client_id>), and how many the server answered at once at most
  * (GET /most-at-once/<client_id>), asked of the test server over a plain
  * socket. For the C test programs that count fetches (shared.c, fleet.c,
- * many.c); they define die() before including it.
+ * many.c, consent.c, freed_memory.c); they define die() before including
+ * it. And the user's browser at the test server's consent page.
  */
 #ifndef CRITEO_TEST_FETCHES_BY_H
 #define CRITEO_TEST_FETCHES_BY_H
@@ -56,6 +57,41 @@ static inline long fetches_by(const char *url, const char *client_id) {
 /* The most token requests of CLIENT_ID the server answered at once. */
 static inline long most_at_once(const char *url, const char *client_id) {
     return ask_test_server(url, "most-at-once", client_id);
+}
+
+/* The user's browser: GETs LINK (http://127.0.0.1:PORT/...) and returns
+ * where the server sends it (its Location header), which the caller frees. */
+static inline char *browse(const char *link) {
+    int port = 0, offset = 0;
+    if (sscanf(link, "http://127.0.0.1:%d%n", &port, &offset) != 1) {
+        die("the link is not on the test server");
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+        die("cannot reach the consent page");
+    }
+    char request[4096], answer[8192];
+    int length = snprintf(request, sizeof request,
+                          "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", link + offset);
+    if (length >= (int)sizeof request || write(fd, request, (size_t)length) != length) {
+        die("cannot ask the consent page");
+    }
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof answer - 1 && (n = read(fd, answer + got, sizeof answer - 1 - got)) > 0) {
+        got += (size_t)n;
+    }
+    close(fd);
+    answer[got] = '\0';
+    const char *location = strstr(answer, "\r\nLocation: ");
+    if (strncmp(answer, "HTTP/1.1 302", 12) != 0 || location == NULL) {
+        fprintf(stderr, "%s\n", answer);
+        die("the consent page did not send the browser back");
+    }
+    location += strlen("\r\nLocation: ");
+    return strndup(location, strcspn(location, "\r\n"));
 }
 
 #endif

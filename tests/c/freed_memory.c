@@ -11,7 +11,8 @@
  *
  * The calls cover every mode and path: keep-alive, Connection: close, TLS,
  * a CONNECT proxy with credentials; success, 401, a timeout; clients and a
- * token source freed.
+ * token source freed; a consent (its state, verifier and code watched from
+ * when they exist) finished, and a named lineage started from its token.
  *
  * Usage (the test server started with --tls and --proxy, and a plain one):
  *   freed_memory HTTP_URL HTTPS_URL CA_FILE PROXY_HOSTPORT
@@ -28,6 +29,13 @@
 #include <unistd.h>
 
 #include "criteo_oauth.h"
+
+static void die(const char *message) {
+    fprintf(stderr, "freed_memory: %s\n", message);
+    exit(2);
+}
+
+#include "fetches_by.h"
 
 void __libc_free(void *block);
 
@@ -154,6 +162,51 @@ static void source_fetches(const criteo_client *client) {
     criteo_token_source_free(source);
 }
 
+/* A consent finished, and a named lineage started from its token and
+ * renewed; the consent's secrets are watched once they exist. */
+static void consent_flow(const char *url) {
+    step = "a consent, finished, and a named lineage from its token";
+    char consent_url[512];
+    snprintf(consent_url, sizeof consent_url, "%s/consent", url);
+    criteo_client_builder *builder = criteo_client_builder_new();
+    criteo_client_builder_set_host(builder, url);
+    criteo_client_builder_set_proxy(builder, "");
+    criteo_client_builder_set_consent_url(builder, consent_url);
+    criteo_client *client = NULL;
+    criteo_consent *consent = NULL;
+    if (criteo_client_builder_build(builder, &client, NULL) != CRITEO_OK ||
+        criteo_consent_new(client, "demo-client", "https://app.example/callback", &consent, NULL) != CRITEO_OK) {
+        die("the consent could not be made");
+    }
+    watch("the consent's state", criteo_consent_state(consent));
+    watch("the consent's verifier", criteo_consent_code_verifier(consent));
+    char *back = browse(criteo_consent_url(consent));
+    const char *code = strstr(back, "code=");
+    char code_only[MAX_SECRET_BYTES];
+    snprintf(code_only, sizeof code_only, "%.*s", (int)strcspn(code + 5, "&"), code + 5);
+    watch("the consent's code", code_only);
+    watch("a consent refresh token", "rt-consent-");
+    criteo_token *token = NULL;
+    criteo_token_source *source = NULL;
+    if (criteo_consent_finish(client, consent, CLIENT_SECRET, back, &token, NULL) != CRITEO_OK ||
+        criteo_token_source_new_named(client, "demo-client", CLIENT_SECRET, "freed-memory", token, &source,
+                                      NULL) != CRITEO_OK) {
+        die("the consent could not be finished");
+    }
+    /* Wiped by hand: this program's own copy is no finding of the library's. */
+    memset(back, 0, strlen(back));
+    free(back);
+    criteo_token_free(token);
+    criteo_token_source_invalidate(source);
+    if (criteo_token_source_get(source, &token, NULL) != CRITEO_OK) {
+        die("the named lineage could not be renewed");
+    }
+    criteo_token_free(token);
+    criteo_token_source_free(source);
+    criteo_consent_free(consent);
+    criteo_client_free(client);
+}
+
 int main(int argc, char **argv) {
     const char *proxy_basic = getenv("CRITEO_TEST_PROXY_BASIC");
     if (argc != 5 || proxy_basic == NULL) {
@@ -183,6 +236,7 @@ int main(int argc, char **argv) {
          CRITEO_ERR_UNAUTHORIZED);
     call("authorization code", plain, "authorization_code", CLIENT_SECRET, CRITEO_OK);
     source_fetches(plain);
+    consent_flow(http_url);
 
     criteo_client *closing = client_for(scenario, NULL, NULL, 10000);
     for (int i = 0; i < 20; i++) {

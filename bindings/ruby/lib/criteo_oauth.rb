@@ -6,6 +6,9 @@
 #   token = client.get_token(grant_type: "client_credentials", client_id: id, client_secret: secret)
 #   request["Authorization"] = token.authorization
 #
+# Consent is the user's consent step (authorization code with PKCE), and
+# TokenSource.named a lineage that a store keeps under a name.
+#
 # The library is found by CRITEO_OAUTH_LIB, then as libcriteo_oauth.so.0 on
 # the loader's path, then in pkg-config's libdir for criteo-oauth.
 module CriteoOAuth
@@ -19,3 +22,4 @@ require_relative "criteo_oauth/refreshers"
 require_relative "criteo_oauth/tracers"
 require_relative "criteo_oauth/client"
 require_relative "criteo_oauth/token_source"
+require_relative "criteo_oauth/consent"

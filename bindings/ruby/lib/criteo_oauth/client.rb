@@ -8,6 +8,9 @@ module CriteoOAuth
     include Closable
 
     # host: the API's base URL (default https://api.criteo.com).
+    # consent_url: where Consent sends the user, the consent page (default
+    #   https://consent.criteo.com/request); for a sandbox or a test. Read
+    #   as host is: https, or http to a loopback host, with no query.
     # timeout / connect_timeout: seconds for the whole call (retries
     #   included) and for connecting; nil keeps the defaults (30 s, and for
     #   connecting 10 s or the timeout when that is smaller).
@@ -24,7 +27,7 @@ module CriteoOAuth
     #   quick and must not call this client or its sources. What it raises
     #   is dropped. A block works too: Client.new { |event| ... }.
     def initialize(host: nil, timeout: nil, connect_timeout: nil, ca_file: nil, proxy: nil, user_agent: nil,
-                   max_retries: nil, max_concurrent_requests: nil, trace: nil, &block)
+                   max_retries: nil, max_concurrent_requests: nil, trace: nil, consent_url: nil, &block)
       builder = Native.criteo_client_builder_new
       trace ||= block
       if trace
@@ -32,6 +35,7 @@ module CriteoOAuth
         Native.criteo_client_builder_set_trace(builder, Tracers::FUNCTION, key)
       end
       settings = { "base_url" => [:criteo_client_builder_set_host, host],
+                   "consent_url" => [:criteo_client_builder_set_consent_url, consent_url],
                    "pem_path" => [:criteo_client_builder_set_ca_file, ca_file],
                    "proxy_url" => [:criteo_client_builder_set_proxy, proxy],
                    "user_agent" => [:criteo_client_builder_set_user_agent, user_agent] }
@@ -55,7 +59,9 @@ module CriteoOAuth
     # Asks the endpoint for a token; returns a frozen Token or raises a
     # CriteoOAuth::Error. Timeout, Thread#raise, Thread#kill and Interrupt
     # stop the wait within a few tens of milliseconds; the request itself
-    # ends in the background, within the client's time limits.
+    # ends in the background, within the client's time limits. A token
+    # with a refresh token (the authorization_code grant) can start a
+    # named lineage: see TokenSource.named.
     def get_token(grant_type:, client_id:, client_secret:, redirect_uri: nil, code: nil, refresh_token: nil)
       strings = Request.strings(grant_type: grant_type, client_id: client_id, client_secret: client_secret,
                                 redirect_uri: redirect_uri, code: code, refresh_token: refresh_token)
@@ -64,16 +70,40 @@ module CriteoOAuth
       Thread.handle_interrupt(Object => :never) do
         source = @handle.use { |pointer| Native.call_with_out(:criteo_token_source_new, pointer, *strings) }
         begin
-          Thread.handle_interrupt(Object => :immediate) { Native.wait_for_token(source) }
+          Thread.handle_interrupt(Object => :immediate) { Native.wait_for_token(source, keep: true) }
         ensure
           Native.criteo_token_source_free(source)
         end
       end
     end
 
+    # Exchanges an authorization code with its PKCE verifier (RFC 7636),
+    # for an app that made the consent elsewhere (Consent.new in another
+    # request of a web app, or on another host) and kept its
+    # code_verifier; returns a frozen Token or raises a CriteoOAuth::Error.
+    # redirect_uri is the consent's, exactly; client_secret nil means a
+    # public client, which sends none; code_verifier is 43 to 128
+    # characters of A-Z a-z 0-9 - . _ ~. The request is sent once and never
+    # retried (a code is single-use): a code that was used or expired, or
+    # a verifier that does not match, raises BadRequest with code
+    # "invalid_grant". No message holds the secret, the code or the
+    # verifier. Timeout, Thread#raise, Thread#kill and Interrupt stop the
+    # wait at once; the exchange ends in the background, within the
+    # client's time limits, and its token is lost with the code.
+    #
+    # The token's refresh_token starts a refresh_token TokenSource, or,
+    # given to TokenSource.named as it is, a named lineage.
+    def get_token_pkce(client_id:, redirect_uri:, code:, code_verifier:, client_secret: nil)
+      strings = { "client_id" => client_id, "client_secret" => client_secret, "redirect_uri" => redirect_uri,
+                  "code" => code, "code_verifier" => code_verifier }.map { |name, value| Native.c_string(name, value) }
+      Native.in_background do
+        @handle.use { |pointer| Token.keep(Native.call_with_out(:criteo_get_token_pkce, pointer, *strings)) }
+      end
+    end
+
     private
 
-    # For TokenSource.new (internal): the handle, and the tracer a source
+    # For TokenSource.new and Consent (internal): the handle, and the tracer a source
     # keeps alive while it may fetch.
     attr_reader :handle, :tracer
 

@@ -64,6 +64,7 @@ module CriteoOAuth
 
     attach_function :criteo_client_builder_new, [], :pointer
     attach_function :criteo_client_builder_set_host, %i[pointer string], :status
+    attach_function :criteo_client_builder_set_consent_url, %i[pointer string], :status
     attach_function :criteo_client_builder_set_timeouts, %i[pointer uint32 uint32], :status
     attach_function :criteo_client_builder_set_max_retries, %i[pointer uint32], :status
     attach_function :criteo_client_builder_set_max_concurrent_requests, %i[pointer uint32], :status
@@ -75,6 +76,7 @@ module CriteoOAuth
 
     attach_function :criteo_token_source_new,
                     %i[pointer string string string string string string out out], :status
+    attach_function :criteo_token_source_new_named, %i[pointer string string string pointer out out], :status
     attach_function :criteo_token_source_set_refresh_margin, %i[pointer uint32], :status
     attach_function :criteo_token_source_get, %i[pointer out out], :status, blocking: true
     attach_function :criteo_token_source_get_within, %i[pointer uint32 out out], :status, blocking: true
@@ -88,12 +90,22 @@ module CriteoOAuth
     callback :refresh_callback, %i[pointer pointer], :void
     attach_function :criteo_token_source_set_refresh_callback, %i[pointer refresh_callback pointer], :status
     attach_function :criteo_token_source_invalidate, [:pointer], :void
-    # The store's calls never wait for a fetch, nor for the store's lock.
-    attach_function :criteo_token_source_set_store, %i[pointer string out], :status
+    # The store's calls never wait for a fetch; set_store may wait for the
+    # store's lock, to write a named lineage's first token.
+    attach_function :criteo_token_source_set_store, %i[pointer string out], :status, blocking: true
     attach_function :criteo_token_source_store_error, %i[pointer out], :status
     attach_function :criteo_token_source_reject, %i[pointer string], :void
     # Blocking: free waits for a refresh callback under way, which needs the GVL.
     attach_function :criteo_token_source_free, [:pointer], :void, blocking: true
+
+    attach_function :criteo_consent_new, %i[pointer string string out out], :status
+    attach_function :criteo_consent_url, [:pointer], :string
+    attach_function :criteo_consent_state, [:pointer], :string
+    attach_function :criteo_consent_code_verifier, [:pointer], :string
+    attach_function :criteo_consent_finish, %i[pointer pointer string string out out], :status, blocking: true
+    attach_function :criteo_consent_free, [:pointer], :void
+    attach_function :criteo_get_token_pkce,
+                    %i[pointer string string string string string out out], :status, blocking: true
 
     OK = 0
 
@@ -117,14 +129,51 @@ module CriteoOAuth
     # Thread#raise, Thread#kill and Interrupt reach the thread. The fetch
     # runs on the library's own thread: when the wait is abandoned, it ends
     # within the client's time limits, and its token is cached.
-    def wait_for_token(source)
+    # With keep, a token with a refresh token keeps the library's own (see
+    # Token.keep).
+    def wait_for_token(source, keep: false)
       loop do
         token = Thread.handle_interrupt(Object => :never) do
           found = call_with_out(:criteo_token_source_get_within, source, WAIT_SLICE_MS)
-          Token.take(found) unless found.null?
+          (keep ? Token.keep(found) : Token.take(found)) unless found.null?
         end
         return token if token
       end
+    end
+
+    # The threads of in_background still running. An exit waits for them
+    # (each ends within its client's time limits) in an at_exit handler:
+    # Ruby's own end of the remaining threads would interrupt a thread
+    # that is in C over and over, spinning a core until it returns.
+    WORKERS = []
+    WORKERS_LOCK = Mutex.new
+    at_exit { WORKERS_LOCK.synchronize { WORKERS.dup }.each(&:join) }
+
+    # Runs a call that sends a single-use code (it is never retried, and
+    # the library has no form of it that waits in slices) on a thread of
+    # its own, and returns what the block returns or raises what it
+    # raises. Timeout, Thread#raise, Thread#kill and Interrupt stop the
+    # wait at once; the call then ends in the background, within the
+    # client's time limits, and its result is dropped. The block holds
+    # the handles it uses for as long as it runs.
+    def in_background(&block)
+      # (Not interrupted between the thread's start and its entry in
+      # WORKERS; the thread inherits the mask, and is never interrupted.)
+      worker = Thread.handle_interrupt(Object => :never) do
+        WORKERS_LOCK.synchronize do
+          Thread.new do
+            [block.call, nil]
+          rescue Exception => e # rubocop:disable Lint/RescueException -- raised again by the caller
+            [nil, e]
+          ensure
+            WORKERS_LOCK.synchronize { WORKERS.delete(Thread.current) }
+          end.tap { |thread| WORKERS << thread }
+        end
+      end
+      result, error = worker.value
+      raise error if error
+
+      result
     end
 
     # A Ruby string ready for C: nil stays nil (NULL); a NUL byte, which C

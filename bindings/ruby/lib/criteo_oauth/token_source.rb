@@ -37,16 +37,41 @@ module CriteoOAuth
                    refresh_token: nil, store: nil)
       strings = Request.strings(grant_type: grant_type, client_id: client_id, client_secret: client_secret,
                                 redirect_uri: redirect_uri, code: code, refresh_token: refresh_token)
-      directory = store_directory(store)
-      pointer = with_client_pointer(client) do |client_pointer|
+      make(client, store) do |client_pointer|
         Native.call_with_out(:criteo_token_source_new, client_pointer, *strings)
       end
-      @handle = Handle.new("token source", pointer, Native.method(:criteo_token_source_free))
-      # The C source keeps the client, so the client's trace lives on.
-      @tracer = client&.__send__(:tracer)
-      set_store(directory) if store
-      @refresh_lock = Mutex.new
-      @refresh_failure = nil
+    end
+
+    # A source for a named lineage: the refresh_token lineage that name
+    # (e.g. "customer-42") names for client_id and client_secret, on the
+    # client's host, in the source's store, rather than one that a code or
+    # a refresh token starts. A program that works for many accounts names
+    # each account's lineage, and finds it again in the store after a
+    # restart without keeping any refresh token itself (criteo-token
+    # login names its lineage "criteo-token"). client and store: as for
+    # TokenSource.new.
+    #
+    # token: the Token to start the lineage from, as Consent#finish,
+    # Client#get_token_pkce or Client#get_token (authorization_code)
+    # returned it, with a refresh token: the source starts from the
+    # library's own copy of it, so a Token made by hand, read from a
+    # source or loaded by Marshal raises InvalidArgument. The source serves
+    # it while it is valid, then renews it with its refresh token, rotating
+    # as any source does. With a store, it is written there at once
+    # (waiting within the client's time limit for another process that
+    # holds the lineage), replacing what the store held under the name:
+    # the lineage starts over from this token. When that write fails,
+    # #store_error says why, and the token is written at the next fetch.
+    #
+    # token: nil: the lineage is taken from the store; #token raises
+    # StoreError ("no token is stored under the name ...") while the store
+    # holds nothing under the name, sending nothing, and #store_error stays
+    # nil (the store works).
+    #
+    # client_secret is required (it keys and seals the store's record);
+    # name must not be empty.
+    def self.named(client: nil, client_id:, client_secret:, name:, token: nil, store: nil)
+      allocate.tap { |source| source.__send__(:initialize_named, client, client_id, client_secret, name, token, store) }
     end
 
     # A valid token (frozen): the cached one at once, or the one the fetch
@@ -141,6 +166,35 @@ module CriteoOAuth
     end
 
     private
+
+    def initialize_named(client, client_id, client_secret, name, token, store)
+      strings = { "client_id" => client_id, "client_secret" => client_secret, "name" => name }
+                .map { |argument, value| Native.c_string(argument, value) }
+      native = nil
+      unless token.nil?
+        native = token.__send__(:native) if token.is_a?(Token)
+        if native.nil?
+          raise InvalidArgument.new("token must be a Token that Consent#finish, Client#get_token_pkce or " \
+                                    "Client#get_token returned, with a refresh token", status: 1)
+        end
+      end
+      make(client, store) do |client_pointer|
+        Native.call_with_out(:criteo_token_source_new_named, client_pointer, *strings, native)
+      end
+    end
+
+    # Makes the C source (the block, given the client's pointer), then gives
+    # it its store.
+    def make(client, store)
+      directory = store_directory(store)
+      pointer = with_client_pointer(client) { |client_pointer| yield client_pointer }
+      @handle = Handle.new("token source", pointer, Native.method(:criteo_token_source_free))
+      # The C source keeps the client, so the client's trace lives on.
+      @tracer = client&.__send__(:tracer)
+      set_store(directory) if store
+      @refresh_lock = Mutex.new
+      @refresh_failure = nil
+    end
 
     # The directory for criteo_token_source_set_store: nil for the default.
     def store_directory(store)
