@@ -6,7 +6,8 @@
  * Prints the consent link, then takes the address the browser is sent
  * back to: received on the redirect URI itself when that is a loopback
  * http://127.0.0.1:PORT/... (or [::1], or localhost) address (RFC 8252
- * §7.3), else pasted on standard input. Exchanges the code, and keeps the
+ * §7.3), where requests without the consent's state are turned away, else
+ * pasted on standard input. Exchanges the code, and keeps the
  * lineage in the store under the name "criteo-token", where later runs for
  * the client id find it.
  */
@@ -14,7 +15,6 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 /* The named lineage that login starts and plain runs look for first. */
 #define LOGIN_LINEAGE "criteo-token"
@@ -86,15 +86,22 @@ static int listen_on(const struct sockaddr_storage *address, socklen_t length, c
     return fd;
 }
 
-/* Reads one request head from `fd` (at most 16 KiB, 5 s): its target
- * into `target`, or "" for anything but a GET. */
+/* Reads one request head from `fd`: at most 16 KiB within 5 s in all (a
+ * client that dribbles does not hold the real browser back for longer):
+ * its target into `target`, or "" for anything but a GET. */
 static void read_request_target(int fd, char *target, size_t size) {
     char head[16384];
     size_t got = 0;
-    struct timeval five = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += 5;
     target[0] = '\0';
     while (got < sizeof head - 1) {
+        struct pollfd ready = {fd, POLLIN, 0};
+        int left = ms_left(&deadline);
+        if (left == 0 || poll(&ready, 1, left) <= 0) {
+            return;
+        }
         ssize_t n = read(fd, head + got, sizeof head - 1 - got);
         if (n <= 0) {
             return;
@@ -125,10 +132,25 @@ static void answer_browser(int fd, const char *status, const char *text) {
     }
 }
 
+/* Whether the request target carries `state=STATE` as one of its query
+ * parameters (a state is base64url: never percent-encoded). */
+static int carries_state(const char *target, const char *state) {
+    size_t length = strlen(state);
+    for (const char *at = strchr(target, '?'); at != NULL; at = strchr(at + 1, '&')) {
+        if (strncmp(at + 1, "state=", 6) == 0 && strncmp(at + 7, state, length) == 0 &&
+            strchr("&#", at[7 + length]) != NULL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Waits for the browser at the redirect URI, until `deadline`: returns the
  * address it came back to (the caller frees it), or NULL at the deadline.
- * Requests for other paths get 404 and the wait goes on. */
-static char *receive_redirect(int listener, const char *uri, const char *path, const struct timespec *deadline) {
+ * Requests for other paths get 404, and requests without the consent's
+ * state (another local program's, say) 400, and the wait goes on. */
+static char *receive_redirect(int listener, const char *uri, const char *path, const char *state,
+                              const struct timespec *deadline) {
     char target[MAX_REDIRECT_BYTES];
     for (;;) {
         struct pollfd ready = {listener, POLLIN, 0};
@@ -148,6 +170,11 @@ static char *receive_redirect(int listener, const char *uri, const char *path, c
         size_t path_length = strcspn(target, "?");
         if (path_length != strlen(path) || strncmp(target, path, path_length) != 0) {
             answer_browser(fd, "404 Not Found", "<p>Not the consent's return address.</p>");
+            close(fd);
+            continue;
+        }
+        if (!carries_state(target, state)) {
+            answer_browser(fd, "400 Bad Request", "<p>Not an answer to this consent.</p>");
             close(fd);
             continue;
         }
@@ -285,7 +312,7 @@ static int login(const struct options *options, const char *client_id, const cha
     char *back;
     if (listener >= 0) {
         fprintf(stderr, "Waiting for the browser at %s ...\n", redirect_uri);
-        back = receive_redirect(listener, redirect_uri, path, &deadline);
+        back = receive_redirect(listener, redirect_uri, path, criteo_consent_state(consent), &deadline);
         close(listener);
     } else {
         fprintf(stderr, "Then paste here the address the browser was sent to:\n");

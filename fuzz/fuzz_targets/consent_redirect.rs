@@ -14,7 +14,8 @@ fn consent() -> &'static Consent {
     static CONSENT: OnceLock<Consent> = OnceLock::new();
     CONSENT.get_or_init(|| {
         let client = ClientConfig::default().build().expect("the default client");
-        Consent::new(&client, "fuzz client", "http://127.0.0.1:8080/cb?tenant=7").expect("a consent")
+        Consent::new(&client, "fuzz client", "http://127.0.0.1:8080/cb?tenant=7")
+            .expect("a consent")
     })
 }
 
@@ -43,7 +44,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(error) => {
             let message = error.message();
-            assert!(!message.contains(state) && !message.contains(verifier), "{message}");
+            assert!(
+                !message.contains(state) && !message.contains(verifier),
+                "{message}"
+            );
             assert!(!message.contains(['\n', '\r']), "{message}");
         }
     }

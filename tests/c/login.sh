@@ -8,7 +8,8 @@
 #
 # Usage: login.sh PROGRAM URL STORE MODE [CLIENT_ID]
 #   MODE pasted    a redirect URI off loopback: the address is pasted
-#        loopback  a loopback redirect URI: the program receives it
+#        loopback  a loopback redirect URI: the program receives it (after
+#                  a forged answer and a silent connection of another program)
 #        denied    the user refuses (the test server's /consent/deny)
 #        silent    nobody comes back: --timeout 0.5 ends it, exit 3
 # Prints the login's exit status and output, then the plain run's.
@@ -40,7 +41,13 @@ pasted | denied)
     ;;
 loopback)
     back=$(curl -s -o /dev/null -w '%{redirect_url}' "$link")
-    echo "the browser is told: $(curl -s "$back" | sed 's/<[^>]*>//g')"
+    # Another local program, first with a forged answer, then with a
+    # connection it holds open saying nothing: neither ends the wait.
+    forged=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/callback?code=forged&state=forged")
+    echo "a forged answer is told: $forged"
+    exec 8<>"/dev/tcp/127.0.0.1/$port"
+    echo "the browser is told: $(curl -s --max-time 20 "$back" | sed 's/<[^>]*>//g')"
+    exec 8<&-
     ;;
 silent) ;;
 esac

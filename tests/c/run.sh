@@ -1045,8 +1045,9 @@ for program in criteo-token criteo-token-asan; do
 ^an access token\$
 ^a plain run: exit 0, 0 request, the login's token\$" \
         tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-pasted-$program" pasted
-    check "criteo-token login on a loopback redirect URI receives the browser itself [$program]" 0 \
-        "^the browser is told: .*you may close this tab
+    check "criteo-token login on a loopback redirect URI receives the browser itself, past a forged answer and a silent connection [$program]" 0 \
+        "^a forged answer is told: 400\$
+^the browser is told: .*you may close this tab
 ^login: exit 0, 1 request
 ^a plain run: exit 0, 0 request, the login's token\$" \
         tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-loopback-$program" loopback
