@@ -6,7 +6,7 @@
 # itself (a loopback redirect URI, on which the program listens). Then a
 # plain run must serve the login's token from the store, with no request.
 #
-# Usage: login.sh PROGRAM URL STORE MODE [CLIENT_ID]
+# Usage: login.sh PROGRAM URL STORE MODE
 #   MODE pasted    a redirect URI off loopback: the address is pasted
 #        loopback  a loopback redirect URI: the program receives it (after
 #                  a forged answer and a silent connection of another program)
@@ -17,7 +17,7 @@ set -uo pipefail
 program=$1 url=$2 store=$3 mode=$4
 work=$(mktemp -d)
 trap 'exec 7>&- 2>/dev/null; rm -rf "$work"' EXIT
-export CRITEO_HOST=$url CRITEO_CLIENT_ID=${5:-demo-client} CRITEO_CLIENT_SECRET=demo-secret
+export CRITEO_HOST=$url CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-secret
 export CRITEO_CONSENT_URL=$url/consent
 [[ $mode == denied ]] && CRITEO_CONSENT_URL=$url/consent/deny
 redirect=https://app.example/callback

@@ -1055,11 +1055,11 @@ for program in criteo-token criteo-token-asan; do
         "^login: exit 1, 0 request
 ^criteo-token: the consent was refused: access_denied: The user denied the request; nothing was sent\$
 ^a plain run: exit 0, 1 request, another token\$" \
-        tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-denied-$program" denied "$(new_client denied)"
+        tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-denied-$program" denied
     check "criteo-token login: nobody comes back within --timeout 0.5, exit 3 [$program]" 0 \
         "^login: exit 3, 0 request
 ^criteo-token: no answer from the browser within the time limit \(--timeout\)\$" \
-        tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-silent-$program" silent "$(new_client silent)"
+        tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-silent-$program" silent
 done
 # Past the token's expiry (faketime moves every clock 20 and 40 minutes
 # on), a run renews the login's lineage; once its refresh token was used
