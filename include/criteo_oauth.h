@@ -443,9 +443,10 @@ void criteo_client_free(criteo_client *client);
  * - `client`: a client, or NULL for the process-wide default client.
  * - `client_id`: the app's client id; not empty, no control character.
  * - `redirect_uri`: where Criteo sends the user back, as registered for
- *   the app: an absolute URI (`https://...`, a loopback
- *   `http://127.0.0.1:PORT/...`, or an app's own scheme), with no
- *   fragment, space or control character.
+ *   the app: an `https://` URL, an `http://` URL to a loopback host
+ *   (`127.0.0.1:PORT`, `[::1]`, `localhost`), or an app's own scheme in
+ *   reverse-domain form (`com.example.app:/callback`, RFC 8252 §7.1);
+ *   with no fragment, space or control character.
  *
  * Sends nothing. On success writes a consent the caller owns to
  * `*consent_out` (free it with `criteo_consent_free`); it keeps the state
@@ -456,8 +457,9 @@ void criteo_client_free(criteo_client *client);
  * Returns `CRITEO_OK`; `CRITEO_ERR_INVALID_ARGUMENT` for a NULL or bad
  * argument (the message names it); `CRITEO_ERR_INTERNAL` if the system's
  * random source fails. Thread-safe; a consent may be read from several
- * threads at once. Fork-safe: a child may use its parent's consent, but
- * only one of them can finish it (the code is single-use).
+ * threads at once. Fork-safe: a child may use its parent's consent; each
+ * process then holds a copy, so when both finish it both send the code,
+ * and the server refuses the second (a code is single-use).
  *
  * # Safety
  * `client` is NULL or a live client; the strings are NULL or
@@ -513,7 +515,8 @@ const char *criteo_consent_code_verifier(const criteo_consent *consent);
  * §4.1.2.1: the message names the error and its description, cleaned as
  * any server text, and `criteo_error_code` gives the error, such
  * as `access_denied`); a missing or empty `code`; a consent already
- * finished. No message holds the code, the state or the verifier.
+ * finished (in this process). No message holds the code, the state or
+ * the verifier.
  *
  * Then posts, once and never retried (a code is single-use),
  * `grant_type=authorization_code`, `client_id`, `client_secret` (only

@@ -7,7 +7,6 @@
 //! the PKCE verifier, whose SHA-256 (the challenge) goes in the link, so
 //! that only who holds the verifier can exchange the code.
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine;
@@ -16,6 +15,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::authority::parse_host_port;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, OAuthError};
 use crate::request::{PkceExchangeFields, TokenRequest};
@@ -134,18 +134,19 @@ impl Consent {
         let Some((base, query)) = url.split_once('?') else {
             return Err(refused("has no query, so no code"));
         };
+        let redactor = self.redactor(query);
         let (expected_base, own_query) = split_query(&self.redirect_uri);
         if endpoint_of(base) != endpoint_of(expected_base) {
             return Err(refused(&format!(
                 "goes to {}, not to the consent's redirect_uri {}",
-                self.redactor().field(base, MAX_FIELD_CHARS),
+                redactor.field(base, MAX_FIELD_CHARS),
                 self.redirect_uri
             )));
         }
         let parameters = Parameters::parse(query).map_err(|name| {
             refused(&format!(
                 "holds {} more than once",
-                self.redactor().field(&name, MAX_FIELD_CHARS)
+                redactor.field(&name, MAX_FIELD_CHARS)
             ))
         })?;
         for (name, value) in form_urlencoded::parse(own_query.as_bytes()) {
@@ -166,7 +167,7 @@ impl Consent {
             Some(_) => {}
         }
         if let Some(code) = parameters.get("error") {
-            return Err(self.error_answer(code, &parameters));
+            return Err(error_answer(code, &parameters, &redactor));
         }
         match parameters.get("code") {
             Some(code) if !code.is_empty() => Ok(Secret::new(code)),
@@ -174,32 +175,36 @@ impl Consent {
         }
     }
 
-    /// An `error` answer (RFC 6749 §4.1.2.1): the user refused, or Criteo
-    /// did. Its fields are server text, cleaned as such.
-    fn error_answer(&self, code: &str, parameters: &Parameters) -> Error {
-        let redactor = self.redactor();
-        let field = |name| {
-            parameters
-                .get(name)
-                .map(|text| redactor.field(text, MAX_FIELD_CHARS))
-        };
-        let oauth = OAuthError {
-            code: Some(redactor.field(code, MAX_FIELD_CHARS)),
-            description: field("error_description"),
-            uri: field("error_uri"),
-        };
-        let message = format!(
-            "the consent was refused: {}; nothing was sent",
-            describe_oauth(&oauth)
-        );
-        Error::new(ErrorKind::InvalidArgument, message).with_oauth(oauth)
+    /// Keeps the consent's secrets, and every code `query` holds, out of
+    /// what is quoted from a redirect URL.
+    fn redactor(&self, query: &str) -> Redactor {
+        let codes: Vec<String> = form_urlencoded::parse(query.as_bytes())
+            .filter(|(name, _)| name == "code")
+            .map(|(_, code)| code.into_owned())
+            .collect();
+        let secrets = [self.state.expose(), self.code_verifier.expose()];
+        Redactor::new(secrets.into_iter().chain(codes.iter().map(String::as_str)))
     }
+}
 
-    /// Keeps the consent's secrets out of what is quoted from a redirect
-    /// URL.
-    fn redactor(&self) -> Redactor {
-        Redactor::new([self.state.expose(), self.code_verifier.expose()])
-    }
+/// An `error` answer (RFC 6749 §4.1.2.1): the user refused, or Criteo did.
+/// Its fields are server text, cleaned as such.
+fn error_answer(code: &str, parameters: &Parameters, redactor: &Redactor) -> Error {
+    let field = |name| {
+        parameters
+            .get(name)
+            .map(|text| redactor.field(text, MAX_FIELD_CHARS))
+    };
+    let oauth = OAuthError {
+        code: Some(redactor.field(code, MAX_FIELD_CHARS)),
+        description: field("error_description"),
+        uri: field("error_uri"),
+    };
+    let message = format!(
+        "the consent was refused: {}; nothing was sent",
+        describe_oauth(&oauth)
+    );
+    Error::new(ErrorKind::InvalidArgument, message).with_oauth(oauth)
 }
 
 /// A redirect URL's query, each parameter at most once.
@@ -241,19 +246,19 @@ fn split_query(url: &str) -> (&str, &str) {
 }
 
 /// Scheme and authority compared without case, an empty path as `/`.
-fn endpoint_of(base: &str) -> Cow<'_, str> {
-    let Some((scheme, rest)) = base.split_once("://") else {
-        return Cow::Borrowed(base);
+fn endpoint_of(base: &str) -> String {
+    let Some((scheme, rest)) = base.split_once(':') else {
+        return base.to_owned();
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let Some(rest) = rest.strip_prefix("//") else {
+        return format!("{scheme}:{rest}");
     };
     let (authority, path) = match rest.find('/') {
         Some(slash) => rest.split_at(slash),
         None => (rest, "/"),
     };
-    Cow::Owned(format!(
-        "{}://{}{path}",
-        scheme.to_ascii_lowercase(),
-        authority.to_ascii_lowercase()
-    ))
+    format!("{scheme}://{}{path}", authority.to_ascii_lowercase())
 }
 
 /// Equal, in a time that depends on the lengths alone.
@@ -290,28 +295,50 @@ fn check_client_id(client_id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// An absolute URI (RFC 8252 allows an app's own scheme as well as
-/// `https://` and loopback `http://`), without a fragment (RFC 6749
-/// §3.1.2).
+/// Where a code may be sent (RFC 8252 §7): an `https://` URL, an
+/// `http://` URL to a loopback host, or an app's own scheme in
+/// reverse-domain form (`com.example.app:/callback`); no fragment (RFC
+/// 6749 §3.1.2).
 fn check_redirect_uri(uri: &str) -> Result<(), Error> {
     let invalid = |why: &str| Error::invalid_argument(format!("redirect_uri {why}"));
     if uri.contains(|c: char| c.is_control() || c == ' ') {
         return Err(invalid("contains a space or control character"));
     }
-    let scheme = uri.split(':').next().unwrap_or_default();
-    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    if !scheme_ok || scheme.len() == uri.len() || uri.len() == scheme.len() + 1 {
-        return Err(invalid(
-            "must be an absolute URI, such as http://127.0.0.1:8080/callback",
-        ));
-    }
     if uri.contains('#') {
         return Err(invalid("must not have a fragment"));
     }
-    Ok(())
+    let (scheme, rest) = uri.split_once(':').unwrap_or(("", ""));
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest
+        .strip_prefix("//")
+        .map(|rest| &rest[..rest.find(['/', '?']).unwrap_or(rest.len())]);
+    match (scheme.as_str(), authority) {
+        ("https", Some(authority)) if !authority.is_empty() => Ok(()),
+        ("http", Some(authority)) if !authority.is_empty() => {
+            match parse_host_port(authority, "redirect_uri")?.is_loopback() {
+                true => Ok(()),
+                false => Err(invalid(
+                    "uses http:// for a host that is not loopback: the code would cross the \
+                     network in clear; use https://",
+                )),
+            }
+        }
+        (scheme, _) if is_private_use_scheme(scheme) && !rest.is_empty() => Ok(()),
+        _ => Err(invalid(
+            "must be https://, http:// to a loopback host, or an app's own scheme in \
+             reverse-domain form, such as com.example.app:/callback",
+        )),
+    }
+}
+
+/// An app's own scheme (RFC 8252 §7.1): a reverse domain name, so never
+/// one of the web's (`javascript`, `data`, `file`).
+fn is_private_use_scheme(scheme: &str) -> bool {
+    scheme.contains('.')
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
 }
 
 #[cfg(test)]
@@ -372,7 +399,10 @@ mod tests {
 
     #[test]
     fn each_consent_has_its_own_secrets() {
-        let (one, two) = (consent("app:/cb"), consent("app:/cb"));
+        let (one, two) = (
+            consent("com.example.app:/cb"),
+            consent("com.example.app:/cb"),
+        );
         assert_ne!(one.state().expose(), two.state().expose());
         assert_ne!(one.code_verifier().expose(), two.code_verifier().expose());
     }
@@ -436,6 +466,35 @@ mod tests {
     }
 
     #[test]
+    fn no_message_quotes_the_code_wherever_it_is_put() {
+        let consent = consent("http://127.0.0.1:8080/cb");
+        let state = consent.state().expose().to_owned();
+        let code = "c0de-7f3a9b";
+        for url in [
+            format!(
+                "http://127.0.0.1:8080/cb?code={code}&state={state}&error=server_error\
+                 &error_description=code+{code}+was+not+delivered"
+            ),
+            format!("http://127.0.0.1:8080/{code}?code={code}&state={state}"),
+            format!("http://127.0.0.1:8080/cb?{code}=1&{code}=2&code={code}&state={state}"),
+        ] {
+            let message = consent.code_from(&url).unwrap_err().message().to_owned();
+            assert!(
+                !message.contains(code) && !message.contains(&state),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_apps_own_scheme_is_compared_without_case() {
+        let consent = consent("com.example.app:/cb");
+        let state = consent.state().expose().to_owned();
+        let url = format!("COM.EXAMPLE.APP:/cb?code=c&state={state}");
+        assert_eq!(consent.code_from(&url).unwrap().expose(), "c");
+    }
+
+    #[test]
     fn the_redirect_uris_own_parameters_must_come_back() {
         let consent = consent("http://127.0.0.1:8080/cb?tenant=7");
         let state = consent.state().expose().to_owned();
@@ -446,7 +505,7 @@ mod tests {
     }
 
     #[test]
-    fn a_redirect_uri_is_absolute_and_has_no_fragment() {
+    fn a_redirect_uri_is_https_loopback_http_or_an_apps_own_scheme() {
         for bad in [
             "",
             "/cb",
@@ -456,13 +515,22 @@ mod tests {
             "http://x/cb#f",
             "1app:/cb",
             "a b:/c",
+            "http://evil.example/cb",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "file:///etc/passwd",
+            "https:///cb",
+            "com.example.app:",
         ] {
             assert!(Consent::new(&client(), "id", bad).is_err(), "{bad}");
         }
         for good in [
             "http://127.0.0.1:1/",
+            "http://[::1]:8080/cb",
+            "http://localhost:8080/cb",
             "com.example.app:/oauth2redirect",
             "https://app/cb?x=1",
+            "HTTPS://app/cb",
         ] {
             assert!(Consent::new(&client(), "id", good).is_ok(), "{good}");
         }

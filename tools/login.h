@@ -33,17 +33,62 @@ static int ms_left(const struct timespec *deadline) {
     return ms <= 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
-/* The loopback address and port a redirect URI names, and its path; 0
- * when it is no http:// loopback address (then the user pastes). */
-static int loopback_redirect(const char *uri, struct sockaddr_storage *address, socklen_t *length,
-                             char *path, size_t path_size) {
+/* The sockets a loopback redirect URI is received on: 127.0.0.1, [::1], or
+ * both for localhost (a browser may try either). */
+struct listeners {
+    int fds[2];
+    int count;
+};
+
+/* Listens on `family`'s loopback address at `port`; exits 1 when the port
+ * is taken (another program could receive the code). An IPv6 loopback
+ * the system lacks is left out, when `optional`. */
+static void listen_on(struct listeners *listeners, int family, uint16_t port, int optional, const char *uri) {
+    struct sockaddr_storage address;
+    memset(&address, 0, sizeof address);
+    socklen_t length;
+    if (family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&address;
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        length = sizeof *in;
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&address;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        in6->sin6_addr = in6addr_loopback;
+        length = sizeof *in6;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0 &&
+        bind(fd, (const struct sockaddr *)&address, length) == 0 && listen(fd, 8) == 0) {
+        listeners->fds[listeners->count++] = fd;
+        return;
+    }
+    int why = errno;
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (optional && (why == EADDRNOTAVAIL || why == EAFNOSUPPORT)) {
+        return;
+    }
+    fprintf(stderr, "criteo-token: cannot listen on %s (%s) for the browser's return: %s\n", uri,
+            family == AF_INET ? "127.0.0.1" : "[::1]", strerror(why));
+    exit(1);
+}
+
+/* Listens on the loopback address a redirect URI names, and writes its
+ * path; 0 when it is no http:// loopback address (then the user pastes). */
+static int listen_for_redirect(const char *uri, struct listeners *listeners, char *path, size_t path_size) {
     static const struct {
         const char *prefix;
-        int family;
-    } hosts[] = {{"http://127.0.0.1:", AF_INET}, {"http://localhost:", AF_INET}, {"http://[::1]:", AF_INET6}};
+        int inet, inet6;
+    } hosts[] = {{"http://127.0.0.1:", 1, 0}, {"http://localhost:", 1, 1}, {"http://[::1]:", 0, 1}};
     for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
         size_t prefix = strlen(hosts[i].prefix);
-        if (strncmp(uri, hosts[i].prefix, prefix) != 0) {
+        if (strncasecmp(uri, hosts[i].prefix, prefix) != 0) {
             continue;
         }
         const char *port_text = uri + prefix;
@@ -54,51 +99,32 @@ static int loopback_redirect(const char *uri, struct sockaddr_storage *address, 
             return 0;
         }
         snprintf(path, path_size, "%.*s", (int)strcspn(rest, "?"), *rest == '/' ? rest : "/");
-        memset(address, 0, sizeof *address);
-        if (hosts[i].family == AF_INET) {
-            struct sockaddr_in *in = (struct sockaddr_in *)address;
-            in->sin_family = AF_INET;
-            in->sin_port = htons((uint16_t)port);
-            in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            *length = sizeof *in;
-        } else {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
-            in6->sin6_family = AF_INET6;
-            in6->sin6_port = htons((uint16_t)port);
-            in6->sin6_addr = in6addr_loopback;
-            *length = sizeof *in6;
+        listeners->count = 0;
+        if (hosts[i].inet) {
+            listen_on(listeners, AF_INET, (uint16_t)port, 0, uri);
+        }
+        if (hosts[i].inet6) {
+            listen_on(listeners, AF_INET6, (uint16_t)port, hosts[i].inet, uri);
         }
         return 1;
     }
     return 0;
 }
 
-/* A socket listening on the redirect URI's loopback address; exits 1 when
- * the port cannot be had. */
-static int listen_on(const struct sockaddr_storage *address, socklen_t length, const char *uri) {
-    int fd = socket(address->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int on = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
-        bind(fd, (const struct sockaddr *)address, length) != 0 || listen(fd, 8) != 0) {
-        fprintf(stderr, "criteo-token: cannot listen on %s for the browser's return: %s\n", uri, strerror(errno));
-        exit(1);
-    }
-    return fd;
-}
-
-/* Reads one request head from `fd`: at most 16 KiB within 5 s in all (a
- * client that dribbles does not hold the real browser back for longer):
- * its target into `target`, or "" for anything but a GET. */
-static void read_request_target(int fd, char *target, size_t size) {
+/* Reads one request head from `fd`: at most 16 KiB within 5 s in all, and
+ * not past `deadline` (a client that dribbles does not hold the real
+ * browser back for longer): its target into `target`, or "" for anything
+ * but a GET. */
+static void read_request_target(int fd, char *target, size_t size, const struct timespec *deadline) {
     char head[16384];
     size_t got = 0;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += 5;
+    struct timespec five;
+    clock_gettime(CLOCK_MONOTONIC, &five);
+    five.tv_sec += 5;
     target[0] = '\0';
     while (got < sizeof head - 1) {
         struct pollfd ready = {fd, POLLIN, 0};
-        int left = ms_left(&deadline);
+        int left = ms_left(&five) < ms_left(deadline) ? ms_left(&five) : ms_left(deadline);
         if (left == 0 || poll(&ready, 1, left) <= 0) {
             return;
         }
@@ -149,55 +175,62 @@ static int carries_state(const char *target, const char *state) {
  * address it came back to (the caller frees it), or NULL at the deadline.
  * Requests for other paths get 404, and requests without the consent's
  * state (another local program's, say) 400, and the wait goes on. */
-static char *receive_redirect(int listener, const char *uri, const char *path, const char *state,
-                              const struct timespec *deadline) {
+static char *receive_redirect(const struct listeners *listeners, const char *uri, const char *path,
+                              const char *state, const struct timespec *deadline) {
     char target[MAX_REDIRECT_BYTES];
     for (;;) {
-        struct pollfd ready = {listener, POLLIN, 0};
+        struct pollfd ready[2];
+        for (int i = 0; i < listeners->count; i++) {
+            ready[i] = (struct pollfd){listeners->fds[i], POLLIN, 0};
+        }
         int left = ms_left(deadline);
-        if (left == 0 || poll(&ready, 1, left) <= 0) {
-            if (left > 0 && errno == EINTR) {
+        int events = left == 0 ? 0 : poll(ready, (nfds_t)listeners->count, left);
+        if (events < 0 && errno == EINTR) {
+            continue;
+        }
+        if (events <= 0) {
+            return NULL;
+        }
+        for (int i = 0; i < listeners->count; i++) {
+            if (!(ready[i].revents & POLLIN)) {
                 continue;
             }
-            return NULL;
-        }
-        int fd = accept(listener, NULL, NULL);
-        if (fd < 0) {
-            continue;
-        }
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-        read_request_target(fd, target, sizeof target);
-        size_t path_length = strcspn(target, "?");
-        if (path_length != strlen(path) || strncmp(target, path, path_length) != 0) {
-            answer_browser(fd, "404 Not Found", "<p>Not the consent's return address.</p>");
+            int fd = accept(listeners->fds[i], NULL, NULL);
+            if (fd < 0) {
+                continue;
+            }
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
+            read_request_target(fd, target, sizeof target, deadline);
+            size_t path_length = strcspn(target, "?");
+            if (path_length != strlen(path) || strncmp(target, path, path_length) != 0) {
+                answer_browser(fd, "404 Not Found", "<p>Not the consent's return address.</p>");
+            } else if (!carries_state(target, state)) {
+                answer_browser(fd, "400 Bad Request", "<p>Not an answer to this consent.</p>");
+            } else {
+                answer_browser(fd, "200 OK",
+                               "<!doctype html><title>criteo-token</title><p>criteo-token has the answer: you "
+                               "may close this tab and go back to the terminal.</p>");
+                close(fd);
+                /* The address as the browser asked for it: the URI's origin, then the target. */
+                size_t origin = strlen("http://") + strcspn(uri + strlen("http://"), "/?");
+                char *back = malloc(origin + strlen(target) + 1);
+                if (back != NULL) {
+                    sprintf(back, "%.*s%s", (int)origin, uri, target);
+                }
+                return back;
+            }
             close(fd);
-            continue;
         }
-        if (!carries_state(target, state)) {
-            answer_browser(fd, "400 Bad Request", "<p>Not an answer to this consent.</p>");
-            close(fd);
-            continue;
-        }
-        answer_browser(fd, "200 OK",
-                       "<!doctype html><title>criteo-token</title><p>criteo-token has the answer: you may "
-                       "close this tab and go back to the terminal.</p>");
-        close(fd);
-        /* The address as the browser asked for it: the URI's origin, then the target. */
-        size_t origin = strlen("http://") + strcspn(uri + strlen("http://"), "/?");
-        char *back = malloc(origin + strlen(target) + 1);
-        if (back == NULL) {
-            return NULL;
-        }
-        sprintf(back, "%.*s%s", (int)origin, uri, target);
-        return back;
     }
 }
 
-/* Reads the pasted address from standard input, until `deadline`: NULL at
- * the deadline or the end of the input. */
-static char *read_pasted(const struct timespec *deadline) {
+/* Reads the pasted address from standard input, until `deadline`: NULL
+ * at the deadline, or with *ended set at the end of the input (or past
+ * MAX_REDIRECT_BYTES). */
+static char *read_pasted(const struct timespec *deadline, int *ended) {
     char *line = malloc(MAX_REDIRECT_BYTES + 2);
     size_t got = 0;
+    *ended = 0;
     while (line != NULL && got < MAX_REDIRECT_BYTES + 1) {
         struct pollfd ready = {STDIN_FILENO, POLLIN, 0};
         int left = ms_left(deadline);
@@ -217,6 +250,7 @@ static char *read_pasted(const struct timespec *deadline) {
                 return line;
             }
             if (n <= 0) {
+                *ended = 1;
                 break;
             }
             got = 0;
@@ -224,16 +258,57 @@ static char *read_pasted(const struct timespec *deadline) {
         }
         got++;
     }
+    *ended |= got > MAX_REDIRECT_BYTES;
     free(line);
     return NULL;
 }
 
+/* A page that sends the browser to `link`, in a directory of its own
+ * (mode 0700) under $XDG_RUNTIME_DIR or /tmp: the browser is given the
+ * page's path, so the link (its state and challenge) is never on a command
+ * line, where any user could read it in the process list. Writes the
+ * directory to `directory`; returns 0 when it cannot be made. */
+static int write_redirect_page(const char *link, char *directory, size_t size, char *page, size_t page_size) {
+    const char *runtime = getenv("XDG_RUNTIME_DIR");
+    snprintf(directory, size, "%s/criteo-token-XXXXXX", runtime != NULL && runtime[0] == '/' ? runtime : "/tmp");
+    if (mkdtemp(directory) == NULL) {
+        return 0;
+    }
+    snprintf(page, page_size, "%s/consent.html", directory);
+    int fd = open(page, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (out == NULL) {
+        rmdir(directory);
+        return 0;
+    }
+    /* The link is percent-encoded: only & needs escaping in an attribute. */
+    fputs("<!doctype html><meta http-equiv=\"refresh\" content=\"0; url=", out);
+    for (const char *c = link; *c != '\0'; c++) {
+        if (*c == '&') {
+            fputs("&amp;", out);
+        } else {
+            fputc(*c, out);
+        }
+    }
+    fputs("\"><title>criteo-token</title>\n", out);
+    return fclose(out) == 0;
+}
+
 /* Opens `link` in the user's browser ($BROWSER, else xdg-open), without a
- * shell; says so when none can be started. */
-static void open_browser(const char *link) {
+ * shell, through a page in `directory` (see write_redirect_page); says so
+ * when no browser can be started. */
+static void open_browser(const char *link, char *directory, size_t size) {
+    char page[4096 + 64], page_url[4096 + 80];
+    if (!write_redirect_page(link, directory, size, page, sizeof page)) {
+        directory[0] = '\0';
+        fprintf(stderr, "criteo-token: could not write the page that opens the link (%s); open the link yourself\n",
+                strerror(errno));
+        return;
+    }
+    snprintf(page_url, sizeof page_url, "file://%s", page);
     const char *browser = getenv("BROWSER");
     const char *program = browser != NULL && browser[0] != '\0' ? browser : "xdg-open";
-    char *arguments[] = {(char *)program, (char *)link, NULL};
+    char *arguments[] = {(char *)program, page_url, NULL};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
@@ -243,6 +318,16 @@ static void open_browser(const char *link) {
         fprintf(stderr, "criteo-token: no browser could be opened (%s); open the link yourself\n", program);
     }
     posix_spawn_file_actions_destroy(&actions);
+}
+
+/* Removes the page open_browser wrote, and its directory. */
+static void remove_redirect_page(const char *directory) {
+    char page[4096 + 64];
+    if (directory[0] != '\0') {
+        snprintf(page, sizeof page, "%s/consent.html", directory);
+        unlink(page);
+        rmdir(directory);
+    }
 }
 
 /* Starts the login lineage in the store from `token` and prints the
@@ -271,6 +356,51 @@ static int keep_login(criteo_client *client, const char *client_id, const char *
     return finish_output();
 }
 
+/* The address the browser came back to, received or pasted, within the
+ * user's time limit; NULL with the exit status in *exit_code. */
+static char *answer_of_the_user(const struct options *options, const char *redirect_uri,
+                                const criteo_consent *consent, int *exit_code) {
+    struct listeners listeners;
+    char path[4096];
+    int listening = listen_for_redirect(redirect_uri, &listeners, path, sizeof path);
+    const char *link = criteo_consent_url(consent);
+    fprintf(stderr, "Open this link in a browser and let the app act for your Criteo account:\n\n  %s\n\n", link);
+    char page_directory[4096] = "";
+    if (options->open_browser) {
+        open_browser(link, page_directory, sizeof page_directory);
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    uint32_t wait_ms = options->timeout_ms != 0 ? options->timeout_ms : LOGIN_WAIT_MS;
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    char *back;
+    int ended = 0;
+    if (listening) {
+        fprintf(stderr, "Waiting for the browser at %s ...\n", redirect_uri);
+        back = receive_redirect(&listeners, redirect_uri, path, criteo_consent_state(consent), &deadline);
+        for (int i = 0; i < listeners.count; i++) {
+            close(listeners.fds[i]);
+        }
+    } else {
+        fprintf(stderr, "Then paste here the address the browser was sent to:\n");
+        back = read_pasted(&deadline, &ended);
+    }
+    remove_redirect_page(page_directory);
+    if (back == NULL && ended) {
+        fprintf(stderr, "criteo-token: standard input ended before an address was pasted (or it was over 64 KiB)\n");
+        *exit_code = 1;
+    } else if (back == NULL) {
+        fprintf(stderr, "criteo-token: no answer from the browser within the time limit (--timeout)\n");
+        *exit_code = 3;
+    }
+    return back;
+}
+
 /* criteo-token login: exits 0 once the lineage is kept and its token
  * printed, 1 when the consent or the exchange failed, 2 for a usage or
  * setup mistake, 3 when the user did not come back in time. */
@@ -288,53 +418,20 @@ static int login(const struct options *options, const char *client_id, const cha
         print_setting_error(criteo_error_message(error));
         return 2;
     }
-    struct sockaddr_storage address;
-    socklen_t length = 0;
-    char path[4096];
-    int listener = -1;
-    if (loopback_redirect(redirect_uri, &address, &length, path, sizeof path)) {
-        listener = listen_on(&address, length, redirect_uri);
-    }
-    fprintf(stderr, "Open this link in a browser and let the app act for your Criteo account:\n\n  %s\n\n",
-            criteo_consent_url(consent));
-    if (options->open_browser) {
-        open_browser(criteo_consent_url(consent));
-    }
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    uint32_t wait_ms = options->timeout_ms != 0 ? options->timeout_ms : LOGIN_WAIT_MS;
-    deadline.tv_sec += wait_ms / 1000;
-    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    char *back;
-    if (listener >= 0) {
-        fprintf(stderr, "Waiting for the browser at %s ...\n", redirect_uri);
-        back = receive_redirect(listener, redirect_uri, path, criteo_consent_state(consent), &deadline);
-        close(listener);
-    } else {
-        fprintf(stderr, "Then paste here the address the browser was sent to:\n");
-        back = read_pasted(&deadline);
-    }
-    if (back == NULL) {
-        fprintf(stderr, "criteo-token: no answer from the browser within the time limit (--timeout)\n");
-        criteo_consent_free(consent);
-        criteo_client_free(client);
-        return 3;
-    }
-    criteo_token *token = NULL;
-    criteo_status status = criteo_consent_finish(client, consent, client_secret, back, &token, &error);
-    free(back);
-    criteo_consent_free(consent);
     int exit_code = 0;
-    if (status != CRITEO_OK) {
-        fprintf(stderr, "criteo-token: %s\n", criteo_error_message(error));
-        exit_code = status == CRITEO_ERR_TIMEOUT ? 3 : 1;
-    } else {
-        exit_code = keep_login(client, client_id, client_secret, options, token);
+    char *back = answer_of_the_user(options, redirect_uri, consent, &exit_code);
+    criteo_token *token = NULL;
+    if (back != NULL) {
+        criteo_status status = criteo_consent_finish(client, consent, client_secret, back, &token, &error);
+        free(back);
+        if (status != CRITEO_OK) {
+            fprintf(stderr, "criteo-token: %s\n", criteo_error_message(error));
+            exit_code = status == CRITEO_ERR_TIMEOUT ? 3 : 1;
+        } else {
+            exit_code = keep_login(client, client_id, client_secret, options, token);
+        }
     }
+    criteo_consent_free(consent);
     criteo_token_free(token);
     criteo_error_free(error);
     criteo_client_free(client);

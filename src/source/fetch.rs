@@ -512,8 +512,9 @@ fn write_record<T: CachedToken>(
 ) -> Result<Written, Error> {
     lineage.serial += 1;
     let written = guard.write(&Record::of(lineage, guard.key(), clock));
-    if !matches!(written, Ok(Written::Done)) {
-        lineage.serial -= 1;
+    match written {
+        Ok(Written::Done) => lineage.starts_over = false,
+        _ => lineage.serial -= 1,
     }
     written
 }

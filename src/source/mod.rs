@@ -202,9 +202,9 @@ impl<T: CachedToken> TokenSource<T> {
         let now = self.clock.now();
         let locked = self.locked();
         let mut state = locked.lock();
-        state
-            .lineage
-            .install(token, now - token.age(self.clock.wall()));
+        let received = now - token.age(self.clock.wall());
+        state.lineage.install(token, received);
+        state.lineage.starts_over = true;
         state.unsaved = true;
         self.publish(&state);
         Ok(())
@@ -338,7 +338,16 @@ impl<T: CachedToken> TokenSource<T> {
         let fresh = fresh
             .as_ref()
             .filter(|fresh| self.clock.now() < fresh.until)?;
+        self.note_got();
         Some(read(&fresh.token))
+    }
+
+    /// A get was made: [`set_store`](Self::set_store) comes too late now.
+    /// Written once: every get reads it, from any thread.
+    fn note_got(&self) {
+        if !self.got.load(Ordering::Relaxed) {
+            self.got.store(true, Ordering::Release);
+        }
     }
 
     /// What [`get`](Self::get) would answer without fetching or waiting
@@ -351,7 +360,7 @@ impl<T: CachedToken> TokenSource<T> {
         if let Some(token) = self.cached() {
             return Some(Ok(token));
         }
-        self.got.store(true, Ordering::Release);
+        self.note_got();
         let locked = self.locked();
         let state = locked.lock();
         match state.plan(self.clock.now()) {
@@ -375,7 +384,7 @@ impl<T: CachedToken> TokenSource<T> {
         if let Some(token) = self.cached() {
             return Ok(token);
         }
-        self.got.store(true, Ordering::Release);
+        self.note_got();
         let locked = self.locked();
         let state = locked.lock();
         match state.plan(self.clock.now()) {
@@ -422,7 +431,7 @@ impl<T: CachedToken> TokenSource<T> {
         if let Some(token) = self.cached() {
             return Some(Ok(token));
         }
-        self.got.store(true, Ordering::Release);
+        self.note_got();
         let locked = self.locked();
         let mut state = locked.lock();
         let awaited = state.fetches_done;

@@ -65,6 +65,9 @@ pub(super) struct Lineage<T> {
     /// The serial of the store's record this copy was last read from or
     /// written as (records count their changes).
     pub(super) serial: u64,
+    /// Whether this copy starts the lineage over (a named lineage given a
+    /// token): until the store has it, nothing of the store's is taken.
+    pub(super) starts_over: bool,
 }
 
 /// The cached token and when it arrived.
@@ -178,6 +181,7 @@ impl<T: CachedToken> Lineage<T> {
             next_request: NextRequest::first(request),
             failure: None,
             serial: 0,
+            starts_over: false,
         }
     }
 
@@ -336,7 +340,13 @@ impl<T: CachedToken> Lineage<T> {
 
     /// Takes from `stored`, the store's copy, a token newer than this
     /// copy's, and nothing else: this copy holds what the store missed.
+    /// A copy that starts the lineage over takes nothing but the serial
+    /// to write over.
     pub(super) fn absorb(&mut self, stored: Lineage<T>) {
+        self.serial = self.serial.max(stored.serial);
+        if self.starts_over {
+            return;
+        }
         let newer = match (&self.current, &stored.current) {
             (_, None) => false,
             (None, Some(_)) => true,
@@ -345,7 +355,6 @@ impl<T: CachedToken> Lineage<T> {
         if newer {
             self.current = stored.current;
         }
-        self.serial = self.serial.max(stored.serial);
     }
 
     /// Drops the cached token when it is `access_token` (any token when
@@ -369,6 +378,7 @@ impl<T> Clone for Lineage<T> {
             next_request: self.next_request.clone(),
             failure: self.failure.clone(),
             serial: self.serial,
+            starts_over: self.starts_over,
         }
     }
 }

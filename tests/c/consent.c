@@ -30,6 +30,13 @@
  *       consent and finish (demo-client), then a named lineage started
  *       from that token on STORE: prints what its get served, and the
  *       requests made after the exchange (none).
+ *   consent named-order URL STORE NAME
+ *       two consents finished in one order and started on NAME in the
+ *       other: the store must serve the one started last, though it is
+ *       the older token.
+ *   consent named-late URL STORE
+ *       a named lineage started from a token and got from (in memory):
+ *       its store comes too late then.
  *   consent named-get URL STORE NAME
  *       a source of the named lineage, from the store alone: prints the
  *       status of its get, the access token, and the requests it made;
@@ -372,6 +379,60 @@ static int named_follow(const char *store, const char *name) {
     return 0;
 }
 
+/* Starts NAME on STORE from TOKEN, as a new login would. */
+static void start_on(const criteo_client *client, const char *store, const char *name, const criteo_token *token) {
+    criteo_token_source_free(named_source(client, store, name, token));
+}
+
+static int named_order(const char *store, const char *name) {
+    criteo_client *client = client_for("/consent");
+    criteo_token *older = exchanged(client);
+    sleep(2);
+    criteo_token *newer = exchanged(client);
+    start_on(client, store, name, newer);
+    start_on(client, store, name, older);
+    criteo_token_source *reader = named_source(client, store, name, NULL);
+    criteo_token *served = NULL;
+    criteo_error *error = NULL;
+    if (criteo_token_source_get(reader, &served, &error) != CRITEO_OK) {
+        die(criteo_error_message(error));
+    }
+    const char *access = criteo_token_access_token(served);
+    printf("the store serves: %s\n",
+           strcmp(access, criteo_token_access_token(older)) == 0   ? "the token started last"
+           : strcmp(access, criteo_token_access_token(newer)) == 0 ? "the token started first"
+                                                                    : "another token");
+    criteo_token_free(served);
+    criteo_token_source_free(reader);
+    criteo_token_free(older);
+    criteo_token_free(newer);
+    criteo_client_free(client);
+    return 0;
+}
+
+static int named_late(const char *store) {
+    criteo_client *client = client_for("/consent");
+    criteo_token *token = exchanged(client);
+    criteo_token_source *source = NULL;
+    criteo_error *error = NULL;
+    if (criteo_token_source_new_named(client, "demo-client", DEMO_SECRET, "late", token, &source, &error) !=
+        CRITEO_OK) {
+        die(criteo_error_message(error));
+    }
+    criteo_token *served = NULL;
+    criteo_status status = criteo_token_source_get(source, &served, &error);
+    printf("get: %s\n", criteo_status_str(status));
+    status = criteo_token_source_set_store(source, store, &error);
+    printf("set_store after it: %s: %s\n", criteo_status_str(status),
+           error != NULL ? criteo_error_message(error) : "(no error)");
+    criteo_error_free(error);
+    criteo_token_free(served);
+    criteo_token_free(token);
+    criteo_token_source_free(source);
+    criteo_client_free(client);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         die("usage: see the comment at the top of tests/c/consent.c");
@@ -401,6 +462,12 @@ int main(int argc, char **argv) {
     }
     if (argc == 5 && strcmp(mode, "named-start") == 0) {
         return named_start(argv[3], argv[4]);
+    }
+    if (argc == 5 && strcmp(mode, "named-order") == 0) {
+        return named_order(argv[3], argv[4]);
+    }
+    if (argc == 4 && strcmp(mode, "named-late") == 0) {
+        return named_late(argv[3]);
     }
     if (argc == 5 && strcmp(mode, "named-get") == 0) {
         return named_follow(argv[3], argv[4]);

@@ -10,6 +10,9 @@
 #   MODE pasted    a redirect URI off loopback: the address is pasted
 #        loopback  a loopback redirect URI: the program receives it (after
 #                  a forged answer and a silent connection of another program)
+#        opened    a loopback redirect URI and --open: the "browser" ($BROWSER,
+#                  this script's stand-in) is given a page, not the link
+#        localhost a redirect URI on localhost: received on [::1] too
 #        denied    the user refuses (the test server's /consent/deny)
 #        silent    nobody comes back: --timeout 0.5 ends it, exit 3
 # Prints the login's exit status and output, then the plain run's.
@@ -21,13 +24,20 @@ export CRITEO_HOST=$url CRITEO_CLIENT_ID=demo-client CRITEO_CLIENT_SECRET=demo-s
 export CRITEO_CONSENT_URL=$url/consent
 [[ $mode == denied ]] && CRITEO_CONSENT_URL=$url/consent/deny
 redirect=https://app.example/callback
-if [[ $mode == loopback ]]; then
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    redirect=http://127.0.0.1:$port/callback
-fi
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+case $mode in
+loopback | opened) redirect=http://127.0.0.1:$port/callback ;;
+localhost) redirect=http://localhost:$port/callback ;;
+esac
 mkfifo "$work/stdin"
 arguments=(login --redirect-uri "$redirect" --store "$store")
 [[ $mode == silent ]] && arguments+=(--timeout 0.5)
+if [[ $mode == opened ]]; then
+    arguments+=(--open)
+    printf '#!/bin/sh\nprintf "%%s\\n" "$*" >"%s/browser-argv"\n' "$work" >"$work/browser"
+    chmod +x "$work/browser"
+    export BROWSER=$work/browser
+fi
 "$program" "${arguments[@]}" <"$work/stdin" >"$work/out" 2>"$work/err" &
 pid=$!
 exec 7>"$work/stdin"
@@ -49,10 +59,25 @@ loopback)
     echo "the browser is told: $(curl -s --max-time 20 "$back" | sed 's/<[^>]*>//g')"
     exec 8<&-
     ;;
+opened)
+    for _ in $(seq 100); do [[ -s $work/browser-argv ]] && break; sleep 0.1; done
+    page=$(sed 's|^file://||' "$work/browser-argv")
+    echo "the browser's command line holds the state: $(grep -c 'state=' "$work/browser-argv")"
+    echo "the page's mode: $(stat -c %a "$page"), its directory's: $(stat -c %a "$(dirname "$page")")"
+    opened=$(sed -n 's/.*url=\([^"]*\)".*/\1/p' "$page" | sed 's/&amp;/\&/g')
+    echo "the page sends the browser to the link: $([[ $opened == "$link" ]] && echo yes || echo no)"
+    back=$(curl -s -o /dev/null -w '%{redirect_url}' "$opened")
+    curl -s -o /dev/null "$back"
+    ;;
+localhost)
+    back=$(curl -s -o /dev/null -w '%{redirect_url}' "$link")
+    curl -s -o /dev/null "${back/localhost/[::1]}"
+    ;;
 silent) ;;
 esac
 wait "$pid"
 echo "login: exit $?, $(($(curl -s "$url/count/$CRITEO_CLIENT_ID") - before)) request"
+[[ $mode == opened ]] && echo "the page is gone: $([[ -e $page || -e $(dirname "$page") ]] && echo no || echo yes)"
 grep -v '^  http\|^$' "$work/err"
 sed 's/^eyJ.*/an access token/' "$work/out"
 login_token=$(cat "$work/out")

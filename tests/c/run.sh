@@ -1032,6 +1032,11 @@ after an invalidate: CRITEO_OK eyJ[^ ]+, 1 requests, store CRITEO_OK\$" "$BUILD_
         bash -c 'started=$("$1" named-start "$2" "$3" acct-1 | sed -n "s/^exchanged //p") &&
                  served=$("$1" named-get "$2" "$3" acct-1 | sed -n "s/^from the store: CRITEO_OK \([^ ]*\),.*/\1/p") &&
                  [[ -n $started && $started == "$served" ]] && echo same' _ "$BUILD_DIR/$program" "$URL" "$named"
+    check "two logins started on one name in the other order than they were finished: the last started is served [$program]" 0 \
+        "^the store serves: the token started last\$" "$BUILD_DIR/$program" named-order "$URL" "$named" order
+    check "a named lineage got from before its store is set: the store comes too late [$program]" 0 \
+        "^set_store after it: CRITEO_ERR_INVALID_ARGUMENT: the store must be set before the source's first get\$" \
+        "$BUILD_DIR/$program" named-late "$URL" "$named-late"
     check "a name nothing started: CRITEO_ERR_STORE, no request, the store itself fine [$program]" 0 \
         "^from the store: CRITEO_ERR_STORE no token is stored under the name acct-2 for client_id demo-client: .*, 0 requests, store CRITEO_OK\$" \
         "$BUILD_DIR/$program" named-get "$URL" "$named" acct-2
@@ -1051,6 +1056,18 @@ for program in criteo-token criteo-token-asan; do
 ^login: exit 0, 1 request
 ^a plain run: exit 0, 0 request, the login's token\$" \
         tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-loopback-$program" loopback
+    check "criteo-token login --open gives the browser a page of the user's, never the link on a command line [$program]" 0 \
+        "^the browser's command line holds the state: 0\$
+^the page's mode: 600, its directory's: 700\$
+^the page sends the browser to the link: yes\$
+^login: exit 0, 1 request
+^the page is gone: yes\$
+^a plain run: exit 0, 0 request, the login's token\$" \
+        tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-opened-$program" opened
+    check "criteo-token login on localhost receives the browser on [::1] too [$program]" 0 \
+        "^login: exit 0, 1 request
+^a plain run: exit 0, 0 request, the login's token\$" \
+        tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-localhost-$program" localhost
     check "criteo-token login, consent denied: exit 1 naming access_denied, no request, nothing kept [$program]" 0 \
         "^login: exit 1, 0 request
 ^criteo-token: the consent was refused: access_denied: The user denied the request; nothing was sent\$
@@ -1087,6 +1104,17 @@ check "criteo-token login without a redirect URI: exit 2, saying how to give one
 check "criteo-token login of a public client (no secret) prints only, and only with --json: exit 2 without" 2 \
     "can only print the token \(--json\)" env CRITEO_HOST="$URL" CRITEO_CLIENT_ID=public-app \
     "$BUILD_DIR/criteo-token" login --redirect-uri http://127.0.0.1:9/cb
+check "criteo-token login with standard input at its end: exit 1, saying so" 1 \
+    "^criteo-token: standard input ended before an address was pasted" \
+    env "${good[@]}" "$BUILD_DIR/criteo-token" login --redirect-uri https://app.example/cb --store "$store_root/login-eof" </dev/null
+check "criteo-token login on localhost while another program holds [::1] at its port: exit 1, naming it" 0 "^exit 1: .*\(\[::1\]\)" \
+    env "${good[@]}" python3 -c '
+import socket, subprocess, sys
+taken = socket.socket(socket.AF_INET6); taken.bind(("::1", 0)); taken.listen()
+port = taken.getsockname()[1]
+run = subprocess.run([sys.argv[1], "login", "--redirect-uri", f"http://localhost:{port}/cb", "--store", sys.argv[2]],
+                     stdin=subprocess.DEVNULL, capture_output=True, text=True)
+print(f"exit {run.returncode}: {run.stderr.strip().splitlines()[-1]}")' "$BUILD_DIR/criteo-token" "$store_root/login-taken"
 check "criteo-token login --no-cache: exit 2" 2 "login keeps its lineage in the store" \
     env "${good[@]}" "$BUILD_DIR/criteo-token" login --no-cache
 

@@ -196,6 +196,7 @@ impl Record {
                 error: failure.error.into_error(),
             }),
             serial: self.serial,
+            starts_over: false,
         }
     }
 }
