@@ -11,6 +11,8 @@ use support::{Call, Client, ErrorView, ServerProcess, Setup, Source, TestServer,
 const SECRET: &str = "SECRET-7f3a9c1e";
 const CODE: &str = "CODE-4b2d8e6f";
 const REFRESH: &str = "REFRESH-9a1c3e5b";
+/// A PKCE verifier: 43 unreserved characters.
+const VERIFIER: &str = "VERIFIER-2c4e6a8b0d2f4a6c8e0b2d4f6a8c0e2b4d";
 
 /// Every scenario that ends in an error, good ones too (a wrong grant
 /// makes some of them fail).
@@ -60,7 +62,7 @@ fn assert_clean(error: &ErrorView, context: &str) {
         error.uri.as_ref(),
     ];
     for text in fields.into_iter().flatten() {
-        for secret in [SECRET, CODE, REFRESH] {
+        for secret in [SECRET, CODE, REFRESH, VERIFIER] {
             assert!(
                 !text.to_lowercase().contains(&secret.to_lowercase()),
                 "{context}: {secret} leaked into {text:?}"
@@ -103,7 +105,7 @@ fn assert_trace_clean(trace: &Trace, context: &str) {
     // Every access token the test server gives starts so.
     let access_token = "eyJhbGciOiJIUzI1NiJ9";
     for event in events {
-        for secret in [SECRET, CODE, REFRESH, access_token] {
+        for secret in [SECRET, CODE, REFRESH, VERIFIER, access_token] {
             assert!(
                 !event
                     .message
@@ -151,6 +153,12 @@ fn no_failure_path_quotes_a_secret() {
                 }
                 source.invalidate();
             }
+            if call.code.is_some()
+                && let Err(error) = client.get_pkce(&call, VERIFIER)
+            {
+                assert_clean(&error, name);
+                failures += 1;
+            }
         }
         assert_trace_clean(&trace, name);
     }
@@ -166,9 +174,15 @@ fn an_echoing_server_and_a_proxy_password_are_redacted() {
     for scenario in ["401-echo", "401-echo-upper", "401-echo-lower"] {
         for call in calls() {
             let host = server.scenario_url(scenario);
-            let error = Setup::new(&host).build().unwrap().get(&call).unwrap_err();
+            let client = Setup::new(&host).build().unwrap();
+            let error = client.get(&call).unwrap_err();
             assert_clean(&error, scenario);
             assert!(error.message.contains("[redacted]"), "{}", error.message);
+            if call.code.is_some() {
+                let error = client.get_pkce(&call, VERIFIER).unwrap_err();
+                assert_clean(&error, scenario);
+                assert!(error.message.contains("[redacted]"), "{}", error.message);
+            }
         }
     }
     let proxy = "http://user:PROXY-PASSWORD-1234@127.0.0.1:9";

@@ -11,7 +11,7 @@ use std::ptr;
 
 use criteo_oauth::ffi::client::*;
 use criteo_oauth::ffi::error::*;
-use criteo_oauth::ffi::get_token::criteo_get_token;
+use criteo_oauth::ffi::get_token::{criteo_get_token, criteo_get_token_pkce};
 use criteo_oauth::ffi::source::*;
 use criteo_oauth::ffi::status::*;
 use criteo_oauth::ffi::token::*;
@@ -173,6 +173,31 @@ impl Client {
 
     pub fn get(&self, call: &Call) -> Result<TokenView, ErrorView> {
         get_token(self.0, call)
+    }
+
+    /// `criteo_get_token_pkce`: the code exchanged with `code_verifier`,
+    /// with `call`'s client id, secret, redirect URI and code.
+    pub fn get_pkce(&self, call: &Call, code_verifier: &str) -> Result<TokenView, ErrorView> {
+        let text = |s: &str| CString::new(s).unwrap();
+        let (client_id, client_secret) = (text(call.client_id), text(call.client_secret));
+        let redirect_uri = text(call.redirect_uri.unwrap_or_default());
+        let (code, verifier) = (text(call.code.unwrap_or_default()), text(code_verifier));
+        let mut token = ptr::null_mut();
+        let mut error = ptr::null_mut();
+        // SAFETY: a live client, NUL-terminated strings, writable out-parameters.
+        let status = unsafe {
+            criteo_get_token_pkce(
+                self.0,
+                client_id.as_ptr(),
+                client_secret.as_ptr(),
+                redirect_uri.as_ptr(),
+                code.as_ptr(),
+                verifier.as_ptr(),
+                &mut token,
+                &mut error,
+            )
+        };
+        outcome(status, token, error)
     }
 }
 
