@@ -992,7 +992,7 @@ run "the split flow: a wrong verifier is 400 invalid_grant naming neither code n
 its message holds the code: no, the verifier: no
 the kept verifier: CRITEO_OK\$" consent split "$URL" "$(new_client split)"
 run "bad arguments are refused, naming them" 0 "^NULL client_id: CRITEO_ERR_INVALID_ARGUMENT: client_id must not be NULL
-a relative redirect_uri: CRITEO_ERR_INVALID_ARGUMENT: redirect_uri must be an absolute URI.*
+a relative redirect_uri: CRITEO_ERR_INVALID_ARGUMENT: redirect_uri must be https://, http:// to a loopback host, or an app's own scheme.*
 NULL consent_out: CRITEO_ERR_INVALID_ARGUMENT: consent_out must not be NULL
 NULL consent: CRITEO_ERR_INVALID_ARGUMENT: consent must not be NULL
 a short verifier: CRITEO_ERR_INVALID_ARGUMENT: code_verifier must be 43 to 128 .*
