@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 base=${BENCH_BASE:-a1cae81}
 work=$(mktemp -d)
 server_pid=
-trap 'kill $server_pid 2>/dev/null; git worktree remove --force "$work/src" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $server_pid 2>/dev/null; git worktree remove --force "$work/src" 2>/dev/null || true; rm -rf "$work"' EXIT
 earlier=$PWD/target/bench-$base
 if [[ ! -f $earlier/libcriteo_oauth.so.0 ]]; then
     git worktree add --detach "$work/src" "$base" >/dev/null 2>&1
