@@ -1,6 +1,7 @@
 //! Input validation of C strings: arbitrary bytes (any encoding, any
 //! length, control characters) given to every function that takes a
-//! string. Each must answer CRITEO_OK or CRITEO_ERR_INVALID_ARGUMENT with a
+//! string (those that would send a request, with arguments that pass, are
+//! left out). Each must answer CRITEO_OK or CRITEO_ERR_INVALID_ARGUMENT with a
 //! message naming the argument, and never crash.
 //! Input: up to six strings separated by NUL bytes.
 #![no_main]
@@ -9,6 +10,7 @@ use std::ffi::{CStr, CString};
 use std::ptr;
 
 use criteo_oauth::ffi::client::*;
+use criteo_oauth::ffi::consent::*;
 use criteo_oauth::ffi::error::*;
 use criteo_oauth::ffi::source::*;
 use criteo_oauth::ffi::status::*;
@@ -100,6 +102,46 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         check(status, error, &prefixes);
         criteo_token_source_free(source);
+    }
+    // The consent's and the named lineage's strings (nothing is sent).
+    let mut consent = ptr::null_mut();
+    let mut source = ptr::null_mut();
+    // SAFETY: a client or NULL, strings or NULL, writable out-parameters.
+    unsafe {
+        let mut error = ptr::null_mut();
+        let status = criteo_consent_new(client, pointer(1), pointer(3), &mut consent, &mut error);
+        check(status, error, &["client_id", "redirect_uri"]);
+        criteo_consent_free(consent);
+        let mut error = ptr::null_mut();
+        let status = criteo_token_source_new_named(
+            client,
+            pointer(1),
+            pointer(2),
+            pointer(0),
+            ptr::null(),
+            &mut source,
+            &mut error,
+        );
+        check(status, error, &["client_id", "client_secret", "name"]);
+        criteo_token_source_free(source);
+        let builder = criteo_client_builder_new();
+        criteo_client_builder_set_consent_url(builder, pointer(0));
+        let mut other = ptr::null_mut();
+        let mut error = ptr::null_mut();
+        let status = criteo_client_builder_build(builder, &mut other, &mut error);
+        check(
+            status,
+            error,
+            &[
+                "consent_url",
+                "url",
+                "HTTPS_PROXY",
+                "https_proxy",
+                "ALL_PROXY",
+                "all_proxy",
+            ],
+        );
+        criteo_client_free(other);
         criteo_client_free(client);
     }
 });
