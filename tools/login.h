@@ -281,12 +281,22 @@ static int write_redirect_page(const char *link, char *directory, size_t size, c
         rmdir(directory);
         return 0;
     }
-    /* The link is percent-encoded: only & needs escaping in an attribute. */
     fputs("<!doctype html><meta http-equiv=\"refresh\" content=\"0; url=", out);
     for (const char *c = link; *c != '\0'; c++) {
-        if (*c == '&') {
+        switch (*c) {
+        case '&':
             fputs("&amp;", out);
-        } else {
+            break;
+        case '"':
+            fputs("&quot;", out);
+            break;
+        case '<':
+            fputs("&lt;", out);
+            break;
+        case '>':
+            fputs("&gt;", out);
+            break;
+        default:
             fputc(*c, out);
         }
     }
