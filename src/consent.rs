@@ -313,7 +313,9 @@ fn check_redirect_uri(uri: &str) -> Result<(), Error> {
         .strip_prefix("//")
         .map(|rest| &rest[..rest.find(['/', '?']).unwrap_or(rest.len())]);
     match (scheme.as_str(), authority) {
-        ("https", Some(authority)) if !authority.is_empty() => Ok(()),
+        ("https", Some(authority)) if !authority.is_empty() => {
+            parse_host_port(authority, "redirect_uri").map(drop)
+        }
         ("http", Some(authority)) if !authority.is_empty() => {
             match parse_host_port(authority, "redirect_uri")?.is_loopback() {
                 true => Ok(()),
@@ -521,6 +523,7 @@ mod tests {
             "file:///etc/passwd",
             "https:///cb",
             "com.example.app:",
+            "https://\"><x/",
         ] {
             assert!(Consent::new(&client(), "id", bad).is_err(), "{bad}");
         }

@@ -162,7 +162,8 @@ static void answer_browser(int fd, const char *status, const char *text) {
  * parameters (a state is base64url: never percent-encoded). */
 static int carries_state(const char *target, const char *state) {
     size_t length = strlen(state);
-    for (const char *at = strchr(target, '?'); at != NULL; at = strchr(at + 1, '&')) {
+    const char *end = target + strcspn(target, "#");
+    for (const char *at = strchr(target, '?'); at != NULL && at < end; at = strchr(at + 1, '&')) {
         if (strncmp(at + 1, "state=", 6) == 0 && strncmp(at + 7, state, length) == 0 &&
             strchr("&#", at[7 + length]) != NULL) {
             return 1;
@@ -301,7 +302,13 @@ static int write_redirect_page(const char *link, char *directory, size_t size, c
         }
     }
     fputs("\"><title>criteo-token</title>\n", out);
-    return fclose(out) == 0;
+    if (fclose(out) != 0) {
+        /* A page cut short (a full disk) may still hold the state. */
+        unlink(page);
+        rmdir(directory);
+        return 0;
+    }
+    return 1;
 }
 
 /* Opens `link` in the user's browser ($BROWSER, else xdg-open), without a

@@ -1115,6 +1115,11 @@ port = taken.getsockname()[1]
 run = subprocess.run([sys.argv[1], "login", "--redirect-uri", f"http://localhost:{port}/cb", "--store", sys.argv[2]],
                      stdin=subprocess.DEVNULL, capture_output=True, text=True)
 print(f"exit {run.returncode}: {run.stderr.strip().splitlines()[-1]}")' "$BUILD_DIR/criteo-token" "$store_root/login-taken"
+check "criteo-token login --open where no byte can be written: no page (nor its state) left behind" 0 "^left behind: 0\$" \
+    env "${good[@]}" CRITEO_CONSENT_URL="$URL/consent" bash -c 'dir=$(mktemp -d)
+        ( trap "" XFSZ; ulimit -f 0; XDG_RUNTIME_DIR=$dir BROWSER=true "$1" login --open --redirect-uri https://app.example/cb \
+            --store "$2" </dev/null >/dev/null 2>&1 )
+        echo "left behind: $(find "$dir" -mindepth 1 | wc -l)"; rm -rf "$dir"' _ "$BUILD_DIR/criteo-token" "$store_root/login-full"
 check "criteo-token login --no-cache: exit 2" 2 "login keeps its lineage in the store" \
     env "${good[@]}" "$BUILD_DIR/criteo-token" login --no-cache
 
