@@ -111,42 +111,6 @@ static int listen_for_redirect(const char *uri, struct listeners *listeners, cha
     return 0;
 }
 
-/* Reads one request head from `fd`: at most 16 KiB within 5 s in all, and
- * not past `deadline` (a client that dribbles does not hold the real
- * browser back for longer): its target into `target`, or "" for anything
- * but a GET. */
-static void read_request_target(int fd, char *target, size_t size, const struct timespec *deadline) {
-    char head[16384];
-    size_t got = 0;
-    struct timespec five;
-    clock_gettime(CLOCK_MONOTONIC, &five);
-    five.tv_sec += 5;
-    target[0] = '\0';
-    while (got < sizeof head - 1) {
-        struct pollfd ready = {fd, POLLIN, 0};
-        int left = ms_left(&five) < ms_left(deadline) ? ms_left(&five) : ms_left(deadline);
-        if (left == 0 || poll(&ready, 1, left) <= 0) {
-            return;
-        }
-        ssize_t n = read(fd, head + got, sizeof head - 1 - got);
-        if (n <= 0) {
-            return;
-        }
-        got += (size_t)n;
-        head[got] = '\0';
-        if (strstr(head, "\r\n\r\n") != NULL || strstr(head, "\n\n") != NULL) {
-            break;
-        }
-    }
-    head[got] = '\0';
-    if (strncmp(head, "GET ", 4) == 0) {
-        size_t length = strcspn(head + 4, " \r\n");
-        if (length < size) {
-            snprintf(target, size, "%.*s", (int)length, head + 4);
-        }
-    }
-}
-
 static void answer_browser(int fd, const char *status, const char *text) {
     char page[1024];
     int length = snprintf(page, sizeof page,
@@ -172,57 +136,135 @@ static int carries_state(const char *target, const char *state) {
     return 0;
 }
 
+/* A connection to the listener whose request has not come whole yet. */
+struct pending {
+    int fd;
+    size_t got;
+    /* When it is dropped if its request has not come whole. */
+    struct timespec drop_at;
+    char head[16384];
+};
+
+/* Connections read at once: a program that opens silent ones cannot hold
+ * the browser's back (the oldest is dropped for a new one). */
+enum { MAX_PENDING = 16 };
+static struct pending pending[MAX_PENDING];
+static int pending_count;
+
+static void drop_pending(int i) {
+    close(pending[i].fd);
+    pending[i] = pending[--pending_count];
+}
+
+/* Takes a new connection from `listener`, dropping the oldest pending one
+ * when all slots are taken. */
+static void accept_pending(int listener) {
+    int fd = accept(listener, NULL, NULL);
+    if (fd < 0) {
+        return;
+    }
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (pending_count == MAX_PENDING) {
+        int oldest = 0;
+        for (int i = 1; i < pending_count; i++) {
+            if (ms_left(&pending[i].drop_at) < ms_left(&pending[oldest].drop_at)) {
+                oldest = i;
+            }
+        }
+        drop_pending(oldest);
+    }
+    struct pending *connection = &pending[pending_count++];
+    connection->fd = fd;
+    connection->got = 0;
+    clock_gettime(CLOCK_MONOTONIC, &connection->drop_at);
+    connection->drop_at.tv_sec += 5;
+}
+
+/* Reads what `connection` sent; its request target into `target` once its
+ * head is whole ("" for anything but a GET). Returns 0 while more is to
+ * come, 1 once the head is whole, -1 when the connection ended first. */
+static int read_pending(struct pending *connection, char *target, size_t size) {
+    ssize_t n = read(connection->fd, connection->head + connection->got,
+                     sizeof connection->head - 1 - connection->got);
+    if (n <= 0) {
+        return n < 0 && errno == EAGAIN ? 0 : -1;
+    }
+    connection->got += (size_t)n;
+    connection->head[connection->got] = '\0';
+    const char *head = connection->head;
+    int whole = strstr(head, "\r\n\r\n") != NULL || strstr(head, "\n\n") != NULL ||
+                connection->got == sizeof connection->head - 1;
+    if (!whole) {
+        return 0;
+    }
+    target[0] = '\0';
+    size_t length = strcspn(head + 4, " \r\n");
+    if (strncmp(head, "GET ", 4) == 0 && length < size) {
+        snprintf(target, size, "%.*s", (int)length, head + 4);
+    }
+    return 1;
+}
+
 /* Waits for the browser at the redirect URI, until `deadline`: returns the
  * address it came back to (the caller frees it), or NULL at the deadline.
- * Requests for other paths get 404, and requests without the consent's
- * state (another local program's, say) 400, and the wait goes on. */
+ * Requests for other paths get 404, requests without the consent's state
+ * (another local program's, say) 400, and the wait goes on; a connection
+ * that has not sent its request within 5 s is dropped. */
 static char *receive_redirect(const struct listeners *listeners, const char *uri, const char *path,
                               const char *state, const struct timespec *deadline) {
-    char target[MAX_REDIRECT_BYTES];
-    for (;;) {
-        struct pollfd ready[2];
-        for (int i = 0; i < listeners->count; i++) {
-            ready[i] = (struct pollfd){listeners->fds[i], POLLIN, 0};
-        }
-        int left = ms_left(deadline);
-        int events = left == 0 ? 0 : poll(ready, (nfds_t)listeners->count, left);
-        if (events < 0 && errno == EINTR) {
-            continue;
-        }
-        if (events <= 0) {
-            return NULL;
+    static char target[MAX_REDIRECT_BYTES];
+    char *back = NULL;
+    while (back == NULL && ms_left(deadline) > 0) {
+        struct pollfd ready[2 + MAX_PENDING];
+        int wait = ms_left(deadline);
+        for (int i = 0; i < pending_count; i++) {
+            ready[i] = (struct pollfd){pending[i].fd, POLLIN, 0};
+            wait = ms_left(&pending[i].drop_at) < wait ? ms_left(&pending[i].drop_at) : wait;
         }
         for (int i = 0; i < listeners->count; i++) {
-            if (!(ready[i].revents & POLLIN)) {
+            ready[pending_count + i] = (struct pollfd){listeners->fds[i], POLLIN, 0};
+        }
+        int listening = pending_count;
+        if (poll(ready, (nfds_t)(listening + listeners->count), wait) < 0 && errno != EINTR) {
+            break;
+        }
+        /* Requests first, then new connections: a request that came is never dropped for one. */
+        for (int i = listening - 1; i >= 0 && back == NULL; i--) {
+            int head = ready[i].revents != 0 ? read_pending(&pending[i], target, sizeof target) : 0;
+            if (head == 0 && ms_left(&pending[i].drop_at) > 0) {
                 continue;
             }
-            int fd = accept(listeners->fds[i], NULL, NULL);
-            if (fd < 0) {
-                continue;
-            }
-            fcntl(fd, F_SETFD, FD_CLOEXEC);
-            read_request_target(fd, target, sizeof target, deadline);
             size_t path_length = strcspn(target, "?");
-            if (path_length != strlen(path) || strncmp(target, path, path_length) != 0) {
-                answer_browser(fd, "404 Not Found", "<p>Not the consent's return address.</p>");
+            if (head <= 0) {
+                /* Ended, or silent too long: dropped without an answer. */
+            } else if (path_length != strlen(path) || strncmp(target, path, path_length) != 0) {
+                answer_browser(pending[i].fd, "404 Not Found", "<p>Not the consent's return address.</p>");
             } else if (!carries_state(target, state)) {
-                answer_browser(fd, "400 Bad Request", "<p>Not an answer to this consent.</p>");
+                answer_browser(pending[i].fd, "400 Bad Request", "<p>Not an answer to this consent.</p>");
             } else {
-                answer_browser(fd, "200 OK",
+                answer_browser(pending[i].fd, "200 OK",
                                "<!doctype html><title>criteo-token</title><p>criteo-token has the answer: you "
                                "may close this tab and go back to the terminal.</p>");
-                close(fd);
                 /* The address as the browser asked for it: the URI's origin, then the target. */
                 size_t origin = strlen("http://") + strcspn(uri + strlen("http://"), "/?");
-                char *back = malloc(origin + strlen(target) + 1);
+                back = malloc(origin + strlen(target) + 1);
                 if (back != NULL) {
                     sprintf(back, "%.*s%s", (int)origin, uri, target);
                 }
-                return back;
             }
-            close(fd);
+            drop_pending(i);
+        }
+        for (int i = 0; i < listeners->count && back == NULL; i++) {
+            if (ready[listening + i].revents & POLLIN) {
+                accept_pending(listeners->fds[i]);
+            }
         }
     }
+    while (pending_count > 0) {
+        drop_pending(0);
+    }
+    return back;
 }
 
 /* Reads the pasted address from standard input, until `deadline`: NULL

@@ -9,7 +9,8 @@
 # Usage: login.sh PROGRAM URL STORE MODE
 #   MODE pasted    a redirect URI off loopback: the address is pasted
 #        loopback  a loopback redirect URI: the program receives it (after
-#                  a forged answer and a silent connection of another program)
+#                  a forged answer, and past 40 silent connections of another
+#                  program)
 #        opened    a loopback redirect URI and --open: the "browser" ($BROWSER,
 #                  this script's stand-in) is given a page, not the link
 #        localhost a redirect URI on localhost: received on [::1] too
@@ -51,13 +52,20 @@ pasted | denied)
     ;;
 loopback)
     back=$(curl -s -o /dev/null -w '%{redirect_url}' "$link")
-    # Another local program, first with a forged answer, then with a
-    # connection it holds open saying nothing: neither ends the wait.
+    # Another local program, first with a forged answer, then with 40
+    # connections it holds open saying nothing (each would cost 5 s if
+    # they were served in turn): neither ends the wait nor holds it.
     forged=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/callback?code=forged&state=forged")
     echo "a forged answer is told: $forged"
-    exec 8<>"/dev/tcp/127.0.0.1/$port"
+    python3 -c '
+import socket, sys, time
+held = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(40)]
+print("held", flush=True)
+time.sleep(30)' "$port" >"$work/held" &
+    holder=$!
+    for _ in $(seq 100); do [[ -s $work/held ]] && break; sleep 0.1; done
     echo "the browser is told: $(curl -s --max-time 20 "$back" | sed 's/<[^>]*>//g')"
-    exec 8<&-
+    kill "$holder" 2>/dev/null
     ;;
 opened)
     for _ in $(seq 100); do [[ -s $work/browser-argv ]] && break; sleep 0.1; done

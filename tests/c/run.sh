@@ -1050,7 +1050,7 @@ for program in criteo-token criteo-token-asan; do
 ^an access token\$
 ^a plain run: exit 0, 0 request, the login's token\$" \
         tests/c/login.sh "$BUILD_DIR/$program" "$URL" "$store_root/login-pasted-$program" pasted
-    check "criteo-token login on a loopback redirect URI receives the browser itself, past a forged answer and a silent connection [$program]" 0 \
+    check "criteo-token login on a loopback redirect URI receives the browser itself, past a forged answer and 40 silent connections [$program]" 0 \
         "^a forged answer is told: 400\$
 ^the browser is told: .*you may close this tab
 ^login: exit 0, 1 request
