@@ -14,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
+use zeroize::Zeroizing;
 
 use crate::authority::parse_host_port;
 use crate::client::Client;
@@ -208,18 +209,19 @@ fn error_answer(code: &str, parameters: &Parameters, redactor: &Redactor) -> Err
 }
 
 /// A redirect URL's query, each parameter at most once.
-struct Parameters(Vec<(String, String)>);
+/// Its values (the code, the state) are wiped when dropped.
+struct Parameters(Vec<(String, Zeroizing<String>)>);
 
 impl Parameters {
     /// Refuses, with its name, a parameter that comes twice: which of two
     /// codes or states would be the real one?
     fn parse(query: &str) -> Result<Self, String> {
-        let mut parameters: Vec<(String, String)> = Vec::new();
+        let mut parameters: Vec<(String, Zeroizing<String>)> = Vec::new();
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
             if parameters.iter().any(|(seen, _)| *seen == name) {
                 return Err(name.into_owned());
             }
-            parameters.push((name.into_owned(), value.into_owned()));
+            parameters.push((name.into_owned(), Zeroizing::new(value.into_owned())));
         }
         Ok(Parameters(parameters))
     }
@@ -227,16 +229,6 @@ impl Parameters {
     fn get(&self, name: &str) -> Option<&str> {
         let (_, value) = self.0.iter().find(|(seen, _)| seen == name)?;
         Some(value)
-    }
-}
-
-impl Drop for Parameters {
-    /// The code and state were copied here: the allocator wipes freed
-    /// blocks (see `ffi/allocator.rs`), and so does this, for Rust users.
-    fn drop(&mut self) {
-        for (_, value) in &mut self.0 {
-            zeroize::Zeroize::zeroize(value);
-        }
     }
 }
 
@@ -273,7 +265,7 @@ fn same_secret(given: &str, kept: &str) -> bool {
 
 /// 256 random bits of the system's source, as base64url.
 fn random_text() -> Result<Secret, Error> {
-    let mut bytes = zeroize::Zeroizing::new([0u8; RANDOM_BYTES]);
+    let mut bytes = Zeroizing::new([0u8; RANDOM_BYTES]);
     SystemRandom::new().fill(&mut *bytes).map_err(|_| {
         Error::new(
             ErrorKind::Internal,

@@ -147,17 +147,25 @@ func (c *Client) GetTokenContext(ctx context.Context, req TokenRequest) (*Token,
 	if err != nil {
 		return nil, err
 	}
+	return c.exchange(ctx, fields, getToken)
+}
+
+// exchange runs fetch with the client's C pointer and fields on a
+// goroutine of its own (see call), then frees fields and releases the
+// client, whether ctx abandons it or not.
+func (c *Client) exchange(ctx context.Context, fields *cFields,
+	fetch func(unsafe.Pointer, *cFields) (*Token, error)) (*Token, error) {
 	ptr, err := c.acquire()
 	if err != nil {
 		fields.free()
 		return nil, err
 	}
-	fetch := func() (*Token, error) { return getToken(ptr, fields) }
+	run := func() (*Token, error) { return fetch(ptr, fields) }
 	finished := func() {
 		fields.free()
 		c.release()
 	}
-	return startCall(fetch, finished).wait(ctx)
+	return startCall(run, finished).wait(ctx)
 }
 
 // GetTokenPKCE exchanges an authorization code with its PKCE verifier:
@@ -188,17 +196,7 @@ func (c *Client) GetTokenPKCEContext(ctx context.Context, req PKCERequest) (*Tok
 	if err != nil {
 		return nil, err
 	}
-	ptr, err := c.acquire()
-	if err != nil {
-		fields.free()
-		return nil, err
-	}
-	fetch := func() (*Token, error) { return getTokenPKCE(ptr, fields) }
-	finished := func() {
-		fields.free()
-		c.release()
-	}
-	return startCall(fetch, finished).wait(ctx)
+	return c.exchange(ctx, fields, getTokenPKCE)
 }
 
 // Close frees the client once the calls under way have finished; it

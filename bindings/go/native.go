@@ -303,44 +303,18 @@ func finishConsent(client, consent unsafe.Pointer, f *cFields) (*Token, error) {
 
 func freeConsent(consent unsafe.Pointer) { C.criteo_consent_free((*C.criteo_consent)(consent)) }
 
-// requestFields holds the six C strings of a token request until free.
-type requestFields struct {
-	strs   cStrings
-	fields [6]*C.char
+// newRequestFields makes the six C strings of a token request, in the
+// order of criteo_get_token.
+func newRequestFields(req TokenRequest) (*cFields, error) {
+	return newCFields(field{"grant_type", req.GrantType, false}, field{"client_id", req.ClientID, false},
+		field{"client_secret", req.ClientSecret, false}, field{"redirect_uri", req.RedirectURI, true},
+		field{"code", req.Code, true}, field{"refresh_token", req.RefreshToken, true})
 }
-
-// newRequestFields makes the C strings of a token request. A Go string
-// may hold a NUL byte, which C would silently cut the string at: such a
-// field is refused here, named as the library names it.
-func newRequestFields(req TokenRequest) (*requestFields, error) {
-	fields := [6]struct {
-		name, value string
-		optional    bool
-	}{
-		{"grant_type", req.GrantType, false},
-		{"client_id", req.ClientID, false},
-		{"client_secret", req.ClientSecret, false},
-		{"redirect_uri", req.RedirectURI, true},
-		{"code", req.Code, true},
-		{"refresh_token", req.RefreshToken, true},
-	}
-	r := &requestFields{}
-	for i, f := range fields {
-		if err := checkNoNUL(f.name, f.value); err != nil {
-			r.free()
-			return nil, err
-		}
-		r.fields[i] = r.strs.add(f.value, f.optional)
-	}
-	return r, nil
-}
-
-func (r *requestFields) free() { r.strs.free() }
 
 // getToken blocks for the whole request: callers run it on a goroutine
 // of its own (see call).
-func getToken(client unsafe.Pointer, r *requestFields) (*Token, error) {
-	f := r.fields
+func getToken(client unsafe.Pointer, r *cFields) (*Token, error) {
+	f := r.ptrs
 	var token *C.criteo_token
 	var cerr *C.criteo_error
 	if C.criteo_get_token((*C.criteo_client)(client), f[0], f[1], f[2], f[3], f[4], f[5], &token, &cerr) != C.CRITEO_OK {
@@ -356,7 +330,7 @@ func newSource(client unsafe.Pointer, req TokenRequest, hook cgo.Handle) (unsafe
 		return nil, err
 	}
 	defer r.free()
-	f := r.fields
+	f := r.ptrs
 	var source *C.criteo_token_source
 	var cerr *C.criteo_error
 	if C.criteo_token_source_new((*C.criteo_client)(client), f[0], f[1], f[2], f[3], f[4], f[5], &source, &cerr) != C.CRITEO_OK {

@@ -4,7 +4,6 @@
 
 use std::ffi::{CString, c_char};
 use std::ptr;
-use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
@@ -17,7 +16,6 @@ use crate::ffi::glue::{
 };
 use crate::ffi::status::criteo_status;
 use crate::ffi::token::criteo_token;
-use crate::source::CachedToken;
 
 /// A consent: the link to Criteo's consent page, and the `state` and PKCE
 /// verifier its answer is checked and exchanged with.
@@ -197,7 +195,7 @@ pub unsafe extern "C" fn criteo_consent_finish(
         // SAFETY: client is NULL or a live client, as documented.
         let client = unsafe { client_or_default(client) }?;
         let token = blocking(|| consent.consent.finish(client, client_secret, redirect_url))?;
-        token_out.write_shared(Arc::new(criteo_token::from_token(&token)));
+        token_out.write_token(&token);
         Ok(())
     })
 }

@@ -2,8 +2,6 @@
 
 use std::ffi::c_char;
 
-use std::sync::Arc;
-
 use crate::error::Error;
 use crate::ffi::client::{client_or_default, criteo_client};
 use crate::ffi::error::criteo_error;
@@ -11,7 +9,6 @@ use crate::ffi::glue::{OutParam, blocking, borrow_optional_str, borrow_str, run_
 use crate::ffi::status::criteo_status;
 use crate::ffi::token::criteo_token;
 use crate::request::{PkceExchangeFields, TokenRequest, TokenRequestFields};
-use crate::source::CachedToken;
 
 /// Asks the token endpoint for an access token: `POST {host}/oauth2/token`
 /// with the fields below as a form, in this order. Blocks until the answer
@@ -83,7 +80,7 @@ pub unsafe extern "C" fn criteo_get_token(
         // SAFETY: client is NULL or a live client, as documented.
         let client = unsafe { client_or_default(client) }?;
         let token = blocking(|| client.get_token(&request))?;
-        token_out.write_shared(Arc::new(criteo_token::from_token(&token)));
+        token_out.write_token(&token);
         Ok(())
     })
 }
@@ -144,7 +141,7 @@ pub unsafe extern "C" fn criteo_get_token_pkce(
         // SAFETY: client is NULL or a live client, as documented.
         let client = unsafe { client_or_default(client) }?;
         let token = blocking(|| client.get_token(&request))?;
-        token_out.write_shared(Arc::new(criteo_token::from_token(&token)));
+        token_out.write_token(&token);
         Ok(())
     })
 }

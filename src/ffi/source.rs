@@ -4,6 +4,7 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::client::Client;
 use crate::error::Error;
 use crate::ffi::client::{client_or_default, criteo_client, trace_user_of};
 use crate::ffi::error::criteo_error;
@@ -167,13 +168,8 @@ pub unsafe extern "C" fn criteo_token_source_new(
             ])
         }?;
         // SAFETY: client is NULL or a live client, as documented.
-        let client_handle = client;
-        let client = unsafe { client_or_default(client) }?.clone();
-        source_out.write(criteo_token_source {
-            source: Arc::new(TokenSource::new(client, request)),
-            // SAFETY: as client_or_default above.
-            _trace_user: unsafe { trace_user_of(client_handle) },
-        });
+        let source = unsafe { source_on(client, |client| Ok(TokenSource::new(client, request))) }?;
+        source_out.write(source);
         Ok(())
     })
 }
@@ -239,16 +235,32 @@ pub unsafe extern "C" fn criteo_token_source_new_named(
         }?;
         // SAFETY: token is NULL or a live token, as documented.
         let start = unsafe { token.as_ref() }.map(CachedToken::to_token);
-        let client_handle = client;
         // SAFETY: client is NULL or a live client, as documented.
-        let client = unsafe { client_or_default(client) }?.clone();
-        let source = TokenSource::named(client, request, start.as_ref())?;
-        source_out.write(criteo_token_source {
-            source: Arc::new(source),
-            // SAFETY: as client_or_default above.
-            _trace_user: unsafe { trace_user_of(client_handle) },
-        });
+        let source = unsafe {
+            source_on(client, |client| {
+                TokenSource::named(client, request, start.as_ref())
+            })
+        }?;
+        source_out.write(source);
         Ok(())
+    })
+}
+
+/// A source that `make` makes on `client` (NULL: the default client),
+/// keeping the client's trace callback open while the source lives.
+///
+/// # Safety
+/// `client` is NULL or a live client.
+unsafe fn source_on(
+    client: *const criteo_client,
+    make: impl FnOnce(Client) -> Result<TokenSource<criteo_token>, Error>,
+) -> Result<criteo_token_source, Error> {
+    // SAFETY: forwarded from this function's contract.
+    let source = make(unsafe { client_or_default(client) }?.clone())?;
+    Ok(criteo_token_source {
+        source: Arc::new(source),
+        // SAFETY: forwarded from this function's contract.
+        _trace_user: unsafe { trace_user_of(client) },
     })
 }
 

@@ -2,10 +2,11 @@
 
 use std::ffi::{CStr, CString, c_char};
 use std::ptr;
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use crate::ffi::glue::{free_shared_handle, read_handle, run_infallible, to_c_string};
+use crate::ffi::glue::{OutParam, free_shared_handle, read_handle, run_infallible, to_c_string};
 use crate::secret::Secret;
 use crate::source::CachedToken;
 use crate::token::Token;
@@ -70,6 +71,14 @@ impl CachedToken for criteo_token {
     fn access_token(&self) -> &str {
         // Made from a `&str`: valid UTF-8.
         self.access_token_c().to_str().unwrap_or_default()
+    }
+}
+
+impl OutParam<criteo_token> {
+    /// Hands a token that a call made to the caller, who frees it with
+    /// `criteo_token_free`.
+    pub(crate) fn write_token(self, token: &Token) {
+        self.write_shared(Arc::new(criteo_token::from_token(token)));
     }
 }
 

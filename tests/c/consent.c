@@ -20,6 +20,9 @@
  *       answers that are not this consent's, each refused with no request:
  *       another state, no state, a denied consent, another redirect URI, a
  *       duplicated code, a consent finished twice. Prints one line each.
+ *   consent race URL CLIENT_ID
+ *       8 threads finish one consent at once: one sends its code, the
+ *       others are refused with no request.
  *   consent split URL CLIENT_ID
  *       the verifier kept, the code exchanged by criteo_get_token_pkce: a
  *       wrong verifier first (400 invalid_grant, no secret in the message),
@@ -43,6 +46,7 @@
  *       then, after an invalidate, the same again (a refresh).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,6 +218,54 @@ static int refusals(const char *client_id) {
     criteo_consent_free(denied);
     criteo_client_free(client);
     criteo_client_free(denying);
+    return 0;
+}
+
+enum { RACERS = 8 };
+
+struct racer {
+    const criteo_client *client;
+    const criteo_consent *consent;
+    const char *back;
+    pthread_barrier_t *start;
+    criteo_status status;
+};
+
+static void *race_to_finish(void *arg) {
+    struct racer *racer = arg;
+    criteo_token *token = NULL;
+    criteo_error *error = NULL;
+    pthread_barrier_wait(racer->start);
+    racer->status = finish(racer->client, racer->consent, NULL, racer->back, &token, &error);
+    criteo_token_free(token);
+    criteo_error_free(error);
+    return NULL;
+}
+
+static int race(const char *client_id) {
+    criteo_client *client = client_for("/consent");
+    criteo_consent *consent = consent_for(client, client_id);
+    char *back = browse(criteo_consent_url(consent));
+    long before = fetches_by(server_url, client_id);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, RACERS);
+    struct racer racers[RACERS];
+    pthread_t threads[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        racers[i] = (struct racer){client, consent, back, &start, CRITEO_ERR_INTERNAL};
+        pthread_create(&threads[i], NULL, race_to_finish, &racers[i]);
+    }
+    int finished = 0, refused = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(threads[i], NULL);
+        finished += racers[i].status == CRITEO_OK;
+        refused += racers[i].status == CRITEO_ERR_INVALID_ARGUMENT;
+    }
+    printf("%d finished, %d refused, %ld request\n", finished, refused, fetches_by(server_url, client_id) - before);
+    pthread_barrier_destroy(&start);
+    free(back);
+    criteo_consent_free(consent);
+    criteo_client_free(client);
     return 0;
 }
 
@@ -459,6 +511,9 @@ int main(int argc, char **argv) {
     }
     if (strcmp(mode, "split") == 0) {
         return split(argv[3]);
+    }
+    if (strcmp(mode, "race") == 0) {
+        return race(argv[3]);
     }
     if (argc == 5 && strcmp(mode, "named-start") == 0) {
         return named_start(argv[3], argv[4]);

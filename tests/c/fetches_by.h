@@ -18,6 +18,29 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* GETs TARGET from the test server on loopback PORT, its answer (head and
+ * body, cut at SIZE - 1 bytes) into ANSWER; dies saying WHAT failed. */
+static inline void test_server_get(int port, const char *target, char *answer, size_t size, const char *what) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+        die(what);
+    }
+    char request[4096];
+    int length = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", target);
+    if (length >= (int)sizeof request || write(fd, request, (size_t)length) != length) {
+        die(what);
+    }
+    size_t got = 0;
+    ssize_t n;
+    while (got < size - 1 && (n = read(fd, answer + got, size - 1 - got)) > 0) {
+        got += (size_t)n;
+    }
+    close(fd);
+    answer[got] = '\0';
+}
+
 /* The number the test server at URL (http://127.0.0.1:PORT...) answers to
  * GET /WHAT/CLIENT_ID; -1 when its answer has no body. */
 static inline long ask_test_server(const char *url, const char *what, const char *client_id) {
@@ -26,25 +49,9 @@ static inline long ask_test_server(const char *url, const char *what, const char
         fprintf(stderr, "the URL must be http://127.0.0.1:PORT\n");
         exit(2);
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
-        die("cannot reach the test server");
-    }
-    char request[512], answer[4096];
-    int length = snprintf(request, sizeof request,
-                          "GET /%s/%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", what, client_id);
-    if (write(fd, request, (size_t)length) != length) {
-        die("cannot ask the test server");
-    }
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof answer - 1 && (n = read(fd, answer + got, sizeof answer - 1 - got)) > 0) {
-        got += (size_t)n;
-    }
-    close(fd);
-    answer[got] = '\0';
+    char target[512], answer[4096];
+    snprintf(target, sizeof target, "/%s/%s", what, client_id);
+    test_server_get(port, target, answer, sizeof answer, "cannot ask the test server");
     const char *body = strstr(answer, "\r\n\r\n");
     return body != NULL ? atol(body + 4) : -1;
 }
@@ -66,25 +73,8 @@ static inline char *browse(const char *link) {
     if (sscanf(link, "http://127.0.0.1:%d%n", &port, &offset) != 1) {
         die("the link is not on the test server");
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
-        die("cannot reach the consent page");
-    }
-    char request[4096], answer[8192];
-    int length = snprintf(request, sizeof request,
-                          "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", link + offset);
-    if (length >= (int)sizeof request || write(fd, request, (size_t)length) != length) {
-        die("cannot ask the consent page");
-    }
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof answer - 1 && (n = read(fd, answer + got, sizeof answer - 1 - got)) > 0) {
-        got += (size_t)n;
-    }
-    close(fd);
-    answer[got] = '\0';
+    char answer[8192];
+    test_server_get(port, link + offset, answer, sizeof answer, "cannot ask the consent page");
     const char *location = strstr(answer, "\r\nLocation: ");
     if (strncmp(answer, "HTTP/1.1 302", 12) != 0 || location == NULL) {
         fprintf(stderr, "%s\n", answer);

@@ -944,7 +944,7 @@ for program in many many-asan; do
 done
 
 echo "== the consent flow: authorization code with PKCE"
-build consent "$CC" c11 tests/c/consent.c
+build consent "$CC" c11 tests/c/consent.c -pthread
 # The link's fields, read back with Python's own decoder, and the S256
 # challenge recomputed from the verifier with Python's hashlib.
 check "the consent link: every field percent-encoded, a fresh state, the S256 challenge of the verifier" 0 \
@@ -987,6 +987,8 @@ a denied consent: $refused, oauth error access_denied: the consent was refused: 
 the genuine answer: CRITEO_OK
 the same consent finished again: $refused: this consent was finished already \(its code is single-use\): make a new one; nothing was sent\$" \
     consent refused "$URL" "$(new_client refused)"
+run "8 threads finish one consent at once: one sends its code, the others are refused with no request" 0 \
+    "^1 finished, 7 refused, 1 request\$" consent race "$URL" "$(new_client race)"
 run "the split flow: a wrong verifier is 400 invalid_grant naming neither code nor verifier; the kept one works" 0 \
     "^a wrong verifier: CRITEO_ERR_BAD_REQUEST 400 invalid_grant
 its message holds the code: no, the verifier: no

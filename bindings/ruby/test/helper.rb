@@ -2,6 +2,8 @@
 
 require "minitest/autorun"
 require "criteo_oauth"
+require "fileutils"
+require "tmpdir"
 
 # Starts the project's test token server once for the whole run.
 module TestServer
@@ -26,5 +28,19 @@ module TestHelpers
 
   def now
     Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  end
+end
+
+# A directory of the test's own (@tmp, mode 0700) holding a store
+# directory (@store), removed after the test.
+module StoreDirectory
+  def setup
+    @tmp = Dir.mktmpdir("criteo-oauth-ruby")
+    @store = File.join(@tmp, "store")
+    Dir.mkdir(@store, 0o700)
+  end
+
+  def teardown
+    FileUtils.remove_entry(@tmp)
   end
 end

@@ -1,10 +1,8 @@
 # frozen_string_literal: true
 
 require_relative "helper"
-require "fileutils"
 require "net/http"
 require "timeout"
-require "tmpdir"
 require "uri"
 
 # The consent flow against the test server, which plays Criteo's consent
@@ -14,18 +12,9 @@ require "uri"
 # and TokenSource.named.
 class ConsentTest < Minitest::Test
   include TestHelpers
+  include StoreDirectory
 
   REDIRECT_URI = "http://127.0.0.1:9/callback"
-
-  def setup
-    @tmp = Dir.mktmpdir("criteo-oauth-ruby") # mode 0700
-    @store = File.join(@tmp, "store")
-    Dir.mkdir(@store, 0o700)
-  end
-
-  def teardown
-    FileUtils.remove_entry(@tmp)
-  end
 
   # A client whose consent page is the test server's path: "/consent"
   # approves, "/consent/deny" refuses.

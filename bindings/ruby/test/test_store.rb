@@ -1,26 +1,15 @@
 # frozen_string_literal: true
 
 require_relative "helper"
-require "fileutils"
 require "net/http"
 require "pathname"
-require "tmpdir"
 
 # Token sources sharing a store, #reject and #store_error.
 class StoreTest < Minitest::Test
   include TestHelpers
+  include StoreDirectory
 
   LIVES_900 = "/scenario/lives-900"
-
-  def setup
-    @tmp = Dir.mktmpdir("criteo-oauth-ruby") # mode 0700
-    @store = File.join(@tmp, "store")
-    Dir.mkdir(@store, 0o700)
-  end
-
-  def teardown
-    FileUtils.remove_entry(@tmp)
-  end
 
   # Credentials of this test alone, so that the server's count is its own.
   def request
