@@ -60,11 +60,16 @@ thread_local! {
 /// Runs `work` on a new thread named `name`. The error says why no thread
 /// could be started.
 pub(crate) fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    spawn_joinable(name, work).map(drop)
+}
+
+/// As [`spawn`], keeping the thread's handle, to know when it is gone.
+fn spawn_joinable(
+    name: &str,
+    work: impl FnOnce() + Send + 'static,
+) -> io::Result<thread::JoinHandle<()>> {
     stay_loaded_and_wait_at_exit();
-    thread::Builder::new()
-        .name(name.into())
-        .spawn(work)
-        .map(drop)
+    thread::Builder::new().name(name.into()).spawn(work)
 }
 
 /// Runs `work` on one of the process's workers, when one is free (in the
@@ -121,7 +126,12 @@ struct Pool {
 #[derive(Default)]
 struct PoolState {
     waiting: VecDeque<Job>,
+    /// The workers taking jobs.
     workers: usize,
+    /// Every worker's thread until it is joined: a worker that found no
+    /// job has left `workers` but its thread may still be ending, and the
+    /// process never holds more than [`MAX_WORKERS`] of them.
+    threads: Vec<thread::JoinHandle<()>>,
 }
 
 fn pool() -> Arc<Owned<Pool>> {
@@ -144,9 +154,13 @@ impl Pool {
         if state.workers >= MAX_WORKERS {
             return Ok(());
         }
+        state.join_ended_threads();
         let worker = Arc::clone(&pool);
-        match spawn("criteo-oauth fetch", move || Pool::work(&worker)) {
-            Ok(()) => state.workers += 1,
+        match spawn_joinable("criteo-oauth fetch", move || Pool::work(&worker)) {
+            Ok(thread) => {
+                state.workers += 1;
+                state.threads.push(thread);
+            }
             Err(_) if state.workers > 0 => {}
             Err(error) => {
                 state.waiting.pop_back();
@@ -179,6 +193,26 @@ impl Pool {
             };
             // A job's panic is its own; the worker goes on.
             let _ = catch_unwind(AssertUnwindSafe(job));
+        }
+    }
+}
+
+impl PoolState {
+    /// Joins the threads of the workers that have ended, and waits for
+    /// those still ending until there is room for one more. Not long: a
+    /// worker that has left `workers` only returns (it no longer needs the
+    /// lock held here).
+    fn join_ended_threads(&mut self) {
+        loop {
+            let (ended, running) = self.threads.drain(..).partition(|t| t.is_finished());
+            self.threads = running;
+            for thread in ended {
+                let _ = thread.join();
+            }
+            if self.threads.len() < MAX_WORKERS {
+                return;
+            }
+            thread::yield_now();
         }
     }
 }
